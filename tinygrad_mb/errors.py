@@ -1,0 +1,75 @@
+"""Every error tinygrad_mb raises on purpose.
+
+All of them derive from :class:`TinygradMBError`, so ``except TinygradMBError``
+catches anything the library itself rejected. Each also derives from the
+built-in exception a Python programmer would expect (``ValueError`` for a bad
+value, ``TypeError`` for a wrong kind of object, ...), so existing code that
+catches those keeps working.
+
+A message should say three things: what went wrong, the offending values
+(shapes, dtypes, names), and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class TinygradMBError(Exception):
+    """Base class of every error raised by tinygrad_mb."""
+
+
+# --- arrays and backends ----------------------------------------------------
+class ShapeError(TinygradMBError, ValueError):
+    """Operands have shapes the operation cannot combine."""
+
+
+class DTypeError(TinygradMBError, TypeError):
+    """A dtype is not allowed here (e.g. integer tensor asked to require grad)."""
+
+
+class BackendError(TinygradMBError, ValueError):
+    """Unknown backend name or an array of an unsupported type."""
+
+
+class BackendUnavailableError(BackendError, RuntimeError):
+    """CuPy was requested but CuPy or a usable GPU is missing."""
+
+
+class BackendMismatchError(BackendError, TypeError):
+    """One operation received NumPy and CuPy tensors together."""
+
+
+# --- autograd ---------------------------------------------------------------
+class BackwardError(TinygradMBError, RuntimeError):
+    """``backward()`` cannot run (non-scalar output, no graph, ...)."""
+
+
+class GraphReleasedError(BackwardError):
+    """A second backward pass went through a graph that was already freed."""
+
+
+class GradcheckError(TinygradMBError, AssertionError):
+    """Analytic and numeric gradients disagree (raised by ``gradcheck``)."""
+
+
+# --- models, training and data ----------------------------------------------
+class StateDictError(TinygradMBError, KeyError):
+    """A state dict or saved file does not match the model or optimizer."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class LabelError(TinygradMBError, ValueError):
+    """Targets given to a loss are out of range, of the wrong shape or dtype."""
+
+
+class HyperparameterError(TinygradMBError, ValueError):
+    """An optimizer, schedule, layer or variant got an invalid setting."""
+
+
+class DataError(TinygradMBError, ValueError):
+    """A dataset, loader or data file is malformed or inconsistent."""
+
+
+class SaveLoadError(TinygradMBError, OSError):
+    """A model file could not be written or read (corrupt, not .npz, ...)."""
