@@ -1,0 +1,33 @@
+"""tinygrad_mb: a small autograd engine for comparing batch, stochastic and mini-batch gradient descent.
+
+The public surface, re-exported here::
+
+    from tinygrad_mb import Tensor, no_grad, gradcheck
+    from tinygrad_mb import nn, optim, data, gd
+"""
+
+from tinygrad_mb import backend, ops
+from tinygrad_mb.backend import get_backend, set_backend, use_backend
+from tinygrad_mb.creation import (
+    arange, eye, full, full_like, ones, ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like,
+)
+from tinygrad_mb.errors import (
+    BackendError, BackendMismatchError, BackendUnavailableError, BackwardError, GradcheckError,
+    GraphReleasedError, ShapeError, TinygradMBError,
+)
+from tinygrad_mb.gradcheck import gradcheck
+from tinygrad_mb.ops import concatenate, cross_entropy, linear, mse_loss, stack, where
+from tinygrad_mb.tensor import Function, Tensor, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Function", "no_grad", "is_grad_enabled", "gradcheck",
+    "backend", "ops", "get_backend", "set_backend", "use_backend",
+    "zeros", "ones", "full", "arange", "eye", "randn", "rand",
+    "zeros_like", "ones_like", "full_like", "randn_like", "rand_like",
+    "concatenate", "stack", "where", "linear", "cross_entropy", "mse_loss",
+    "TinygradMBError", "ShapeError", "BackendError", "BackendMismatchError",
+    "BackendUnavailableError", "BackwardError", "GraphReleasedError", "GradcheckError",
+    "__version__",
+]

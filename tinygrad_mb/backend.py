@@ -1,0 +1,198 @@
+"""The NumPy/CuPy switch: the only module in tinygrad_mb that imports CuPy.
+
+Every op works on raw arrays through the *array module* of its inputs
+(``xp = array_module(x)``), which is either ``numpy`` or ``cupy``: the two share
+one API, so the same code runs on the CPU and on an NVIDIA GPU. Only code that
+*creates* arrays from nothing (factories, initialisers, loaders) has to ask
+which backend is current; everything else follows its inputs.
+
+The current backend is ``"numpy"`` unless the environment variable
+``TINYGRAD_MB_BACKEND`` says otherwise, :func:`set_backend` changes it, or a
+``with use_backend("cupy"):`` block is active.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.errors import BackendError, BackendUnavailableError
+
+NUMPY = "numpy"
+CUPY = "cupy"
+BACKENDS = (NUMPY, CUPY)
+ENV_VAR = "TINYGRAD_MB_BACKEND"
+
+_INSTALL_HINT = (
+    "Install the GPU extra that matches your CUDA version, e.g. "
+    "`pip install 'tinygrad_mb[cuda12]'` (CUDA 12) or `pip install 'tinygrad_mb[cuda13]'` "
+    "(CUDA 13), on a machine with an NVIDIA GPU; or stay on the CPU with "
+    "set_backend('numpy')."
+)
+
+_cupy: ModuleType | None = None  # the cupy module once imported successfully
+_cupy_problem: str | None = None  # why CuPy is not usable, once we know
+
+
+def _load_cupy() -> ModuleType | None:
+    """Import CuPy once and check that a GPU answers; remember why not."""
+    global _cupy, _cupy_problem
+    if _cupy is not None or _cupy_problem is not None:
+        return _cupy
+    try:
+        import cupy  # noqa: PLC0415  (deliberately lazy: CuPy is optional)
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        _cupy_problem = f"CuPy could not be imported ({type(exc).__name__}: {exc})"
+        return None
+    try:
+        usable = bool(cupy.is_available())
+    except Exception as exc:  # driver errors surface here
+        usable, _cupy_problem = False, f"CuPy found no usable GPU ({exc})"
+    if not usable:
+        _cupy_problem = _cupy_problem or "CuPy is installed but no usable CUDA GPU was found"
+        return None
+    _cupy = cupy
+    return cupy
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and at least one CUDA GPU is usable."""
+    return _load_cupy() is not None
+
+
+def cupy_unavailable_reason() -> str:
+    """Why the CuPy backend cannot be used here (empty string when it can)."""
+    return "" if cupy_available() else str(_cupy_problem)
+
+
+def check_name(name: str) -> str:
+    """Return the normalised backend name, or raise BackendError listing the valid ones."""
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; valid backends are {list(BACKENDS)}")
+    return name.lower()
+
+
+def require_cupy() -> ModuleType:
+    """Return the cupy module or raise one clear error saying how to get it."""
+    cupy = _load_cupy()
+    if cupy is None:
+        raise BackendUnavailableError(f"the 'cupy' backend is not usable: {_cupy_problem}. {_INSTALL_HINT}")
+    return cupy
+
+
+def get_array_module(name: str) -> ModuleType:
+    """The array module (``numpy`` or ``cupy``) of the backend called ``name``."""
+    return np if check_name(name) == NUMPY else require_cupy()
+
+
+# --- the current default backend ---------------------------------------------
+def _backend_from_env() -> str:
+    value = os.environ.get(ENV_VAR, NUMPY).strip().lower() or NUMPY
+    if value not in BACKENDS:
+        raise BackendError(f"{ENV_VAR}={value!r} is not a backend; valid values are {list(BACKENDS)}")
+    return value
+
+
+_current = _backend_from_env()
+
+
+def get_backend() -> str:
+    """Name of the backend new tensors are created on: ``"numpy"`` or ``"cupy"``."""
+    return _current
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` the default backend for tensors created from now on.
+
+    Raises:
+        BackendError: ``name`` is not ``"numpy"`` or ``"cupy"``.
+        BackendUnavailableError: CuPy or a GPU is missing (says how to install).
+    """
+    global _current
+    name = check_name(name)
+    if name == CUPY:
+        require_cupy()
+    _current = name
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[str]:
+    """Context manager: ``with use_backend("cupy"): ...`` then back to the previous one."""
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield get_backend()
+    finally:
+        set_backend(previous)
+
+
+# --- which backend does an array live on? --------------------------------------
+def backend_of(array: Any) -> str:
+    """``"cupy"`` for a CuPy array, ``"numpy"`` for anything else (NumPy arrays, scalars)."""
+    # CuPy can only be in use if it was imported through this module.
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return CUPY
+    return NUMPY
+
+
+def array_module(array: Any) -> ModuleType:
+    """The module (``numpy`` or ``cupy``) whose functions work on ``array``."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def to_backend(array: Any, name: str) -> Any:
+    """Return ``array`` on backend ``name`` (no copy when it is already there)."""
+    name = check_name(name)
+    if name == NUMPY:
+        return to_numpy(array)
+    cupy = require_cupy()
+    return cupy.asarray(array)
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """Return ``array`` as a NumPy array, copying from the GPU when needed."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy ``Generator`` from a seed, a Generator (returned as is) or None (fresh entropy).
+
+    All randomness in tinygrad_mb goes through such generators on the CPU, so
+    nothing touches NumPy's global random state and a seed gives the same
+    numbers on every backend.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, a numpy.random.Generator or None, not {type(seed).__name__}")
+    return np.random.default_rng(seed)
+
+
+def synchronize(array: Any = None) -> None:
+    """Wait for queued GPU work to finish (no-op on NumPy); use before stopping a clock."""
+    if _cupy is not None:
+        _cupy.cuda.get_current_stream().synchronize()
+
+
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """``target[index] += values`` where repeated indices *accumulate* (in place).
+
+    Plain ``target[index] += values`` would count a repeated index once; the
+    backward of indexing needs every use counted. NumPy spells this
+    ``np.add.at``; CuPy ``cupyx.scatter_add``.
+    """
+    if _cupy is not None and isinstance(target, _cupy.ndarray):
+        import cupyx  # noqa: PLC0415
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)

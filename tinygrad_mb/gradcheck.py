@@ -1,0 +1,127 @@
+"""Numeric gradient checking: is an op's ``backward`` right?
+
+For a function ``f`` of tensors with any output shape, pick a random upstream
+gradient ``v`` of the output's shape and look at the scalar
+
+    L(x) = sum(f(x) * v).
+
+Backpropagation gives dL/dx analytically. The central difference
+
+    dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)
+
+gives it numerically, with an error of order eps^2, one element at a time.
+The two must agree to ``atol + rtol * |numeric|``. This only works in
+float64: in float32, rounding errors of order 1e-7 / eps swamp the result.
+
+A random ``v`` (instead of checking every output separately) checks a random
+combination of all rows of the Jacobian at once, which catches a wrong
+backward with probability one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.backend import array_module, to_numpy
+from tinygrad_mb.errors import GradcheckError
+from tinygrad_mb.tensor import Tensor, no_grad
+
+
+class GradcheckWarning(UserWarning):
+    """gradcheck was given inputs whose precision makes the check unreliable."""
+
+
+def _scalar(fn: Callable, inputs: list, v: Any) -> float:
+    """L = sum(fn(inputs) * v), evaluated without recording a graph."""
+    with no_grad():
+        out = fn(*inputs)
+    return float((out.data * v).sum())
+
+
+def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, skip_kinks: bool = False, seed: int = 0) -> bool:
+    """Compare the analytic gradient of ``fn`` with central differences.
+
+    Args:
+        fn: takes the inputs and returns a Tensor of any shape.
+        *inputs: tensors (checked when ``requires_grad=True``) or constants.
+        eps: step of the central difference.
+        atol, rtol: an element passes when |analytic - numeric| <= atol + rtol * |numeric|.
+        skip_kinks: at points where the left and right slopes differ (relu at 0,
+            abs at 0, a tie in max), the function has no derivative and any
+            answer is a subgradient; skip those elements instead of reporting
+            a mismatch.
+        seed: for the random upstream gradient.
+
+    Returns:
+        True when every checked element agrees.
+
+    Raises:
+        GradcheckError: naming the input, the element index, the analytic and
+            the numeric value, for the first element that disagrees.
+    """
+    inputs = list(inputs)
+    checked = [k for k, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise GradcheckError("gradcheck: no input requires grad; create the inputs with requires_grad=True")
+    for k in checked:
+        if inputs[k].dtype != np.float64:
+            warnings.warn(
+                f"gradcheck: input {k} has dtype {inputs[k].dtype}; central differences are only reliable "
+                "in float64, so create the inputs with dtype='float64'",
+                GradcheckWarning, stacklevel=2,
+            )
+
+    out = fn(*inputs)
+    if not isinstance(out, Tensor) or not out.requires_grad:
+        raise GradcheckError("gradcheck: fn must return a Tensor that depends on the inputs requiring grad")
+    xp = array_module(out.data)
+    rng = np.random.default_rng(seed)
+    v = xp.asarray(rng.standard_normal(out.shape)).astype(out.dtype)
+    saved_grads = [inputs[k].grad for k in checked]
+    for k in checked:
+        inputs[k].grad = None
+    out.backward(v)
+    analytic = {k: inputs[k].grad for k in checked}
+    for k, g in zip(checked, saved_grads):  # leave the caller's .grad as it was
+        inputs[k].grad = g
+
+    for k in checked:
+        tensor = inputs[k]
+        grad = analytic[k]
+        if grad is None:
+            grad = xp.zeros_like(tensor.data)  # the output does not depend on this input
+        grad = to_numpy(grad)
+        flat = tensor.data.reshape(-1)  # a view: perturbing it perturbs the tensor
+        for i in range(flat.size):
+            original = flat[i].item()
+            flat[i] = original + eps
+            up = _scalar(fn, inputs, v)
+            flat[i] = original - eps
+            down = _scalar(fn, inputs, v)
+            flat[i] = original
+            numeric = (up - down) / (2 * eps)
+            a = float(grad.reshape(-1)[i])
+            if abs(a - numeric) <= atol + rtol * abs(numeric):
+                continue
+            center = _scalar(fn, inputs, v)
+            right, left = (up - center) / eps, (center - down) / eps
+            at_kink = abs(right - left) > 10 * (atol + rtol * abs(numeric))
+            if at_kink and skip_kinks:
+                continue
+            index = tuple(int(j) for j in np.unravel_index(i, tensor.shape))
+            hint = (
+                f" The left and right slopes differ ({left:.6g} vs {right:.6g}): the function is not "
+                "differentiable here; move the input away from this point or pass skip_kinks=True."
+                if at_kink else ""
+            )
+            raise GradcheckError(
+                f"gradcheck: gradient mismatch for input {k} (shape {tuple(tensor.shape)}) at index {index}: "
+                f"analytic {a:.8g}, numeric {numeric:.8g} (difference {a - numeric:.3g}, "
+                f"allowed {atol + rtol * abs(numeric):.3g}).{hint}"
+            )
+    return True

@@ -1,0 +1,340 @@
+"""Every differentiable op, as functions and as Tensor methods.
+
+The ops themselves (a :class:`~tinygrad_mb.tensor.Function` each, forward and
+backward side by side) live in four short files:
+
+* :mod:`~tinygrad_mb.ops.elementwise` -- ``+ - * / **``, exp, log, activations, ...
+* :mod:`~tinygrad_mb.ops.reduce` -- sum, mean, max, min
+* :mod:`~tinygrad_mb.ops.shape` -- reshape, transpose, indexing, concatenate, ...
+* :mod:`~tinygrad_mb.ops.linalg` -- matmul, softmax and the fused linear / losses
+
+This file gives them friendly names (``ops.exp(x)``, ``x.exp()``, ``a + b``)
+and composes the few ops that need no backward of their own (var, flatten, ...).
+"""
+
+from __future__ import annotations
+
+import builtins
+from numbers import Number
+from typing import Any
+
+from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.ops.elementwise import (
+    Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
+    Sigmoid, Softplus, Sqrt, Sub, Tanh, Where,
+)
+from tinygrad_mb.ops.linalg import CrossEntropy, Linear, LogSoftmax, MatMul, MSELoss, Softmax
+from tinygrad_mb.ops.reduce import Max, Mean, Sum, normalize_axes
+from tinygrad_mb.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Stack, Transpose
+from tinygrad_mb.tensor import Tensor
+
+_SCALARS = (int, float, bool)
+
+
+def _lift(x: Any) -> Any:
+    """Tensors and Python numbers pass through; arrays and lists become constant tensors."""
+    if isinstance(x, Tensor) or type(x) in _SCALARS:
+        return x
+    if isinstance(x, Number):  # NumPy scalars and the like
+        return x.item() if hasattr(x, "item") else x
+    return Tensor(x)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+# --- arithmetic ------------------------------------------------------------------
+def add(a, b) -> Tensor:
+    """a + b (broadcasting)."""
+    return Add.apply(_lift(a), _lift(b))
+
+
+def sub(a, b) -> Tensor:
+    """a - b (broadcasting)."""
+    return Sub.apply(_lift(a), _lift(b))
+
+
+def mul(a, b) -> Tensor:
+    """a * b (broadcasting)."""
+    return Mul.apply(_lift(a), _lift(b))
+
+
+def div(a, b) -> Tensor:
+    """a / b (broadcasting)."""
+    return Div.apply(_lift(a), _lift(b))
+
+
+def pow(a, b) -> Tensor:  # noqa: A001  (the natural name)
+    """a ** b, with a tensor or scalar exponent."""
+    return Pow.apply(_lift(a), _lift(b))
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x."""
+    return Neg.apply(x)
+
+
+def matmul(a, b) -> Tensor:
+    """a @ b with NumPy's rules (1-D, 2-D, batched)."""
+    return MatMul.apply(_lift(a), _lift(b))
+
+
+# --- elementwise functions -----------------------------------------------------------
+def exp(x: Tensor) -> Tensor:
+    """e^x."""
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root."""
+    return Sqrt.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001
+    """|x|."""
+    return Abs.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), stable for any x."""
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def softplus(x: Tensor) -> Tensor:
+    """ln(1 + e^x), stable for any x."""
+    return Softplus.apply(x)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max(a, b)."""
+    return Maximum.apply(_lift(a), _lift(b))
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise min(a, b)."""
+    return Minimum.apply(_lift(a), _lift(b))
+
+
+def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """Limit values to [lo, hi] (either bound may be None)."""
+    return Clip.apply(x, lo=lo, hi=hi)
+
+
+def where(cond, a, b) -> Tensor:
+    """Elementwise ``a if cond else b``; cond is a boolean tensor or array (no gradient)."""
+    return Where.apply(_lift(a), _lift(b), cond=_data(cond))
+
+
+# --- reductions --------------------------------------------------------------------
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (None = all; int, negative or tuple)."""
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``."""
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis``: sum (x - mean)^2 / (n - ddof). Composed from mean and mul."""
+    axes = normalize_axes(axis, x.ndim, "var")
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    centered = x - mean(x, axis=axes, keepdims=True)
+    return sum(centered * centered, axis=axes, keepdims=keepdims) * (1.0 / builtins.max(n - ddof, 1))
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; ties share the gradient."""
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``; ties share the gradient."""
+    return Max.apply(x, axis=axis, keepdims=keepdims, smallest=True)
+
+
+def argmax(x: Tensor, axis: int | None = None) -> Tensor:
+    """Index of the maximum (not differentiable)."""
+    return Tensor._wrap(x.data.argmax(axis=axis))
+
+
+def argmin(x: Tensor, axis: int | None = None) -> Tensor:
+    """Index of the minimum (not differentiable)."""
+    return Tensor._wrap(x.data.argmin(axis=axis))
+
+
+# --- shapes ------------------------------------------------------------------------
+def _shape_arg(shape: tuple) -> tuple:
+    """Accept both ``f(2, 3)`` and ``f((2, 3))``."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same elements with another shape (one entry may be -1)."""
+    return Reshape.apply(x, shape=_shape_arg(shape))
+
+
+def transpose(x: Tensor, *axes) -> Tensor:
+    """Permute the axes (reverse them when none are given)."""
+    axes = _shape_arg(axes)
+    return Transpose.apply(x, axes=axes or None)
+
+
+permute = transpose
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim into one (PyTorch's ``flatten``)."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = 1
+    for n in x.shape[start:end + 1]:
+        merged *= n
+    return reshape(x, *x.shape[:start], merged, *x.shape[end + 1:])
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    """Copy x along new or size-1 axes to ``shape``."""
+    return BroadcastTo.apply(x, shape=tuple(shape))
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """Like broadcast_to; -1 keeps that axis's size (PyTorch's ``expand``)."""
+    shape = _shape_arg(shape)
+    offset = len(shape) - x.ndim
+    shape = tuple(x.shape[i - offset] if n == -1 else n for i, n in enumerate(shape))
+    return broadcast_to(x, shape)
+
+
+def squeeze(x: Tensor, axis: int | tuple | None = None) -> Tensor:
+    """Remove size-1 axes (all of them, or the given ones)."""
+    axes = [i for i, n in enumerate(x.shape) if n == 1] if axis is None else normalize_axes(axis, x.ndim, "squeeze")
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, *[n for i, n in enumerate(x.shape) if i not in axes])
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position ``axis``."""
+    axis = axis % (x.ndim + 1)
+    return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """x[index]: slices, integers, integer arrays and boolean masks."""
+    if isinstance(index, tuple):
+        index = tuple(_data(i) if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, (Tensor, list)):
+        index = x.xp.asarray(_data(index))
+    return GetItem.apply(x, index=index)
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate.apply(*[_lift(t) for t in tensors], axis=axis)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    return Stack.apply(*[_lift(t) for t in tensors], axis=axis)
+
+
+# --- neural-network ops ---------------------------------------------------------------
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """e^x / sum e^x along ``axis``, stable for large logits."""
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``, stable for large logits."""
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias in one fused op (weight: (out_features, in_features))."""
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
+
+
+def cross_entropy(logits: Tensor, labels, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of (N, C) logits against N integer labels (fused, stable)."""
+    return CrossEntropy.apply(logits, labels=_data(labels), reduction=reduction)
+
+
+def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error: mean((pred - target)^2)."""
+    return MSELoss.apply(pred, _lift(target), reduction=reduction)
+
+
+# --- comparisons (no gradient) -----------------------------------------------------------
+def _compare(name: str):
+    def compare(a: Tensor, b) -> Tensor:
+        return Tensor._wrap(getattr(a.data, name)(_data(b)))
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise comparison ``{name}``: a boolean tensor, not differentiable."
+    return compare
+
+
+def _reflected(fn):
+    def reflected(self, other):
+        return fn(other, self)
+
+    reflected.__doc__ = f"Reflected {fn.__name__}: other {fn.__name__} self."
+    return reflected
+
+
+# --- Tensor methods and operators ----------------------------------------------------------
+_METHODS = {
+    "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
+    "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
+    "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__neg__": neg, "__getitem__": getitem,
+    "__lt__": _compare("__lt__"), "__le__": _compare("__le__"), "__gt__": _compare("__gt__"),
+    "__ge__": _compare("__ge__"), "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid, "tanh": tanh, "softplus": softplus, "maximum": maximum, "minimum": minimum,
+    "clip": clip, "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "argmax": argmax,
+    "argmin": argmin, "reshape": reshape, "transpose": transpose, "permute": permute,
+    "flatten": flatten, "expand": expand, "broadcast_to": broadcast_to, "squeeze": squeeze,
+    "unsqueeze": unsqueeze, "softmax": softmax, "log_softmax": log_softmax,
+}
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda self: transpose(self), doc="The tensor with its axes reversed.")
+
+__all__ = [name for name in _METHODS if not name.startswith("_")] + [
+    "where", "concatenate", "stack", "linear", "cross_entropy", "mse_loss", "Cast",
+    "Abs", "Add", "BroadcastTo", "Clip", "Concatenate", "CrossEntropy", "Div", "Exp", "GetItem",
+    "LeakyReLU", "Linear", "Log", "LogSoftmax", "MSELoss", "MatMul", "Max", "Maximum", "Mean",
+    "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Softmax", "Softplus", "Sqrt",
+    "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
+]

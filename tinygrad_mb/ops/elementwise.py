@@ -1,0 +1,259 @@
+"""Elementwise ops: arithmetic, activations and friends.
+
+Every op below works on raw arrays and follows NumPy broadcasting. ``backward``
+receives ``g = dL/d(out)`` and returns ``dL/d(input) = g * d(out)/d(input)``
+for each input, possibly still in the broadcast shape: the engine sums it back
+to the input's shape (see ``tinygrad_mb.tensor.unbroadcast``).
+
+Inputs may be Python numbers (``x * 2``); the engine ignores their gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_mb.backend import array_module
+from tinygrad_mb.tensor import Function
+
+
+class Add(Function):
+    """out = a + b;   d/da = 1,  d/db = 1."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """out = a - b;   d/da = 1,  d/db = -1."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    """out = a * b;   d/da = b,  d/db = a."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return g * self.b, g * self.a
+
+
+class Div(Function):
+    """out = a / b;   d/da = 1/b,  d/db = -a/b^2 = -out/b."""
+
+    def forward(self, a, b):
+        self.b = b
+        self.out = a / b
+        return self.out
+
+    def backward(self, g):
+        ga = g / self.b
+        return ga, -ga * self.out
+
+
+class Pow(Function):
+    """out = a ** b;   d/da = b * a^(b-1),  d/db = a^b * ln(a)  (taken as 0 where a <= 0)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = g * b * a ** (b - 1)
+        if isinstance(b, (int, float)):  # a constant exponent needs no gradient
+            return ga, None
+        xp = array_module(a)
+        safe_log = xp.log(xp.where(a > 0, a, 1))
+        return ga, g * self.out * safe_log
+
+
+class Neg(Function):
+    """out = -x;   d/dx = -1."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    """out = e^x;   d/dx = e^x = out."""
+
+    def forward(self, x):
+        self.out = array_module(x).exp(x)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out
+
+
+class Log(Function):
+    """out = ln x;   d/dx = 1/x."""
+
+    def forward(self, x):
+        self.x = x
+        return array_module(x).log(x)
+
+    def backward(self, g):
+        return g / self.x
+
+
+class Sqrt(Function):
+    """out = sqrt(x);   d/dx = 1 / (2 sqrt(x)) = 0.5 / out."""
+
+    def forward(self, x):
+        self.out = array_module(x).sqrt(x)
+        return self.out
+
+    def backward(self, g):
+        return g * 0.5 / self.out
+
+
+class Abs(Function):
+    """out = |x|;   d/dx = sign(x)  (0 at x = 0, the subgradient PyTorch picks)."""
+
+    def forward(self, x):
+        self.x = x
+        return array_module(x).abs(x)
+
+    def backward(self, g):
+        return g * array_module(g).sign(self.x)
+
+
+class ReLU(Function):
+    """out = max(x, 0);   d/dx = 1 if x > 0 else 0."""
+
+    def forward(self, x):
+        self.out = array_module(x).maximum(x, 0)
+        return self.out
+
+    def backward(self, g):
+        return g * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    """out = x if x > 0 else s*x;   d/dx = 1 if x > 0 else s."""
+
+    def forward(self, x, negative_slope=0.01):
+        self.positive, self.slope = x > 0, negative_slope
+        return array_module(x).where(self.positive, x, x * negative_slope)
+
+    def backward(self, g):
+        return array_module(g).where(self.positive, g, g * self.slope)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + e^-x);   d/dx = out * (1 - out).
+
+    Computed from e = e^-|x| <= 1, which never overflows:
+    sigmoid(x) = 1/(1+e) for x >= 0 and e/(1+e) for x < 0.
+    """
+
+    def forward(self, x):
+        xp = array_module(x)
+        e = xp.exp(-xp.abs(x))
+        self.out = xp.where(x >= 0, 1, e) / (1 + e)
+        return self.out
+
+    def backward(self, g):
+        return g * self.out * (1 - self.out)
+
+
+class Tanh(Function):
+    """out = tanh x;   d/dx = 1 - tanh(x)^2 = 1 - out^2."""
+
+    def forward(self, x):
+        self.out = array_module(x).tanh(x)
+        return self.out
+
+    def backward(self, g):
+        return g * (1 - self.out * self.out)
+
+
+class Softplus(Function):
+    """out = ln(1 + e^x);   d/dx = sigmoid(x).
+
+    ``logaddexp(0, x)`` = ln(e^0 + e^x) is the overflow-free way to write it.
+    """
+
+    def forward(self, x):
+        self.x = x
+        return array_module(x).logaddexp(0, x)
+
+    def backward(self, g):
+        return g * Sigmoid().forward(self.x)
+
+
+class Maximum(Function):
+    """out = max(a, b);   d/da = 1 where a > b, d/db = 1 where b > a, ties split 1/2 each."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return array_module(a).maximum(a, b)
+
+    def backward(self, g):
+        wins = (self.a > self.b) + 0.5 * (self.a == self.b)
+        return g * wins, g * (1 - wins)
+
+
+class Minimum(Function):
+    """out = min(a, b);   d/da = 1 where a < b, d/db = 1 where b < a, ties split 1/2 each."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return array_module(a).minimum(a, b)
+
+    def backward(self, g):
+        wins = (self.a < self.b) + 0.5 * (self.a == self.b)
+        return g * wins, g * (1 - wins)
+
+
+class Clip(Function):
+    """out = min(max(x, lo), hi);   d/dx = 1 where lo <= x <= hi, else 0."""
+
+    def forward(self, x, lo=None, hi=None):
+        xp = array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        self.inside = inside
+        return xp.clip(x, lo, hi)
+
+    def backward(self, g):
+        return g * self.inside
+
+
+class Where(Function):
+    """out = a where cond else b;   d/da = cond,  d/db = not cond.  (cond is not differentiable.)"""
+
+    def forward(self, a, b, cond=None):
+        self.cond = cond
+        return array_module(cond).where(cond, a, b)
+
+    def backward(self, g):
+        xp = array_module(g)
+        return xp.where(self.cond, g, 0), xp.where(self.cond, 0, g)
+
+
+class Cast(Function):
+    """out = x converted to ``dtype``;   d/dx = 1 (the engine casts g back to x's dtype)."""
+
+    def forward(self, x, dtype: Any = None):
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g

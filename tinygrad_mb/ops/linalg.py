@@ -1,0 +1,166 @@
+"""Matrix products, softmax and the fused ops neural networks spend their time in.
+
+``linear`` and ``cross_entropy`` could be built from primitives (matmul, add,
+exp, sum, log, indexing); they are fused here because they run on every
+training step: one fused op is one Python call instead of half a dozen, and
+the fused log-softmax is also the numerically stable way to compute it.
+"""
+
+from __future__ import annotations
+
+from tinygrad_mb.backend import array_module
+from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.tensor import Function
+
+
+def _swap(m):
+    """Transpose the last two axes (the matrix transpose of a batch of matrices)."""
+    return m.swapaxes(-1, -2)
+
+
+class MatMul(Function):
+    """out = a @ b (NumPy's matmul: 1-D, 2-D and batched);   dL/da = g @ b^T,  dL/db = a^T @ g.
+
+    A 1-D operand is treated as a row (for ``a``) or column (for ``b``) vector,
+    as NumPy does, and that extra axis is removed again in backward.
+    """
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        if a.ndim == 2 and b.ndim == 2:
+            return a.dot(b)  # np.dot is much faster than matmul for skinny BLAS calls
+        return array_module(a).matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        xp = array_module(g)
+        if a.ndim == 1 and b.ndim == 1:  # dot product: out = sum_i a_i b_i
+            return g * b, g * a
+        a2 = a[None, :] if a.ndim == 1 else a  # (.., n, k)
+        b2 = b[:, None] if b.ndim == 1 else b  # (.., k, m)
+        g2 = g
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
+        if b.ndim == 1:
+            g2 = g2[..., None]
+        if a2.ndim == 2 and b2.ndim == 2:
+            ga, gb = g2.dot(b2.T), a2.T.dot(g2)
+        else:
+            ga, gb = xp.matmul(g2, _swap(b2)), xp.matmul(_swap(a2), g2)
+        if a.ndim == 1:
+            ga = ga[..., 0, :]
+        if b.ndim == 1:
+            gb = gb[..., 0]
+        return ga, gb
+
+
+class Linear(Function):
+    """out = x W^T + b with W of shape (out_features, in_features), as in PyTorch.
+
+    dL/dx = g W,   dL/dW = g^T x,   dL/db = sum of g over the batch.
+    Inputs with more than two axes are flattened to (batch, in_features) first.
+    """
+
+    def forward(self, x, weight, bias=None):
+        if x.shape[-1] != weight.shape[1]:
+            raise ShapeError(
+                f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight expects "
+                f"{weight.shape[1]} (weight shape {weight.shape})"
+            )
+        self.x_shape = x.shape
+        self.x = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        self.weight, self.has_bias = weight, bias is not None
+        out = self.x.dot(weight.T)
+        if bias is not None:
+            out += bias  # in place: out is a fresh array
+        return out.reshape(*self.x_shape[:-1], weight.shape[0]) if x.ndim != 2 else out
+
+    def backward(self, g):
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        gx = g2.dot(self.weight)
+        gw = g2.T.dot(self.x)
+        gx = gx.reshape(self.x_shape) if len(self.x_shape) != 2 else gx
+        if self.has_bias:
+            return gx, gw, g2.sum(axis=0)
+        return gx, gw
+
+
+class Softmax(Function):
+    """s = e^(x - max x) / sum e^(x - max x) along ``axis``.
+
+    dL/dx = s * (g - sum(g * s)):  the Jacobian diag(s) - s s^T applied to g.
+    Subtracting the max changes nothing mathematically and keeps e^... <= 1.
+    """
+
+    def forward(self, x, axis=-1):
+        xp = array_module(x)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))
+        self.s, self.axis = e / e.sum(axis=axis, keepdims=True), axis
+        return self.s
+
+    def backward(self, g):
+        s = self.s
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
+
+def _log_softmax(x, axis):
+    """log s = (x - m) - log sum e^(x - m), m = max x: stable for logits of any size."""
+    xp = array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """out = x - logsumexp(x) along ``axis``;   dL/dx = g - softmax(x) * sum(g)."""
+
+    def forward(self, x, axis=-1):
+        self.out, self.axis = _log_softmax(x, axis), axis
+        return self.out
+
+    def backward(self, g):
+        return g - array_module(g).exp(self.out) * g.sum(axis=self.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """Mean (or sum, or per-sample) of -log softmax(z)[y] for logits z (N, C) and labels y (N,).
+
+    Fused and stable: loss_i = logsumexp(z_i) - z_i[y_i], and
+    dL/dz_i = softmax(z_i) - onehot(y_i)   (times 1/N for the mean).
+    """
+
+    def forward(self, logits, labels=None, reduction="mean"):
+        xp = array_module(logits)
+        log_p = _log_softmax(logits, axis=1)
+        rows = xp.arange(logits.shape[0])
+        losses = -log_p[rows, labels]
+        self.log_p, self.rows, self.labels, self.reduction = log_p, rows, labels, reduction
+        if reduction == "none":
+            return losses
+        return losses.sum() if reduction == "sum" else losses.mean()
+
+    def backward(self, g):
+        xp = array_module(g)
+        grad = xp.exp(self.log_p)  # softmax, a fresh array we may modify
+        grad[self.rows, self.labels] -= 1
+        if self.reduction == "none":
+            return grad * g[:, None]
+        if self.reduction == "mean":
+            g = g / self.log_p.shape[0]
+        return grad * g
+
+
+class MSELoss(Function):
+    """Mean (or sum, or elementwise) of (p - t)^2;   dL/dp = 2 (p - t) (/ n for the mean), dL/dt = -dL/dp."""
+
+    def forward(self, pred, target, reduction="mean"):
+        self.diff, self.reduction = pred - target, reduction
+        sq = self.diff * self.diff
+        if reduction == "none":
+            return sq
+        return sq.sum() if reduction == "sum" else sq.mean()
+
+    def backward(self, g):
+        grad = 2 * self.diff * g
+        if self.reduction == "mean":
+            grad = grad / self.diff.size
+        return grad, -grad

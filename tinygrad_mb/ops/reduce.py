@@ -1,0 +1,86 @@
+"""Reductions: sum, mean, max, min over an axis (None, int, negative or tuple).
+
+The backward of a reduction spreads ``g`` back over the reduced axes. With
+``keepdims=False`` those axes were dropped from ``g``, so we first put them
+back as size-1 axes; then broadcasting copies ``g`` to every reduced element.
+"""
+
+from __future__ import annotations
+
+from tinygrad_mb.backend import array_module
+from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.tensor import Function
+
+
+def normalize_axes(axis, ndim: int, op: str = "reduce") -> tuple[int, ...]:
+    """Axes as a sorted tuple of non-negative ints (``None`` means all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _kept_shape(shape: tuple, axes: tuple[int, ...]) -> tuple:
+    """``shape`` with the reduced axes set to 1 (the keepdims=True shape)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """out = sum of x over ``axis``;   d/dx_i = 1 for every summed element."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape = x.shape
+        self.axes = normalize_axes(axis, x.ndim, "sum")
+        return x.sum(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        g = g.reshape(_kept_shape(self.shape, self.axes))
+        return array_module(g).broadcast_to(g, self.shape)
+
+
+class Mean(Function):
+    """out = (1/n) * sum of x over ``axis``;   d/dx_i = 1/n, n = number of elements averaged."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape = x.shape
+        self.axes = normalize_axes(axis, x.ndim, "mean")
+        count = 1
+        for a in self.axes:
+            count *= x.shape[a]
+        self.count = count
+        return x.mean(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        g = g.reshape(_kept_shape(self.shape, self.axes)) / self.count
+        return array_module(g).broadcast_to(g, self.shape)
+
+
+class Max(Function):
+    """out = max of x over ``axis``;   d/dx_i = 1 for the maximal element(s), else 0.
+
+    When several elements tie for the maximum the gradient is shared equally
+    between them (the choice PyTorch makes for full reductions).
+    ``Max(..., smallest=True)`` is the minimum, with the same rule.
+    """
+
+    def forward(self, x, axis=None, keepdims=False, smallest=False):
+        self.axes = normalize_axes(axis, x.ndim, "min" if smallest else "max")
+        if x.size == 0:
+            raise ShapeError(f"{'min' if smallest else 'max'}: cannot reduce an empty tensor of shape {x.shape}")
+        reduce = x.min if smallest else x.max
+        out = reduce(axis=self.axes, keepdims=True)
+        self.winners = x == out
+        self.shape = x.shape
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
+
+    def backward(self, g):
+        g = g.reshape(_kept_shape(self.shape, self.axes))
+        share = self.winners / self.winners.sum(axis=self.axes, keepdims=True)
+        return g * share

@@ -1,0 +1,390 @@
+"""The Tensor and the autograd engine.
+
+A :class:`Tensor` wraps one NumPy or CuPy array (``.data``). When it is the
+result of an op on tensors that require gradients, it remembers the op that
+made it (``._ctx``, a :class:`Function` holding its inputs), so the whole
+computation forms a graph. ``loss.backward()`` walks that graph from the
+output back to the leaves in reverse topological order and applies the chain
+rule at every node::
+
+    dL/dx = sum over the ops f that consumed x of  (dL/df) * (df/dx)
+
+Each op's local rule ``df/dx`` lives in its ``backward`` method, right next to
+its ``forward``, in :mod:`tinygrad_mb.ops`. Tensor methods such as ``x.exp()``
+or ``a + b`` are thin calls into those ops; they are listed in ``ops`` too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend
+from tinygrad_mb.errors import (
+    BackendMismatchError,
+    BackwardError,
+    DTypeError,
+    GraphReleasedError,
+    ShapeError,
+)
+
+# Whether ops record the graph. Module level and read directly, because the
+# check happens on every op and must cost next to nothing.
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a ``no_grad()`` block."""
+    return _grad_enabled
+
+
+class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_grad)
+    """Record no graph: use as ``with no_grad():`` or as a ``@no_grad()`` decorator.
+
+    Inside, ops compute values only; results have ``requires_grad=False`` and
+    keep no reference to their inputs, so evaluation costs no extra memory.
+    """
+
+    def __enter__(self) -> no_grad:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+class Function:
+    """One differentiable operation: ``forward`` on arrays, ``backward`` by the chain rule.
+
+    Subclass it, write ``forward(self, *arrays, **params)`` returning an array
+    and ``backward(self, grad)`` returning the gradient with respect to each
+    positional input (a tuple when there are several; ``None`` for an input
+    that needs none). Save what backward needs on ``self``. Then call
+    ``MyOp.apply(x, y, **params)`` with tensors or Python numbers.
+
+    ``backward`` may return a gradient with the *broadcast* shape of the
+    output; the engine sums it back to each input's shape in one place
+    (:func:`unbroadcast`), so no op repeats that bookkeeping.
+    """
+
+    parents: tuple | None  # the inputs of this op (tensors or constants); None once released
+
+    def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written")
+
+    def backward(self, grad: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and, if needed, record the graph."""
+        fn = cls()
+        datas = []
+        requires_grad = False
+        first_type = None
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                if first_type is None:
+                    first_type = type(data)
+                elif type(data) is not first_type:  # numpy vs numpy-scalar is fine, CuPy is not
+                    _check_same_backend(cls.__name__, args)
+                datas.append(data)
+                requires_grad = requires_grad or a.requires_grad
+            else:
+                datas.append(a)
+        try:
+            out = fn.forward(*datas, **params)
+        except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
+            if "shape" in str(exc) or "broadcast" in str(exc) or "dimension" in str(exc):
+                raise ShapeError(_shape_message(cls.__name__, args, exc)) from None
+            raise
+        result = Tensor.__new__(Tensor)
+        result.data = out
+        result.grad = None
+        if requires_grad and _grad_enabled:
+            fn.parents = args
+            result.requires_grad = True
+            result._ctx = fn
+        else:
+            result.requires_grad = False
+            result._ctx = None
+        result._retains_grad = False
+        return result
+
+    def release(self) -> None:
+        """Drop the references to inputs and saved arrays (after backward)."""
+        self.__dict__.clear()
+        self.parents = None
+
+
+def _check_same_backend(op: str, args: tuple) -> None:
+    names = {t.backend for t in args if isinstance(t, Tensor)}
+    if len(names) > 1:
+        raise BackendMismatchError(
+            f"{op}: inputs live on different backends {sorted(names)}; "
+            "move them to one backend first, e.g. x.to('cupy') or x.to('numpy')"
+        )
+
+
+def _shape_message(op: str, args: tuple, exc: Exception) -> str:
+    shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
+    return f"{op}: incompatible shapes {shapes} ({exc}); check the operands' shapes or reshape one of them"
+
+
+def unbroadcast(grad: Any, shape: tuple) -> Any:
+    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
+
+    If ``x`` of shape ``shape`` was broadcast to a bigger shape, each of its
+    elements was used several times, so its gradient is the sum over the
+    copies: over the extra leading axes, and over axes where ``shape`` is 1.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+_PYTHON_FLOAT = np.dtype(np.float32)  # default dtype for Python floats and lists
+
+
+def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
+    """Turn user data into an array of the right dtype on the right backend."""
+    if isinstance(data, Tensor):
+        data = data.data
+    source = backend.backend_of(data)
+    target = backend_name or (backend.CUPY if source == backend.CUPY else backend.get_backend())
+    xp = backend.get_array_module(target)
+    if dtype is None and not hasattr(data, "dtype"):  # Python numbers and lists
+        probe = np.asarray(data)
+        if probe.dtype.kind == "f" or probe.dtype.kind == "O":
+            dtype = _PYTHON_FLOAT
+        elif probe.dtype.kind in "iu":
+            dtype = np.int64
+        data = probe
+    if source != target:
+        data = backend.to_backend(data, target)
+    return xp.asarray(data, dtype=dtype)
+
+
+class Tensor:
+    """An n-dimensional array that can remember how it was computed.
+
+    Args:
+        data: a Python number or (nested) list, a NumPy or a CuPy array.
+        requires_grad: track operations on this tensor so ``backward`` can
+            fill its ``.grad``. Only floating-point tensors can.
+        dtype: NumPy dtype; default float32 for Python floats, int64 for
+            Python ints, and the array's own dtype for arrays.
+        backend: ``"numpy"`` or ``"cupy"``; default: a CuPy array stays on
+            the GPU, everything else goes to the current default backend.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, backend: str | None = None):
+        self.data = _to_array(data, dtype, backend)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise DTypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+                "create it with floats or pass dtype='float32'"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx: Function | None = None
+        self._retains_grad = False
+
+    # --- what it is ---------------------------------------------------------
+    shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the elements.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+    backend = property(lambda self: backend.backend_of(self.data), doc='"numpy" or "cupy".')
+    xp = property(lambda self: backend.array_module(self.data), doc="The array module: numpy or cupy.")
+    is_leaf = property(lambda self: self._ctx is None, doc="True unless made by a tracked op.")
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(backend.to_numpy(self.data), separator=", ", precision=4, threshold=20)
+        body = body.replace("\n", "\n" + " " * 7)
+        extras = [f"dtype={self.dtype}"]
+        if self.backend != backend.NUMPY:
+            extras.append(f"backend={self.backend!r}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={type(self._ctx).__name__}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extras)})"
+
+    def __hash__(self) -> int:  # identity hash, since == is elementwise
+        return id(self)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    # --- leaving the graph / changing representation ------------------------
+    def numpy(self) -> np.ndarray:
+        """A NumPy array with the values (a copy from the GPU for CuPy)."""
+        return backend.to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}; index it first")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
+        return self.numpy().tolist()
+
+    def detach(self) -> Tensor:
+        """A new tensor sharing the data but cut from the graph (requires_grad False)."""
+        return Tensor._wrap(self.data)
+
+    def to(self, backend_name: str) -> Tensor:
+        """This tensor on ``"numpy"`` or ``"cupy"`` (itself when already there).
+
+        The copy is a new leaf: it keeps ``requires_grad`` but not the graph.
+        """
+        if backend.check_name(backend_name) == self.backend:
+            return self
+        out = Tensor._wrap(backend.to_backend(self.data, backend_name))
+        out.requires_grad = self.requires_grad
+        return out
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy with another dtype; differentiable (the gradient is cast back)."""
+        from tinygrad_mb.ops import Cast  # noqa: PLC0415
+
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+    def retain_grad(self) -> Tensor:
+        """Also store ``.grad`` on this non-leaf tensor during backward (like PyTorch)."""
+        self._retains_grad = True
+        return self
+
+    @staticmethod
+    def _wrap(data: Any) -> Tensor:
+        """A leaf tensor around an existing array, without copying or checks (internal)."""
+        t = Tensor.__new__(Tensor)
+        t.data, t.grad, t.requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
+        return t
+
+    # --- the engine ---------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Fill ``.grad`` of every leaf this tensor depends on, by the chain rule.
+
+        Args:
+            grad: dL/d(self), with self's shape. May be omitted for a
+                one-element tensor (it is then 1, i.e. self is the loss).
+            retain_graph: keep the graph so backward can run through it
+                again; by default it is freed to release memory.
+
+        Gradients *accumulate* into ``.grad`` (like PyTorch), so call
+        ``zero_grad()`` (or set ``.grad = None``) between steps.
+        """
+        if not self.requires_grad:
+            raise BackwardError(
+                "backward() on a tensor that does not require grad: create the inputs with "
+                "requires_grad=True (and not inside no_grad())"
+            )
+        xp = backend.array_module(self.data)
+        if grad is None:
+            if self.size != 1:
+                raise BackwardError(
+                    f"backward() without a gradient needs a one-element output, got shape {self.shape}; "
+                    "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of the same shape"
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ShapeError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
+
+        grads = {id(self): grad}  # dL/d(node) for nodes not yet processed
+        handed_out: set[int] = set()  # ids of arrays already stored in some .grad
+        for node in reversed(self._topological_order()):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            fn = node._ctx
+            if fn is None or node._retains_grad:
+                node._accumulate_grad(g, handed_out)
+                if fn is None:
+                    continue
+            in_grads = fn.backward(g)
+            parents = fn.parents
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for parent, pg in zip(parents, in_grads):
+                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.data.shape:  # the ONE place broadcasting is undone
+                    pg = unbroadcast(pg, parent.data.shape)
+                if pg.dtype != parent.data.dtype:
+                    pg = pg.astype(parent.data.dtype)
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+            if not retain_graph:
+                fn.release()
+
+    def _accumulate_grad(self, g: Any, handed_out: set[int]) -> None:
+        # A gradient array may be shared (an add passes the same array to both
+        # inputs) or be a read-only broadcast view; a leaf gets its own copy then.
+        if g.ndim == 0:  # NumPy hands back scalars for 0-d results; store a real array
+            g = backend.array_module(g).array(g)
+        elif id(g) in handed_out or not g.flags.owndata:
+            g = g.copy()
+        handed_out.add(id(g))
+        self.grad = g if self.grad is None else self.grad + g
+
+    def _topological_order(self) -> list[Tensor]:
+        """Nodes that need gradients, every node after all of its inputs (iterative DFS)."""
+        order: list[Tensor] = []
+        visited: set[int] = set()
+        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            fn = node._ctx
+            if fn is None:
+                continue
+            if fn.parents is None:
+                raise GraphReleasedError(
+                    "backward() through a graph that was already freed by an earlier backward(); "
+                    "pass retain_graph=True to the first backward() if you need to go through it twice, "
+                    "or recompute the forward pass"
+                )
+            for parent in fn.parents:
+                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+        return order
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+
+# Operators and methods (x + y, x.exp(), ...) are attached in tinygrad_mb.ops,
+# next to the ops they call; importing it here completes the Tensor class.
+from tinygrad_mb import ops as _ops  # noqa: E402,F401

@@ -1,0 +1,133 @@
+"""Hypothesis strategies for property-testing ops and their gradients.
+
+Property-based testing states a fact that must hold for *every* input ("the
+analytic gradient equals the numeric one") and lets hypothesis search for an
+input that breaks it, then shrink that input to a minimal example. These
+strategies generate the inputs ops care about::
+
+    from hypothesis import given
+    from tinygrad_mb import gradcheck
+    from tinygrad_mb.testing import arrays, shapes, tensors
+
+    @given(tensors(shapes(max_dims=3)))
+    def test_my_op_gradient(x):
+        assert gradcheck(my_op, x)
+
+Everything here needs ``hypothesis`` (installed with the ``dev`` extra); the
+rest of tinygrad_mb does not import this module.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_mb.tensor import Tensor
+
+__all__ = [
+    "shapes", "broadcastable_shapes", "axes", "arrays", "distinct_arrays", "tensors",
+    "register_profiles",
+]
+
+
+def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy:
+    """Array shapes such as ``()``, ``(3,)``, ``(2, 1, 4)``; small sides keep gradchecks fast."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = 4,
+                         max_side: int = 4) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """Tuples of ``num_shapes`` shapes that broadcast together (e.g. ``(2, 1, 3)`` and ``(4, 3)``)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, max_side=max_side
+    ).map(lambda b: b.input_shapes)
+
+
+def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True,
+         allow_negative: bool = True) -> st.SearchStrategy:
+    """Valid ``axis`` arguments for a tensor of rank ``ndim``: None, an int or a tuple of distinct ints."""
+    options = []
+    if allow_none:
+        options.append(st.none())
+    if ndim > 0:
+        low = -ndim if allow_negative else 0
+        options.append(st.integers(low, ndim - 1))
+        if allow_tuple:
+            options.append(
+                st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).flatmap(
+                    lambda ax: st.tuples(*[st.sampled_from([a, a - ndim] if allow_negative else [a])
+                                           for a in ax])
+                )
+            )
+    elif allow_tuple:
+        options.append(st.just(()))
+    return st.one_of(*options)
+
+
+def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_value: float = 3.0,
+           positive: bool = False, avoid: float | list[float] | None = None,
+           margin: float = 1e-2) -> st.SearchStrategy[np.ndarray]:
+    """Well-conditioned float arrays: bounded, finite, optionally positive, away from kinks.
+
+    Args:
+        shape: a shape or a strategy of shapes.
+        positive: only values >= max(min_value, margin) (for log, sqrt, division).
+        avoid: points the values must stay ``margin`` away from, e.g. 0 for relu
+            or abs, whose derivative jumps there.
+    """
+    avoided = [] if avoid is None else ([avoid] if np.isscalar(avoid) else list(avoid))
+    low = max(min_value, margin) if positive else min_value
+    elements = st.floats(low, max_value, allow_nan=False, allow_infinity=False, width=64)
+    if avoided:
+        elements = elements.filter(lambda v: all(abs(v - a) > margin for a in avoided))
+    return hnp.arrays(dtype=dtype, shape=shape, elements=elements)
+
+
+def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -> st.SearchStrategy[np.ndarray]:
+    """Arrays whose values are at least ``spacing / 2`` apart: no near-ties for max/min/sort.
+
+    Built from a random permutation of 0..n-1 (scaled by ``spacing``) plus a
+    small jitter, so every pair of values differs by a clear margin.
+    """
+    shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+
+    def build(shp: tuple) -> st.SearchStrategy[np.ndarray]:
+        n = int(np.prod(shp))
+        jitter = hnp.arrays(np.float64, (n,), elements=st.floats(-spacing / 4, spacing / 4))
+        return st.tuples(st.permutations(list(range(n))), jitter).map(
+            lambda pj: ((np.asarray(pj[0], dtype=np.float64) - n / 2) * spacing + pj[1])
+            .reshape(shp).astype(dtype)
+        )
+
+    return shape_st.flatmap(build)
+
+
+def tensors(shape: Any = None, requires_grad: bool = True, dtype: Any = np.float64,
+            **array_kwargs: Any) -> st.SearchStrategy[Tensor]:
+    """Tensors with values from :func:`arrays` (float64 by default, for gradcheck)."""
+    shape = shapes() if shape is None else shape
+    return arrays(shape, dtype=dtype, **array_kwargs).map(
+        lambda a: Tensor(a, requires_grad=requires_grad, backend="numpy")
+    )
+
+
+def register_profiles() -> str:
+    """Register the profiles ``dev``, ``ci`` and ``thorough`` and load ``$HYPOTHESIS_PROFILE``.
+
+    ``dev`` is quick while editing, ``ci`` (CI's choice) is derandomized so a
+    red build is reproducible, ``thorough`` searches much longer before a release.
+    Returns the name of the profile loaded (``dev`` when the variable is unset).
+    """
+    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=slow_ok)
+    settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+                              suppress_health_check=slow_ok, print_blob=True)
+    settings.register_profile("thorough", max_examples=400, deadline=None, suppress_health_check=slow_ok)
+    name = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+    settings.load_profile(name)
+    return name
