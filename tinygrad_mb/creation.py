@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb import backend
+from tinygrad_mb import backend as backends
 from tinygrad_mb.tensor import Tensor
 
 
@@ -35,7 +35,7 @@ def full(shape, value: float, dtype: Any = "float32", requires_grad: bool = Fals
 
 
 def _xp(backend_name: str | None):
-    return backend.get_array_module(backend_name or backend.get_backend())
+    return backends.get_array_module(backend_name or backends.get_backend())
 
 
 def zeros(*shape, dtype: Any = "float32", requires_grad: bool = False, backend: str | None = None) -> Tensor:
@@ -66,14 +66,14 @@ def eye(n: int, m: int | None = None, dtype: Any = "float32", requires_grad: boo
 def randn(*shape, seed: int | np.random.Generator | None = None, dtype: Any = "float32",
           requires_grad: bool = False, backend: str | None = None) -> Tensor:
     """Standard normal samples N(0, 1), drawn on the CPU from ``seed`` (an int or a Generator)."""
-    values = backend.as_rng(seed).standard_normal(_shape(shape)).astype(dtype)
+    values = backends.as_rng(seed).standard_normal(_shape(shape)).astype(dtype)
     return _make(values, requires_grad, backend)
 
 
 def rand(*shape, seed: int | np.random.Generator | None = None, dtype: Any = "float32",
          requires_grad: bool = False, backend: str | None = None) -> Tensor:
     """Uniform samples in [0, 1), drawn on the CPU from ``seed`` (an int or a Generator)."""
-    values = backend.as_rng(seed).random(_shape(shape)).astype(dtype)
+    values = backends.as_rng(seed).random(_shape(shape)).astype(dtype)
     return _make(values, requires_grad, backend)
 
 

@@ -123,7 +123,9 @@ def register_profiles() -> str:
     red build is reproducible, ``thorough`` searches much longer before a release.
     Returns the name of the profile loaded (``dev`` when the variable is unset).
     """
-    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    # Gradchecks are slow by nature, and a fixture choosing the backend is constant per test.
+    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+               HealthCheck.function_scoped_fixture]
     settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=slow_ok)
     settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
                               suppress_health_check=slow_ok, print_blob=True)

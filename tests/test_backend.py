@@ -1,0 +1,92 @@
+"""The NumPy/CuPy switch: names, the environment variable, CuPy errors and mixing."""
+
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+from tinygrad_mb import Tensor, backend
+from tinygrad_mb.errors import BackendError, BackendMismatchError, BackendUnavailableError
+
+PACKAGE = pathlib.Path(tg.__file__).parent
+
+
+def test_default_backend_is_numpy_and_names_are_checked():
+    assert backend.get_backend() in backend.BACKENDS
+    with pytest.raises(BackendError, match=r"unknown backend 'torch'.*\['numpy', 'cupy'\]"):
+        backend.set_backend("torch")
+
+
+def test_use_backend_restores_the_previous_one():
+    before = backend.get_backend()
+    with backend.use_backend("numpy"):
+        assert backend.get_backend() == "numpy"
+        assert Tensor([1.0]).backend == "numpy"
+    assert backend.get_backend() == before
+
+
+def test_environment_variable_selects_the_backend():
+    code = "import tinygrad_mb as tg; print(tg.get_backend())"
+    env = dict(os.environ, TINYGRAD_MB_BACKEND="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "numpy"
+    env["TINYGRAD_MB_BACKEND"] = "tpu"
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "TINYGRAD_MB_BACKEND='tpu'" in bad.stderr
+
+
+@pytest.mark.skipif(backend.cupy_available(), reason="this machine has a usable GPU")
+def test_asking_for_cupy_without_a_gpu_says_how_to_install():
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'tinygrad_mb\[cuda12\]'"):
+        backend.set_backend("cupy")
+    assert backend.get_backend() == "numpy"  # unchanged
+    with pytest.raises(BackendUnavailableError):
+        Tensor([1.0]).to("cupy")
+    assert backend.cupy_unavailable_reason()
+
+
+class _FakeGPUArray(np.ndarray):
+    """Stands in for cupy.ndarray so the mixing check can be tested on any machine."""
+
+
+def test_mixing_backends_in_one_op_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(backend, "_cupy", types.SimpleNamespace(ndarray=_FakeGPUArray))
+    gpu = Tensor._wrap(np.ones(2).view(_FakeGPUArray))
+    cpu = Tensor(np.ones(2))
+    assert gpu.backend == "cupy" and cpu.backend == "numpy"
+    with pytest.raises(BackendMismatchError, match=r"Add: inputs live on different backends.*x.to\('cupy'\)"):
+        gpu + cpu
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy backend not usable here")
+def test_real_cupy_round_trip_and_mixing():
+    x = Tensor([1.0, 2.0], requires_grad=True).to("cupy")
+    assert x.backend == "cupy" and x.requires_grad
+    (x * x).sum().backward()
+    assert backend.backend_of(x.grad) == "cupy"
+    np.testing.assert_allclose(backend.to_numpy(x.grad), [2.0, 4.0])
+    with pytest.raises(BackendMismatchError):
+        x + Tensor([1.0, 2.0], backend="numpy")
+    assert tg.randn(3, seed=0, backend="cupy").numpy().tolist() == tg.randn(3, seed=0).numpy().tolist()
+
+
+def test_only_backend_py_imports_cupy():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "backend.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            offenders += [f"{path.relative_to(PACKAGE)}: {n}" for n in names if n.split(".")[0] in ("cupy", "cupyx")]
+    assert not offenders, f"only tinygrad_mb/backend.py may import cupy; found {offenders}"

@@ -1,0 +1,175 @@
+"""The autograd engine: topological order, accumulation, graph release, no_grad and its errors."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import Function, Tensor, is_grad_enabled, no_grad
+from tinygrad_mb.errors import BackwardError, GraphReleasedError, ShapeError, TinygradMBError
+
+
+def test_chain_rule_on_a_small_expression():
+    x = Tensor(2.0, requires_grad=True)
+    y = Tensor(3.0, requires_grad=True)
+    z = (x * y + x.exp()) / y  # dz/dx = (y + e^x) / y, dz/dy = -e^x / y^2
+    z.backward()
+    np.testing.assert_allclose(x.grad, (3 + np.exp(2)) / 3, rtol=1e-6)
+    np.testing.assert_allclose(y.grad, -np.exp(2) / 9, rtol=1e-6)
+
+
+def test_a_tensor_used_twice_gets_both_contributions():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x + x).sum().backward()  # d/dx (x^2 + x) = 2x + 1
+    np.testing.assert_allclose(x.grad, [3.0, 5.0])
+
+
+def test_gradients_accumulate_across_backward_calls_like_pytorch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, [6.0, 6.0])
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_leaf_gradients_are_independent_arrays():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([1.0, 2.0], requires_grad=True)
+    (a + b).sum().backward()  # add hands the same array to both inputs
+    assert a.grad is not b.grad
+    a.grad[0] = 100.0  # writable, and does not change b.grad
+    assert b.grad[0] == 1.0
+    assert a.grad.dtype == a.dtype and a.grad.shape == a.shape
+
+
+def test_a_chain_of_100000_ops_backpropagates_without_recursion_error():
+    x = Tensor(1.5, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    y.backward()
+    np.testing.assert_allclose(x.grad, 1.0)
+
+
+def test_intermediate_tensors_are_freed_after_backward():
+    x = Tensor(np.ones(3), requires_grad=True)
+    hidden = (x * 2).exp()
+    ref = weakref.ref(hidden)
+    loss = (hidden * 3).sum()
+    del hidden
+    gc.collect()
+    assert ref() is not None  # still held by the graph
+    loss.backward()
+    gc.collect()
+    assert ref() is None  # the graph released it
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_allclose(x.grad, [4.0, 8.0])
+
+
+def test_second_backward_through_a_freed_graph_says_what_to_do():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        loss.backward()
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(BackwardError, match=r"one-element output, got shape \(2,\).*pass grad="):
+        y.backward()
+    y.backward(np.array([1.0, 10.0], dtype=np.float32))
+    np.testing.assert_allclose(x.grad, [2.0, 20.0])
+
+
+def test_backward_with_a_wrong_gradient_shape():
+    y = Tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(ShapeError, match=r"\(3,\).*\(2,\)"):
+        y.backward(np.ones(3))
+
+
+def test_backward_on_a_tensor_without_grad():
+    with pytest.raises(BackwardError, match="requires_grad=True"):
+        Tensor([1.0]).sum().backward()
+
+
+def test_no_grad_records_no_graph_as_context_and_decorator():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * 2
+    assert is_grad_enabled()
+    assert not y.requires_grad and y._ctx is None
+
+    @no_grad()
+    def evaluate(t):
+        return (t * t).sum()
+
+    z = evaluate(x)
+    assert not z.requires_grad and z._ctx is None and is_grad_enabled()
+
+
+def test_no_grad_restores_state_after_an_exception():
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError("boom")
+    assert is_grad_enabled()
+
+
+def test_only_tensors_requiring_grad_enter_the_graph():
+    x = Tensor([1.0], requires_grad=True)
+    c = Tensor([5.0])
+    y = x * c
+    y.sum().backward()
+    assert c.grad is None
+    np.testing.assert_allclose(x.grad, [5.0])
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.numpy())
+    assert not h.is_leaf and x.is_leaf
+
+
+def test_detach_cuts_the_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+
+
+def test_a_custom_function_plugs_into_the_engine():
+    class Cube(Function):
+        """out = x^3;   d/dx = 3 x^2."""
+
+        def forward(self, x):
+            self.x = x
+            return x**3
+
+        def backward(self, g):
+            return 3 * self.x**2 * g
+
+    x = Tensor([1.0, -2.0], requires_grad=True)
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 12.0])
+
+
+def test_float32_grads_stay_float32_when_mixed_with_float64():
+    w = Tensor([1.0, 2.0], requires_grad=True)  # float32
+    x = Tensor(np.array([3.0, 4.0]))  # float64
+    (w * x).sum().backward()
+    assert w.grad.dtype == np.float32
+
+
+def test_every_library_error_is_a_tinygradmb_error():
+    with pytest.raises(TinygradMBError):
+        Tensor(np.ones(2)) + Tensor(np.ones(3))

@@ -1,0 +1,113 @@
+"""Matrix products, softmax / log_softmax and the fused linear and loss ops."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_mb import Tensor, cross_entropy, gradcheck, linear, mse_loss
+from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.testing import arrays, axes, shapes
+
+
+@st.composite
+def matmul_shapes(draw):
+    """Operand shapes NumPy's matmul accepts: 1-D, 2-D, and batched with broadcast batch axes."""
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kind = draw(st.sampled_from(["vv", "vm", "mv", "mm", "batched"]))
+    if kind == "vv":
+        return (k,), (k,)
+    if kind == "vm":
+        return (k,), draw(st.sampled_from([(k, m), (2, k, m)]))
+    if kind == "mv":
+        return draw(st.sampled_from([(n, k), (3, n, k)])), (k,)
+    if kind == "mm":
+        return (n, k), (k, m)
+    batch_a = draw(st.sampled_from([(), (2,), (1,), (3, 1)]))
+    batch_b = draw(st.sampled_from([(), (2,), (1,), (1, 2)]))
+    return batch_a + (n, k), batch_b + (k, m)
+
+
+@given(shapes_=matmul_shapes(), data=st.data())
+def test_matmul_like_numpy(backend_name, shapes_, data):
+    a, b = data.draw(arrays(shapes_[0])), data.draw(arrays(shapes_[1]))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    y = Tensor(b, requires_grad=True, backend=backend_name)
+    np.testing.assert_allclose((x @ y).numpy(), np.matmul(a, b), rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda p, q: p @ q, x, y)
+
+
+def test_matmul_shape_mismatch_names_op_and_shapes():
+    with pytest.raises(ShapeError, match=r"MatMul.*\(2, 3\).*\(4, 5\)"):
+        Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))
+
+
+def _np_log_softmax(a, axis):
+    shifted = a - a.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+@given(data=st.data())
+def test_softmax_and_log_softmax(backend_name, data):
+    a = data.draw(arrays(shapes(min_dims=1, max_dims=3)))
+    axis = data.draw(axes(a.ndim, allow_none=False, allow_tuple=False))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    np.testing.assert_allclose(x.log_softmax(axis).numpy(), _np_log_softmax(a, axis), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.softmax(axis).numpy(), np.exp(_np_log_softmax(a, axis)), rtol=1e-10)
+    assert gradcheck(lambda t: t.softmax(axis), x)
+    assert gradcheck(lambda t: t.log_softmax(axis), x)
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4])
+def test_softmax_is_stable_for_huge_logits(scale):
+    logits = Tensor([[scale, 0.0, -scale], [scale, scale, 0.0]], requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="ignore"):
+        p = logits.softmax(axis=1)
+        lp = logits.log_softmax(axis=1)
+        (p.sum() + lp[:, 0].sum()).backward()
+    assert np.all(np.isfinite(p.numpy())) and np.all(np.isfinite(logits.grad))
+    np.testing.assert_allclose(p.numpy().sum(axis=1), 1.0, rtol=1e-6)
+    assert np.isfinite(lp.numpy()[0, 0])
+    loss = cross_entropy(logits, np.array([2, 2]))
+    assert np.isfinite(loss.item())
+
+
+@given(data=st.data(), bias=st.booleans(), lead=st.sampled_from([(), (3,), (2, 2)]))
+def test_fused_linear_equals_x_at_w_transpose_plus_b(backend_name, data, bias, lead):
+    n_in, n_out = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    x = Tensor(data.draw(arrays(lead + (n_in,))), requires_grad=True, backend=backend_name)
+    w = Tensor(data.draw(arrays((n_out, n_in))), requires_grad=True, backend=backend_name)
+    b = Tensor(data.draw(arrays((n_out,))), requires_grad=True, backend=backend_name) if bias else None
+    expected = x.numpy() @ w.numpy().T + (b.numpy() if bias else 0)
+    np.testing.assert_allclose(linear(x, w, b).numpy(), expected, rtol=1e-10, atol=1e-12)
+    inputs = (x, w, b) if bias else (x, w)
+    assert gradcheck(lambda *t: linear(*t), *inputs)
+
+
+def test_linear_with_wrong_features_is_a_clear_error():
+    with pytest.raises(ShapeError, match="input has 3 features"):
+        linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5))))
+
+
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_fused_cross_entropy(backend_name, data, reduction):
+    n, c = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5))
+    z = data.draw(arrays((n, c)))
+    labels = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    logits = Tensor(z, requires_grad=True, backend=backend_name)
+    y = Tensor(labels, backend=backend_name)
+    per_sample = -_np_log_softmax(z, 1)[np.arange(n), labels]
+    expected = {"mean": per_sample.mean(), "sum": per_sample.sum(), "none": per_sample}[reduction]
+    np.testing.assert_allclose(cross_entropy(logits, y, reduction).numpy(), expected, rtol=1e-10)
+    assert gradcheck(lambda t: cross_entropy(t, y, reduction), logits)
+
+
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_mse_loss(backend_name, data, reduction):
+    shape = data.draw(shapes(max_dims=3))
+    p = Tensor(data.draw(arrays(shape)), requires_grad=True, backend=backend_name)
+    t = Tensor(data.draw(arrays(shape)), requires_grad=True, backend=backend_name)
+    sq = (p.numpy() - t.numpy()) ** 2
+    expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
+    np.testing.assert_allclose(mse_loss(p, t, reduction).numpy(), expected, rtol=1e-10)
+    assert gradcheck(lambda a, b: mse_loss(a, b, reduction), p, t)

@@ -1,0 +1,66 @@
+"""Reductions over every kind of axis argument, with and without keepdims."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_mb import Tensor, gradcheck
+from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.testing import arrays, axes, distinct_arrays, shapes
+
+REDUCTIONS = [
+    ("sum", lambda x, ax, kd: x.sum(axis=ax, keepdims=kd), np.sum, arrays),
+    ("mean", lambda x, ax, kd: x.mean(axis=ax, keepdims=kd), np.mean, arrays),
+    ("var", lambda x, ax, kd: x.var(axis=ax, keepdims=kd), np.var, arrays),
+    ("max", lambda x, ax, kd: x.max(axis=ax, keepdims=kd), np.max, distinct_arrays),
+    ("min", lambda x, ax, kd: x.min(axis=ax, keepdims=kd), np.min, distinct_arrays),
+]
+
+
+@pytest.mark.parametrize("name, fn, ref, values", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
+@given(data=st.data(), keepdims=st.booleans())
+def test_reduction_forward_and_gradient(backend_name, name, fn, ref, values, data, keepdims):
+    shape = data.draw(shapes(min_dims=0, max_dims=3))
+    axis = data.draw(axes(len(shape)))
+    a = data.draw(values(shape))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    out = fn(x, axis, keepdims)
+    expected = ref(a, axis=axis, keepdims=keepdims)
+    assert out.shape == np.shape(expected)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda t: fn(t, axis, keepdims), x)
+    np.testing.assert_array_equal(x.numpy(), a)
+
+
+@given(data=st.data())
+def test_var_with_ddof_matches_numpy(backend_name, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3, min_side=2))
+    axis = data.draw(axes(len(shape), allow_none=True))
+    a = data.draw(arrays(shape))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    np.testing.assert_allclose(x.var(axis=axis, ddof=1).numpy(), np.var(a, axis=axis, ddof=1), rtol=1e-10)
+    assert gradcheck(lambda t: t.var(axis=axis, ddof=1), x)
+
+
+def test_max_ties_share_the_gradient_equally():
+    x = Tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [1, 0, 0]])
+
+
+@given(a=distinct_arrays(shapes(min_dims=1, max_dims=3)), data=st.data())
+def test_argmax_matches_numpy_and_has_no_graph(a, data):
+    axis = data.draw(st.one_of(st.none(), st.integers(-a.ndim, a.ndim - 1)))
+    x = Tensor(a, requires_grad=True)
+    idx = x.argmax(axis=axis)
+    np.testing.assert_array_equal(idx.numpy(), np.argmax(a, axis=axis))
+    assert not idx.requires_grad and idx.dtype.kind == "i"
+
+
+def test_bad_axis_is_a_clear_shape_error():
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ShapeError, match="axis 2 is out of range"):
+        x.sum(axis=2)
+    with pytest.raises(ShapeError, match="repeated axis"):
+        x.mean(axis=(0, -2))
