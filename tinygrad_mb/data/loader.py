@@ -1,0 +1,233 @@
+"""Datasets and the DataLoader: how a training loop gets its mini-batches.
+
+Batch, stochastic and mini-batch gradient descent differ only in how many
+samples each update looks at. The :class:`DataLoader` is where that number
+lives: ``batch_size=None`` gives one batch of all ``N`` samples (batch GD),
+``batch_size=1`` gives ``N`` batches of one sample (SGD), anything in between
+is mini-batch GD. One epoch is one pass over the data, so a loader yields
+``ceil(N / B)`` batches per epoch (``N // B`` with ``drop_last=True``).
+
+With ``shuffle=True`` every epoch visits the samples in a fresh random order,
+drawn from the loader's own ``numpy.random.Generator`` (seeded by ``seed``),
+so the same seed gives the same sequence of batches and nothing touches
+NumPy's global random state.
+
+For speed, a :class:`TensorDataset` is moved to the loader's backend *once*;
+batches are then cut out of it where it lives: contiguous slices (views, no
+copy) without shuffling, or a gather with an index array that lives on the same
+backend with shuffling. The permutation is drawn on the CPU and moved to the
+GPU once per epoch, never once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend as _backend
+from tinygrad_mb.errors import DataError
+from tinygrad_mb.tensor import Tensor
+
+
+class Dataset:
+    """Anything with a length and samples: subclass it and write both methods.
+
+    ``__getitem__(i)`` returns one sample, usually a tuple ``(features, label)``
+    of arrays, tensors or numbers. A :class:`DataLoader` over a plain Dataset
+    stacks the samples of a batch on the CPU and moves the batch to the
+    backend; a :class:`TensorDataset` is much faster, because it is cut into
+    batches directly on its backend.
+    """
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.__len__ is not written")
+
+    def __getitem__(self, index: int) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.__getitem__ is not written")
+
+
+class TensorDataset(Dataset):
+    """Samples are the rows of some tensors of equal length, e.g. ``TensorDataset(X, y)``.
+
+    Args:
+        *tensors: arrays (NumPy or CuPy) or :class:`Tensor` objects, each with
+            at least one dimension and the same length ``N`` along axis 0.
+            Dtypes are kept as given.
+        backend: ``"numpy"`` or ``"cupy"``; default: the backend of the first
+            argument that is a Tensor or a CuPy array, else the current default
+            backend. All tensors are moved there.
+
+    Raises:
+        DataError: no tensors, a 0-d tensor, or lengths that differ.
+    """
+
+    def __init__(self, *tensors: Any, backend: str | None = None):
+        if not tensors:
+            raise DataError("TensorDataset needs at least one tensor, e.g. TensorDataset(X, y)")
+        target = backend or _backend_of_first(tensors)
+        converted = []
+        for i, t in enumerate(tensors):
+            t = t.to(target) if isinstance(t, Tensor) else Tensor(t, backend=target)
+            if t.ndim == 0:
+                raise DataError(f"TensorDataset: tensor {i} is a scalar (shape ()); every tensor needs "
+                                "one row per sample along axis 0")
+            converted.append(t)
+        lengths = [len(t) for t in converted]
+        if len(set(lengths)) > 1:
+            shapes = ", ".join(str(tuple(t.shape)) for t in converted)
+            raise DataError(f"TensorDataset: all tensors need the same length along axis 0, got shapes {shapes}")
+        self.tensors: tuple[Tensor, ...] = tuple(converted)
+
+    @property
+    def backend(self) -> str:
+        """Where the tensors live: ``"numpy"`` or ``"cupy"``."""
+        return self.tensors[0].backend
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        """Row(s) ``index`` of every tensor: an int, a slice or an index array."""
+        return tuple(Tensor(t.data[index], backend=self.backend) for t in self.tensors)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)
+        return f"TensorDataset({shapes}, backend={self.backend!r})"
+
+
+def _backend_of_first(tensors: Sequence[Any]) -> str:
+    for t in tensors:
+        if isinstance(t, Tensor):
+            return t.backend
+        if _backend.backend_of(t) == _backend.CUPY:
+            return _backend.CUPY
+    return _backend.get_backend()
+
+
+class DataLoader:
+    """Iterate over a dataset in batches; one ``for`` loop over it is one epoch.
+
+    Args:
+        dataset: a :class:`TensorDataset` (fast path) or any :class:`Dataset`.
+        batch_size: samples per batch ``B``; ``None`` means all ``N`` samples
+            in one batch (full-batch gradient descent).
+        shuffle: visit the samples in a fresh random order every epoch.
+        drop_last: skip the last batch when it would have fewer than ``B``
+            samples (then every update sees exactly ``B`` samples).
+        seed: an int or a ``numpy.random.Generator`` for the shuffling order;
+            the same seed gives the same batches, epoch after epoch.
+        backend: where the batches live; default: the TensorDataset's backend
+            (for other datasets, the current default backend). The data is
+            moved there once, here, not batch by batch.
+
+    Yields:
+        Tuples of :class:`Tensor` (one per dataset tensor, e.g. ``(xb, yb)``),
+        which do not require gradients. Without shuffling they are views into
+        the dataset: do not modify them in place.
+
+    Attributes:
+        batch_size: the resolved batch size (``N`` for ``batch_size=None``).
+        epoch: how many epochs have been started (incremented by ``iter()``).
+
+    Raises:
+        DataError: empty dataset, a batch size that is not a positive int, or
+            ``drop_last=True`` with ``batch_size > N`` (no batch at all).
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int | None = None, shuffle: bool = False,
+                 drop_last: bool = False, seed: int | np.random.Generator | None = None,
+                 backend: str | None = None):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise DataError(f"DataLoader needs a Dataset (with __len__ and __getitem__), got "
+                            f"{type(dataset).__name__}; wrap arrays as TensorDataset(X, y)")
+        n = len(dataset)
+        if n == 0:
+            raise DataError("DataLoader got an empty dataset (0 samples)")
+        if batch_size is None:
+            batch_size = n
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise DataError(f"batch_size must be a positive int or None (all {n} samples in one batch), "
+                            f"got {batch_size!r}")
+        if drop_last and batch_size > n:
+            raise DataError(f"drop_last=True with batch_size={batch_size} > {n} samples would yield no batch at "
+                            "all; use a smaller batch_size or drop_last=False")
+        self._rng = _backend.as_rng(seed)  # before any state is stored: a bad seed changes nothing
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.num_samples = n
+        self.epoch = 0
+        if isinstance(dataset, TensorDataset):
+            self.backend = _check_backend(backend or dataset.backend)
+            # The one move to the target backend; later batches are cut out where the data lives.
+            self._arrays: list[Any] | None = [_move(t.data, self.backend) for t in dataset.tensors]
+        else:
+            self.backend = _check_backend(backend or _backend.get_backend())
+            self._arrays = None
+
+    def __len__(self) -> int:
+        """Batches per epoch: ``N // B`` with ``drop_last``, else ``ceil(N / B)``."""
+        full, rest = divmod(self.num_samples, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        self.epoch += 1
+        order = self._rng.permutation(self.num_samples) if self.shuffle else None
+        return self._batches(order)
+
+    def _batches(self, order: np.ndarray | None) -> Iterator[tuple[Tensor, ...]]:
+        n, size = self.num_samples, self.batch_size
+        stops = [min(start + size, n) for start in range(0, n, size)][: len(self)]
+        if self._arrays is None:  # a general Dataset: collect samples, stack on the CPU, move the batch
+            indices = np.arange(n) if order is None else order
+            for start, stop in zip(range(0, n, size), stops):
+                yield self._collate([self.dataset[int(i)] for i in indices[start:stop]])
+            return
+        if order is None:  # contiguous slices are views: no copy at all
+            for start, stop in zip(range(0, n, size), stops):
+                yield tuple(Tensor(a[start:stop], backend=self.backend) for a in self._arrays)
+            return
+        order = _backend.to_backend(order, self.backend)  # once per epoch, then sliced where the data is
+        for start, stop in zip(range(0, n, size), stops):
+            index = order[start:stop]
+            yield tuple(Tensor(a[index], backend=self.backend) for a in self._arrays)
+
+    def _collate(self, samples: list[Any]) -> tuple[Tensor, ...]:
+        samples = [s if isinstance(s, tuple) else (s,) for s in samples]
+        widths = {len(s) for s in samples}
+        if len(widths) > 1:
+            raise DataError(f"{type(self.dataset).__name__} returned samples with different numbers of fields "
+                            f"{sorted(widths)}; every sample must have the same structure")
+        fields = []
+        for parts in zip(*samples):
+            arrays = [_backend.to_numpy(p.data if isinstance(p, Tensor) else p) for p in parts]
+            try:
+                stacked = np.stack(arrays)
+            except ValueError as exc:
+                shapes = sorted({np.shape(a) for a in arrays})
+                raise DataError(f"samples of {type(self.dataset).__name__} cannot be stacked into a batch: "
+                                f"shapes {shapes} ({exc})") from None
+            if stacked.dtype == np.float64 and all(not hasattr(p, "dtype") for p in parts):
+                stacked = stacked.astype(np.float32)  # Python floats become float32, as in Tensor()
+            fields.append(Tensor(stacked, backend=self.backend))
+        return tuple(fields)
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({type(self.dataset).__name__} of {self.num_samples}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, backend={self.backend!r}, "
+                f"batches_per_epoch={len(self)})")
+
+
+def _move(array: Any, name: str) -> Any:
+    """``array`` on backend ``name``; no copy when it is already there."""
+    return array if _backend.backend_of(array) == name else _backend.to_backend(array, name)
+
+
+def _check_backend(name: str) -> str:
+    name = _backend.check_name(name)
+    if name == _backend.CUPY:
+        _backend.require_cupy()  # says how to install the GPU extra
+    return name
