@@ -13,6 +13,11 @@ from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.tensor import Function
 
 
+def _needs_grad(x) -> bool:
+    """Whether an input of this op wants a gradient (constants and plain tensors do not)."""
+    return getattr(x, "requires_grad", False)
+
+
 def _swap(m):
     """Transpose the last two axes (the matrix transpose of a batch of matrices)."""
     return m.swapaxes(-1, -2)
@@ -77,9 +82,11 @@ class Linear(Function):
 
     def backward(self, g):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = g2.dot(self.weight)
-        gw = g2.T.dot(self.x)
-        gx = gx.reshape(self.x_shape) if len(self.x_shape) != 2 else gx
+        gx = None
+        if _needs_grad(self.parents[0]):  # the input batch usually needs none: skip a whole matmul
+            gx = g2.dot(self.weight)
+            gx = gx.reshape(self.x_shape) if len(self.x_shape) != 2 else gx
+        gw = g2.T.dot(self.x) if _needs_grad(self.parents[1]) else None
         if self.has_bias:
             return gx, gw, g2.sum(axis=0)
         return gx, gw
@@ -136,7 +143,8 @@ class CrossEntropy(Function):
         self.log_p, self.rows, self.labels, self.reduction = log_p, rows, labels, reduction
         if reduction == "none":
             return losses
-        return losses.sum() if reduction == "sum" else losses.mean()
+        total = losses.sum()
+        return total if reduction == "sum" else total / logits.shape[0]
 
     def backward(self, g):
         xp = array_module(g)
