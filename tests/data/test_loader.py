@@ -1,0 +1,176 @@
+"""DataLoader and TensorDataset: every sample once per epoch, seeded order, batch counts, errors."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_mb import backend
+from tinygrad_mb.data import DataLoader, Dataset, TensorDataset
+from tinygrad_mb.errors import BackendError, DataError
+from tinygrad_mb.tensor import Tensor
+
+sizes = st.integers(1, 60)
+batch_sizes = st.one_of(st.none(), st.integers(1, 70))
+
+
+def indexed_dataset(n, backend_name="numpy"):
+    """Features whose first column is the sample index, so batches reveal which samples they hold."""
+    X = np.stack([np.arange(n), np.arange(n) * 10], axis=1).astype(np.float32)
+    y = np.arange(n, dtype=np.int64)
+    return TensorDataset(X, y, backend=backend_name)
+
+
+def epoch_indices(loader):
+    return [backend.to_numpy(yb.data).tolist() for _, yb in loader]
+
+
+@given(n=sizes, batch_size=batch_sizes, shuffle=st.booleans(), drop_last=st.booleans(), seed=st.integers(0, 2**32))
+def test_one_epoch_visits_every_index_once_and_len_matches(n, batch_size, shuffle, drop_last, seed):
+    b = n if batch_size is None else batch_size
+    if drop_last and b > n:
+        with pytest.raises(DataError, match="no batch"):
+            DataLoader(indexed_dataset(n), batch_size=batch_size, drop_last=True)
+        return
+    loader = DataLoader(indexed_dataset(n), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    batches = epoch_indices(loader)
+    assert len(batches) == len(loader) == (n // b if drop_last else math.ceil(n / b))
+    seen = [i for batch in batches for i in batch]
+    assert len(seen) == (n - n % b if drop_last else n)
+    assert len(set(seen)) == len(seen)  # nobody twice
+    if not drop_last:
+        assert sorted(seen) == list(range(n))  # everybody once
+    assert all(len(batch) == b for batch in batches[:-1] if batches)
+    if not shuffle:
+        assert seen == list(range(len(seen)))
+
+
+@given(n=st.integers(3, 60), batch_size=batch_sizes, seed=st.integers(0, 2**32))
+def test_same_seed_same_order_and_epochs_differ(n, batch_size, seed):
+    a = DataLoader(indexed_dataset(n), batch_size=batch_size, shuffle=True, seed=seed)
+    b = DataLoader(indexed_dataset(n), batch_size=batch_size, shuffle=True, seed=seed)
+    epochs_a = [epoch_indices(a) for _ in range(10)]
+    assert epochs_a == [epoch_indices(b) for _ in range(10)]
+    orders = [[i for batch in e for i in batch] for e in epochs_a]
+    rng = np.random.default_rng(seed)  # epoch k is the k-th permutation of the loader's own generator
+    assert orders == [rng.permutation(n).tolist() for _ in range(10)]
+    assert len({tuple(o) for o in orders}) > 1  # fresh order each epoch (all 10 equal: chance < 1e-7)
+    assert a.epoch == 10
+
+
+def test_features_and_labels_stay_paired_and_keep_dtypes(backend_name):
+    loader = DataLoader(indexed_dataset(23, backend_name), batch_size=5, shuffle=True, seed=0)
+    for xb, yb in loader:
+        assert isinstance(xb, Tensor) and isinstance(yb, Tensor)
+        assert xb.backend == yb.backend == backend_name
+        assert xb.dtype == np.float32 and yb.dtype == np.int64
+        assert not xb.requires_grad
+        np.testing.assert_array_equal(xb.numpy()[:, 0], yb.numpy())
+        np.testing.assert_array_equal(xb.numpy()[:, 1], 10 * yb.numpy())
+
+
+def test_batch_size_none_is_one_full_batch():
+    loader = DataLoader(indexed_dataset(17), batch_size=None)
+    assert len(loader) == 1 and loader.batch_size == 17
+    (xb, yb), = list(loader)
+    assert xb.shape == (17, 2) and yb.shape == (17,)
+
+
+def test_batch_size_larger_than_n_gives_one_batch():
+    loader = DataLoader(indexed_dataset(5), batch_size=100)
+    assert len(loader) == 1 and [len(b) for b in epoch_indices(loader)] == [5]
+
+
+def test_data_is_moved_once_and_unshuffled_batches_are_views():
+    ds = indexed_dataset(10)
+    loader = DataLoader(ds, batch_size=4)
+    assert loader._arrays[0] is ds.tensors[0].data  # same backend: not even copied
+    xb, _ = next(iter(loader))
+    assert np.shares_memory(xb.data, ds.tensors[0].data)
+
+
+def test_loader_backend_is_kept_when_the_default_changes():
+    loader = DataLoader(indexed_dataset(6), batch_size=2, backend="numpy")
+    xb, yb = next(iter(loader))
+    assert xb.backend == yb.backend == "numpy"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="needs CuPy and a GPU")
+def test_cupy_loader_moves_data_once():
+    ds = indexed_dataset(50)  # on NumPy
+    loader = DataLoader(ds, batch_size=8, shuffle=True, seed=1, backend="cupy")
+    assert all(backend.backend_of(a) == "cupy" for a in loader._arrays)
+    seen = sorted(i for batch in epoch_indices(loader) for i in batch)
+    assert seen == list(range(50))
+
+
+def test_shuffled_order_does_not_depend_on_backend(backend_name):
+    reference = epoch_indices(DataLoader(indexed_dataset(30), batch_size=7, shuffle=True, seed=5))
+    other = epoch_indices(DataLoader(indexed_dataset(30, backend_name), batch_size=7, shuffle=True, seed=5))
+    assert reference == other
+
+
+def test_generic_dataset_is_collated():
+    class Squares(Dataset):
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            return np.array([i, i * i], dtype=np.float32), i
+
+    batches = list(DataLoader(Squares(), batch_size=3, shuffle=True, seed=0))
+    assert [len(yb) for _, yb in batches] == [3, 3, 1]
+    for xb, yb in batches:
+        assert xb.dtype == np.float32 and yb.dtype == np.int64
+        np.testing.assert_array_equal(xb.numpy()[:, 1], yb.numpy() ** 2)
+
+
+def test_tensor_dataset_indexing_and_conversion():
+    ds = TensorDataset(Tensor(np.arange(12.0, dtype=np.float32).reshape(6, 2)), np.arange(6))
+    assert len(ds) == 6 and ds.backend == "numpy"
+    x, y = ds[2]
+    np.testing.assert_array_equal(x.numpy(), [4.0, 5.0])
+    assert y.item() == 2
+    xs, ys = ds[np.array([0, 5])]
+    assert xs.shape == (2, 2) and ys.numpy().tolist() == [0, 5]
+    assert "TensorDataset" in repr(ds)
+
+
+@pytest.mark.parametrize(
+    ("tensors", "match"),
+    [
+        ((), "at least one tensor"),
+        ((np.zeros((3, 2)), np.zeros(4)), r"same length.*\(3, 2\).*\(4,\)"),
+        ((np.float32(1.0),), "scalar"),
+    ],
+)
+def test_tensor_dataset_rejects_bad_input(tensors, match):
+    with pytest.raises(DataError, match=match):
+        TensorDataset(*tensors)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True, "4"])
+def test_bad_batch_size_is_rejected(batch_size):
+    with pytest.raises(DataError, match="batch_size must be a positive int"):
+        DataLoader(indexed_dataset(5), batch_size=batch_size)
+
+
+def test_other_bad_loader_input_is_rejected():
+    with pytest.raises(DataError, match="empty dataset"):
+        DataLoader(TensorDataset(np.zeros((0, 2))))
+    with pytest.raises(DataError, match="needs a Dataset"):
+        DataLoader(42)
+    with pytest.raises(TypeError, match="seed"):
+        DataLoader(indexed_dataset(5), seed="abc")
+    with pytest.raises(BackendError, match="unknown backend"):
+        DataLoader(indexed_dataset(5), backend="tpu")
+
+
+def test_seed_generator_is_used_as_is():
+    rng = np.random.default_rng(3)
+    loader = DataLoader(indexed_dataset(10), batch_size=10, shuffle=True, seed=rng)
+    first = epoch_indices(loader)[0]
+    assert first == np.random.default_rng(3).permutation(10).tolist()
