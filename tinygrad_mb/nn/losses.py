@@ -1,0 +1,217 @@
+"""Loss functions: how far the predictions are from the targets, as one number to minimise.
+
+* ``mse_loss``: mean of (pred - target)^2, for regression.
+* ``cross_entropy``: -log softmax(logits)[label], for classification with C
+  classes and integer labels 0..C-1.
+* ``binary_cross_entropy_with_logits``: -[y log s(x) + (1 - y) log(1 - s(x))]
+  with s the sigmoid, for yes/no targets, computed from the logit x directly.
+
+Each takes ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (one
+loss per element/sample). The targets are checked first, so a wrong label type
+or range fails with a message that says how to fix it instead of producing a
+silently wrong loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend, ops
+from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
+from tinygrad_mb.nn.module import Module
+from tinygrad_mb.tensor import Function, Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, loss: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise HyperparameterError(f"{loss}: reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+
+
+def _target_array(target: Any, like: Tensor) -> Any:
+    """The raw target array on ``like``'s backend (lists and NumPy arrays accepted)."""
+    data = target.data if isinstance(target, Tensor) else target
+    if not hasattr(data, "dtype"):
+        data = np.asarray(data)
+    if backend.backend_of(data) != like.backend:
+        data = backend.to_backend(data, like.backend)
+    return data
+
+
+def _reduce(losses: Any, reduction: str) -> Any:
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+# --- regression ---------------------------------------------------------------------------
+def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error: mean over all elements of (pred - target)^2 (fused op).
+
+    ``pred`` and ``target`` must have the same shape: a (N, 1) prediction against
+    a (N,) target would otherwise broadcast to an (N, N) matrix of wrong pairs.
+    """
+    _check_reduction(reduction, "mse_loss")
+    if not isinstance(target, Tensor):
+        target = Tensor(_target_array(target, pred), dtype=pred.dtype)
+    elif target.dtype != pred.dtype:
+        target = target.astype(pred.dtype)
+    if tuple(target.shape) != tuple(pred.shape):
+        raise ShapeError(
+            f"mse_loss: prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}; "
+            "reshape one of them, e.g. pred.reshape(-1) for a (N, 1) prediction and (N,) targets"
+        )
+    return ops.mse_loss(pred, target, reduction=reduction)
+
+
+# --- classification -----------------------------------------------------------------------
+def _check_labels(labels: Any, logits: Tensor) -> None:
+    """Integer dtype, shape (N,) matching (N, C) logits, values in [0, C): else LabelError."""
+    n, c = logits.shape
+    if labels.dtype.kind not in "iu":
+        if labels.ndim == 2 and tuple(labels.shape) == (n, c):
+            raise LabelError(
+                f"cross_entropy: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
+                "pass class indices instead, e.g. y.argmax(axis=1)"
+            )
+        raise LabelError(
+            f"cross_entropy: labels must be integers; got {labels.dtype} — use y.astype(int) "
+            "(labels are class indices 0..C-1, not probabilities)"
+        )
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise LabelError(
+            f"cross_entropy: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
+            f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
+        )
+    if n == 0:
+        return
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= c:
+        hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
+        raise LabelError(
+            f"cross_entropy: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
+            f"got values from {lo} to {hi}. Give the model as many outputs as there are classes, or remap the "
+            f"labels to 0..{c - 1}.{hint}"
+        )
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: loss_i = logsumexp(z_i) - z_i[y_i] for logits z (N, C), labels y (N,).
+
+    Uses the core's fused, numerically stable op, whose gradient is
+    dL/dz_i = softmax(z_i) - onehot(y_i) (divided by N for the mean).
+
+    Args:
+        logits: (N, C) unnormalised scores (no softmax before this!).
+        target: (N,) integer class indices in [0, C): a Tensor, NumPy/CuPy array or list.
+        reduction: "mean", "sum" or "none".
+
+    Raises:
+        LabelError: labels are not integers, have the wrong shape, or are out of range.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if logits.ndim != 2:
+        raise ShapeError(
+            f"cross_entropy: logits must be (N, C), got shape {tuple(logits.shape)}; "
+            "for a single sample use logits.reshape(1, -1)"
+        )
+    labels = _target_array(target, logits)
+    _check_labels(labels, logits)
+    return ops.cross_entropy(logits, labels, reduction=reduction)
+
+
+class BCEWithLogitsFn(Function):
+    """loss = max(x, 0) - x*y + log(1 + e^-|x|): binary cross-entropy of sigmoid(x) vs y, without overflow.
+
+    Derivation: -[y log s + (1-y) log(1-s)] with s = 1/(1+e^-x) simplifies to
+    log(1 + e^x) - x*y, and log(1 + e^x) = max(x, 0) + log(1 + e^-|x|) keeps
+    every exponent <= 0.   dL/dx = sigmoid(x) - y,   dL/dy = -x.
+    """
+
+    def forward(self, x, y, reduction="mean"):
+        xp = backend.array_module(x)
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+        self.sigmoid = xp.where(x >= 0, 1, e) / (1 + e)
+        self.x, self.y, self.reduction = x, y, reduction
+        return _reduce(xp.maximum(x, 0) - x * y + xp.log1p(e), reduction)
+
+    def backward(self, g):
+        if self.reduction == "mean":
+            g = g / self.x.size
+        return (self.sigmoid - self.y) * g, -self.x * g
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], stable for any logit.
+
+    Args:
+        logits: raw scores, any shape (no sigmoid before this!).
+        target: same shape, values in [0, 1] (0/1 labels or probabilities).
+        reduction: "mean", "sum" or "none".
+
+    Raises:
+        ShapeError: target and logits differ in shape.
+        LabelError: a target lies outside [0, 1].
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if isinstance(target, Tensor) and target.requires_grad:
+        y = target if target.dtype == logits.dtype else target.astype(logits.dtype)
+    else:
+        y = Tensor._wrap(_target_array(target, logits).astype(logits.dtype, copy=False))
+    if tuple(y.shape) != tuple(logits.shape):
+        raise ShapeError(
+            f"binary_cross_entropy_with_logits: logits shape {tuple(logits.shape)} differs from target shape "
+            f"{tuple(y.shape)}; reshape one of them, e.g. logits.reshape(-1) for (N, 1) logits and (N,) targets"
+        )
+    if y.size and (float(y.data.min()) < 0 or float(y.data.max()) > 1):
+        raise LabelError(
+            f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got values from "
+            f"{float(y.data.min())} to {float(y.data.max())}; for -1/+1 labels use (y + 1) / 2"
+        )
+    return BCEWithLogitsFn.apply(logits, y, reduction=reduction)
+
+
+# --- as modules ---------------------------------------------------------------------------------
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """Module form of :func:`mse_loss`: ``MSELoss()(pred, target)``."""
+
+    def __init__(self, reduction: str = "mean"):
+        _check_reduction(reduction, "MSELoss")
+        super().__init__(reduction)
+
+    def forward(self, pred: Tensor, target: Any) -> Tensor:
+        return mse_loss(pred, target, self.reduction)
+
+
+class CrossEntropyLoss(_Loss):
+    """Module form of :func:`cross_entropy`: ``CrossEntropyLoss()(logits, labels)``."""
+
+    def __init__(self, reduction: str = "mean"):
+        _check_reduction(reduction, "CrossEntropyLoss")
+        super().__init__(reduction)
+
+    def forward(self, logits: Tensor, target: Any) -> Tensor:
+        return cross_entropy(logits, target, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Module form of :func:`binary_cross_entropy_with_logits`."""
+
+    def __init__(self, reduction: str = "mean"):
+        _check_reduction(reduction, "BCEWithLogitsLoss")
+        super().__init__(reduction)
+
+    def forward(self, logits: Tensor, target: Any) -> Tensor:
+        return binary_cross_entropy_with_logits(logits, target, self.reduction)

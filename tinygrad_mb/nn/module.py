@@ -1,0 +1,392 @@
+"""Module, Parameter and Sequential: how a network keeps track of its weights.
+
+A :class:`Module` is a box of named *parameters* (tensors an optimizer
+updates), *buffers* (tensors it keeps but does not train, such as BatchNorm's
+running statistics) and *child modules*. Assigning an attribute registers it::
+
+    class MLP(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = Linear(64, 32)      # a child module
+            self.fc2 = Linear(32, 10)
+
+        def forward(self, x):
+            return self.fc2(self.fc1(x).relu())
+
+    MLP().named_parameters()  ->  fc1.weight, fc1.bias, fc2.weight, fc2.bias
+
+Values live in the instance ``__dict__`` as usual (so ``self.weight`` is a
+plain, fast attribute read); the module only remembers *which names* are
+parameters, buffers and children, in the order they were assigned.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend
+from tinygrad_mb.errors import StateDictError
+from tinygrad_mb.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable weight of a Module: ``requires_grad=True`` by default.
+
+    It is an ordinary :class:`Tensor` in every other respect (no extra slots,
+    so it costs nothing more); assigning one to a Module attribute registers it.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None, backend: str | None = None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, backend=backend)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _copy_to_numpy(array: Any) -> np.ndarray:
+    """A NumPy copy of ``array`` that shares no memory with it."""
+    out = backend.to_numpy(array)
+    return out.copy() if out is array else out
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign parameters, buffers
+    (:meth:`register_buffer`) and child modules as attributes, and write
+    ``forward``. Calling the module calls ``forward``.
+
+    Attributes:
+        training: True in training mode (the default), False after ``eval()``;
+            Dropout and BatchNorm1d behave differently in the two.
+    """
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["training"] = True
+        d["_parameter_names"] = {}  # dicts used as ordered sets of names
+        d["_buffer_names"] = {}
+        d["_module_names"] = {}
+
+    # --- registration --------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameter_names" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() ran; call super().__init__() first in "
+                f"{type(self).__name__}.__init__"
+            )
+        params, buffers, modules = self._parameter_names, self._buffer_names, self._module_names
+        # A name belongs to one registry at a time; re-assigning may move it.
+        if isinstance(value, Parameter):
+            buffers.pop(name, None)
+            modules.pop(name, None)
+            params[name] = None
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = None
+        elif name in buffers and (value is None or isinstance(value, Tensor)):
+            pass  # replacing a buffer's tensor keeps it a buffer
+        elif name in params and value is None:
+            pass  # e.g. ``self.bias = None``: stays listed, skipped while iterating
+        else:
+            for registry in (params, buffers, modules):
+                registry.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameter_names, self._buffer_names, self._module_names):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """Keep ``tensor`` as state that is saved and moved with the module but not trained.
+
+        Buffers appear in :meth:`state_dict` and move with :meth:`to`, but not
+        in :meth:`parameters`. BatchNorm's running mean and variance are buffers.
+        """
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        self._parameter_names.pop(name, None)
+        self._module_names.pop(name, None)
+        self._buffer_names[name] = None
+        object.__setattr__(self, name, tensor)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Same as ``setattr(self, name, param)`` (``None`` reserves the name, e.g. no bias)."""
+        self._buffer_names.pop(name, None)
+        self._module_names.pop(name, None)
+        self._parameter_names[name] = None
+        object.__setattr__(self, name, param)
+
+    # --- walking the tree -------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their attribute names."""
+        for name in self._module_names:
+            module = self.__dict__.get(name)
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, with dotted names ("" for itself)."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            below = [(f"{name}.{child_name}" if name else child_name, child)
+                     for child_name, child in module.named_children()]
+            stack.extend(reversed(below))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and all below it, depth first."""
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_tensors(self, registry: str) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()  # a tensor shared by two layers is listed once, like PyTorch
+        for prefix, module in self.named_modules():
+            for name in getattr(module, registry):
+                tensor = module.__dict__.get(name)
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                yield (f"{prefix}.{name}" if prefix else name), tensor
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """All parameters with dotted names such as ``"0.weight"`` or ``"fc1.bias"``."""
+        return self._named_tensors("_parameter_names")
+
+    def parameters(self) -> Iterator[Parameter]:
+        """All parameters (what you hand to an optimizer)."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """All buffers (saved, not trained) with dotted names."""
+        return self._named_tensors("_buffer_names")
+
+    def buffers(self) -> Iterator[Tensor]:
+        """All buffers."""
+        for _, b in self.named_buffers():
+            yield b
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Total number of scalar weights (only those with requires_grad if asked)."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # --- modes and gradients ------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Switch this module and every sub-module to training mode (or eval with mode=False)."""
+        for module in self.modules():
+            module.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode: Dropout passes inputs through, BatchNorm uses running stats."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget all accumulated gradients (``p.grad = None`` for every parameter)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, backend_name: str | None = None, dtype: Any = None) -> Module:
+        """Move every parameter and buffer (and gradient) to a backend and/or dtype, in place.
+
+        The Parameter objects stay the same, so an optimizer created before
+        still updates them; create it *after* moving if it already has state
+        (momentum buffers stay where they were made).
+        """
+        if backend_name is not None:
+            backend_name = backend.check_name(backend_name)
+        for t in list(self.parameters()) + list(self.buffers()):
+            for attr in ("data", "grad"):
+                array = getattr(t, attr)
+                if array is None:
+                    continue
+                if backend_name is not None and backend.backend_of(array) != backend_name:
+                    array = backend.to_backend(array, backend_name)
+                if dtype is not None and array.dtype.kind == "f":  # integer buffers keep their type
+                    array = array.astype(dtype)
+                setattr(t, attr, array)
+        return self
+
+    # --- saving and loading ---------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Every parameter and buffer as a NumPy *copy*, by dotted name (the order of ``named_*``).
+
+        The copies are independent of the model: training further does not
+        change a state dict taken earlier.
+        """
+        state: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, tensor in self._state_tensors().items():
+            state[name] = _copy_to_numpy(tensor.data)
+        return state
+
+    def _state_tensors(self) -> OrderedDict[str, Tensor]:
+        """Parameters and buffers by dotted name, module by module (PyTorch's order)."""
+        tensors: OrderedDict[str, Tensor] = OrderedDict()
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name in (*module._parameter_names, *module._buffer_names):
+                tensor = module.__dict__.get(name)
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    tensors[f"{prefix}.{name}" if prefix else name] = tensor
+        return tensors
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state`` into the parameters and buffers, after checking *everything*.
+
+        Every key, shape and dtype is checked before anything is written, so a
+        failed load leaves the model exactly as it was.
+
+        Args:
+            state: name -> array (NumPy or CuPy) or Tensor, e.g. from :meth:`state_dict`
+                or :func:`tinygrad_mb.load`.
+            strict: if True (default), the keys must match exactly; if False,
+                keys missing from ``state`` keep their current values and extra keys
+                are ignored. Shapes and dtypes of the keys that are loaded must match
+                either way.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``, both empty when strict.
+
+        Raises:
+            StateDictError: naming the offending key with both shapes or dtypes.
+        """
+        if not isinstance(state, Mapping):
+            raise StateDictError(
+                f"load_state_dict expects a mapping name -> array, got {type(state).__name__}; "
+                "pass model.state_dict() or tinygrad_mb.load(path)"
+            )
+        targets = self._state_tensors()
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing} (in the model, not in the state dict)")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected} (in the state dict, not in the model)")
+            raise StateDictError(
+                f"load_state_dict into {type(self).__name__}: " + "; ".join(parts)
+                + ". Was it saved from a model with a different architecture? Build the same model, "
+                "or pass strict=False to load only the matching keys."
+            )
+        arrays = {}
+        for key, tensor in targets.items():
+            if key not in state:
+                continue
+            value = state[key]
+            value = value.data if isinstance(value, Tensor) else value
+            if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+                raise StateDictError(
+                    f"load_state_dict: value for {key!r} is a {type(value).__name__}, not an array; "
+                    "state dicts map names to NumPy/CuPy arrays"
+                )
+            if tuple(value.shape) != tuple(tensor.shape):
+                raise StateDictError(
+                    f"load_state_dict: shape mismatch for {key!r}: the model has {tuple(tensor.shape)}, "
+                    f"the state dict has {tuple(value.shape)}; the layer sizes differ from the saved model's"
+                )
+            if np.dtype(value.dtype) != np.dtype(tensor.dtype):
+                raise StateDictError(
+                    f"load_state_dict: dtype mismatch for {key!r}: the model has {tensor.dtype}, "
+                    f"the state dict has {value.dtype}; convert one of them, e.g. model.to(dtype='{value.dtype}')"
+                )
+            arrays[key] = value
+        # Everything checked: now write, in place, so the Parameter objects (and
+        # any optimizer holding them) stay the same.
+        for key, value in arrays.items():
+            tensor = targets[key]
+            tensor.data[...] = backend.to_backend(value, tensor.backend)
+        return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
+
+    # --- calling and printing ---------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, x)")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        """The settings shown inside the parentheses of this module's repr, e.g. ``in_features=4``."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self.named_children():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}({extra}" if extra else f"{type(self).__name__}("
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Layers applied one after the other: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
+
+    Children are named ``"0"``, ``"1"``, ... (or by the keys of a dict passed
+    as the only argument). Supports ``len``, iteration, ``seq[i]`` and
+    ``seq[i:j]`` (a new Sequential sharing the same layers).
+    """
+
+    def __init__(self, *layers: Module | Mapping[str, Module]):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], Mapping):
+            named = list(layers[0].items())
+        else:
+            named = [(str(i), layer) for i, layer in enumerate(layers)]
+        for name, layer in named:
+            if not isinstance(layer, Module):
+                raise TypeError(
+                    f"Sequential: item {name!r} is a {type(layer).__name__}, not a Module; "
+                    "wrap functions in a Module or use layers such as ReLU()"
+                )
+            setattr(self, name, layer)
+
+    def append(self, layer: Module) -> Sequential:
+        """Add a layer at the end."""
+        setattr(self, str(len(self)), layer)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._module_names)
+
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def __getitem__(self, index: int | slice) -> Module:
+        layers = list(self.named_children())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(layers[index]))
+        if not -len(layers) <= index < len(layers):
+            raise IndexError(f"Sequential index {index} out of range for {len(layers)} layers")
+        return layers[index][1]
+
+    def forward(self, x: Any) -> Any:
+        modules = self.__dict__
+        for name in self._module_names:
+            x = modules[name](x)
+        return x

@@ -1,0 +1,176 @@
+"""The Optimizer base class: a list of parameters, hyper-parameters and per-parameter state.
+
+An optimizer turns gradients into weight changes. The loop is always::
+
+    optimizer.zero_grad()     # forget last step's gradients
+    loss = loss_fn(model(x), y)
+    loss.backward()           # fill p.grad for every parameter
+    optimizer.step()          # p.data <- p.data - (something computed from p.grad)
+
+Updates are made IN PLACE on ``p.data``, so the model and the optimizer keep
+sharing the same Parameter objects; ``p.grad`` is only read. Parameters whose
+``grad`` is None (not used in this loss) are skipped.
+
+Subclasses list their hyper-parameters in ``defaults`` (each becomes an
+attribute, e.g. ``optimizer.momentum``) and their per-parameter state names in
+``state_names``; the base class handles validation messages, ``zero_grad`` and
+saving/loading.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend
+from tinygrad_mb.errors import HyperparameterError, StateDictError
+from tinygrad_mb.tensor import Tensor
+
+
+def check_range(name: str, value: Any, low: float = 0.0, high: float = math.inf, low_open: bool = False,
+                high_open: bool = True, owner: str = "optimizer") -> float:
+    """Return ``value`` as a float, or raise HyperparameterError naming it, its value and the valid range."""
+    ok = isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
+    if ok:
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        ok = above and below
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise HyperparameterError(f"{owner}: invalid {name}={value!r}; it must be a number in {interval}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds ``params`` (a list), ``lr`` and per-parameter ``state`` dicts.
+
+    Args:
+        params: an iterable of Parameters (e.g. ``model.parameters()``).
+        defaults: the hyper-parameters by name; each becomes an attribute.
+    """
+
+    state_names: tuple[str, ...] = ()  # per-parameter state saved by state_dict (subclasses set it)
+
+    def __init__(self, params: Iterable[Tensor], defaults: Mapping[str, Any]):
+        self.params: list[Tensor] = list(params)
+        owner = type(self).__name__
+        if not self.params:
+            raise HyperparameterError(
+                f"{owner} got an empty parameter list; pass model.parameters() of a model that has weights"
+            )
+        seen = set()
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise HyperparameterError(
+                    f"{owner}: params[{i}] is a {type(p).__name__}, not a Tensor; pass model.parameters()"
+                )
+            if id(p) in seen:
+                raise HyperparameterError(f"{owner}: params[{i}] appears twice in the parameter list")
+            seen.add(id(p))
+        self.defaults = dict(defaults)
+        self.initial_lr: float | None = None  # set by the first LR schedule attached
+        for name, value in self.defaults.items():
+            setattr(self, name, value)
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; schedules change it between steps."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = check_range("lr", value, owner=type(self).__name__)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The current hyper-parameters by name (lr included)."""
+        return {name: getattr(self, name) for name in self.defaults}
+
+    def zero_grad(self) -> None:
+        """Set ``p.grad = None`` for every parameter (cheaper than filling zeros)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:  # pragma: no cover - abstract
+        """Update every parameter with a gradient, in place."""
+        raise NotImplementedError(f"{type(self).__name__}.step is not written")
+
+    # --- saving and loading ---------------------------------------------------------------
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """A flat name -> NumPy array dict, savable with :func:`tinygrad_mb.save`.
+
+        Hyper-parameters appear as 0-d arrays under their names (``"lr"``,
+        ``"momentum"``, ...); per-parameter state as ``"<index>.<name>"``, e.g.
+        ``"0.momentum_buffer"`` for ``params[0]``. Arrays are copies.
+        """
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, value in self.hyperparameters().items():
+            out[name] = np.array(value)
+        for i, state in enumerate(self.state):
+            for name in self.state_names:
+                if name in state:
+                    value = state[name]
+                    array = backend.to_numpy(value) if hasattr(value, "dtype") else np.array(value)
+                    out[f"{i}.{name}"] = array.copy() if array is value else array
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore hyper-parameters and per-parameter state, after checking all of it.
+
+        Raises:
+            StateDictError: a hyper-parameter is missing, a key is unknown, or a
+                state array's shape does not match its parameter. Nothing is
+                changed in that case.
+            HyperparameterError: a saved hyper-parameter value is invalid.
+        """
+        owner = type(self).__name__
+        if not isinstance(state, Mapping):
+            raise StateDictError(f"{owner}.load_state_dict expects a mapping, got {type(state).__name__}")
+        missing = [name for name in self.defaults if name not in state]
+        if missing:
+            raise StateDictError(
+                f"{owner}.load_state_dict: missing hyper-parameters {missing}; was it saved from another optimizer?"
+            )
+        per_param: list[dict[str, Any]] = [{} for _ in self.params]
+        for key, value in state.items():
+            if key in self.defaults:
+                continue
+            index, _, name = key.partition(".")
+            if not index.isdigit() or int(index) >= len(self.params) or name not in self.state_names:
+                raise StateDictError(
+                    f"{owner}.load_state_dict: unexpected key {key!r}; expected hyper-parameters "
+                    f"{list(self.defaults)} and '<i>.<state>' with i < {len(self.params)} and state in "
+                    f"{list(self.state_names)}"
+                )
+            p = self.params[int(index)]
+            value = np.asarray(backend.to_numpy(value.data if isinstance(value, Tensor) else value))
+            expected = () if name == "step" else tuple(p.shape)
+            if tuple(value.shape) != expected:
+                raise StateDictError(
+                    f"{owner}.load_state_dict: shape mismatch for {key!r}: the parameter needs {expected}, "
+                    f"the state dict has {tuple(value.shape)}; was it saved for a different model?"
+                )
+            per_param[int(index)][name] = value
+        hyper = {name: state[name] for name in self.defaults}
+        hyper = {name: (np.asarray(v).item() if hasattr(v, "shape") else v) for name, v in hyper.items()}
+        self._validate(**hyper)
+        # All checked: now assign.
+        for name, value in hyper.items():
+            setattr(self, name, value)
+        for p, new, old in zip(self.params, per_param, self.state):
+            old.clear()
+            for name, value in new.items():
+                old[name] = int(value) if name == "step" else backend.to_backend(value.astype(p.dtype), p.backend)
+
+    def _validate(self, **hyper: Any) -> None:
+        """Raise HyperparameterError for invalid values (subclasses check their own)."""
+        check_range("lr", hyper["lr"], owner=type(self).__name__)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({len(self.params)} parameters, {settings})"

@@ -1,0 +1,142 @@
+"""Saving and loading state dicts as ``.npz`` files (NumPy's zip of arrays).
+
+    tinygrad_mb.save(model.state_dict(), "model.npz")
+    model.load_state_dict(tinygrad_mb.load("model.npz"))
+
+Why .npz: it is NumPy's own format, readable anywhere NumPy is, and with
+``allow_pickle=False`` loading it can never execute code (unlike pickle).
+
+Why a temporary file: ``save`` writes to a temporary file in the same
+directory and then renames it over the target (``os.replace``, atomic on
+POSIX and Windows). A crash or a full disk mid-write leaves the old file
+intact instead of half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend
+from tinygrad_mb.errors import SaveLoadError
+from tinygrad_mb.tensor import Tensor
+
+PathLike = str | os.PathLike
+
+
+def _as_numpy(key: Any, value: Any) -> np.ndarray:
+    if not isinstance(key, str) or not key:
+        raise SaveLoadError(f"save: state dict keys must be non-empty strings, got {key!r}")
+    if isinstance(value, Tensor):
+        value = value.data
+    if not hasattr(value, "dtype") or not hasattr(value, "shape"):
+        raise SaveLoadError(
+            f"save: value for {key!r} is a {type(value).__name__}, not an array; a state dict maps names to "
+            "arrays (wrap numbers with numpy.array(x))"
+        )
+    array = backend.to_numpy(value)
+    if array.dtype.hasobject:
+        raise SaveLoadError(
+            f"save: value for {key!r} has dtype object, which .npz cannot store without pickle; "
+            "convert it to a numeric array"
+        )
+    return array
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read the umask is to set it and put it back
+    os.umask(mask)
+    return mask
+
+
+def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
+    """Write ``state_dict`` (name -> array or Tensor, NumPy or CuPy) to ``path`` as .npz, atomically.
+
+    The file is written exactly at ``path`` (no extension is added). Arrays on
+    the GPU are copied to the CPU first.
+
+    Raises:
+        SaveLoadError: a value is not an array, or the file cannot be written.
+    """
+    if not isinstance(state_dict, Mapping):
+        raise SaveLoadError(
+            f"save expects a state dict (mapping name -> array), got {type(state_dict).__name__}; "
+            "pass model.state_dict()"
+        )
+    arrays = {key: _as_numpy(key, value) for key, value in state_dict.items()}  # check all before writing
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SaveLoadError(f"save: cannot write to directory {directory!r} ({exc}); check that it exists") from exc
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise SaveLoadError(f"save: could not write {path!r}: {exc}") from exc
+        raise
+
+
+def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
+    """Read a state dict written by :func:`save`: name -> NumPy array, in the saved order.
+
+    Pickled objects are refused (``allow_pickle=False``), so loading an
+    untrusted file cannot run code. Pass the result to ``load_state_dict``,
+    which checks names, shapes and dtypes against the model.
+
+    Raises:
+        SaveLoadError: the file is missing, not an .npz archive, or corrupt.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise SaveLoadError(f"load: no file at {path!r}; check the path (save() writes exactly the name it is given)")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise SaveLoadError(
+            f"load: {path!r} holds a single array (.npy), not a .npz state dict; "
+            "save state dicts with tinygrad_mb.save(model.state_dict(), path)"
+        )
+    if not magic.startswith(b"PK"):  # every zip archive, hence every .npz, starts with "PK"
+        raise SaveLoadError(
+            f"load: {path!r} is not an .npz file (it does not start with the zip signature); it is corrupt or "
+            "in another format; save it again with tinygrad_mb.save(model.state_dict(), path)"
+        )
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise SaveLoadError(
+            f"load: {path!r} is not a readable .npz state dict ({type(exc).__name__}: {exc}); the file is "
+            "corrupt, truncated or in another format; save it again with tinygrad_mb.save(model.state_dict(), path)"
+        ) from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise SaveLoadError(
+            f"load: {path!r} holds a single array (.npy), not a .npz state dict; "
+            "save state dicts with tinygrad_mb.save(model.state_dict(), path)"
+        )
+    try:
+        with loaded:
+            return OrderedDict((key, loaded[key]) for key in loaded.files)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:  # a damaged member
+        raise SaveLoadError(
+            f"load: {path!r} is a damaged .npz file ({type(exc).__name__}: {exc}); "
+            "save it again with tinygrad_mb.save(model.state_dict(), path)"
+        ) from exc
+
+__all__ = ["save", "load"]
