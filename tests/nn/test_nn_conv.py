@@ -1,0 +1,148 @@
+"""Conv2d and MaxPool2d: forward against naive NumPy loops, gradients by gradcheck (float64)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+import tinygrad_mb.nn.functional as F
+from tinygrad_mb import nn
+from tinygrad_mb.errors import HyperparameterError, ShapeError
+
+RNG = np.random.default_rng(99)
+
+
+def conv_reference(x, w, b, stride, padding):
+    """Direct definition: out[n, o, p, q] = b[o] + sum_{c,i,j} w[o,c,i,j] * xpad[n, c, p*sh+i, q*sw+j]."""
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, _, h, wd = xp.shape
+    oc, _, kh, kw = w.shape
+    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    out = np.zeros((n, oc, oh, ow))
+    for p in range(oh):
+        for q in range(ow):
+            patch = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
+            out[:, :, p, q] = np.einsum("ncij,ocij->no", patch, w) + (0 if b is None else b)
+    return out
+
+
+def pool_reference(x, kernel, stride, padding):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    oh, ow = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.empty((*x.shape[:2], oh, ow))
+    for p in range(oh):
+        for q in range(ow):
+            out[:, :, p, q] = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].max(axis=(2, 3))
+    return out
+
+
+CONV_CASES = [  # (N, C, H, W), out_channels, kernel, stride, padding
+    ((2, 3, 6, 5), 4, (3, 3), (1, 1), (0, 0)),
+    ((2, 2, 7, 6), 3, (3, 3), (2, 2), (1, 1)),
+    ((1, 2, 5, 6), 2, (2, 3), (2, 1), (1, 0)),
+    ((3, 1, 4, 4), 2, (1, 1), (1, 1), (0, 0)),
+]
+
+
+@pytest.mark.parametrize(("xshape", "oc", "kernel", "stride", "padding"), CONV_CASES)
+def test_conv2d_forward_matches_the_definition(xshape, oc, kernel, stride, padding):
+    x = RNG.standard_normal(xshape)
+    w = RNG.standard_normal((oc, xshape[1], *kernel))
+    b = RNG.standard_normal(oc)
+    out = F.conv2d(tg.Tensor(x), tg.Tensor(w), tg.Tensor(b), stride=stride, padding=padding)
+    np.testing.assert_allclose(out.data, conv_reference(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    out = F.conv2d(tg.Tensor(x), tg.Tensor(w), stride=stride, padding=padding)
+    np.testing.assert_allclose(out.data, conv_reference(x, w, None, stride, padding), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("xshape", "oc", "kernel", "stride", "padding"), CONV_CASES)
+def test_conv2d_gradcheck(xshape, oc, kernel, stride, padding):
+    layer = nn.Conv2d(xshape[1], oc, kernel, stride=stride, padding=padding, seed=0, dtype="float64")
+    x = tg.Tensor(RNG.standard_normal(xshape), requires_grad=True)
+    assert tg.gradcheck(lambda x, w, b: layer(x), x, layer.weight, layer.bias)
+
+
+def test_conv2d_without_bias_and_input_without_grad():
+    layer = nn.Conv2d(2, 3, 3, padding=1, bias=False, seed=0, dtype="float64")
+    assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
+    x = tg.Tensor(RNG.standard_normal((2, 2, 4, 4)), requires_grad=True)
+    assert tg.gradcheck(lambda x, w: layer(x), x, layer.weight)
+    image = tg.Tensor(RNG.standard_normal((2, 2, 4, 4)))  # an input batch: needs no gradient
+    layer(image).sum().backward()
+    assert image.grad is None and layer.weight.grad.shape == (3, 2, 3, 3)
+
+
+def test_conv2d_init_and_shapes():
+    layer = nn.Conv2d(3, 8, (3, 5), seed=0)
+    assert layer.weight.shape == (8, 3, 3, 5) and layer.bias.shape == (8,)
+    bound = 1 / math.sqrt(3 * 3 * 5)  # PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert np.abs(layer.weight.data).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    np.testing.assert_array_equal(nn.Conv2d(3, 8, (3, 5), seed=0).weight.data, layer.weight.data)
+    out = layer(tg.Tensor(np.ones((2, 3, 10, 10), np.float32)))
+    assert out.shape == (2, 8, 8, 6) and out.dtype == np.float32
+    assert "kernel_size=(3, 5)" in repr(layer)
+
+
+def test_conv2d_errors():
+    layer = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ShapeError, match="same C"):
+        layer(tg.Tensor(np.ones((1, 2, 5, 5), np.float32)))
+    with pytest.raises(ShapeError, match="does not fit"):
+        layer(tg.Tensor(np.ones((1, 3, 2, 2), np.float32)))
+    with pytest.raises(HyperparameterError, match="stride"):
+        nn.Conv2d(3, 4, 3, stride=0)
+
+
+POOL_CASES = [  # kernel, stride, padding
+    ((2, 2), (2, 2), (0, 0)),
+    ((3, 3), (2, 2), (1, 1)),
+    ((3, 3), (1, 1), (1, 1)),  # overlapping windows: gradients add up at shared winners
+    ((2, 3), (1, 2), (1, 1)),
+]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), POOL_CASES)
+def test_max_pool2d_forward_and_gradcheck(kernel, stride, padding):
+    x = tg.Tensor(RNG.standard_normal((2, 3, 7, 6)), requires_grad=True)  # distinct values: no ties
+    out = F.max_pool2d(x, kernel, stride, padding)
+    np.testing.assert_array_equal(out.data, pool_reference(x.data, kernel, stride, padding))
+    assert tg.gradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding), x)
+
+
+def test_max_pool_layer_default_stride_and_tie_rule():
+    pool = nn.MaxPool2d(2)
+    assert pool.stride == (2, 2)
+    x = tg.Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)  # all tied: the first one wins, as in PyTorch
+    pool(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[1, 0], [0, 0]]]])
+    with pytest.raises(HyperparameterError, match="at most half"):
+        nn.MaxPool2d(2, padding=2)
+
+
+def test_small_cnn_gradcheck_end_to_end():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1, seed=rng, dtype="float64"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(2 * 3 * 3, 3, seed=rng, dtype="float64"),
+    )
+    x = tg.Tensor(rng.standard_normal((2, 1, 6, 6)))
+    y = np.array([0, 2])
+    assert tg.gradcheck(lambda *_: F.cross_entropy(model(x), y), *model.parameters())
+
+
+def test_conv_on_backend(backend_name, on_backend):
+    layer = nn.Conv2d(2, 3, 3, stride=2, padding=1, seed=0, backend=backend_name)
+    ref = nn.Conv2d(2, 3, 3, stride=2, padding=1, seed=0)
+    x = RNG.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    xt = tg.Tensor(on_backend(x), requires_grad=True)
+    out = F.max_pool2d(layer(xt), 2, padding=1)
+    out.sum().backward()
+    xr = tg.Tensor(x, requires_grad=True)
+    ref_out = F.max_pool2d(ref(xr), 2, padding=1)
+    ref_out.sum().backward()
+    np.testing.assert_allclose(out.numpy(), ref_out.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tg.backend.to_numpy(xt.grad), xr.grad, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tg.backend.to_numpy(layer.weight.grad), ref.weight.grad, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,139 @@
+"""Losses: values against NumPy, gradcheck, reductions, stability, and the label checks."""
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+import tinygrad_mb.nn.functional as F
+from tinygrad_mb import nn
+from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
+
+RNG = np.random.default_rng(5)
+
+
+def reduce(losses, reduction):
+    return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse(reduction):
+    pred = tg.Tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    target = RNG.standard_normal((4, 3))
+    out = F.mse_loss(pred, target, reduction)
+    np.testing.assert_allclose(out.data, reduce((pred.data - target) ** 2, reduction), rtol=1e-12)
+    np.testing.assert_allclose(nn.MSELoss(reduction)(pred, target).data, out.data)
+    assert tg.gradcheck(lambda p: F.mse_loss(p, target, reduction), pred)
+    t = tg.Tensor(target, requires_grad=True)
+    assert tg.gradcheck(lambda p, t: F.mse_loss(p, t, reduction), pred, t)
+
+
+def test_mse_rejects_shapes_that_would_broadcast():
+    with pytest.raises(ShapeError, match="reshape"):
+        F.mse_loss(tg.Tensor(np.zeros((5, 1))), np.zeros(5))
+
+
+def test_mse_casts_integer_targets_to_the_prediction_dtype():
+    pred = tg.Tensor(np.zeros(3, np.float32))
+    assert F.mse_loss(pred, np.array([1, 2, 3])).dtype == np.float32
+
+
+def ce_reference(z, y):
+    m = z.max(axis=1, keepdims=True)
+    logsumexp = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+    return logsumexp - z[np.arange(len(y)), y]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy(reduction):
+    z = tg.Tensor(RNG.standard_normal((6, 4)), requires_grad=True)
+    y = np.array([0, 3, 1, 1, 2, 3])
+    out = F.cross_entropy(z, y, reduction)
+    np.testing.assert_allclose(out.data, reduce(ce_reference(z.data, y), reduction), rtol=1e-12)
+    np.testing.assert_allclose(nn.CrossEntropyLoss(reduction)(z, y).data, out.data)
+    assert tg.gradcheck(lambda z: F.cross_entropy(z, y, reduction), z)
+
+
+def test_cross_entropy_accepts_tensors_lists_and_small_int_types_and_is_stable():
+    z = tg.Tensor(np.array([[1000.0, 0.0], [0.0, -1000.0]]))
+    for y in ([0, 1], np.array([0, 1], np.uint8), tg.Tensor(np.array([0, 1]))):
+        loss = F.cross_entropy(z, y, "none")
+        np.testing.assert_allclose(loss.data, [0.0, 1000.0])
+
+
+def test_cross_entropy_of_uniform_logits_is_log_c():
+    assert F.cross_entropy(tg.Tensor(np.zeros((3, 10))), [1, 2, 3]).item() == pytest.approx(np.log(10))
+
+
+@pytest.mark.parametrize(
+    ("labels", "pattern"),
+    [
+        (np.array([0.0, 1.0, 2.0]), "labels must be integers; got float64 — use y.astype\\(int\\)"),
+        (np.array([True, False, True]), "labels must be integers; got bool"),
+        (np.eye(3, 4), "one-hot.*argmax"),
+        (np.array([[0], [1], [2]]), "shape \\(N,\\) = \\(3,\\).*\\(3, 1\\).*reshape"),
+        (np.array([0, 1]), "shape \\(N,\\) = \\(3,\\)"),
+        (np.array([0, 4, 1]), "\\[0, 4\\).*from 0 to 4"),
+        (np.array([1, 4, 2]), "subtract 1"),
+        (np.array([-1, 0, 1]), "from -1 to 1"),
+    ],
+)
+def test_cross_entropy_label_errors(labels, pattern):
+    z = tg.Tensor(np.zeros((3, 4)), requires_grad=True)
+    with pytest.raises(LabelError, match=pattern):
+        F.cross_entropy(z, labels)
+
+
+def test_cross_entropy_needs_2d_logits_and_a_valid_reduction():
+    with pytest.raises(ShapeError, match="\\(N, C\\)"):
+        F.cross_entropy(tg.Tensor(np.zeros(4)), np.array([0]))
+    with pytest.raises(HyperparameterError, match="reduction"):
+        F.cross_entropy(tg.Tensor(np.zeros((1, 4))), np.array([0]), reduction="avg")
+    with pytest.raises(HyperparameterError, match="reduction"):
+        nn.CrossEntropyLoss(reduction="avg")
+
+
+def bce_reference(x, y):
+    p = 1 / (1 + np.exp(-x))
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits(reduction):
+    x = tg.Tensor(RNG.standard_normal((5, 2)) * 3, requires_grad=True)
+    y = RNG.random((5, 2))  # soft targets are allowed
+    out = F.binary_cross_entropy_with_logits(x, y, reduction)
+    np.testing.assert_allclose(out.data, reduce(bce_reference(x.data, y), reduction), rtol=1e-10)
+    np.testing.assert_allclose(nn.BCEWithLogitsLoss(reduction)(x, y).data, out.data)
+    assert tg.gradcheck(lambda x: F.binary_cross_entropy_with_logits(x, y, reduction), x)
+    t = tg.Tensor(y, requires_grad=True)
+    assert tg.gradcheck(lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction), x, t)
+
+
+def test_bce_with_logits_is_stable_and_exact_at_zero():
+    x = tg.Tensor(np.array([-1000.0, 1000.0, 0.0]), requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(x, np.array([1, 0, 1]), "none")  # integer labels are fine
+    np.testing.assert_allclose(loss.data, [1000.0, 1000.0, np.log(2)])
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad, [-1.0, 1.0, -0.5])  # sigmoid(x) - y, also at x = 0
+
+
+def test_bce_errors():
+    with pytest.raises(ShapeError, match="reshape"):
+        F.binary_cross_entropy_with_logits(tg.Tensor(np.zeros((4, 1))), np.zeros(4))
+    with pytest.raises(LabelError, match="\\[0, 1\\].*\\(y \\+ 1\\) / 2"):
+        F.binary_cross_entropy_with_logits(tg.Tensor(np.zeros(3)), np.array([-1.0, 1.0, 1.0]))
+
+
+def test_losses_on_backend(backend_name, on_backend):
+    z = tg.Tensor(on_backend(RNG.standard_normal((4, 3))), requires_grad=True)
+    y = np.array([0, 2, 1, 2])  # NumPy labels are moved to the logits' backend
+    loss = F.cross_entropy(z, y)
+    loss.backward()
+    assert loss.backend == backend_name and z.grad is not None
+    np.testing.assert_allclose(float(loss.item()), ce_reference(z.numpy(), y).mean(), rtol=1e-12)
+    bce = F.binary_cross_entropy_with_logits(z, (z.numpy() > 0).astype(float))
+    mse = F.mse_loss(z, np.zeros((4, 3)))
+    assert bce.backend == mse.backend == backend_name

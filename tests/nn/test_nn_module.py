@@ -1,0 +1,260 @@
+"""Module, Parameter and Sequential: registration, traversal, modes, state dicts, moving, printing."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+from tinygrad_mb import nn
+from tinygrad_mb.errors import StateDictError
+
+
+class MLP(nn.Module):
+    def __init__(self, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.fc1 = nn.Linear(4, 8, seed=rng)
+        self.act = nn.ReLU()
+        self.bn = nn.BatchNorm1d(8)
+        self.fc2 = nn.Linear(8, 3, seed=rng)
+
+    def forward(self, x):
+        return self.fc2(self.bn(self.act(self.fc1(x))))
+
+
+def test_named_parameters_use_dotted_names_in_registration_order():
+    names = [n for n, _ in MLP().named_parameters()]
+    assert names == ["fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "fc2.weight", "fc2.bias"]
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in seq.parameters())
+
+
+def test_children_modules_and_buffers():
+    m = MLP()
+    assert [n for n, _ in m.named_children()] == ["fc1", "act", "bn", "fc2"]
+    assert list(m.children()) == [m.fc1, m.act, m.bn, m.fc2]
+    assert [n for n, _ in m.named_modules()] == ["", "fc1", "act", "bn", "fc2"]
+    assert len(list(m.modules())) == 5
+    assert [n for n, _ in m.named_buffers()] == ["bn.running_mean", "bn.running_var"]
+    assert all(not b.requires_grad for b in m.buffers())
+
+
+def test_shared_parameter_is_listed_once():
+    lin = nn.Linear(3, 3)
+    seq = nn.Sequential(lin, nn.ReLU(), lin)
+    assert len(list(seq.parameters())) == 2
+    assert seq.num_parameters() == 12
+
+
+def test_num_parameters():
+    assert MLP().num_parameters() == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 3
+    m = MLP()
+    m.fc1.weight.requires_grad = False
+    assert m.num_parameters(trainable_only=True) == MLP().num_parameters() - 32
+
+
+def test_reassigning_attributes_updates_the_registries():
+    m = nn.Module()
+    m.w = nn.Parameter(np.zeros(3))
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    m.w = 5  # a plain value: no longer a parameter
+    assert list(m.named_parameters()) == []
+    m.sub = nn.Linear(2, 2)
+    del m.sub
+    assert list(m.named_children()) == []
+    m.register_buffer("stat", np.ones(2))
+    m.stat = tg.Tensor(np.zeros(2))  # replacing a buffer's tensor keeps it a buffer
+    assert [n for n, _ in m.named_buffers()] == ["stat"]
+
+
+def test_setattr_before_init_says_what_to_do():
+    class Bad(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(2, 2)
+
+    with pytest.raises(AttributeError, match="super\\(\\).__init__"):
+        Bad()
+
+
+def test_linear_without_bias_has_no_bias_parameter():
+    lin = nn.Linear(3, 2, bias=False)
+    assert lin.bias is None
+    assert [n for n, _ in lin.named_parameters()] == ["weight"]
+    assert list(lin.state_dict()) == ["weight"]
+
+
+def test_zero_grad_sets_none():
+    m = MLP()
+    x = tg.Tensor(np.ones((4, 4), dtype=np.float32))
+    m(x).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+
+
+def test_train_eval_propagate():
+    m = MLP()
+    assert m.training and m.bn.training
+    assert m.eval() is m
+    assert not any(mod.training for mod in m.modules())
+    m.train()
+    assert all(mod.training for mod in m.modules())
+
+
+def test_call_is_forward_and_missing_forward_is_explained():
+    lin = nn.Linear(2, 2, seed=0)
+    x = tg.Tensor(np.ones((1, 2), dtype=np.float32))
+    np.testing.assert_array_equal(lin(x).data, lin.forward(x).data)
+    with pytest.raises(NotImplementedError, match="forward"):
+        nn.Module()(x)
+
+
+def test_repr_tree():
+    text = repr(nn.Sequential(nn.Linear(4, 2), nn.Sequential(nn.ReLU(), nn.Dropout(0.5))))
+    assert text == (
+        "Sequential(\n"
+        "  (0): Linear(in_features=4, out_features=2, bias=True)\n"
+        "  (1): Sequential(\n"
+        "    (0): ReLU()\n"
+        "    (1): Dropout(p=0.5)\n"
+        "  )\n"
+        ")"
+    )
+    assert repr(nn.Parameter(np.zeros(2))).startswith("Parameter(")
+
+
+def test_parameter_is_a_cheap_tensor():
+    p = nn.Parameter([1.0, 2.0])
+    assert isinstance(p, tg.Tensor) and p.requires_grad and p.dtype == np.float32
+    assert not hasattr(p, "__dict__")  # no per-instance dict: as small as a Tensor
+    assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
+
+
+def test_sequential_indexing_len_iteration_and_slices():
+    layers = [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)]
+    seq = nn.Sequential(*layers)
+    assert len(seq) == 3
+    assert list(seq) == layers
+    assert seq[0] is layers[0] and seq[-1] is layers[2]
+    head = seq[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == layers[:2]
+    with pytest.raises(IndexError):
+        seq[3]
+    x = tg.Tensor(np.ones((5, 2), dtype=np.float32))
+    np.testing.assert_allclose(seq(x).data, layers[2](layers[1](layers[0](x))).data)
+    seq.append(nn.Sigmoid())
+    assert len(seq) == 4
+    named = nn.Sequential(OrderedDict(fc1=nn.Linear(2, 2), act=nn.Tanh()))
+    assert [n for n, _ in named.named_parameters()] == ["fc1.weight", "fc1.bias"]
+    with pytest.raises(TypeError, match="not a Module"):
+        nn.Sequential(nn.ReLU(), lambda x: x)
+
+
+# --- state dicts --------------------------------------------------------------------------------
+def test_state_dict_has_parameters_and_buffers_as_numpy_copies():
+    m = MLP()
+    state = m.state_dict()
+    assert list(state) == ["fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
+                           "fc2.weight", "fc2.bias"]
+    assert all(type(v) is np.ndarray for v in state.values())
+    before = state["fc1.weight"].copy()
+    m.fc1.weight.data += 1  # the state dict taken earlier must not change
+    np.testing.assert_array_equal(state["fc1.weight"], before)
+    state["fc2.bias"][:] = 7  # and writing to it must not change the model
+    assert not np.any(m.fc2.bias.data == 7)
+
+
+def test_state_dict_round_trip_gives_identical_predictions():
+    a, b = MLP(seed=0), MLP(seed=1)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32))
+    a(x)  # update a's running statistics so buffers differ too
+    a.eval(), b.eval()
+    assert not np.allclose(a(x).data, b(x).data)
+    keys = b.load_state_dict(a.state_dict())
+    assert keys.missing_keys == [] and keys.unexpected_keys == []
+    np.testing.assert_array_equal(a(x).data, b(x).data)
+    for (_, pa), (_, pb) in zip(a._state_tensors().items(), b._state_tensors().items()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+
+
+def test_load_state_dict_writes_in_place():
+    m = MLP()
+    weight = m.fc1.weight
+    array = weight.data
+    m.load_state_dict(MLP(seed=3).state_dict())
+    assert m.fc1.weight is weight and m.fc1.weight.data is array
+
+
+def _assert_unchanged(model, state):
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, state[key])
+
+
+@pytest.mark.parametrize("problem", ["missing", "extra", "shape", "dtype", "not_array"])
+def test_bad_state_dict_raises_naming_the_key_and_changes_nothing(problem):
+    m = MLP(seed=0)
+    before = m.state_dict()
+    state = MLP(seed=1).state_dict()  # valid values that differ from the model's
+    if problem == "missing":
+        del state["fc2.bias"]
+        pattern = "missing keys \\['fc2.bias'\\]"
+    elif problem == "extra":
+        state["fc3.weight"] = np.zeros((2, 2), np.float32)
+        pattern = "unexpected keys \\['fc3.weight'\\]"
+    elif problem == "shape":
+        state["fc2.weight"] = np.zeros((4, 8), np.float32)  # fc2.weight is (3, 8)
+        pattern = "'fc2.weight'.*\\(3, 8\\).*\\(4, 8\\)"
+    elif problem == "dtype":
+        state["fc2.bias"] = state["fc2.bias"].astype(np.float64)
+        pattern = "'fc2.bias'.*float32.*float64"
+    else:
+        state["fc2.bias"] = [0.0, 0.0, 0.0]
+        pattern = "'fc2.bias'.*list"
+    with pytest.raises(StateDictError, match=pattern):
+        m.load_state_dict(state)
+    _assert_unchanged(m, before)  # fc1 comes first and is valid: it must not have been written
+
+
+def test_non_strict_load_reports_and_loads_the_rest():
+    m = MLP(seed=0)
+    source = MLP(seed=1).state_dict()
+    del source["fc2.bias"]
+    source["extra"] = np.zeros(1)
+    keys = m.load_state_dict(source, strict=False)
+    assert keys.missing_keys == ["fc2.bias"] and keys.unexpected_keys == ["extra"]
+    np.testing.assert_array_equal(m.fc1.weight.data, source["fc1.weight"])
+    with pytest.raises(StateDictError, match="shape mismatch"):  # shapes are checked even then
+        m.load_state_dict({"fc1.weight": np.zeros((1, 1), np.float32)}, strict=False)
+
+
+def test_load_state_dict_rejects_non_mapping():
+    with pytest.raises(StateDictError, match="mapping"):
+        MLP().load_state_dict([1, 2])
+
+
+def test_load_state_dict_accepts_tensors():
+    a, b = MLP(seed=0), MLP(seed=1)
+    b.load_state_dict({k: tg.Tensor(v) for k, v in a.state_dict().items()})
+    np.testing.assert_array_equal(a.fc1.weight.data, b.fc1.weight.data)
+
+
+# --- moving ----------------------------------------------------------------------------------
+def test_to_dtype_converts_parameters_and_buffers():
+    m = MLP().to(dtype="float64")
+    assert all(t.dtype == np.float64 for t in list(m.parameters()) + list(m.buffers()))
+
+
+def test_to_backend_moves_everything_and_back(backend_name):
+    m = MLP(seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    expected = m.eval()(tg.Tensor(x)).data
+    params = list(m.parameters())
+    assert m.to(backend_name) is m
+    assert list(m.parameters()) == params  # same Parameter objects
+    assert all(t.backend == backend_name for t in list(m.parameters()) + list(m.buffers()))
+    out = m(tg.Tensor(x, backend=backend_name))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    m.to("numpy")
+    assert all(t.backend == "numpy" for t in m.parameters())
