@@ -1,0 +1,151 @@
+"""compare(): same start, same data, same grid; summary, export and plots."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import gd, nn
+from tinygrad_mb.errors import HyperparameterError
+
+
+@pytest.fixture(scope="module")
+def prob():
+    return gd.make_problem("linear")
+
+
+@pytest.fixture(scope="module")
+def cmp(prob):
+    variants = [gd.Batch(0.5), gd.Stochastic(0.01), gd.MiniBatch(32, 0.1), gd.MiniBatch(16, 5.0, name="too_fast")]
+    return gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=2, seeds=[0, 1])
+
+
+def test_all_variants_start_from_the_same_full_loss(cmp):
+    for s in range(2):
+        starts = {label: runs[s].evals["train_loss"][0] for label, runs in cmp.histories.items()}
+        assert len(set(starts.values())) == 1, starts
+    # different seeds -> different initial weights (a factory was given)
+    first = next(iter(cmp.histories.values()))
+    assert first[0].initial_loss != first[1].initial_loss
+
+
+def test_shared_evaluation_grid(cmp):
+    grids = {label: tuple(runs[0].evals["samples"]) for label, runs in cmp.histories.items()
+             if not runs[0].diverged}
+    batch = grids.pop("batch (B=N=1000, lr=0.5)")
+    assert len(set(grids.values())) == 1
+    assert set(batch) <= set(next(iter(grids.values())))
+
+
+def test_diverging_variant_is_reported_while_the_others_finish(cmp):
+    summary = cmp.summary()
+    bad = summary["too_fast"]
+    assert bad["diverged"].startswith("2/2 seeds") and len(bad["diverged_at"]) == 2
+    for label in ("batch", "sgd", "minibatch"):
+        row = summary[label]
+        assert row["diverged"] == "no" and row["samples"] == 2000
+    for h in cmp.histories[bad["variant"]]:
+        assert h.diverged and h.updates == h.diverged_at - 1 and not math.isfinite(h.diverged_loss)
+    text = str(summary)
+    assert "diverged" in text and "too_fast" in text and "yes" not in text.split("\n")[2]
+
+
+def test_summary_table(cmp, prob):
+    s = cmp.summary()
+    assert s.target == pytest.approx(prob.f_star + 0.01 * (cmp.histories["sgd (B=1, lr=0.01)"][0].initial_loss
+                                                          + cmp.histories["sgd (B=1, lr=0.01)"][1].initial_loss
+                                                          - 2 * prob.f_star) / 2, rel=1e-6)
+    row = s["batch"]
+    assert row["batch_size"] == 1000 and row["updates"] == 2 and row["samples"] == 2000
+    assert row["final_loss"] >= row["best_loss"] - 1e-12
+    assert s["sgd"]["updates"] == 2000 and s["minibatch"]["updates"] == 2 * 32
+    assert s["sgd"]["samples_to_target"] < s["batch"]["samples_to_target"]
+    for key in ("time_to_target", "updates_to_target", "samples_to_target", "final_suboptimality", "time"):
+        assert key in row
+    text = str(s)
+    for header in ("variant", "final loss", "best loss", "updates", "samples", "time [s]", "t->target [s]",
+                   "diverged"):
+        assert header in text
+
+
+def test_same_seed_gives_identical_comparisons(prob):
+    def run():
+        return gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Stochastic(0.01), gd.MiniBatch(8, 0.05)],
+                          epochs=1, seeds=[3])
+
+    a, b = run(), run()
+    for label in a.histories:
+        ha, hb = a.histories[label][0], b.histories[label][0]
+        np.testing.assert_array_equal(ha.steps["loss"], hb.steps["loss"])
+        np.testing.assert_array_equal(ha.evals["train_loss"], hb.evals["train_loss"])
+
+
+def test_a_module_is_left_at_its_initial_weights(prob):
+    model = prob.model_fn(0)
+    before = model.state_dict()
+    c = gd.compare(model, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.MiniBatch(50, 0.1)], epochs=1, seeds=[0, 1])
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    # with a Module, every seed starts from the same weights
+    starts = [h.initial_loss for runs in c.histories.values() for h in runs]
+    assert len(set(starts)) == 1
+
+
+def test_export(cmp, tmp_path):
+    text = cmp.to_csv(tmp_path / "evals.csv")
+    header = text.splitlines()[0].split(",")
+    assert header[:4] == ["variant", "batch_size", "lr", "seed"] and "train_loss" in header
+    assert (tmp_path / "evals.csv").read_text() == text
+    steps = cmp.to_csv(table="steps")
+    assert len(steps.splitlines()) == 1 + sum(h.updates for runs in cmp.histories.values() for h in runs)
+    assert "diverged" in cmp.to_csv(table="summary").splitlines()[0]
+    doc = json.loads(cmp.to_json(tmp_path / "c.json"))
+    assert set(doc) >= {"summary", "histories", "target", "f_star", "variants"}
+    assert doc["histories"]["too_fast (B=16, lr=5)"][0]["diverged"] is True
+    with pytest.raises(HyperparameterError):
+        cmp.to_csv(table="nope")
+
+
+@pytest.mark.parametrize("x", ["epoch", "update", "samples", "time", "all"])
+def test_plot_returns_a_figure(cmp, x):
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    fig = cmp.plot(x=x)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "f*" in ax.get_ylabel()
+    assert ax.get_xlabel()
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any("B=32, lr=0.1" in label for label in labels) and any("diverged" in label for label in labels)
+    plt.close(fig)
+
+
+def test_plot_loss_without_f_star_and_bad_axes(prob):
+    import matplotlib.pyplot as plt
+
+    c = gd.compare(prob.model_fn, prob.loss_fn, (prob.train.X, prob.train.y), [gd.Batch(0.5)], epochs=1)
+    assert c.f_star is None
+    fig = c.plot(x="update")
+    assert "training loss" in fig.axes[0].get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="epoch"):
+        c.plot(x="minutes")
+    with pytest.raises(ValueError):
+        c.plot(y="suboptimality")
+
+
+def test_bad_variant_lists(prob):
+    with pytest.raises(HyperparameterError):
+        gd.compare(prob.model_fn, prob.loss_fn, prob.train, [], epochs=1)
+    with pytest.raises(HyperparameterError, match="same label"):
+        gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Batch(0.5)], epochs=1)
+    with pytest.raises(HyperparameterError):
+        gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=1, seeds=[])
+
+
+def test_mse_loss_module_and_functional_both_work(prob):
+    c = gd.compare(prob.model_fn, nn.functional.mse_loss if hasattr(nn.functional, "mse_loss") else prob.loss_fn,
+                   prob.train, [gd.MiniBatch(100, 0.3)], epochs=1)
+    assert c.summary()["minibatch"]["final_loss"] < c.histories["minibatch (B=100, lr=0.3)"][0].initial_loss

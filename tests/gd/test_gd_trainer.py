@@ -1,0 +1,217 @@
+"""The one training loop: exactness against hand-written loops, records, budgets, divergence."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import data, gd, nn, optim
+from tinygrad_mb.errors import HyperparameterError
+
+N, D = 200, 5
+
+
+@pytest.fixture(scope="module")
+def problem64():
+    """A small float64 least-squares problem (so comparisons can be exact or to 1e-12)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((N, D))
+    y = (X @ rng.standard_normal(D) + 0.3 + 0.5 * rng.standard_normal(N)).reshape(N, 1)
+    return X, y
+
+
+def linear64(seed=0):
+    return nn.Linear(D, 1, seed=seed, dtype="float64")
+
+
+def weights(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_minibatch_of_size_n_is_batch_gd_exactly(problem64):
+    X, y = problem64
+    ds = data.TensorDataset(X, y)
+    runs = {}
+    for name, variant in {"batch": gd.Batch(0.3), "minibatch_N": gd.MiniBatch(N, 0.3)}.items():
+        model = linear64()
+        gd.train(model, nn.MSELoss(), ds, variant, updates=7)
+        runs[name] = weights(model)
+    # and a hand-written full-batch loop with the same ops
+    model = linear64()
+    opt = optim.SGD(model.parameters(), lr=0.3)
+    Xt, yt = ds.tensors
+    for _ in range(7):
+        loss = nn.MSELoss()(model(Xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b, c in zip(runs["batch"], runs["minibatch_N"], weights(model)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    # and the math in plain NumPy: w <- w - lr * (2/N) A^T (A w - y)
+    ref = linear64()
+    w = np.concatenate([ref.weight.data.ravel(), ref.bias.data])
+    A = np.hstack([X, np.ones((N, 1))])
+    for _ in range(7):
+        w = w - 0.3 * 2 / N * A.T @ (A @ w - y[:, 0])
+    np.testing.assert_allclose(np.concatenate([runs["batch"][0].ravel(), runs["batch"][1]]), w, rtol=1e-12)
+
+
+def test_batch_size_one_is_per_sample_sgd(problem64):
+    X, y = problem64
+    ds = data.TensorDataset(X, y)
+    model = linear64()
+    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    h = gd.train(model, nn.MSELoss(), ds, gd.Stochastic(0.02), epochs=2, seed=5)
+    assert h.updates == 2 * N and h.batch_size == 1
+    # hand-written SGD on the samples in the order a loader seeded the same way gives them
+    lr, losses = 0.02, []
+    loader = data.DataLoader(ds, batch_size=1, shuffle=True, seed=5)
+    for _ in range(2):
+        for xb, yb in loader:
+            x, target = np.append(xb.data[0], 1.0), yb.data[0, 0]
+            r = x @ w - target
+            losses.append(r * r)
+            w = w - lr * 2 * r * x
+    np.testing.assert_allclose(np.concatenate([model.weight.data.ravel(), model.bias.data]), w, rtol=1e-10)
+    np.testing.assert_allclose(h.steps["loss"], losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize("batch_size", [7, 32, 64])
+def test_size_weighted_minibatch_gradients_average_to_the_full_gradient(problem64, batch_size):
+    X, y = problem64
+    ds = data.TensorDataset(X, y)
+    model = linear64(3)
+    parts = gd.minibatch_gradients(model, nn.MSELoss(), ds, batch_size, seed=0)
+    sizes = [s for s, _ in parts]
+    assert sum(sizes) == N and len(parts) == math.ceil(N / batch_size)
+    weighted = sum(s * g for s, g in parts) / N
+    np.testing.assert_allclose(weighted, gd.full_gradient(model, nn.MSELoss(), ds), rtol=1e-12, atol=1e-14)
+    # and it is the analytic one, (2/N) A^T (A w - y)
+    A = np.hstack([X, np.ones((N, 1))])
+    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    np.testing.assert_allclose(weighted, 2 / N * A.T @ (A @ w - y[:, 0]), rtol=1e-12)
+
+
+def test_per_update_records(problem64):
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(32, 0.05), epochs=3, seed=0)
+    per_epoch = math.ceil(N / 32)
+    s = h.steps
+    assert set(s) == {"update", "epoch", "samples", "time", "loss", "grad_norm", "lr"}
+    assert h.updates == 3 * per_epoch
+    np.testing.assert_array_equal(s["update"], np.arange(1, 3 * per_epoch + 1))
+    assert s["samples"][per_epoch - 1] == N and s["samples"][-1] == 3 * N  # last batch of an epoch is short
+    np.testing.assert_allclose(s["epoch"], s["samples"] / N)
+    assert np.all(np.diff(s["time"]) >= 0) and np.all(s["grad_norm"] > 0) and np.all(s["lr"] == 0.05)
+    # the recorded gradient norm is |g_B| of that batch
+    model = linear64()
+    g = gd.minibatch_gradients(model, nn.MSELoss(), (X, y), 32, seed=0)[0][1]
+    assert s["grad_norm"][0] == pytest.approx(np.linalg.norm(g), rel=1e-12)
+
+
+def test_evaluation_grid_is_shared_and_full_batch_is_evaluated_every_update(problem64):
+    X, y = problem64
+    runs = {v.name: gd.train(linear64(), nn.MSELoss(), (X, y), v, epochs=3, eval_every=40)
+            for v in [gd.Batch(0.3), gd.Stochastic(0.01), gd.MiniBatch(8, 0.05)]}
+    grid = list(range(0, 3 * N + 1, 40))
+    assert list(runs["sgd"].evals["samples"]) == grid
+    assert list(runs["minibatch"].evals["samples"]) == grid
+    assert list(runs["batch"].evals["update"]) == [0, 1, 2, 3]  # every update, none skipped
+    assert list(runs["batch"].evals["samples"]) == [0, N, 2 * N, 3 * N]
+    assert set(runs["batch"].evals["samples"]) <= set(grid)
+    assert "suboptimality" not in runs["sgd"].evals  # no f* known for raw arrays
+
+
+def test_budgets(problem64):
+    X, y = problem64
+    loss = nn.MSELoss()
+    assert gd.train(linear64(), loss, (X, y), gd.MiniBatch(10, 0.05), updates=13).updates == 13
+    h = gd.train(linear64(), loss, (X, y), gd.MiniBatch(10, 0.05), samples=250)
+    assert h.samples == 250 and h.stop_reason == "samples"
+    h = gd.train(linear64(), loss, (X, y), gd.MiniBatch(10, 0.05), epochs=1.5)
+    assert h.samples == 300 and h.stop_reason == "epochs"
+    assert h.evals["samples"][-1] == 300
+    h = gd.train(linear64(), loss, (X, y), gd.Stochastic(0.01), seconds=0.2, epochs=1e6)
+    assert h.stop_reason == "seconds" and 0.2 <= h.wall_time < 1.0
+    assert gd.train(linear64(), loss, (X, y), gd.Batch(0.1)).updates == 10  # default: 10 epochs
+    with pytest.raises(HyperparameterError):
+        gd.train(linear64(), loss, (X, y), gd.Batch(0.1), epochs=0)
+
+
+def test_stop_loss_and_reach(problem64):
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.3), epochs=100, stop_loss=0.5)
+    assert h.stop_reason == "stop_loss" and h.final_loss <= 0.5 < h.evals["train_loss"][-2]
+    hit = h.reach(0.5)
+    assert hit["update"] == h.updates and hit["samples"] == h.samples
+
+
+def test_evaluation_time_is_not_counted(problem64):
+    X, y = problem64
+
+    def slow_metric(out, target):
+        time.sleep(0.02)
+        return 0.0
+
+    start = time.perf_counter()
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.1), epochs=10, metrics={"slow": slow_metric})
+    total = time.perf_counter() - start
+    assert total > 11 * 0.02 and h.wall_time < 0.1 * total
+    assert h.evals["time"][0] == 0.0 and np.all(np.diff(h.evals["time"]) >= 0)
+
+
+def test_same_seed_same_history_other_seed_other_order(problem64):
+    X, y = problem64
+
+    def run(seed):
+        return gd.train(linear64(0), nn.MSELoss(), (X, y), gd.MiniBatch(16, 0.05), epochs=2, seed=seed)
+
+    a, b, c = run(3), run(3), run(4)
+    for key in ("loss", "grad_norm", "samples"):
+        np.testing.assert_array_equal(a.steps[key], b.steps[key])
+    np.testing.assert_array_equal(a.evals["train_loss"], b.evals["train_loss"])
+    assert not np.array_equal(a.steps["loss"], c.steps["loss"])
+
+
+def test_divergence_stops_the_run_at_its_update(problem64):
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(50.0), epochs=1000)
+    assert h.diverged and h.stop_reason == "diverged"
+    assert not math.isfinite(h.diverged_loss)
+    assert h.diverged_at == h.updates + 1  # stopped before stepping on the non-finite loss
+    assert np.all(np.isfinite(h.steps["loss"])) and np.all(np.isfinite(h.evals["train_loss"]))
+    assert h.updates < 1000
+
+
+def test_schedule_and_optimizer_choice(problem64):
+    X, y = problem64
+    v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5))
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), v, epochs=3)
+    assert list(np.unique(h.steps["lr"])) == [0.025, 0.05, 0.1]  # halved after every epoch
+    for opt in ("momentum", "nesterov", "adam"):
+        h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(50, 0.01, optimizer=opt), epochs=2)
+        assert h.final_loss < h.initial_loss
+
+
+def test_classification_records_accuracy_and_test_metrics():
+    moons = data.two_moons(300, seed=0)
+    train, test = moons.split(0.25, seed=0)
+    model = gd.make_model("mlp", 2, 2, seed=0)
+    h = gd.train(model, nn.CrossEntropyLoss(), train, gd.MiniBatch(16, 0.3), epochs=3, test_dataset=test)
+    for key in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        assert key in h.evals and len(h.evals[key]) == len(h.evals["update"])
+    assert h.evals["train_accuracy"][-1] > 0.75
+
+
+def test_bad_inputs_are_rejected_before_training(problem64):
+    X, y = problem64
+    model = linear64()
+    before = weights(model)
+    with pytest.raises(HyperparameterError):
+        gd.train(model, nn.MSELoss(), (X, y), "sgd")
+    with pytest.raises(HyperparameterError):
+        gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.1), eval_every=0)
+    for a, b in zip(before, weights(model)):
+        np.testing.assert_array_equal(a, b)

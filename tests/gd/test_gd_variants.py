@@ -1,0 +1,64 @@
+"""Variants are one class with presets; learning-rate scaling rules; text specs."""
+
+import math
+
+import pytest
+
+from tinygrad_mb import gd
+from tinygrad_mb.errors import HyperparameterError
+
+
+def test_presets_are_one_class_differing_only_in_batch_size():
+    b, s, m = gd.Batch(0.5), gd.Stochastic(0.01), gd.MiniBatch(32, 0.1)
+    assert all(type(v) is gd.Variant for v in (b, s, m))
+    assert (b.batch_size, s.batch_size, m.batch_size) == (None, 1, 32)
+    assert (b.resolve_batch_size(1000), s.resolve_batch_size(1000), m.resolve_batch_size(1000)) == (1000, 1, 32)
+    assert gd.MiniBatch(5000, 0.1).resolve_batch_size(1000) == 1000
+    assert b.is_full_batch(7) and not m.is_full_batch(1000)
+
+
+def test_labels_name_variant_batch_size_and_lr():
+    assert gd.Batch(0.5).label(1000) == "batch (B=N=1000, lr=0.5)"
+    assert gd.Stochastic(0.01).label() == "sgd (B=1, lr=0.01)"
+    assert gd.MiniBatch(32, 0.1).label(1000) == "minibatch (B=32, lr=0.1)"
+    assert "adam" in gd.MiniBatch(32, 0.01, optimizer="adam").label(1000)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"batch_size": 0, "lr": 0.1}, {"batch_size": 2.5, "lr": 0.1}, {"batch_size": True, "lr": 0.1},
+    {"batch_size": 4, "lr": 0.0}, {"batch_size": 4, "lr": -1.0}, {"batch_size": 4, "lr": math.inf},
+    {"batch_size": 4, "lr": 0.1, "optimizer": "rmsprop"}, {"batch_size": 4, "lr": 0.1, "schedule_unit": "week"},
+])
+def test_bad_settings_are_rejected_with_the_valid_ones(kwargs):
+    with pytest.raises(HyperparameterError):
+        gd.Variant("x", **kwargs)
+
+
+def test_scale_lr_linear_and_sqrt_rules():
+    assert gd.scale_lr(0.1, 32, 128, "linear") == pytest.approx(0.4)
+    assert gd.scale_lr(0.1, 32, 128, "sqrt") == pytest.approx(0.2)
+    assert gd.scale_lr(0.1, 32, 8, "sqrt") == pytest.approx(0.05)
+    assert gd.scale_lr(0.1, 32, 1024, "linear", max_lr=0.5) == 0.5
+    assert gd.scale_lr(0.1, 32, 1, "none") == 0.1
+    with pytest.raises(HyperparameterError, match="linear"):
+        gd.scale_lr(0.1, 32, 64, "cubic")
+    with pytest.raises(HyperparameterError):
+        gd.scale_lr(0.1, 0, 64)
+
+
+def test_parse_variants_reads_specs_and_uses_documented_rates():
+    vs = gd.parse_variants("batch,sgd,minibatch:32@0.05,minibatch:64", "linear", 1000)
+    assert [v.batch_size for v in vs] == [None, 1, 32, 64]
+    assert vs[0].lr == gd.DEFAULT_LRS["linear"]["batch"]
+    assert vs[1].lr == gd.DEFAULT_LRS["linear"]["sgd"]
+    assert vs[2].lr == 0.05
+    assert vs[3].lr == pytest.approx(gd.DEFAULT_LRS["linear"]["minibatch"] * math.sqrt(2))
+    for bad in ["", "adamw", "minibatch", "minibatch:0", "minibatch:x", "batch@fast", "sgd:4", "batch@-1"]:
+        with pytest.raises(HyperparameterError, match="minibatch:B"):
+            gd.parse_variants(bad)
+
+
+def test_default_lr_covers_every_problem():
+    for problem in gd.DATASETS:
+        for b in (None, 1, 16, 32, 256):
+            assert 0 < gd.default_lr(problem, b, 1000) <= gd.DEFAULT_LRS[problem]["batch"]

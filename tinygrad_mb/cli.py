@@ -1,0 +1,345 @@
+"""The command line: ``tinygrad-mb compare | noise | sweep | trajectories`` (or ``python -m tinygrad_mb``).
+
+Each subcommand builds a default problem (dataset + model + loss), runs one
+tool of :mod:`tinygrad_mb.gd`, prints a table, and writes PNG figures and
+CSV/JSON data into an output folder (default ``./tinygrad_mb_out``)::
+
+    tinygrad-mb compare                                   # the main job: ~10 s on a laptop
+    tinygrad-mb compare --dataset digits --variants batch,sgd,minibatch:64@0.2 --epochs 20 --seeds 0,1
+    tinygrad-mb noise --batch-sizes 1,4,16,64,256
+    tinygrad-mb sweep --batch-sizes 1,4,16,64,256,1000
+    tinygrad-mb trajectories --variants batch,sgd,minibatch:16 --updates 60
+
+Every argument is checked before anything runs or is written: a bad one
+prints the valid choices and exits with status 2, leaving no files behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tinygrad_mb import backend as _backend
+from tinygrad_mb.errors import TinygradMBError
+from tinygrad_mb.gd.problems import DATASETS, MODELS
+from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
+
+DEFAULT_OUT = "tinygrad_mb_out"
+COMMANDS = ("compare", "noise", "sweep", "trajectories")
+
+
+# --- argument types: each rejects bad text with a message naming what is valid ----------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (expected a positive integer)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not positive (expected a positive integer)")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (expected a positive number)") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
+
+
+def _list_of(kind: Any, what: str) -> Any:
+    def parse(text: str) -> list[Any]:
+        parts = [p for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}, e.g. 1,4,16")
+        return [kind(p.strip()) for p in parts]
+
+    return parse
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated non-negative integers, e.g. 0,1,2") \
+            from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated non-negative integers, e.g. 0,1,2")
+    return seeds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tinygrad_mb import __version__  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-mb",
+        description="Compare batch, stochastic and mini-batch gradient descent: figures, tables and data.",
+        epilog="Run 'tinygrad-mb COMMAND -h' for the options of one command.")
+    parser.add_argument("--version", action="version", version=f"tinygrad_mb {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                help=f"one of {', '.join(COMMANDS)}")
+
+    def common(p: argparse.ArgumentParser, dataset: str = "linear") -> None:
+        p.add_argument("--dataset", choices=DATASETS, default=dataset, help=f"the problem (default {dataset})")
+        p.add_argument("--model", choices=MODELS, default=None,
+                       help="model (default: linear for linear/logistic/linear2d, mlp for moons/digits)")
+        p.add_argument("--backend", choices=_backend.BACKENDS, default=None,
+                       help="array backend (default: $TINYGRAD_MB_BACKEND or numpy)")
+        p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                       help=f"output folder for figures and data (default ./{DEFAULT_OUT})")
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    def budget(p: argparse.ArgumentParser, epochs: float | None) -> None:
+        g = p.add_argument_group("budget (per run; the first one used up stops it)")
+        g.add_argument("--epochs", type=_positive_float, default=None,
+                       help="passes over the training set" + (f" (default {epochs:g})" if epochs else ""))
+        g.add_argument("--updates", type=_positive_int, default=None, help="parameter updates")
+        g.add_argument("--samples", type=_positive_int, default=None, help="training samples seen")
+        g.add_argument("--seconds", type=_positive_float, default=None, help="training wall-clock seconds")
+
+    p = sub.add_parser("compare", help="train variants side by side and plot loss vs epochs/updates/samples/time",
+                       description="Train every variant from the same initial weights on the same data and "
+                                   "compare their full-batch loss curves.")
+    common(p)
+    p.add_argument("--variants", default="batch,sgd,minibatch:32", help=VARIANT_SPEC_HELP)
+    p.add_argument("--lr", type=_list_of(_positive_float, "positive numbers"), default=None,
+                   help="learning rate for all variants, or one per variant (comma-separated); "
+                        "default: the documented rate for each")
+    p.add_argument("--lr-rule", choices=LR_RULES, default=None,
+                   help="derive each variant's rate from a single --lr given at --ref-batch-size")
+    p.add_argument("--ref-batch-size", type=_positive_int, default=32, help="batch size --lr refers to (default 32)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)")
+    p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
+    p.add_argument("--eval-every", type=_positive_int, default=None,
+                   help="evaluate the full loss every this many samples (default ~N/20, a multiple of every B)")
+    p.add_argument("--target", type=float, default=None,
+                   help="loss whose time-to-reach the summary reports (default: f* + 1%% of f0 - f*)")
+    budget(p, 10)
+
+    p = sub.add_parser("noise", help="variance of mini-batch gradients vs batch size, with theory",
+                       description="Measure E|g_B - G|^2 at the initial weights for several batch sizes and "
+                                   "compare with tr(Sigma)/B (N-B)/(N-1); report the noise scale.")
+    common(p)
+    p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"), default=[1, 4, 16, 64, 256],
+                   help="comma-separated batch sizes (default 1,4,16,64,256)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="mini-batches per batch size (default 1000)")
+    p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for weights and sampling")
+
+    p = sub.add_parser("sweep", help="best learning rate and steps-to-target per batch size",
+                       description="For each batch size, try a grid of learning rates and count the updates "
+                                   "the best one needs to reach a target loss.")
+    common(p)
+    p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"),
+                   default=[1, 2, 4, 8, 16, 32, 64, 128, 256, 1000], help="comma-separated batch sizes")
+    p.add_argument("--lrs", type=_list_of(_positive_float, "positive numbers"), default=None,
+                   help="comma-separated learning rates (default 2^-10 ... 2^1)")
+    p.add_argument("--target", type=float, default=None,
+                   help="full training loss to reach (default: f* + 1%% of f0 - f*, else 10%% of f0)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)")
+    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default 0)")
+    p.add_argument("--epochs", type=_positive_float, default=20, help="most epochs per run (default 20)")
+
+    p = sub.add_parser("trajectories", help="parameter paths on the loss contours of a 2-weight problem",
+                       description="Draw each variant's path over the loss contours of a problem with two "
+                                   "weights: batch GD smooth, SGD zig-zag, mini-batch in between.")
+    p.add_argument("--dataset", choices=("linear2d",), default="linear2d", help="the two-weight problem")
+    p.add_argument("--model", choices=("linear",), default="linear", help="the model (two weights, no bias)")
+    p.add_argument("--backend", choices=_backend.BACKENDS, default=None, help="array backend")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT})")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--variants", default="batch,sgd,minibatch:16", help=VARIANT_SPEC_HELP)
+    p.add_argument("--lr", type=_list_of(_positive_float, "positive numbers"), default=None,
+                   help="learning rate for all variants, or one per variant (default: documented rates)")
+    p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for the sample order")
+    g = p.add_argument_group("budget (per variant)")
+    g.add_argument("--updates", type=_positive_int, default=None, help="updates per variant (default 40)")
+    g.add_argument("--epochs", type=_positive_float, default=None, help="epochs per variant")
+    for name, subparser in sub.choices.items():
+        subparser.set_defaults(subparser=subparser, command=name)
+    return parser
+
+
+def _positive_int_or_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (expected 0, 1, 2, ...)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (expected 0, 1, 2, ...)")
+    return value
+
+
+# --- validation beyond argparse: everything before any work or file ------------------------------
+def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """Check the combination of arguments; return the prepared objects. Exits with 2 on a problem."""
+    from tinygrad_mb.gd.problems import make_problem  # noqa: PLC0415
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        parser.error(f"--out {args.out!r} exists and is not a folder; give a folder name")
+    if args.backend == _backend.CUPY and not _backend.cupy_available():
+        parser.error(f"--backend cupy is not usable here ({_backend.cupy_unavailable_reason()}); "
+                     f"valid choices here: ['numpy']")
+    try:
+        problem = make_problem(args.dataset, args.model)
+    except TinygradMBError as exc:
+        parser.error(str(exc))
+    prepared: dict[str, Any] = {"problem": problem}
+    n = problem.n_train
+    if args.command in ("compare", "trajectories"):
+        try:
+            variants = parse_variants(args.variants, args.dataset, n)
+        except TinygradMBError as exc:
+            parser.error(f"argument --variants: {exc}")
+        lrs = args.lr
+        if lrs is not None:
+            if getattr(args, "lr_rule", None) is not None:
+                if len(lrs) != 1:
+                    parser.error("--lr-rule needs exactly one --lr (the rate at --ref-batch-size)")
+                lrs = [scale_lr(lrs[0], args.ref_batch_size, v.resolve_batch_size(n), args.lr_rule)
+                       for v in variants]
+            elif len(lrs) == 1:
+                lrs = lrs * len(variants)
+            elif len(lrs) != len(variants):
+                parser.error(f"--lr got {len(lrs)} rates for {len(variants)} variants; give one rate or "
+                             f"one per variant")
+            has_at = ["@" in part for part in args.variants.split(",")]
+            variants = [v if at else v.with_lr(lr) for v, lr, at in zip(variants, lrs, has_at)]
+        elif getattr(args, "lr_rule", None) is not None:
+            parser.error("--lr-rule needs --lr (the rate at --ref-batch-size)")
+        if getattr(args, "optimizer", "sgd") != "sgd":
+            from dataclasses import replace  # noqa: PLC0415
+
+            variants = [replace(v, optimizer=args.optimizer) for v in variants]
+        labels = [v.label(n) for v in variants]
+        if len(set(labels)) != len(labels):
+            parser.error(f"argument --variants: two variants are identical ({labels}); make them differ")
+        prepared["variants"] = variants
+    if args.command in ("noise", "sweep"):
+        too_big = [b for b in args.batch_sizes if b > n]
+        if args.command == "noise" and too_big:
+            parser.error(f"argument --batch-sizes: {too_big} exceed the {n} training samples of "
+                         f"{args.dataset!r}; valid batch sizes are 1..{n}")
+    if args.command == "compare" and args.seeds and len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"argument --seeds: repeated seeds {args.seeds}")
+    return prepared
+
+
+# --- the commands ----------------------------------------------------------------------------
+def _save_figure(fig: Any, path: str) -> None:
+    tmp = path + ".tmp"
+    fig.savefig(tmp, dpi=150, format="png")
+    os.replace(tmp, path)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.close(fig)
+
+
+def _run_compare(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
+    from tinygrad_mb.gd import compare  # noqa: PLC0415
+
+    prob = prep["problem"]
+    budget = {k: getattr(args, k) for k in ("epochs", "updates", "samples", "seconds")}
+    if all(v is None for v in budget.values()):
+        budget["epochs"] = 10
+    cmp = compare(prob.model_fn, prob.loss_fn, prob.train, prep["variants"], seeds=args.seeds,
+                  test_dataset=prob.test, eval_every=args.eval_every, target=args.target, f_star=prob.f_star,
+                  backend=args.backend, progress=not args.quiet, **budget)
+    _say(args, f"{prob.description}\n{cmp.summary()}")
+    paths = [os.path.join(out, name) for name in ("compare.png", "compare_evals.csv", "compare_steps.csv",
+                                                  "compare_summary.csv", "compare.json")]
+    fig = cmp.plot(x="all", title=f"Batch vs stochastic vs mini-batch GD — {prob.description}")
+    _save_figure(fig, paths[0])
+    cmp.to_csv(paths[1], table="evals")
+    cmp.to_csv(paths[2], table="steps")
+    cmp.to_csv(paths[3], table="summary")
+    cmp.to_json(paths[4], steps=False)  # the per-update table is in compare_steps.csv
+    return paths
+
+
+def _run_noise(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
+    from tinygrad_mb.gd import gradient_noise  # noqa: PLC0415
+
+    prob = prep["problem"]
+    model = prob.model_fn(args.seed)
+    if args.backend:
+        model.to(args.backend)
+    result = gradient_noise(model, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, draws=args.draws,
+                            seed=args.seed, backend=args.backend)
+    _say(args, f"{prob.description}\n{result}")
+    paths = [os.path.join(out, name) for name in ("noise.png", "noise.csv", "noise.json")]
+    _save_figure(result.plot(title=f"Mini-batch gradient noise at the initial weights — {prob.description}"),
+                 paths[0])
+    result.to_csv(paths[1])
+    result.to_json(paths[2])
+    return paths
+
+
+def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
+    from tinygrad_mb.gd import sweep  # noqa: PLC0415
+
+    prob = prep["problem"]
+    result = sweep(prob.model_fn, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, lrs=args.lrs,
+                   target=args.target, epochs=args.epochs, seeds=args.seeds, optimizer=args.optimizer,
+                   backend=args.backend, progress=not args.quiet)
+    _say(args, f"{prob.description}\n{result}")
+    paths = [os.path.join(out, name) for name in ("sweep.png", "sweep.csv", "sweep.json")]
+    _save_figure(result.plot(title=f"Learning-rate sweep — {prob.description}"), paths[0])
+    result.to_csv(paths[1])
+    result.to_json(paths[2])
+    return paths
+
+
+def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
+    from tinygrad_mb.gd import trajectories  # noqa: PLC0415
+
+    prob = prep["problem"]
+    budget = {"updates": args.updates, "epochs": args.epochs}
+    if all(v is None for v in budget.values()):
+        budget["updates"] = 40
+    model = prob.model_fn(args.seed)
+    result = trajectories(model, prob.loss_fn, prob.train, prep["variants"], seed=args.seed, start=prob.start,
+                          backend=args.backend, **budget)
+    lines = [f"{label}: {len(p) - 1} updates, final loss {result.histories[label].final_loss:.5g}"
+             for label, p in result.paths.items()]
+    _say(args, f"{prob.description}\n" + "\n".join(lines))
+    paths = [os.path.join(out, name) for name in ("trajectories.png", "trajectories.csv", "trajectories.json")]
+    _save_figure(result.plot(), paths[0])
+    result.to_csv(paths[1])
+    result.to_json(paths[2])
+    return paths
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 and the valid choices on a bad argument
+    prep = _validate(args.subparser, args)  # errors name the subcommand, e.g. 'tinygrad-mb compare: error'
+    import matplotlib  # noqa: PLC0415  (only now: nothing is drawn before the arguments are known good)
+
+    matplotlib.use("Agg")  # files only, never a window
+    os.makedirs(args.out, exist_ok=True)
+    start = time.perf_counter()
+    runner = {"compare": _run_compare, "noise": _run_noise, "sweep": _run_sweep,
+              "trajectories": _run_trajectories}[args.command]
+    try:
+        paths = runner(args, prep, args.out)
+    except TinygradMBError as exc:
+        print(f"tinygrad-mb {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    _say(args, f"wrote {', '.join(paths)} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,311 @@
+"""Run several variants side by side, fairly, and compare them: :func:`compare`.
+
+A fair comparison changes ONE thing, the batch size (and its learning rate):
+
+* every variant starts from the **same initial weights** (per seed: the model's
+  ``state_dict()`` is taken once and loaded before each variant);
+* every variant sees the **same data** in the same shuffled order (the loader is
+  seeded with the same seed, so SGD and a mini-batch run walk through the
+  samples in the same sequence);
+* every variant is evaluated on the full training set at the **same sample
+  counts** (a grid every ``eval_every`` samples that all batch sizes divide),
+  so their curves share an x-axis: epochs, updates, samples seen or training
+  seconds (evaluation time excluded).
+
+Several seeds give mean +- std bands and show how much of a difference is luck.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
+from tinygrad_mb.gd.history import History
+from tinygrad_mb.gd.trainer import default_eval_every, train
+from tinygrad_mb.gd.variants import Variant
+
+
+def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variants: Sequence[Variant], *,
+            epochs: float | None = None, updates: int | None = None, samples: int | None = None,
+            seconds: float | None = None, seeds: Sequence[int] = (0,), test_dataset: Any = None,
+            eval_every: int | None = None, target: float | None = None, f_star: float | None = None,
+            metrics: dict[str, Callable[[Any, Any], float]] | None = None, backend: str | None = None,
+            progress: bool = False) -> Comparison:
+    """Train every variant from the same initial weights on the same data, for each seed.
+
+    Args:
+        model: a ``Module`` (the same initial weights for every seed; it is left at
+            them afterwards) or a factory ``seed -> Module`` (fresh weights per seed).
+        loss_fn, dataset, test_dataset, metrics, backend: as in :func:`train`.
+        variants: the :class:`Variant` s to run (their labels must differ).
+        epochs, updates, samples, seconds: the budget of EACH run (default 10 epochs).
+        seeds: one run per variant per seed.
+        eval_every: shared evaluation grid in samples (default ~N/20, a multiple of every batch size).
+        target: the loss whose time-to-reach :meth:`Comparison.summary` reports (see there).
+        f_star: optimal training loss, if known (read from the dataset otherwise).
+        progress: show a tqdm bar (only when stderr is a terminal).
+    """
+    variants = list(variants)
+    if not variants or not all(isinstance(v, Variant) for v in variants):
+        raise HyperparameterError("variants must be a non-empty list of gd.Variant (e.g. [gd.Batch(0.5), "
+                                  "gd.Stochastic(0.01), gd.MiniBatch(32, 0.1)])")
+    seeds = list(seeds)
+    if not seeds:
+        raise HyperparameterError("seeds must name at least one seed, e.g. seeds=[0]")
+    n = len(as_dataset(dataset))
+    labels = [v.label(n) for v in variants]
+    if len(set(labels)) != len(labels):
+        raise HyperparameterError(f"two variants have the same label; make them differ: {labels}")
+    if eval_every is None:
+        eval_every = default_eval_every(n, [v.resolve_batch_size(n) for v in variants])
+    f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
+    is_module = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
+
+    bar = _progress_bar(progress, len(seeds) * len(variants))
+    histories: dict[str, list[History]] = {label: [] for label in labels}
+    try:
+        for seed in seeds:
+            net = model if is_module else model(seed)
+            initial = net.state_dict()  # one snapshot per seed: every variant starts here
+            for variant, label in zip(variants, labels):
+                net.load_state_dict(initial)
+                if bar is not None:
+                    bar.set_description(f"seed {seed}: {label}")
+                h = train(net, loss_fn, dataset, variant, epochs=epochs, updates=updates, samples=samples,
+                          seconds=seconds, seed=seed, test_dataset=test_dataset, eval_every=eval_every,
+                          f_star=f_star, metrics=metrics, backend=backend)
+                histories[label].append(h)
+                if bar is not None:
+                    bar.update(1)
+            net.load_state_dict(initial)
+    finally:
+        if bar is not None:
+            bar.close()
+    return Comparison(variants, seeds, histories, n_train=n, f_star=f_star, target=target)
+
+
+def _progress_bar(enabled: bool, total: int) -> Any:
+    import sys  # noqa: PLC0415
+
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, unit="run", leave=False)
+
+
+SUMMARY_COLUMNS = (
+    ("variant", "variant", "{}"), ("batch_size", "B", "{}"), ("lr", "lr", "{:g}"),
+    ("final_loss", "final loss", "{:.4g}"), ("best_loss", "best loss", "{:.4g}"),
+    ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "{:.0f}"),
+    ("samples", "samples", "{:.0f}"), ("time", "time [s]", "{:.3f}"),
+    ("time_to_target", "t->target [s]", "{:.3f}"), ("updates_to_target", "upd->target", "{:.0f}"),
+    ("samples_to_target", "smp->target", "{:.0f}"), ("diverged", "diverged", "{}"),
+)
+
+
+class Comparison:
+    """The histories of a :func:`compare` run: ``histories[label]`` is one History per seed."""
+
+    def __init__(self, variants: list[Variant], seeds: list[int], histories: dict[str, list[History]], *,
+                 n_train: int, f_star: float | None = None, target: float | None = None) -> None:
+        self.variants = variants
+        self.seeds = seeds
+        self.histories = histories
+        self.n_train = n_train
+        self.f_star = f_star
+        self._target = target
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.histories)
+
+    @property
+    def target(self) -> float:
+        """The loss whose time-to-reach the summary reports.
+
+        The ``target`` given to :func:`compare`; else, when f* is known,
+        ``f* + 0.01 (f0 - f*)`` (the initial suboptimality cut 100 times);
+        else the highest best loss among runs that did not diverge (a loss
+        every such run reached).
+        """
+        if self._target is not None:
+            return float(self._target)
+        runs = [h for hs in self.histories.values() for h in hs]
+        f0 = float(np.mean([h.initial_loss for h in runs]))
+        if self.f_star is not None:
+            return self.f_star + 0.01 * (f0 - self.f_star)
+        best = [h.best_loss for h in runs if not h.diverged]
+        return max(best) if best else f0
+
+    def summary(self, target: float | None = None) -> Summary:
+        """One row per variant, means over seeds; ``print(comparison.summary())`` shows the table."""
+        target = self.target if target is None else float(target)
+        rows = []
+        for variant, (label, runs) in zip(self.variants, self.histories.items()):
+            reached = [r for r in (h.reach(target) for h in runs) if r is not None]
+            finals = [h.final_loss for h in runs]
+            row: dict[str, Any] = {
+                "variant": label, "name": variant.name, "batch_size": runs[0].batch_size, "lr": variant.lr,
+                "seeds": len(runs), "final_loss": _mean(finals), "final_loss_std": _std(finals),
+                "best_loss": _mean([h.best_loss for h in runs]),
+                "final_suboptimality": None if self.f_star is None else _mean(finals) - self.f_star,
+                "updates": _mean([h.updates for h in runs]), "samples": _mean([h.samples for h in runs]),
+                "time": _mean([h.wall_time for h in runs]),
+                "time_to_target": _mean([r["time"] for r in reached]) if reached else None,
+                "updates_to_target": _mean([r["update"] for r in reached]) if reached else None,
+                "samples_to_target": _mean([r["samples"] for r in reached]) if reached else None,
+                "reached_target": len(reached),
+                "diverged": _diverged_text(runs),
+                "diverged_at": [h.diverged_at for h in runs if h.diverged],
+            }
+            rows.append(row)
+        return Summary(rows, target=target, f_star=self.f_star, seeds=len(self.seeds))
+
+    def plot(self, x: str | Sequence[str] = "epoch", y: str = "auto", ax: Any = None, bands: bool = True,
+             title: str | None = None) -> Any:
+        """Full training loss against ``x`` (``"epoch"``, ``"update"``, ``"samples"``, ``"time"``, or
+        ``"all"`` for four panels); ``y="auto"`` plots f - f* on a log scale when f* is known.
+
+        Returns the matplotlib Figure.
+        """
+        from tinygrad_mb.gd.plots import plot_comparison  # noqa: PLC0415  (matplotlib only when plotting)
+
+        return plot_comparison(self, x=x, y=y, ax=ax, bands=bands, title=title)
+
+    # --- export --------------------------------------------------------------------
+    def rows(self, table: str = "evals") -> list[dict[str, Any]]:
+        """Long-format rows of ``"evals"``, ``"steps"`` or ``"summary"``."""
+        if table == "summary":
+            return [{k: v for k, v in r.items() if k != "diverged_at"} for r in self.summary().rows]
+        if table not in ("evals", "steps"):
+            raise HyperparameterError(f"table must be 'evals', 'steps' or 'summary', got {table!r}")
+        out = []
+        for label, runs in self.histories.items():
+            for h in runs:
+                cols = getattr(h, table)
+                for i in range(len(next(iter(cols.values()), ()))):
+                    out.append({"variant": label, "batch_size": h.batch_size, "lr": h.variant.lr, "seed": h.seed,
+                                **{k: v[i].item() for k, v in cols.items()}})
+        return out
+
+    def to_csv(self, path: str | os.PathLike | None = None, table: str = "evals") -> str:
+        """CSV text of one table (``"evals"``, ``"steps"`` or ``"summary"``); also written to ``path`` if given."""
+        rows = self.rows(table)
+        fields: list[str] = []
+        for r in rows:
+            fields += [k for k in r if k not in fields]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buf.getvalue()
+        if path is not None:
+            _write_text(path, text)
+        return text
+
+    def to_dict(self, steps: bool = True) -> dict[str, Any]:
+        summary = self.summary()
+        return {
+            "n_train": self.n_train, "f_star": self.f_star, "seeds": self.seeds, "target": summary.target,
+            "variants": [v.to_dict(self.n_train) for v in self.variants],
+            "summary": summary.rows,
+            "histories": {label: [h.to_dict(steps=steps) for h in runs] for label, runs in self.histories.items()},
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None, steps: bool = True) -> str:
+        """JSON text of everything (summary and histories); also written to ``path`` if given."""
+        text = json.dumps(_sanitize(self.to_dict(steps=steps)), indent=1, default=_json_default)
+        if path is not None:
+            _write_text(path, text)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Comparison({self.labels}, seeds={self.seeds})"
+
+
+class Summary:
+    """The summary table: ``rows`` (dicts), printable, exportable."""
+
+    def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int) -> None:
+        self.rows, self.target, self.f_star, self.seeds = rows, target, f_star, seeds
+
+    def __getitem__(self, label: str) -> dict[str, Any]:
+        for row in self.rows:
+            if row["variant"] == label or row["name"] == label:
+                return row
+        raise KeyError(f"no variant {label!r}; have {[r['variant'] for r in self.rows]}")
+
+    def __str__(self) -> str:
+        cols = [c for c in SUMMARY_COLUMNS if not (c[0] == "final_suboptimality" and self.f_star is None)]
+        table = [[title for _, title, _ in cols]]
+        for row in self.rows:
+            table.append([_fmt(row[key], fmt) for key, _, fmt in cols])
+        widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in table]
+        lines.insert(1, "-" * len(lines[0]))
+        what = "f* + 1% of (f0 - f*)" if self.f_star is not None else "loss"
+        head = f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s); time = training only"
+        return head + "\n" + "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def _std(values: Sequence[float]) -> float:
+    return float(np.std(values)) if len(values) > 1 else 0.0
+
+
+def _diverged_text(runs: list[History]) -> str:
+    bad = [h for h in runs if h.diverged]
+    if not bad:
+        return "no"
+    where = ", ".join(f"update {h.diverged_at} (loss={h.diverged_loss:g})" for h in bad)
+    return f"yes at {where}" if len(runs) == 1 else f"{len(bad)}/{len(runs)} seeds: {where}"
+
+
+def _sanitize(obj: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by their names, recursively."""
+    if isinstance(obj, dict):
+        return {k: _sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_sanitize(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(obj):
+        return str(float(obj))
+    return obj
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _write_text(path: str | os.PathLike, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a file."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)

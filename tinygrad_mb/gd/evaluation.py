@@ -1,0 +1,131 @@
+"""Datasets as the training loop sees them, and evaluation on the whole of them.
+
+:func:`as_dataset` accepts the forms a user is likely to have at hand (a
+``data.TensorDataset``, a bundled dataset object with ``.X``/``.y``, a tuple of
+arrays) and returns something a ``DataLoader`` takes.
+
+:class:`EvalData` computes the *full* training loss
+
+    f(w) = (1/N) * sum_i loss_i(w)
+
+(the quantity all three variants try to minimise, whatever batch they step
+with) and the test loss/metrics, in chunks whose size-weighted mean is exactly
+the mean over all samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend as _backend
+from tinygrad_mb.errors import DataError
+
+#: Largest chunk evaluated in one forward pass (bounds memory on big datasets).
+EVAL_CHUNK = 8192
+#: Attribute names under which a dataset may know its optimal training loss f*.
+F_STAR_ATTRS = ("min_loss", "f_star", "optimal_loss", "loss_star")
+
+
+def as_dataset(obj: Any, what: str = "dataset") -> Any:
+    """A ``Dataset`` the ``DataLoader`` accepts, from a dataset, an ``.X``/``.y`` object or ``(X, y)``."""
+    from tinygrad_mb.data import TensorDataset  # noqa: PLC0415
+
+    if hasattr(obj, "tensors"):
+        return obj
+    if hasattr(obj, "X") and hasattr(obj, "y"):
+        return TensorDataset(obj.X, obj.y)
+    if isinstance(obj, (tuple, list)) and len(obj) in (1, 2):
+        return TensorDataset(*obj)
+    if hasattr(obj, "__len__") and hasattr(obj, "__getitem__"):
+        return obj
+    raise DataError(
+        f"{what} must be a data.Dataset, an object with .X and .y arrays, or a tuple (X, y); "
+        f"got {type(obj).__name__}"
+    )
+
+
+def dataset_f_star(obj: Any) -> float | None:
+    """The optimal training loss f* if the dataset knows it (e.g. linear regression), else None."""
+    for name in F_STAR_ATTRS:
+        value = getattr(obj, name, None)
+        if value is not None and not callable(value):
+            return float(value)
+    return None
+
+
+def _label_dtype(ds: Any) -> Any:
+    tensors = getattr(ds, "tensors", None)
+    if tensors is not None and len(tensors) > 1:
+        return tensors[1].dtype
+    if len(ds) and isinstance(ds[0], (tuple, list)) and len(ds[0]) > 1:
+        return getattr(ds[0][1], "dtype", np.asarray(ds[0][1]).dtype)
+    return None
+
+
+def accuracy(outputs: Any, targets: Any) -> float:
+    """Fraction of correct predictions: argmax of (N, C) logits, or ``logit > 0`` for one output."""
+    xp = _backend.array_module(outputs)
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        pred = outputs.argmax(axis=1)
+    else:
+        pred = (outputs.reshape(-1) > 0).astype(targets.dtype)
+    return float(xp.mean(pred == targets.reshape(-1)))
+
+
+def default_metrics(ds: Any) -> dict[str, Callable[[Any, Any], float]]:
+    """Accuracy for integer labels (classification), nothing for regression."""
+    dtype = _label_dtype(ds)
+    if dtype is not None and np.issubdtype(np.dtype(str(dtype)), np.integer):
+        return {"accuracy": accuracy}
+    return {}
+
+
+class EvalData:
+    """Full-data evaluation of a model: train loss, test loss and metrics on both."""
+
+    def __init__(self, train_ds: Any, test_ds: Any, backend: str,
+                 metrics: dict[str, Callable[[Any, Any], float]]) -> None:
+        from tinygrad_mb.data import DataLoader  # noqa: PLC0415
+
+        self.metrics = dict(metrics)
+        self.loaders = {"train": DataLoader(train_ds, batch_size=min(len(train_ds), EVAL_CHUNK),
+                                            shuffle=False, backend=backend)}
+        if test_ds is not None:
+            self.loaders["test"] = DataLoader(test_ds, batch_size=min(len(test_ds), EVAL_CHUNK),
+                                              shuffle=False, backend=backend)
+
+    def evaluate(self, model: Any, loss_fn: Callable[[Any, Any], Any]) -> dict[str, float]:
+        """``{"train_loss": ..., "train_accuracy": ..., "test_loss": ..., ...}`` (call under no_grad)."""
+        record: dict[str, float] = {}
+        for split, loader in self.loaders.items():
+            sums = dict.fromkeys(["loss", *self.metrics], 0.0)
+            count = 0
+            for xb, yb in loader:
+                out = model(xb)
+                m = int(xb.shape[0])
+                sums["loss"] += float(loss_fn(out, yb).data) * m
+                for name, fn in self.metrics.items():
+                    sums[name] += fn(out.data, yb.data) * m
+                count += m
+            for name, total in sums.items():
+                record[f"{split}_{name}"] = total / count if count else math.nan
+        return record
+
+
+def flat_grad(params: list[Any]) -> np.ndarray:
+    """All parameter gradients as one float64 NumPy vector (zeros where a grad is None)."""
+    parts = []
+    for p in params:
+        g = p.grad
+        parts.append(np.zeros(p.size) if g is None else _backend.to_numpy(g).astype(np.float64).ravel())
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def flat_params(params: list[Any]) -> np.ndarray:
+    """All parameter values as one float64 NumPy vector."""
+    return np.concatenate([_backend.to_numpy(p.data).astype(np.float64).ravel() for p in params]) \
+        if params else np.zeros(0)

@@ -1,0 +1,201 @@
+"""How many steps does each batch size need? A learning-rate sweep, :func:`sweep`.
+
+For each batch size B we try a grid of learning rates, keep the best one, and
+count the updates it needs to bring the full training loss down to a target.
+Plotted against B on log-log axes, the counts show two regimes (Shallue et
+al., 2019; McCandlish et al., 2018)::
+
+    steps(B) ~ S_min * (1 + B_noise / B)
+
+* **perfect scaling** for B << B_noise: the gradient noise dominates, doubling
+  B halves the noise, allows twice the step and halves the steps (slope -1);
+* **diminishing returns** for B >> B_noise: the gradient is already nearly
+  exact, the step is capped by the curvature (lr < 2/L), and more samples per
+  step buy almost nothing (the curve flattens at S_min, batch GD's count).
+
+The sweep fits that curve; ``B_noise`` estimates the *critical batch size*.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
+from tinygrad_mb.gd.trainer import train
+from tinygrad_mb.gd.variants import Variant
+
+
+@dataclass
+class SweepResult:
+    """Best learning rate and steps-to-target per batch size, and every run's outcome."""
+
+    n: int
+    target: float
+    batch_sizes: list[int]
+    lrs: list[float]
+    best_lr: list[float]  # nan where no rate reached the target
+    steps_to_target: list[float]  # updates (mean over seeds); inf where not reached
+    samples_to_target: list[float]
+    runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, skipped
+    fit: tuple[float, float] | None  # (S_min, B_noise) of steps = S_min (1 + B_noise / B)
+
+    def plot(self, title: str | None = None) -> Any:
+        """Log-log steps-to-target against B, and best lr against B; returns the Figure."""
+        from tinygrad_mb.gd.plots import plot_sweep  # noqa: PLC0415
+
+        return plot_sweep(self, title=title)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _clean(v) for k, v in asdict(self).items()}
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
+
+            _write_text(path, text)
+        return text
+
+    def to_csv(self, path: str | os.PathLike | None = None) -> str:
+        """Every (batch size, lr) run: ``batch_size,lr,steps_to_target,diverged,best``."""
+        lines = ["batch_size,lr,steps_to_target,samples_to_target,diverged,best"]
+        for r in self.runs:
+            lines.append(f"{r['batch_size']},{r['lr']!r},{r['steps']},{r['samples']},{r['diverged']},{r['best']}")
+        text = "\n".join(lines) + "\n"
+        if path is not None:
+            from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
+
+            _write_text(path, text)
+        return text
+
+    def __str__(self) -> str:
+        rows = [f"learning-rate sweep: updates to reach full training loss <= {self.target:.6g} (N = {self.n})",
+                f"{'B':>6}  {'best lr':>9}  {'updates':>9}  {'samples':>10}"]
+        for b, lr, s, m in zip(self.batch_sizes, self.best_lr, self.steps_to_target, self.samples_to_target):
+            rows.append(f"{b:>6}  {lr:>9.4g}  {s:>9.0f}  {m:>10.0f}" if math.isfinite(s)
+                        else f"{b:>6}  {'-':>9}  {'not reached':>9}")
+        if self.fit is not None:
+            rows.append(f"fit steps = S_min (1 + B_noise/B): S_min = {self.fit[0]:.4g}, B_noise = {self.fit[1]:.4g}")
+        return "\n".join(rows)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def fit_steps(batch_sizes: Sequence[float], steps: Sequence[float]) -> tuple[float, float] | None:
+    """Least squares (relative errors) for ``steps = S_min + S_min * B_noise / B``; None if ill-posed."""
+    b, s = np.asarray(batch_sizes, float), np.asarray(steps, float)
+    ok = np.isfinite(s) & (s > 0)
+    if ok.sum() < 2:
+        return None
+    A = np.stack([np.ones(ok.sum()), 1 / b[ok]], axis=1) / s[ok, None]
+    (a, c), *_ = np.linalg.lstsq(A, np.ones(ok.sum()), rcond=None)
+    if a <= 0 or c < 0:
+        return None
+    return float(a), float(c / a)
+
+
+def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
+          batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1000),
+          lrs: Sequence[float] | None = None, target: float | None = None, epochs: float = 20,
+          seeds: Sequence[int] = (0,), optimizer: str = "sgd", backend: str | None = None,
+          progress: bool = False) -> SweepResult:
+    """For each batch size, find the learning rate that reaches ``target`` in the fewest updates.
+
+    Args:
+        model: a ``Module`` (every run starts from its current weights) or a factory ``seed -> Module``.
+        loss_fn, dataset: as in :func:`train`.
+        batch_sizes: the B's to try (values >= N mean full batch).
+        lrs: the learning-rate grid (default: 2^-10 ... 2^1, factors of 2).
+        target: the full training loss to reach (default: f* + 1% of f0 - f* when f* is
+            known, else 10% of the initial loss).
+        epochs: the most any run may train; a run that has not reached the target by
+            then counts as "not reached".
+        seeds: runs per (B, lr); the steps are averaged (a rate counts only if every seed reaches).
+        optimizer: optimizer name for every run (see :class:`Variant`).
+
+    The rates of one batch size are tried from large to small. Once one rate has
+    reached the target, later runs are capped at its number of updates, and the
+    scan stops at the first smaller rate that cannot beat it (steps only grow
+    as the rate shrinks further).
+    """
+    lrs = sorted((float(x) for x in (lrs if lrs is not None else 2.0 ** np.arange(-10, 2))), reverse=True)
+    if not lrs or any(not math.isfinite(x) or x <= 0 for x in lrs):
+        raise HyperparameterError(f"lrs must be positive finite numbers, got {lrs}")
+    ds = as_dataset(dataset)
+    n = len(ds)
+    sizes = sorted({min(int(b), n) for b in batch_sizes})
+    if not sizes or sizes[0] < 1:
+        raise HyperparameterError(f"batch_sizes must be positive ints, got {list(batch_sizes)}")
+    seeds = list(seeds)
+    is_module = hasattr(model, "state_dict")
+    nets = {s: (model if is_module else model(s)) for s in seeds}
+    initial = {s: net.state_dict() for s, net in nets.items()}
+    if target is None:
+        from tinygrad_mb.gd.evaluation import EvalData  # noqa: PLC0415
+        from tinygrad_mb.tensor import no_grad  # noqa: PLC0415
+
+        from tinygrad_mb.gd.noise import _model_backend  # noqa: PLC0415
+
+        net = nets[seeds[0]]
+        with no_grad():
+            f0 = EvalData(ds, None, backend or _model_backend(net), {}).evaluate(net, loss_fn)["train_loss"]
+        f_star = dataset_f_star(dataset)
+        target = f_star + 0.01 * (f0 - f_star) if f_star is not None else 0.1 * f0
+    bar = None
+    if progress:
+        from tinygrad_mb.gd.compare import _progress_bar  # noqa: PLC0415
+
+        bar = _progress_bar(True, len(sizes) * len(lrs))
+    runs: list[dict[str, Any]] = []
+    best_lr, best_steps, best_samples = [], [], []
+    for b in sizes:
+        best = (math.inf, math.nan, math.inf)
+        for lr in lrs:
+            cap = None if not math.isfinite(best[0]) else int(best[0])
+            steps, samples, diverged = [], [], False
+            for s in seeds:
+                nets[s].load_state_dict(initial[s])
+                h = train(nets[s], loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer), epochs=epochs,
+                          updates=cap, seed=s, stop_loss=target, eval_every=max(b, n // 100), backend=backend)
+                hit = h.reach(target)
+                diverged |= h.diverged
+                steps.append(hit["update"] if hit else math.inf)
+                samples.append(hit["samples"] if hit else math.inf)
+            mean_steps = float(np.mean(steps))
+            runs.append({"batch_size": b, "lr": lr, "steps": mean_steps, "samples": float(np.mean(samples)),
+                         "diverged": diverged, "best": False})
+            if bar is not None:
+                bar.update(1)
+            if mean_steps < best[0]:
+                best = (mean_steps, lr, float(np.mean(samples)))
+            elif math.isfinite(best[0]):
+                break  # smaller rates only get slower from here
+        for r in runs:
+            if r["batch_size"] == b and r["lr"] == best[1]:
+                r["best"] = True
+        best_steps.append(best[0])
+        best_lr.append(best[1])
+        best_samples.append(best[2])
+    if bar is not None:
+        bar.close()
+    for s, net in nets.items():
+        net.load_state_dict(initial[s])
+    return SweepResult(n=n, target=float(target), batch_sizes=sizes, lrs=lrs, best_lr=best_lr,
+                       steps_to_target=best_steps, samples_to_target=best_samples, runs=runs,
+                       fit=fit_steps(sizes, best_steps))

@@ -1,0 +1,287 @@
+"""The one training loop behind batch, stochastic and mini-batch gradient descent.
+
+::
+
+    for each epoch:                            # one pass over the N training samples
+        for each batch (x_B, y_B) of B samples:   # B = N, 1 or anything in between
+            loss = loss_fn(model(x_B), y_B)        # mini-batch loss at the current weights
+            grads = d loss / d weights             # backward()
+            weights -= lr * grads                  # optimizer.step()
+
+The loop is written once; a :class:`~tinygrad_mb.gd.variants.Variant` only
+chooses ``B`` and ``lr``. Around it, :func:`train` keeps a :class:`History`:
+
+* **per update** (cheap): update index, fractional epoch, samples seen,
+  wall-clock seconds, the mini-batch loss and the gradient norm ``|g_B|``;
+* **per evaluation**: the loss on the *whole* training set (and test loss and
+  metrics), measured at sample counts on a fixed grid (every ``eval_every``
+  samples within each epoch, and at every epoch's end), so runs with different
+  batch sizes are measured at the same points. A full-batch run reaches an
+  epoch's end at every update and is therefore evaluated after every update.
+
+Evaluation runs under ``no_grad`` with the clock paused, so ``time`` is the
+cost of training alone. A non-finite mini-batch loss stops the run and marks
+it *diverged* at that update.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend as _backend
+from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.gd.evaluation import EvalData, as_dataset, dataset_f_star, default_metrics
+from tinygrad_mb.gd.history import History
+from tinygrad_mb.gd.variants import Variant
+
+Metric = Callable[[Any, Any], float]
+
+
+class Stopwatch:
+    """Wall-clock seconds that can be paused (for evaluation) and resumed.
+
+    ``elapsed()`` reads the host clock; on the GPU, queued work may still be
+    running, so :meth:`pause` first waits for the device (``synchronize``) and
+    the times at evaluation points are exact.
+    """
+
+    def __init__(self) -> None:
+        self._total = 0.0
+        self._since: float | None = None
+
+    def start(self) -> None:
+        """Start (or resume) counting."""
+        self._since = time.perf_counter()
+
+    def pause(self) -> float:
+        _backend.synchronize()
+        if self._since is not None:
+            self._total += time.perf_counter() - self._since
+            self._since = None
+        return self._total
+
+    def elapsed(self) -> float:
+        if self._since is None:
+            return self._total
+        return self._total + (time.perf_counter() - self._since)
+
+
+def make_optimizer(variant: Variant, params: list[Any]) -> Any:
+    """The optimizer a variant asks for, on ``params``, with the variant's learning rate."""
+    from tinygrad_mb import optim  # noqa: PLC0415  (optim sits above gd's imports only at call time)
+
+    if callable(variant.optimizer):
+        return variant.optimizer(params, variant.lr)
+    if variant.optimizer == "sgd":
+        return optim.SGD(params, lr=variant.lr)
+    if variant.optimizer == "momentum":
+        return optim.SGD(params, lr=variant.lr, momentum=0.9)
+    if variant.optimizer == "nesterov":
+        return optim.SGD(params, lr=variant.lr, momentum=0.9, nesterov=True)
+    return optim.Adam(params, lr=variant.lr)
+
+
+def resolve_budget(n: int, batch_size: int, epochs: float | None, updates: int | None,
+                   samples: int | None, seconds: float | None) -> dict[str, float]:
+    """Check the budgets and return the ones given; with none given, 10 epochs.
+
+    A run stops as soon as ANY given budget is used up.
+    """
+    budget = {k: v for k, v in (("epochs", epochs), ("updates", updates), ("samples", samples),
+                                ("seconds", seconds)) if v is not None}
+    for key, value in budget.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise HyperparameterError(f"budget {key}={value!r} must be a finite number > 0")
+    if not budget:
+        budget = {"epochs": 10}
+    return budget
+
+
+def default_eval_every(n: int, batch_sizes: list[int], points_per_epoch: int = 20) -> int:
+    """A grid spacing (in samples) near ``n / points_per_epoch`` that every batch size divides.
+
+    Batch sizes >= n (full batch) are left out: they are evaluated at every update anyway.
+    """
+    step = 1
+    for b in batch_sizes:
+        if b < n:
+            step = step * b // math.gcd(step, b)
+    target = max(1, round(n / points_per_epoch))
+    return max(step, round(target / step) * step) if step < n else n
+
+
+def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant: Variant, *,
+          epochs: float | None = None, updates: int | None = None, samples: int | None = None,
+          seconds: float | None = None, seed: int | None = 0, test_dataset: Any = None,
+          eval_every: int | None = None, stop_loss: float | None = None, f_star: float | None = None,
+          metrics: dict[str, Metric] | None = None, backend: str | None = None,
+          record_params: bool = False, callback: Callable[[dict[str, Any]], None] | None = None) -> History:
+    """Train ``model`` in place with one gradient-descent variant and record what happened.
+
+    Args:
+        model: a :class:`tinygrad_mb.nn.Module` (trained in place).
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``, a *mean* over the batch
+            (e.g. ``nn.MSELoss()`` or ``F.cross_entropy``).
+        dataset: a ``data.Dataset`` / ``TensorDataset``, an object with ``.X`` and ``.y``
+            arrays (the bundled datasets), or a tuple ``(X, y)``.
+        variant: batch size, learning rate and optimizer (:class:`Variant`).
+        epochs, updates, samples, seconds: budgets; the run stops at the first one
+            used up (``seconds`` counts training time only). Default: 10 epochs.
+        seed: seeds the loader's shuffling (the only randomness here).
+        test_dataset: optional held-out data, evaluated with the training set.
+        eval_every: grid spacing in samples within an epoch (default: about N/20,
+            a multiple of the batch size). Every epoch's end is also evaluated.
+        stop_loss: stop early once the full training loss is <= this value.
+        f_star: the optimal training loss, if known (read from the dataset otherwise).
+        metrics: ``{name: fn(outputs_array, targets_array) -> float}``, evaluated on
+            train and test data (default: accuracy for integer labels).
+        backend: ``"numpy"`` or ``"cupy"``; the data is moved there once.
+        record_params: also keep the flattened parameters after every update (for
+            trajectory plots; copies to the host every update).
+        callback: called with a dict after every evaluation (progress bars, logging).
+
+    Returns:
+        The run's :class:`History`.
+    """
+    from tinygrad_mb.data import DataLoader  # noqa: PLC0415
+    from tinygrad_mb.tensor import no_grad  # noqa: PLC0415
+
+    if not isinstance(variant, Variant):
+        raise HyperparameterError(f"variant must be a gd.Variant (e.g. gd.MiniBatch(32, 0.1)), got {variant!r}")
+    train_ds = as_dataset(dataset, "dataset")
+    test_ds = None if test_dataset is None else as_dataset(test_dataset, "test_dataset")
+    n = len(train_ds)
+    batch_size = variant.resolve_batch_size(n)
+    budget = resolve_budget(n, batch_size, epochs, updates, samples, seconds)
+    if eval_every is None:
+        eval_every = default_eval_every(n, [batch_size])
+    if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 1:
+        raise HyperparameterError(f"eval_every must be a positive number of samples, got {eval_every!r}")
+    f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
+    params = list(model.parameters())
+    if backend is None:  # train where the model lives
+        backend = _backend.backend_of(params[0].data) if params else _backend.get_backend()
+    else:
+        backend = _backend.check_name(backend)
+        model.to(backend)
+    # A full batch is never shuffled: the order of a sum does not change the
+    # gradient mathematically, and keeping it fixed makes batch GD reproducible
+    # bit for bit by a hand-written loop.
+    loader = DataLoader(train_ds, batch_size=batch_size, shuffle=batch_size < n, drop_last=False,
+                        seed=seed, backend=backend)
+    evaluator = EvalData(train_ds, test_ds, backend, default_metrics(train_ds) if metrics is None else metrics)
+    optimizer = make_optimizer(variant, params)
+    scheduler = None if variant.schedule is None else variant.schedule(optimizer)
+    history = History(variant, seed=seed, n_train=n, batch_size=batch_size, f_star=f_star,
+                      budget=budget, eval_every=int(eval_every))
+
+    max_samples = min(budget.get("samples", math.inf), budget.get("epochs", math.inf) * n)
+    max_updates = budget.get("updates", math.inf)
+    max_seconds = budget.get("seconds", math.inf)
+    # Checking a loss for NaN reads it back from the device; on the GPU do that
+    # only at evaluation points and every 64 updates, not after every update.
+    check_every = 1 if backend == _backend.NUMPY else 64
+    clock = Stopwatch()
+
+    def evaluate(k: int, seen: int) -> bool:
+        """Full-data evaluation at update k with the clock paused; False if non-finite."""
+        t = clock.pause()
+        model.eval()
+        with no_grad():
+            record = evaluator.evaluate(model, loss_fn)
+        model.train()
+        history.add_eval(k, seen, t, record, optimizer_lr(optimizer))
+        if callback is not None:
+            callback({"update": k, "samples": seen, "time": t, **record, "variant": variant.label(n)})
+        clock.start()  # resume: training time only
+        return math.isfinite(record["train_loss"])
+
+    model.train()
+    if record_params:
+        history.add_params(0, params)
+    evaluate(0, 0)  # starts the clock when done
+    k = seen = 0
+    epoch_start = 0
+    next_eval = min(eval_every, n)
+    stop = ""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while not stop:
+            for xb, yb in loader:
+                loss = loss_fn(model(xb), yb)
+                if check_every == 1 and not math.isfinite(float(loss.data)):
+                    history.mark_diverged(k + 1, seen + int(xb.shape[0]), clock.elapsed(), float(loss.data))
+                    stop = "diverged"
+                    break
+                optimizer.zero_grad()
+                loss.backward()
+                gnorm = _grad_norm(params)
+                optimizer.step()
+                k += 1
+                seen += int(xb.shape[0])
+                now = clock.elapsed()
+                history.add_step(k, seen, now, loss.data, gnorm, optimizer_lr(optimizer))
+                if record_params:
+                    history.add_params(k, params)
+                if scheduler is not None and variant.schedule_unit == "update":
+                    scheduler.step()
+                at_epoch_end = seen - epoch_start >= n
+                if k % check_every == 0 and not history.flush():
+                    stop = "diverged"
+                    break
+                if seen >= max_samples:
+                    stop = "samples" if budget.get("samples", math.inf) <= budget.get("epochs", math.inf) * n \
+                        else "epochs"
+                elif k >= max_updates:
+                    stop = "updates"
+                elif now >= max_seconds:
+                    stop = "seconds"
+                if seen >= next_eval or at_epoch_end or stop:
+                    if not history.flush() or not evaluate(k, seen):
+                        history.mark_diverged_from_eval()
+                        stop = "diverged"
+                        break
+                    if stop_loss is not None and history.last_eval("train_loss") <= stop_loss:
+                        stop = stop or "stop_loss"
+                    within = seen - epoch_start
+                    next_eval = epoch_start + min(n, (within // eval_every + 1) * eval_every)
+                if stop:
+                    break
+            else:
+                # a full pass over the data: the next epoch starts here
+                epoch_start = seen
+                next_eval = epoch_start + min(eval_every, n)
+                if scheduler is not None and variant.schedule_unit == "epoch":
+                    scheduler.step()
+                continue
+            break
+    clock.pause()
+    history.finish(stop)
+    return history
+
+
+def optimizer_lr(optimizer: Any) -> float:
+    """The optimizer's current learning rate (``.lr``, or the first param group's)."""
+    lr = getattr(optimizer, "lr", None)
+    if lr is None and getattr(optimizer, "param_groups", None):
+        lr = optimizer.param_groups[0].get("lr")
+    return float(lr) if lr is not None else math.nan
+
+
+def _grad_norm(params: list[Any]) -> Any:
+    """``|g| = sqrt(sum over parameters of sum(g**2))``, computed on the device (no sync)."""
+    total = None
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        xp = _backend.array_module(g)
+        sq = xp.vdot(g, g)
+        total = sq if total is None else total + sq
+    if total is None:
+        return np.float32(0.0)
+    return _backend.array_module(total).sqrt(total)
