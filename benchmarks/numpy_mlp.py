@@ -64,9 +64,9 @@ class NumpyMLP:
         if n != self._n:
             xp = self.xp
             self._n = n
-            self.H = xp.empty((n, self.W1.shape[1]), dtype=xp.float32)
+            self.H = xp.empty((n, self.W1.shape[1]), dtype=self.W1.dtype)  # float32 (float64 in tests)
             self.dH = xp.empty_like(self.H)
-            self.Z = xp.empty((n, self.W2.shape[1]), dtype=xp.float32)
+            self.Z = xp.empty((n, self.W2.shape[1]), dtype=self.W1.dtype)
             self.dZ = xp.empty_like(self.Z)
             self.rows = xp.arange(n)
 

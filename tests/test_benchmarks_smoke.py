@@ -1,0 +1,125 @@
+"""The benchmark suite runs, and its hand-written NumPy baseline is verified, not trusted.
+
+The baseline's manual backward is checked against central differences in
+float64; its SGD step against ``w - lr * grad``; and, where PyTorch is
+installed, against PyTorch's step from the same weights.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import gpu, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
+from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
+
+
+def _weights(n_in, n_hidden, n_out, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return {
+        "0.weight": rng.standard_normal((n_hidden, n_in)).astype(dtype),
+        "0.bias": rng.standard_normal(n_hidden).astype(dtype) * 0.1,
+        "2.weight": rng.standard_normal((n_out, n_hidden)).astype(dtype),
+        "2.bias": rng.standard_normal(n_out).astype(dtype) * 0.1,
+    }
+
+
+def _loss(weights, x, y):
+    """The loss written plainly, independent of the benchmark's code."""
+    h = np.maximum(x @ weights["0.weight"].T + weights["0.bias"], 0)
+    z = h @ weights["2.weight"].T + weights["2.bias"]
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return -logp[np.arange(len(y)), y].mean()
+
+
+@pytest.mark.parametrize("shape, entries", [((6, 5, 3), None), ((problem.N_IN, problem.N_HIDDEN, problem.N_OUT), 40)])
+def test_numpy_mlp_gradients_match_central_differences(shape, entries):
+    weights = _weights(*shape)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, shape[0]))
+    y = rng.integers(0, shape[2], size=4)
+    loss, grads = NumpyMLP(weights).gradients(x, y)
+    assert loss == pytest.approx(_loss(weights, x, y), rel=1e-12)
+    eps = 1e-6
+    for name, w in weights.items():
+        flat = w.reshape(-1)
+        n = flat.size if entries is None else min(entries, flat.size)
+        idx = rng.choice(flat.size, size=n, replace=False)
+        for i in idx:
+            old = flat[i]
+            flat[i] = old + eps
+            up = _loss(weights, x, y)
+            flat[i] = old - eps
+            down = _loss(weights, x, y)
+            flat[i] = old
+            numeric = (up - down) / (2 * eps)
+            assert grads[name].reshape(-1)[i] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (name, i)
+
+
+def test_numpy_mlp_step_is_plain_sgd_and_float32():
+    weights = problem.initial_weights()
+    x, y = problem.random_batch(8)
+    _, grads = NumpyMLP(weights).gradients(x, y)
+    model = NumpyMLP(weights, lr=0.1)
+    loss = model.step(x, y)
+    assert loss.dtype == np.float32
+    after = model.weights()
+    for name, w in weights.items():
+        assert after[name].dtype == np.float32
+        np.testing.assert_allclose(after[name], w - 0.1 * grads[name], rtol=1e-5, atol=1e-6)
+
+
+def test_initial_weights_and_batches_are_reproducible():
+    a, b = problem.initial_weights(), problem.initial_weights()
+    assert all(np.array_equal(a[k], b[k]) and a[k].dtype == np.float32 for k in a)
+    x1, y1 = problem.random_batch(32)
+    x2, y2 = problem.random_batch(32)
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2) and x1.dtype == np.float32
+
+
+def test_pytorch_takes_the_same_step_as_the_baseline():
+    pytest.importorskip("torch")
+    impls = [i for i in throughput.cpu_impls((1,))[0] if i.name in (throughput.NUMPY, throughput.TORCH)]
+    agree = throughput.agreement(impls)
+    assert agree[throughput.TORCH]["max_abs_weight_diff"] < 1e-5
+    assert agree[throughput.TORCH]["loss"] == pytest.approx(agree[throughput.NUMPY]["loss"], rel=1e-5)
+
+
+def test_interleaved_timing_reports_every_case_and_survives_a_failing_one():
+    calls = []
+
+    def broken():
+        raise RuntimeError("boom")
+
+    cases = [timing.Case("ok", lambda: calls.append(1)), timing.Case("broken", broken)]
+    timing.run_interleaved(cases, repeats=3, target_s=0.001)
+    assert len(cases[0].seconds_per_step) == 3 and cases[0].steps_per_timing >= 1
+    assert cases[1].error == "RuntimeError: boom"
+    s = timing.Summary.of([3.0, 1.0, 2.0]).scaled(lambda t: 10 / t)
+    assert (s.median, s.low, s.high) == (5.0, 10 / 3, 10.0)
+
+
+def test_quick_mlp_run_writes_results_and_figure(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    assert run.main(["--quick", "--only", "mlp", "--repeats", "2", "--target", "0.003", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "hand-written NumPy, 1 thread" in text and "samples per second" in text
+    assert (tmp_path / "throughput.png").stat().st_size > 10_000
+    assert (tmp_path / "results.json").exists()
+
+
+def test_gpu_section_skips_cleanly_without_a_gpu():
+    if gpu.gpu_unavailable() is None:
+        pytest.skip("a GPU is usable here")
+    assert set(gpu.run((1,), 1, 0.001)) == {"skipped"}
+
+
+def test_modules_stay_short():
+    for module in (gpu, numpy_mlp, problem, report, run, throughput, timing):
+        assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__
