@@ -90,6 +90,8 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         """Row(s) ``index`` of every tensor: an int, a slice or an index array."""
+        if isinstance(index, (np.ndarray, list)):  # an index array must live where the data lives
+            index = _move(np.asarray(index), self.backend)
         return tuple(Tensor(t.data[index], backend=self.backend) for t in self.tensors)
 
     def __repr__(self) -> str:
