@@ -134,6 +134,12 @@ def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
         with loaded:
             return OrderedDict((key, loaded[key]) for key in loaded.files)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:  # a damaged member
+        if "pickle" in str(exc):
+            raise SaveLoadError(
+                f"load: {path!r} contains pickled Python objects, which are refused because loading them can "
+                "run arbitrary code; a state dict holds numeric arrays only: save one with "
+                "tinygrad_mb.save(model.state_dict(), path)"
+            ) from None
         raise SaveLoadError(
             f"load: {path!r} is a damaged .npz file ({type(exc).__name__}: {exc}); "
             "save it again with tinygrad_mb.save(model.state_dict(), path)"

@@ -1,0 +1,375 @@
+"""Optimizers and schedules: single steps against the update equations written out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+from tinygrad_mb import nn, optim
+from tinygrad_mb.errors import HyperparameterError, StateDictError
+
+P0 = np.array([1.0, -2.0, 3.0])
+G1 = np.array([0.5, -1.0, 2.0])
+G2 = np.array([-0.25, 0.5, 1.0])
+
+
+def param(values=P0):
+    return nn.Parameter(np.array(values, dtype=np.float64))
+
+
+def take_steps(opt, p, grads):
+    for g in grads:
+        p.grad = np.array(g)
+        opt.step()
+    return p.data
+
+
+# --- SGD ---------------------------------------------------------------------------------------
+def test_plain_sgd_step():
+    p = param()
+    take_steps(optim.SGD([p], lr=0.1), p, [G1])
+    np.testing.assert_allclose(p.data, [1.0 - 0.05, -2.0 + 0.1, 3.0 - 0.2])
+
+
+def test_sgd_momentum_two_steps():
+    p = param()
+    take_steps(optim.SGD([p], lr=0.1, momentum=0.9), p, [G1, G2])
+    buf1 = G1  # the first buffer is the gradient itself
+    p1 = P0 - 0.1 * buf1
+    buf2 = 0.9 * buf1 + G2
+    np.testing.assert_allclose(p.data, p1 - 0.1 * buf2, rtol=1e-14)
+
+
+def test_sgd_dampening():
+    p = param()
+    take_steps(optim.SGD([p], lr=0.1, momentum=0.9, dampening=0.5), p, [G1, G2])
+    p1 = P0 - 0.1 * G1  # no dampening on the first step (PyTorch)
+    buf2 = 0.9 * G1 + 0.5 * G2
+    np.testing.assert_allclose(p.data, p1 - 0.1 * buf2, rtol=1e-14)
+
+
+def test_sgd_nesterov():
+    p = param()
+    take_steps(optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True), p, [G1, G2])
+    p1 = P0 - 0.1 * (G1 + 0.9 * G1)
+    buf2 = 0.9 * G1 + G2
+    np.testing.assert_allclose(p.data, p1 - 0.1 * (G2 + 0.9 * buf2), rtol=1e-14)
+
+
+def test_sgd_weight_decay_with_momentum():
+    p = param()
+    take_steps(optim.SGD([p], lr=0.1, momentum=0.5, weight_decay=0.01), p, [G1, G2])
+    d1 = G1 + 0.01 * P0
+    p1 = P0 - 0.1 * d1
+    d2 = G2 + 0.01 * p1
+    np.testing.assert_allclose(p.data, p1 - 0.1 * (0.5 * d1 + d2), rtol=1e-14)
+
+
+def test_step_is_in_place_reads_grad_only_and_skips_missing_grads():
+    a, b = param(), param([5.0, 6.0, 7.0])
+    opt = optim.SGD([a, b], lr=0.1, momentum=0.9, weight_decay=0.1)
+    data_a = a.data
+    grad = G1.copy()
+    a.grad = grad
+    opt.step()
+    assert a.data is data_a  # updated in place: the same array
+    assert a.grad is grad
+    np.testing.assert_array_equal(grad, G1)  # the gradient is not modified
+    np.testing.assert_array_equal(b.data, [5.0, 6.0, 7.0])  # no grad: untouched
+    assert "momentum_buffer" not in opt.state[1]
+    buf = opt.state[0]["momentum_buffer"]
+    opt.step()
+    assert opt.state[0]["momentum_buffer"] is buf  # the buffer is updated in place too
+
+
+def test_zero_grad():
+    p = param()
+    p.grad = G1.copy()
+    opt = optim.SGD([p], lr=0.1)
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_float32_parameters_stay_float32():
+    lin = nn.Linear(3, 2, seed=0)
+    opt = optim.Adam(lin.parameters(), lr=0.1)
+    for p in lin.parameters():
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    assert all(p.dtype == np.float32 for p in lin.parameters())
+
+
+# --- Adam / AdamW ----------------------------------------------------------------------------------
+def adam_reference(p, grads, lr, b1, b2, eps, wd=0.0, decoupled=False):
+    m = v = np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if decoupled:
+            p = p - lr * wd * p
+        elif wd:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+def test_adam_first_step_is_lr_times_sign():
+    p = param()
+    take_steps(optim.Adam([p], lr=0.01, eps=1e-12), p, [G1])
+    # bias correction makes m_hat = g and v_hat = g^2 at t = 1
+    np.testing.assert_allclose(p.data, P0 - 0.01 * np.sign(G1), rtol=1e-12)
+
+
+def test_adam_two_steps_with_bias_correction():
+    p = param()
+    take_steps(optim.Adam([p], lr=0.01, betas=(0.8, 0.9), eps=1e-8), p, [G1, G2])
+    m2 = 0.8 * 0.2 * G1 + 0.2 * G2
+    v2 = 0.9 * 0.1 * G1**2 + 0.1 * G2**2
+    p1 = P0 - 0.01 * G1 / (np.abs(G1) + 1e-8)
+    expected = p1 - 0.01 * (m2 / (1 - 0.8**2)) / (np.sqrt(v2 / (1 - 0.9**2)) + 1e-8)
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(p.data, adam_reference(P0, [G1, G2], 0.01, 0.8, 0.9, 1e-8), rtol=1e-12)
+
+
+def test_adam_l2_weight_decay_and_adamw_decoupled_decay():
+    p = param()
+    take_steps(optim.Adam([p], lr=0.01, weight_decay=0.1), p, [G1, G2, G1])
+    np.testing.assert_allclose(p.data, adam_reference(P0, [G1, G2, G1], 0.01, 0.9, 0.999, 1e-8, wd=0.1), rtol=1e-12)
+    q = param()
+    take_steps(optim.AdamW([q], lr=0.01, weight_decay=0.1), q, [G1])
+    # one step by hand: shrink first, then the Adam step (m_hat / sqrt(v_hat) = sign(g))
+    np.testing.assert_allclose(q.data, P0 * (1 - 0.01 * 0.1) - 0.01 * G1 / (np.abs(G1) + 1e-8), rtol=1e-12)
+    q = param()
+    take_steps(optim.AdamW([q], lr=0.01, weight_decay=0.1), q, [G1, G2, G1])
+    expected = adam_reference(P0, [G1, G2, G1], 0.01, 0.9, 0.999, 1e-8, wd=0.1, decoupled=True)
+    np.testing.assert_allclose(q.data, expected, rtol=1e-12)
+    assert optim.AdamW([param()]).weight_decay == 0.01  # PyTorch's default
+
+
+def test_adam_counts_steps_per_parameter():
+    a, b = param(), param()
+    opt = optim.Adam([a, b], lr=0.01)
+    a.grad = G1.copy()
+    opt.step()  # b has no gradient yet
+    b.grad = G1.copy()
+    opt.step()
+    assert opt.state[0]["step"] == 2 and opt.state[1]["step"] == 1
+    np.testing.assert_allclose(b.data, P0 - 0.01 * G1 / (np.abs(G1) + 1e-8), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.1}),
+        (optim.Adam, {"lr": 0.01, "betas": (0.8, 0.95), "weight_decay": 0.1}),
+        (optim.AdamW, {"lr": 0.01, "weight_decay": 0.1}),
+    ],
+)
+def test_matches_pytorch_when_available(make, kwargs):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    p = param(rng.standard_normal(5))
+    tp = torch.tensor(p.data.copy(), requires_grad=True)
+    opt, topt = make([p], **kwargs), getattr(torch.optim, make.__name__)([tp], **kwargs)
+    for _ in range(5):
+        g = rng.standard_normal(5)
+        p.grad, tp.grad = g, torch.tensor(g)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+# --- hyper-parameter errors -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda p: optim.SGD(p, lr=-0.1), "lr=-0.1.*\\[0, inf\\)"),
+        (lambda p: optim.SGD(p, lr=float("nan")), "lr=nan"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=1.0), "momentum=1.0.*\\[0, 1\\)"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), "momentum=-0.5"),
+        (lambda p: optim.SGD(p, lr=0.1, dampening=1.5), "dampening=1.5.*\\[0, 1\\]"),
+        (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "nesterov=True needs momentum > 0"),
+        (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening = 0"),
+        (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1e-4), "weight_decay=-0.0001"),
+        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), "beta1=1.0.*\\[0, 1\\)"),
+        (lambda p: optim.Adam(p, betas=(0.9, -0.1)), "beta2=-0.1"),
+        (lambda p: optim.Adam(p, betas=0.9), "pair"),
+        (lambda p: optim.Adam(p, eps=0.0), "eps=0.0.*\\(0, inf\\)"),
+        (lambda p: optim.AdamW(p, weight_decay=-0.01), "weight_decay=-0.01"),
+        (lambda p: optim.Adam(p, lr="fast"), "lr='fast'"),
+        (lambda p: optim.SGD([], lr=0.1), "empty parameter list"),
+        (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "appears twice"),
+        (lambda p: optim.SGD([np.zeros(3)], lr=0.1), "not a Tensor"),
+    ],
+)
+def test_invalid_hyperparameters(make, pattern):
+    with pytest.raises(HyperparameterError, match=pattern):
+        make([param()])
+
+
+def test_setting_a_negative_lr_later_is_refused():
+    opt = optim.SGD([param()], lr=0.1)
+    opt.lr = 0.05
+    assert opt.lr == 0.05
+    with pytest.raises(HyperparameterError, match="lr=-1"):
+        opt.lr = -1
+
+
+# --- state dicts -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [(optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, {"lr": 0.01}), (optim.AdamW, {"lr": 0.01})],
+)
+def test_state_dict_round_trip_resumes_exactly(make, kwargs):
+    grads = [G1, G2, G1 * 2, G2 - 1]
+    p = param()
+    opt = make([p], **kwargs)
+    take_steps(opt, p, grads[:2])
+    state = opt.state_dict()
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    assert state["lr"] == kwargs["lr"]
+    saved_p = p.data.copy()
+    take_steps(opt, p, grads[2:])  # uninterrupted
+    q = param(saved_p)
+    resumed = make([q], lr=1.0)  # a different lr: restored from the state dict
+    resumed.load_state_dict(state)
+    assert resumed.lr == kwargs["lr"]
+    take_steps(resumed, q, grads[2:])
+    np.testing.assert_array_equal(q.data, p.data)
+
+
+def test_state_dict_is_a_copy():
+    p = param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    take_steps(opt, p, [G1])
+    state = opt.state_dict()
+    take_steps(opt, p, [G2])
+    np.testing.assert_array_equal(state["0.momentum_buffer"], G1)
+
+
+def test_bad_optimizer_state_dicts_are_rejected_without_changes():
+    p = param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    take_steps(opt, p, [G1])
+    good = opt.state_dict()
+    cases = [
+        ({k: v for k, v in good.items() if k != "momentum"}, "missing hyper-parameters \\['momentum'\\]"),
+        ({**good, "1.momentum_buffer": np.zeros(3)}, "unexpected key '1.momentum_buffer'"),
+        ({**good, "0.exp_avg": np.zeros(3)}, "unexpected key '0.exp_avg'"),
+        ({**good, "0.momentum_buffer": np.zeros(4)}, "'0.momentum_buffer'.*\\(3,\\).*\\(4,\\)"),
+    ]
+    for bad, pattern in cases:
+        with pytest.raises(StateDictError, match=pattern):
+            opt.load_state_dict(bad)
+    with pytest.raises(HyperparameterError, match="momentum=1.5"):
+        opt.load_state_dict({**good, "momentum": np.array(1.5)})
+    assert opt.momentum == 0.9 and opt.lr == 0.1
+    np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], G1)
+
+
+# --- schedules -----------------------------------------------------------------------------------
+def lrs(schedule, steps):
+    values = [schedule.optimizer.lr]
+    for _ in range(steps):
+        values.append(schedule.step())
+    return values
+
+
+def sgd(lr=1.0):
+    return optim.SGD([param()], lr=lr)
+
+
+def test_step_lr():
+    assert lrs(optim.StepLR(sgd(), step_size=2, gamma=0.5), 5) == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_exponential_lr():
+    np.testing.assert_allclose(lrs(optim.ExponentialLR(sgd(2.0), gamma=0.9), 3), [2.0, 1.8, 1.62, 1.458])
+
+
+def test_cosine_annealing_lr():
+    values = lrs(optim.CosineAnnealingLR(sgd(1.0), T_max=4, eta_min=0.1), 6)
+    expected = [0.1 + 0.9 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)] + [0.1, 0.1]
+    np.testing.assert_allclose(values, expected)
+    assert values[2] == pytest.approx(0.55)  # halfway: the mean of the two ends
+
+
+def test_linear_warmup():
+    np.testing.assert_allclose(lrs(optim.LinearWarmup(sgd(1.0), warmup_steps=4, start_factor=0.2), 6),
+                               [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0])
+
+
+def test_sequential_warmup_then_cosine():
+    opt = sgd(1.0)
+    warmup = optim.LinearWarmup(opt, warmup_steps=2, start_factor=0.5)
+    cosine = optim.CosineAnnealingLR(opt, T_max=2)
+    schedule = optim.SequentialLR(opt, [warmup, cosine], milestones=[2])
+    assert cosine.base_lr == 1.0  # the warmup lowering opt.lr did not change the base
+    np.testing.assert_allclose(lrs(schedule, 5), [0.5, 0.75, 1.0, 0.5, 0.0, 0.0])
+
+
+def test_chained_scheduler_multiplies():
+    opt = sgd(1.0)
+    chain = optim.ChainedScheduler(opt, [optim.LinearWarmup(opt, 2, start_factor=0.5),
+                                         optim.ExponentialLR(opt, gamma=0.5)])
+    np.testing.assert_allclose(lrs(chain, 3), [0.5, 0.75 * 0.5, 0.25, 0.125])
+
+
+def test_schedule_drives_the_update():
+    p = param()
+    opt = optim.SGD([p], lr=1.0)
+    schedule = optim.StepLR(opt, step_size=1, gamma=0.1)
+    take_steps(opt, p, [G1])
+    schedule.step()
+    take_steps(opt, p, [G1])
+    np.testing.assert_allclose(p.data, P0 - 1.0 * G1 - 0.1 * G1)
+
+
+def test_schedule_state_dict():
+    opt = sgd(1.0)
+    schedule = optim.ExponentialLR(opt, gamma=0.5)
+    lrs(schedule, 3)
+    state = schedule.state_dict()
+    opt2 = sgd(1.0)
+    other = optim.ExponentialLR(opt2, gamma=0.5)
+    other.load_state_dict(state)
+    assert opt2.lr == opt.lr == 0.125
+    assert other.step() == schedule.step()
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda o: optim.StepLR(o, step_size=0), "step_size=0"),
+        (lambda o: optim.StepLR(o, step_size=2, gamma=0), "gamma=0"),
+        (lambda o: optim.ExponentialLR(o, gamma=-1), "gamma=-1"),
+        (lambda o: optim.CosineAnnealingLR(o, T_max=0), "T_max=0"),
+        (lambda o: optim.LinearWarmup(o, warmup_steps=0), "warmup_steps=0"),
+        (lambda o: optim.LinearWarmup(o, warmup_steps=3, start_factor=0), "start_factor=0"),
+        (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 1), optim.StepLR(o, 1)], milestones=[]), "milestones"),
+        (lambda o: optim.SequentialLR(o, [optim.StepLR(o, 1), optim.StepLR(o, 1)], milestones=[0]), "increasing"),
+        (lambda o: optim.SequentialLR(o, [optim.StepLR(sgd(), 1)], milestones=[]), "same optimizer"),
+        (lambda o: optim.StepLR("opt", 1), "expected an Optimizer"),
+    ],
+)
+def test_invalid_schedules(make, pattern):
+    with pytest.raises(HyperparameterError, match=pattern):
+        make(sgd())
+
+
+# --- backends ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+                                  lambda ps: optim.AdamW(ps, lr=0.1)])
+def test_optimizers_on_backend(backend_name, make):
+    ref = param()
+    p = nn.Parameter(P0, backend=backend_name)
+    opt_ref, opt = make([ref]), make([p])
+    for g in (G1, G2):
+        ref.grad, p.grad = g.copy(), tg.backend.to_backend(g, backend_name)
+        opt_ref.step()
+        opt.step()
+    assert p.backend == backend_name
+    np.testing.assert_allclose(tg.backend.to_numpy(p.data), ref.data, rtol=1e-12)

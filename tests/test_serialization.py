@@ -1,0 +1,154 @@
+"""save/load: .npz round trips, atomic writes, clear errors for bad values and bad files."""
+
+import os
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+from tinygrad_mb import nn, optim
+from tinygrad_mb.errors import SaveLoadError, StateDictError
+from tinygrad_mb.serialization import load, save
+
+
+def make_model(seed):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(nn.Linear(4, 6, seed=rng), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3, seed=rng))
+
+
+X = tg.Tensor(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+
+
+def predictions(model):
+    with tg.no_grad():
+        return model.eval()(X).data.copy()
+
+
+def test_save_load_gives_identical_predictions(tmp_path):
+    model = make_model(0)
+    model(X)  # running statistics move away from their initial values
+    path = tmp_path / "model.npz"
+    save(model.state_dict(), path)
+    state = load(path)
+    assert list(state) == list(model.state_dict())  # names and order survive
+    for key, value in model.state_dict().items():
+        assert state[key].dtype == value.dtype
+        np.testing.assert_array_equal(state[key], value)
+    other = make_model(1)
+    assert not np.array_equal(predictions(other), predictions(model))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(predictions(other), predictions(model))
+
+
+def test_save_accepts_tensors_and_writes_exactly_the_given_path(tmp_path):
+    path = tmp_path / "weights.bin"
+    save({"w": tg.Tensor(np.arange(3.0)), "step": np.array(7)}, str(path))
+    assert os.listdir(tmp_path) == ["weights.bin"]  # no extension added, no temporary file left
+    state = load(path)
+    np.testing.assert_array_equal(state["w"], [0.0, 1.0, 2.0])
+    assert state["step"] == 7
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    p = nn.Parameter(np.ones(3))
+    opt = optim.Adam([p], lr=0.01)
+    p.grad = np.array([1.0, -1.0, 0.5])
+    opt.step()
+    save(opt.state_dict(), tmp_path / "opt.npz")
+    again = optim.Adam([nn.Parameter(np.ones(3))], lr=0.5)
+    again.load_state_dict(load(tmp_path / "opt.npz"))
+    assert again.lr == 0.01 and again.state[0]["step"] == 1
+    np.testing.assert_array_equal(again.state[0]["exp_avg"], opt.state[0]["exp_avg"])
+
+
+def test_overwrite_is_atomic_and_a_failed_save_keeps_the_old_file(tmp_path):
+    path = tmp_path / "model.npz"
+    save({"a": np.zeros(2)}, path)
+    save({"a": np.ones(2)}, path)
+    np.testing.assert_array_equal(load(path)["a"], [1.0, 1.0])
+    with pytest.raises(SaveLoadError, match="'b'.*list.*numpy.array"):
+        save({"a": np.full(2, 5.0), "b": [1, 2]}, path)  # rejected before anything is written
+    np.testing.assert_array_equal(load(path)["a"], [1.0, 1.0])
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.parametrize(
+    ("state", "pattern"),
+    [
+        ({"a": 3.0}, "'a' is a float, not an array"),
+        ({"a": np.array([object()])}, "dtype object"),
+        ({1: np.zeros(1)}, "keys must be non-empty strings"),
+        ([np.zeros(1)], "state dict"),
+    ],
+)
+def test_save_refuses_what_npz_cannot_hold(tmp_path, state, pattern):
+    with pytest.raises(SaveLoadError, match=pattern):
+        save(state, tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_into_a_missing_directory(tmp_path):
+    with pytest.raises(SaveLoadError, match="directory"):
+        save({"a": np.zeros(1)}, tmp_path / "nope" / "x.npz")
+
+
+def _corrupt(path, how):
+    raw = path.read_bytes()
+    if how == "garbage":
+        path.write_bytes(b"this is not a model file" * 10)
+    elif how == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif how == "flipped":
+        damaged = bytearray(raw)
+        damaged[60:80] = b"\x00" * 20  # inside the first member's data: its CRC no longer matches
+        path.write_bytes(bytes(damaged))
+    elif how == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    elif how == "empty":
+        path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "flipped", "npy", "empty"])
+def test_corrupt_file_raises_save_load_error_and_the_model_keeps_its_weights(tmp_path, how):
+    path = tmp_path / "model.npz"
+    save(make_model(1).state_dict(), path)
+    _corrupt(path, how)
+    model = make_model(0)
+    before = predictions(model)
+    with pytest.raises(SaveLoadError, match="model.npz") as info:
+        model.load_state_dict(load(path))
+    assert "tinygrad_mb.save" in str(info.value)  # says how to fix it
+    np.testing.assert_array_equal(predictions(model), before)
+
+
+def test_missing_file():
+    with pytest.raises(SaveLoadError, match="no file at"):
+        load("/definitely/not/here.npz")
+
+
+def test_pickled_data_is_refused(tmp_path):
+    path = tmp_path / "pickled.npz"
+    np.savez(path, a=np.array([{"x": 1}], dtype=object))  # np.savez pickles object arrays
+    with pytest.raises(SaveLoadError, match="pickled Python objects.*refused"):
+        load(path)
+
+
+def test_file_from_another_model_raises_state_dict_error_and_keeps_weights(tmp_path):
+    path = tmp_path / "other.npz"
+    save(nn.Sequential(nn.Linear(4, 7), nn.ReLU(), nn.Linear(7, 3)).state_dict(), path)
+    model = make_model(0)
+    before = predictions(model)
+    with pytest.raises(StateDictError):
+        model.load_state_dict(load(path))
+    np.testing.assert_array_equal(predictions(model), before)
+
+
+def test_save_from_backend_and_load_back(tmp_path, backend_name):
+    model = make_model(0).to(backend_name)
+    save(model.state_dict(), tmp_path / "m.npz")
+    other = make_model(1).to(backend_name)
+    other.load_state_dict(load(tmp_path / "m.npz"))
+    for a, b in zip(model.parameters(), other.parameters()):
+        assert b.backend == backend_name
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
