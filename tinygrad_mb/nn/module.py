@@ -157,8 +157,16 @@ class Module:
 
     def modules(self) -> Iterator[Module]:
         """This module and all below it, depth first."""
-        for _, module in self.named_modules():
+        seen: set[int] = set()
+        stack = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
             yield module
+            children = module.__dict__
+            stack.extend(children[name] for name in reversed(module._module_names) if children.get(name) is not None)
 
     def _named_tensors(self, registry: str) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()  # a tensor shared by two layers is listed once, like PyTorch
@@ -175,9 +183,22 @@ class Module:
         return self._named_tensors("_parameter_names")
 
     def parameters(self) -> Iterator[Parameter]:
-        """All parameters (what you hand to an optimizer)."""
-        for _, p in self.named_parameters():
-            yield p
+        """All parameters (what you hand to an optimizer), each once, in ``named_parameters`` order."""
+        return iter(self._tensor_list("_parameter_names"))
+
+    def _tensor_list(self, registry: str) -> list[Tensor]:
+        # The same walk as _named_tensors without building names: zero_grad() and
+        # parameters() may run once per training step, so keep them cheap.
+        out: list[Tensor] = []
+        seen: set[int] = set()
+        for module in self.modules():
+            values = module.__dict__
+            for name in getattr(module, registry):
+                tensor = values.get(name)
+                if tensor is not None and id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    out.append(tensor)
+        return out
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
         """All buffers (saved, not trained) with dotted names."""
@@ -185,8 +206,7 @@ class Module:
 
     def buffers(self) -> Iterator[Tensor]:
         """All buffers."""
-        for _, b in self.named_buffers():
-            yield b
+        return iter(self._tensor_list("_buffer_names"))
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Total number of scalar weights (only those with requires_grad if asked)."""
@@ -205,7 +225,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget all accumulated gradients (``p.grad = None`` for every parameter)."""
-        for p in self.parameters():
+        for p in self._tensor_list("_parameter_names"):
             p.grad = None
 
     def to(self, backend_name: str | None = None, dtype: Any = None) -> Module:

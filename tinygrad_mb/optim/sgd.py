@@ -67,14 +67,25 @@ class SGD(Optimizer):
             )
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient, in place on ``p.data``."""
+        """One update of every parameter that has a gradient, in place on ``p.data``.
+
+        Written to allocate as little as possible, since it runs after every
+        sample in pure SGD: at most two temporary arrays per parameter, and
+        ``p.grad`` is only read (``fresh`` tracks whether ``d`` is a temporary
+        we may overwrite).
+        """
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
         damp, nesterov = self.dampening, self.nesterov
         for p, state in zip(self.params, self.state):
             g = p.grad
             if g is None:
                 continue
-            d = g + wd * p.data if wd else g  # a new array: p.grad is never modified
+            if wd:
+                d = p.data * wd  # d = g + wd * p
+                d += g
+                fresh = True
+            else:
+                d, fresh = g, False
             if mu:
                 buf = state.get("momentum_buffer")
                 if buf is None:
@@ -82,5 +93,17 @@ class SGD(Optimizer):
                 else:
                     buf *= mu
                     buf += d if damp == 0 else (1.0 - damp) * d
-                d = d + mu * buf if nesterov else buf
-            p.data -= lr * d
+                if nesterov:  # d = d + mu * buf
+                    if fresh:
+                        d += mu * buf
+                    else:
+                        d = buf * mu
+                        d += g
+                        fresh = True
+                else:
+                    d, fresh = buf, False
+            if fresh:
+                d *= lr
+                p.data -= d
+            else:
+                p.data -= lr * d
