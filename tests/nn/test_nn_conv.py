@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_mb as tg
 import tinygrad_mb.nn.functional as F
@@ -146,3 +148,35 @@ def test_conv_on_backend(backend_name, on_backend):
     np.testing.assert_allclose(out.numpy(), ref_out.data, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(tg.backend.to_numpy(xt.grad), xr.grad, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(tg.backend.to_numpy(layer.weight.grad), ref.weight.grad, rtol=1e-5, atol=1e-5)
+
+
+@st.composite
+def conv_configs(draw):
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))  # also valid for pooling
+    h, w = draw(st.integers(max(1, kh - 2 * ph), 6)), draw(st.integers(max(1, kw - 2 * pw), 6))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    n, c, oc = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    seed = draw(st.integers(0, 2**16))
+    return (n, c, h, w), oc, (kh, kw), stride, (ph, pw), seed
+
+
+@given(conv_configs())
+def test_conv2d_property_forward_and_gradient(config):
+    xshape, oc, kernel, stride, padding, seed = config
+    rng = np.random.default_rng(seed)
+    x = tg.Tensor(rng.standard_normal(xshape), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((oc, xshape[1], *kernel)), requires_grad=True)
+    b = tg.Tensor(rng.standard_normal(oc), requires_grad=True)
+    out = F.conv2d(x, w, b, stride, padding)
+    np.testing.assert_allclose(out.data, conv_reference(x.data, w.data, b.data, stride, padding), atol=1e-12)
+    assert tg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), x, w, b)
+
+
+@given(conv_configs())
+def test_max_pool2d_property_forward_and_gradient(config):
+    xshape, _, kernel, stride, padding, seed = config
+    x = tg.Tensor(np.random.default_rng(seed).standard_normal(xshape), requires_grad=True)
+    out = F.max_pool2d(x, kernel, stride, padding)
+    np.testing.assert_array_equal(out.data, pool_reference(x.data, kernel, stride, padding))
+    assert tg.gradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding), x)
