@@ -100,6 +100,7 @@ class Conv2dFn(Function):
     """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
+        """out = im2col(x) @ W^T + b, reshaped to (N, OC, OH, OW)."""
         if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
             raise ShapeError(
                 f"conv2d: input {x.shape} and weight {weight.shape} do not fit; the input must be "
@@ -124,6 +125,7 @@ class Conv2dFn(Function):
         return xp.ascontiguousarray(out.reshape(n, oh, ow, oc).transpose(0, 3, 1, 2))
 
     def backward(self, g):
+        """dL/dx = col2im(G Wm) (only when x needs it), dL/dW = G^T cols, dL/db = sum of G's rows."""
         n, oc, oh, ow = g.shape
         gm = g.transpose(0, 2, 3, 1).reshape(-1, oc)  # (N*OH*OW, OC)
         dw = gm.T.dot(self.cols).reshape(self.weight_shape)
@@ -146,6 +148,7 @@ class MaxPool2dFn(Function):
     """
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
+        """The maximum of every window; remembers which element won."""
         if x.ndim != 4:
             raise ShapeError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
         n, c, h, w = x.shape
@@ -162,6 +165,7 @@ class MaxPool2dFn(Function):
         return xp.take_along_axis(windows, self.winner[..., None], axis=-1)[..., 0]
 
     def backward(self, g):
+        """Send each output gradient back to its window's winner (adding where windows overlap)."""
         xp = backend.array_module(g)
         kh, kw = self.kernel
         offsets = xp.arange(kh * kw).reshape(kh, kw)

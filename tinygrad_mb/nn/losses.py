@@ -132,6 +132,7 @@ class BCEWithLogitsFn(Function):
     """
 
     def forward(self, x, y, reduction="mean"):
+        """The stable per-element loss, reduced."""
         xp = backend.array_module(x)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         self.sigmoid = xp.where(x >= 0, 1, e) / (1 + e)
@@ -139,6 +140,7 @@ class BCEWithLogitsFn(Function):
         return _reduce(xp.maximum(x, 0) - x * y + xp.log1p(e), reduction)
 
     def backward(self, g):
+        """dL/dx = (sigmoid(x) - y) g,  dL/dy = -x g  (g divided by the count for the mean)."""
         if self.reduction == "mean":
             g = g / self.x.size
         return (self.sigmoid - self.y) * g, -self.x * g

@@ -343,6 +343,7 @@ class Module:
 
     # --- calling and printing ---------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module; subclasses define it (calling the module calls it)."""
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define forward(self, x)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

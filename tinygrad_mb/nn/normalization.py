@@ -45,6 +45,7 @@ class BatchNormFn(Function):
     """
 
     def forward(self, x, gamma=None, beta=None, mean=None, var=None, eps=1e-5, training=True):
+        """gamma * (x - mean) / sqrt(var + eps) + beta, per feature (axis 1)."""
         self.axes = (0,) if x.ndim == 2 else (0, 2)
         shape = (1, -1) if x.ndim == 2 else (1, -1, 1)
         self.inv_std = (1.0 / array_module(x).sqrt(var + eps)).reshape(shape)
@@ -55,6 +56,7 @@ class BatchNormFn(Function):
         return out if beta is None else out + beta.reshape(shape)
 
     def backward(self, g):
+        """The gradients of the class docstring: dL/dx, then dL/dgamma and dL/dbeta if affine."""
         axes, xhat = self.axes, self.xhat
         dxhat = g if self.gamma is None else g * self.gamma
         if self.training:

@@ -47,6 +47,7 @@ class LRScheduler:
         optimizer.lr = self.get_lr()
 
     def lr_at(self, t: int, base_lr: float) -> float:  # pragma: no cover - abstract
+        """The learning rate after ``t`` calls of ``step()``, starting from ``base_lr`` (closed form)."""
         raise NotImplementedError(f"{type(self).__name__}.lr_at is not written")
 
     def get_lr(self) -> float:
