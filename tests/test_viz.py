@@ -1,0 +1,81 @@
+"""draw_graph: walks tensor._ctx.parents, lays the graph out, draws it with matplotlib."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tinygrad_mb import Tensor  # noqa: E402
+from tinygrad_mb.viz import draw_graph, graph_nodes  # noqa: E402
+
+
+def small_expression():
+    a = Tensor(2.0, requires_grad=True)
+    b = Tensor(-3.0, requires_grad=True)
+    c = Tensor(6.5, requires_grad=True)
+    return a, b, c, (a * b + c).tanh() * 2
+
+
+def test_graph_nodes_follow_the_expression():
+    a, b, c, out = small_expression()
+    nodes, edges = graph_nodes(out)
+    kinds = [n["kind"] for n in nodes]
+    assert kinds.count("op") == 4  # *, +, tanh, *
+    assert kinds.count("const") == 1  # the 2
+    tensors = [n["obj"] for n in nodes if n["kind"] == "tensor"]
+    assert any(t is a for t in tensors) and any(t is b for t in tensors) and any(t is c for t in tensors)
+    level = {id(n["obj"]): n["level"] for n in nodes if n["kind"] == "tensor"}
+    assert level[id(a)] == level[id(b)] == level[id(c)] == 0
+    assert nodes[0]["obj"] is out and nodes[0]["level"] == max(n["level"] for n in nodes)
+    for i, j in edges:  # every arrow points forward, from a column to a later one
+        assert nodes[i]["level"] < nodes[j]["level"]
+
+
+def test_a_tensor_used_twice_is_one_node_with_two_arrows():
+    x = Tensor(3.0, requires_grad=True)
+    nodes, edges = graph_nodes(x * x + x)
+    k = next(i for i, n in enumerate(nodes) if n["obj"] is x)
+    assert sum(1 for i, _ in edges if i == k) == 3  # into Mul twice, into Add once
+
+
+def test_draw_graph_returns_a_figure_with_names_values_and_grads():
+    a, b, c, out = small_expression()
+    out.backward(retain_graph=True)
+    fig = draw_graph(out, names={"a": a, "out": out}, title="my graph")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any(t.startswith("a\n2\ngrad") for t in texts)
+    assert "tanh" in texts and "×" in texts and "+" in texts
+    assert fig.axes[0].get_title() == "my graph"
+    assert len(fig.axes[0].patches) + len(fig.axes[0].texts) > 8  # boxes and arrows were drawn
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_draw_graph_of_arrays_shows_shapes_and_draws_into_given_axes():
+    import matplotlib.pyplot as plt
+
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    fig, ax = plt.subplots()
+    assert draw_graph((x * x).sum(), names={"x": x}, ax=ax) is fig
+    assert any("shape 2×3" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_freed_graph_and_non_tensors_are_rejected_with_advice():
+    _, _, _, out = small_expression()
+    out.backward()
+    with pytest.raises(ValueError, match="retain_graph=True"):
+        graph_nodes(out)
+    with pytest.raises(TypeError, match="needs a Tensor"):
+        graph_nodes(3.0)
+
+
+def test_a_leaf_alone_is_one_node():
+    import matplotlib.pyplot as plt
+
+    nodes, edges = graph_nodes(Tensor(1.0))
+    assert len(nodes) == 1 and edges == []
+    plt.close(draw_graph(Tensor(1.0)))

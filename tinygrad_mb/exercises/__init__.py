@@ -1,0 +1,29 @@
+"""Checkers for the notebooks' exercises: run one on your answer to see what is wrong.
+
+Every checker runs your answer on inputs where the right result is known. It
+prints a line starting with ✓ when all is well; otherwise it
+raises :class:`ExerciseError` saying which input failed, what was expected and
+what came back, often with a hint. For example::
+
+    from tinygrad_mb.exercises import check_sigmoid_derivative
+    check_sigmoid_derivative(lambda x: 1 / (1 + np.exp(-x)))
+    # ExerciseError: ✗ at x = -8: expected sigma'(x) = 0.000335238, got 0.00033535
+    #   Hint: that is sigma(x) itself; the derivative is sigma(x) * (1 - sigma(x))
+
+=====================================  ===================================================
+notebook                               checkers
+=====================================  ===================================================
+01 tensors and autograd                check_sigmoid_derivative, check_chain_rule, check_softplus
+06 testing gradients with hypothesis   check_softsign_op, check_property_test, check_fixed_logcosh
+=====================================  ===================================================
+"""
+
+from tinygrad_mb.exercises._common import ExerciseError
+from tinygrad_mb.exercises.autograd import check_chain_rule, check_sigmoid_derivative, check_softplus
+from tinygrad_mb.exercises.testing_ops import check_fixed_logcosh, check_property_test, check_softsign_op
+
+__all__ = [
+    "ExerciseError",
+    "check_sigmoid_derivative", "check_chain_rule", "check_softplus",
+    "check_softsign_op", "check_property_test", "check_fixed_logcosh",
+]

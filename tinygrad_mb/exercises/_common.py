@@ -1,0 +1,100 @@
+"""What every exercise checker shares: the error it raises and small comparison helpers.
+
+A checker runs the student's answer on inputs where the right result is known.
+When everything agrees it prints one line starting with ✓ (and returns None).
+Otherwise it raises :class:`ExerciseError`, whose message says which input
+failed, what was expected and what came back, and usually a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.errors import TinygradMBError
+
+
+class ExerciseError(TinygradMBError, AssertionError):
+    """An exercise answer is not right yet; the message says what is wrong."""
+
+
+def passed(message: str) -> None:
+    """Print the ✓ line of a checker that found nothing wrong."""
+    print(f"✓ {message}")
+
+
+def fail(message: str, hint: str | None = None) -> None:
+    """Raise :class:`ExerciseError` with ``message`` (and a hint on its own line)."""
+    text = f"✗ {message}"
+    if hint:
+        text += f"\n  Hint: {hint}"
+    raise ExerciseError(text)
+
+
+def run(fn: Any, *args: Any, what: str, **kwargs: Any) -> Any:
+    """Call the student's ``fn``; turn a crash into an ExerciseError that names the input."""
+    if not callable(fn):
+        fail(f"{what}: expected a function, got {type(fn).__name__} ({fn!r})")
+    try:
+        return fn(*args, **kwargs)
+    except ExerciseError:
+        raise
+    except Exception as exc:  # the student's code may raise anything
+        shown = ", ".join([_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()])
+        fail(f"{what} raised {type(exc).__name__}: {exc}\n  when called with ({shown})")
+    return None  # unreachable; keeps type checkers calm
+
+
+def _short(value: Any) -> str:
+    """A one-line description of an argument, for error messages."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 8:
+            return np.array2string(value, precision=4, separator=", ").replace("\n", "")
+        return f"array of shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a float64 NumPy array (Tensors and CuPy arrays included), or fail saying why."""
+    from tinygrad_mb.backend import to_numpy  # noqa: PLC0415
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    try:
+        return np.asarray(to_numpy(value) if hasattr(value, "__cuda_array_interface__") else value,
+                          dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(f"{what}: expected numbers, got {type(value).__name__} ({_short(value)})")
+    return np.empty(0)  # unreachable
+
+
+def compare(got: Any, expected: Any, what: str, rtol: float = 1e-6, atol: float = 1e-9,
+            hint: str | Callable[[np.ndarray, np.ndarray], str | None] | None = None,
+            inputs: np.ndarray | None = None) -> None:
+    """Fail unless ``got`` has ``expected``'s shape and values (within ``atol + rtol * |expected|``).
+
+    The message names the first element that differs (by its input value when
+    ``inputs``, of the same shape, is given). ``hint`` may be a function of
+    ``(got, expected)`` that recognises a typical mistake.
+    """
+    g = as_array(got, what)
+    e = np.asarray(expected, dtype=np.float64)
+    if g.shape != e.shape:
+        fail(f"{what}: expected shape {e.shape}, got shape {g.shape}",
+             "return one value per input element, with the input's shape")
+    if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
+        fail(f"{what}: got a non-finite value {g[bad]} at index {bad} (expected {e[bad]:.6g})",
+             "look for an overflow (exp of a large number) or a division by zero")
+    wrong = ~np.isclose(g, e, rtol=rtol, atol=atol)
+    if wrong.any():
+        idx = tuple(int(i) for i in np.argwhere(wrong)[0])
+        at = f" at index {idx}" if idx else ""
+        if inputs is not None and np.shape(inputs) == e.shape:
+            at = f" at x = {np.asarray(inputs)[idx]:g}"
+        text = hint(g, e) if callable(hint) else hint
+        fail(f"{what}{at}: expected {e[idx]:.6g}, got {g[idx]:.6g}", text)

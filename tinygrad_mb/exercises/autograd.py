@@ -1,0 +1,101 @@
+"""Checkers for notebook 01, tensors and autograd.
+
+* :func:`check_sigmoid_derivative` -- sigma'(x) = sigma(x) (1 - sigma(x)), by hand
+* :func:`check_chain_rule` -- dL/da, dL/db, dL/dc of L = (a b + c)^2, by hand
+* :func:`check_softplus` -- softplus(x) = log(1 + e^x) from tensor ops, so autograd differentiates it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.exercises._common import as_array, compare, fail, passed, run
+
+#: The point at which :func:`check_chain_rule` wants the gradient of L = (a b + c)^2.
+CHAIN_RULE_POINT = {"a": 2.0, "b": -3.0, "c": 10.0}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + e^-x), without overflow
+
+
+def check_sigmoid_derivative(fn: Callable[[np.ndarray], Any]) -> None:
+    """Check ``fn(x) = d/dx sigmoid(x)`` on a NumPy array, elementwise.
+
+    Expected: ``sigma(x) * (1 - sigma(x))`` with ``sigma(x) = 1 / (1 + exp(-x))``.
+    """
+    xs = np.array([-8.0, -2.0, -0.5, 0.0, 0.5, 2.0, 8.0])
+    expected = _sigmoid(xs) * (1 - _sigmoid(xs))
+    got = as_array(run(fn, xs.copy(), what="your derivative"), "your derivative")
+    if got.shape != xs.shape:
+        fail(f"your derivative returned shape {got.shape} for an input of shape {xs.shape}",
+             "work elementwise on the array (np.exp works on whole arrays)")
+    for x, g, e in zip(xs, got, expected):
+        if not np.isclose(g, e, rtol=1e-6, atol=1e-10):
+            hint = None
+            if np.isclose(g, _sigmoid(x)):
+                hint = "that is sigma(x) itself; the derivative is sigma(x) * (1 - sigma(x))"
+            elif np.isclose(g, _sigmoid(x) * (1 + _sigmoid(x))):
+                hint = "check the sign: (1 - sigma(x)), not (1 + sigma(x))"
+            elif np.isclose(g, np.exp(-x) / (1 + np.exp(-x))):
+                hint = "the quotient rule gives e^-x / (1 + e^-x)^2 -- the denominator is squared"
+            fail(f"at x = {x:g}: expected sigma'(x) = {e:.6g}, got {g:.6g}", hint)
+    grid = np.linspace(-4, 4, 12).reshape(3, 4)
+    compare(run(fn, grid.copy(), what="your derivative"), _sigmoid(grid) * (1 - _sigmoid(grid)),
+            "your derivative on a 3x4 array", rtol=1e-6, atol=1e-10)
+    passed("sigmoid'(x) = sigma(x) (1 - sigma(x)) matches at all 7 test points and on a 2-D array")
+
+
+def check_chain_rule(grads: Mapping[str, Any]) -> None:
+    """Check hand-computed ``{"a": dL/da, "b": dL/db, "c": dL/dc}`` for L = (a b + c)^2 at a=2, b=-3, c=10."""
+    if not isinstance(grads, Mapping):
+        fail(f"expected a dict like {{'a': ..., 'b': ..., 'c': ...}}, got {type(grads).__name__}")
+    missing = [k for k in "abc" if k not in grads]
+    if missing:
+        fail(f"the dict has no entry for {missing}; give all three: {{'a': dL/da, 'b': dL/db, 'c': dL/dc}}")
+    a, b, c = (CHAIN_RULE_POINT[k] for k in "abc")
+    d = a * b + c
+    dL_dd = 2 * d
+    expected = {"a": dL_dd * b, "b": dL_dd * a, "c": dL_dd}
+    local = {"a": b, "b": a, "c": 1.0}
+    for name in "abc":
+        got = float(as_array(grads[name], f"dL/d{name}"))
+        if not np.isclose(got, expected[name], rtol=1e-6):
+            hint = f"chain rule: dL/d{name} = dL/dd * dd/d{name} with d = a*b + c = {d:g}, dL/dd = 2d = {dL_dd:g}"
+            if np.isclose(got, local[name]):
+                hint = f"{got:g} is only dd/d{name}; multiply by dL/dd = 2d = {dL_dd:g}"
+            fail(f"dL/d{name} at a={a:g}, b={b:g}, c={c:g}: expected {expected[name]:g}, got {got:g}", hint)
+    passed(f"dL/da = {expected['a']:g}, dL/db = {expected['b']:g}, dL/dc = {expected['c']:g}: all correct")
+
+
+def check_softplus(fn: Callable[[Any], Any]) -> None:
+    """Check ``fn(x: Tensor) -> Tensor`` computes softplus(x) = log(1 + e^x) with differentiable tensor ops.
+
+    The forward values must match, and ``fn(x).sum().backward()`` must give
+    ``x.grad = sigmoid(x)`` -- which it does by itself when fn is built from
+    Tensor ops (``exp``, ``log``, ``+``), because autograd applies the chain rule.
+    """
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    xs = np.array([-6.0, -1.5, -0.2, 0.0, 0.3, 2.0, 7.0])
+    x = Tensor(xs.copy(), requires_grad=True)
+    out = run(fn, x, what="your softplus")
+    if not isinstance(out, Tensor):
+        fail(f"your softplus returned {type(out).__name__}, not a Tensor",
+             "use tensor methods (x.exp(), .log(), + 1) instead of NumPy functions, so the graph is recorded")
+    if tuple(out.shape) != xs.shape:
+        fail(f"your softplus returned shape {tuple(out.shape)} for an input of shape {xs.shape}")
+    compare(out.numpy(), np.logaddexp(0.0, xs), "softplus forward", rtol=1e-6, atol=1e-9,
+            hint="softplus(x) = log(1 + exp(x))", inputs=xs)
+    if not out.requires_grad:
+        fail("the result does not require grad: it is not connected to x in the graph",
+             "build it from x with tensor ops; converting to NumPy (x.numpy(), x.data) cuts the graph")
+    out.sum().backward()
+    if x.grad is None:
+        fail("after out.sum().backward(), x.grad is still None: the output does not depend on x through the graph")
+    compare(x.grad, _sigmoid(xs), "x.grad after out.sum().backward() (should be sigmoid(x))", rtol=1e-6,
+            atol=1e-9, inputs=xs)
+    passed("softplus forward matches log(1 + e^x) and autograd gives d/dx softplus = sigmoid(x)")

@@ -1,0 +1,199 @@
+"""Draw the computational graph behind a tensor, with matplotlib only (no graphviz).
+
+Every tensor made by an op remembers that op in ``tensor._ctx``, and the op
+remembers its inputs in ``_ctx.parents``. Walking those links backwards from
+the output visits the whole expression::
+
+    L = tanh(a * b + c)          a ─┐
+                                    ├─ × ── ab ─┐
+                                 b ─┘           ├─ + ── d ── tanh ── L
+                                 c ─────────────┘
+
+:func:`draw_graph` lays the nodes out in columns (inputs on the left, the
+output on the right; column = longest path from an input), draws tensors as
+boxes (name, value or shape, and ``.grad`` once ``backward()`` has filled it)
+and ops as round nodes, and connects them with arrows in the direction the
+values flow. ``backward()`` frees the graph unless it is called with
+``retain_graph=True``; draw before it, or keep the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb.backend import to_numpy
+from tinygrad_mb.tensor import Tensor
+
+__all__ = ["draw_graph", "graph_nodes"]
+
+#: How an op's class name is shown in its node.
+OP_SYMBOLS = {"Add": "+", "Sub": "−", "Mul": "×", "Div": "÷", "Pow": "**", "Neg": "−x", "MatMul": "@"}
+
+
+def _describe(array: Any) -> str:
+    """A scalar's value (4 significant digits), or an array's shape."""
+    a = to_numpy(array)
+    if a.size == 1:
+        return f"{float(a.reshape(-1)[0]):.4g}"
+    return "shape " + "×".join(str(s) for s in a.shape)
+
+
+def graph_nodes(tensor: Tensor) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """The nodes and edges of the graph that produced ``tensor``.
+
+    Returns:
+        ``(nodes, edges)``: each node a dict with ``kind`` (``"tensor"``,
+        ``"op"`` or ``"const"``), ``obj`` (the Tensor, the op or the constant)
+        and ``level`` (its column: 0 for inputs); each edge ``(i, j)`` an arrow
+        from node ``i`` to node ``j`` in the direction the values flow.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw_graph needs a Tensor, got {type(tensor).__name__}")
+    nodes: list[dict[str, Any]] = []
+    index: dict[int, int] = {}  # id(obj) -> node number
+    edges: list[tuple[int, int]] = []
+
+    def add(kind: str, obj: Any) -> int:
+        key = id(obj)
+        if kind == "const" or key not in index:
+            nodes.append({"kind": kind, "obj": obj, "level": 0})
+            if kind == "const":  # constants are not shared: 2 in two places is two nodes
+                return len(nodes) - 1
+            index[key] = len(nodes) - 1
+        return index[key]
+
+    # Iterative depth-first walk (deep graphs must not hit Python's recursion limit).
+    root = add("tensor", tensor)
+    stack, seen = [tensor], {id(tensor)}
+    while stack:
+        t = stack.pop()
+        fn = t._ctx
+        if fn is None:
+            continue
+        parents = fn.parents
+        if parents is None:
+            raise ValueError("this graph was freed by backward(); draw before backward() or call "
+                             "backward(retain_graph=True)")
+        op = add("op", fn)
+        edges.append((op, index[id(t)]))
+        for p in parents:
+            if isinstance(p, Tensor):
+                edges.append((add("tensor", p), op))
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append(p)
+            else:
+                edges.append((add("const", p), op))
+
+    # Column of each node = longest path from an input (relax until nothing changes; the graph is a DAG).
+    changed = True
+    while changed:
+        changed = False
+        for i, j in edges:
+            if nodes[j]["level"] < nodes[i]["level"] + 1:
+                nodes[j]["level"] = nodes[i]["level"] + 1
+                changed = True
+    # Keep constants next to the op they feed instead of far left.
+    for i, j in edges:
+        if nodes[i]["kind"] == "const":
+            nodes[i]["level"] = nodes[j]["level"] - 1
+    assert root == 0
+    return nodes, edges
+
+
+def _label(node: dict[str, Any], names: dict[int, str], show_grad: bool) -> str:
+    obj = node["obj"]
+    if node["kind"] == "op":
+        name = type(obj).__name__
+        return OP_SYMBOLS.get(name, name.lower())
+    if node["kind"] == "const":
+        return f"{obj:g}" if isinstance(obj, (int, float)) else str(obj)
+    lines = []
+    if id(obj) in names:
+        lines.append(names[id(obj)])
+    lines.append(_describe(obj.data))
+    if show_grad and obj.grad is not None:
+        lines.append("grad " + _describe(obj.grad))
+    return "\n".join(lines)
+
+
+def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: Any = None,
+               show_grad: bool = True, title: str | None = None) -> Any:
+    """Draw the computational graph that produced ``tensor``; returns the matplotlib Figure.
+
+    Args:
+        tensor: the output, e.g. a loss.
+        names: labels for some tensors, e.g. ``{"a": a, "b": b, "L": L}``.
+        ax: a matplotlib Axes to draw into (default: a new figure).
+        show_grad: print ``.grad`` under the value where ``backward()`` has filled it.
+        title: the axes title (default: "Computational graph").
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib only when drawing)
+
+    nodes, edges = graph_nodes(tensor)
+    labels = {id(t): name for name, t in (names or {}).items()}
+    levels = max(n["level"] for n in nodes) + 1
+
+    # Rows inside each column: inputs in walk order, then each node near the mean row of its inputs.
+    inputs_of: dict[int, list[int]] = {j: [] for j in range(len(nodes))}
+    for i, j in edges:
+        inputs_of[j].append(i)
+    # Depth-first order from the output, first argument first: puts a above b in a * b.
+    first_seen: dict[int, int] = {}
+    stack = [0]
+    while stack:
+        k = stack.pop()
+        if k in first_seen:
+            continue
+        first_seen[k] = len(first_seen)
+        stack.extend(reversed(inputs_of[k]))
+    y = np.zeros(len(nodes))
+    for level in range(levels):
+        members = sorted((k for k, n in enumerate(nodes) if n["level"] == level), key=first_seen.__getitem__)
+        if level > 0:
+            members.sort(key=lambda k: np.mean([y[i] for i in inputs_of[k]]) if inputs_of[k] else 0.0)
+        for r, k in enumerate(members):
+            y[k] = r - (len(members) - 1) / 2
+    # Pull each op and its output onto the mean height of the op's inputs when that row is free.
+    for level in range(1, levels):
+        members = [k for k, n in enumerate(nodes) if n["level"] == level]
+        if len(members) == 1 and inputs_of[members[0]]:
+            y[members[0]] = np.mean([y[i] for i in inputs_of[members[0]]])
+    height = max(np.ptp(y) + 1, 2)
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 1.25 * levels)), max(2.8, 1.0 * height)))
+    else:
+        fig = ax.figure
+    styles = {
+        "tensor": dict(boxstyle="round,pad=0.4", fc="#dbe9f6", ec="#1f77b4", lw=1.2),
+        "op": dict(boxstyle="circle,pad=0.3", fc="#fde0c5", ec="#d9730d", lw=1.2),
+        "const": dict(boxstyle="round,pad=0.3", fc="#eeeeee", ec="#999999", lw=1.0),
+    }
+    texts = []
+    for k, node in enumerate(nodes):
+        style = dict(styles[node["kind"]])
+        if node["kind"] == "op" and len(_label(node, labels, show_grad)) > 2:
+            style["boxstyle"] = "round,pad=0.35,rounding_size=0.6"  # a circle around "tanh" would be huge
+        if k == 0:
+            style.update(fc="#c9e7c9", ec="#2ca02c", lw=1.6)  # the output
+        texts.append(ax.text(node["level"], -y[k], _label(node, labels, show_grad), ha="center", va="center",
+                             fontsize=9 if node["kind"] == "tensor" else 11, bbox=style, zorder=3))
+    ax.set_xlim(-0.6, levels - 0.4)
+    ax.set_ylim(-(y.max() + 0.8), -(y.min() - 0.8))
+    ax.axis("off")
+    fig.canvas.draw()  # sizes the boxes, so the arrows can run from edge to edge
+    to_data = ax.transData.inverted()
+    extents = [to_data.transform(t.get_bbox_patch().get_window_extent()) for t in texts]  # [[x0,y0],[x1,y1]]
+    for i, j in edges:
+        start = (extents[i][1][0], -y[i])  # right edge of the input's box
+        end = (extents[j][0][0], -y[j])  # left edge of the consumer's box
+        ax.annotate("", xy=end, xytext=start, zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=0, shrinkB=0,
+                                    mutation_scale=12))
+    ax.set_title(title or "Computational graph (values flow left to right, gradients right to left)",
+                 fontsize=11)
+    return fig
