@@ -19,10 +19,25 @@ from tinygrad_mb.gradcheck import gradcheck
 from tinygrad_mb.ops import concatenate, cross_entropy, linear, mse_loss, stack, where
 from tinygrad_mb.tensor import Function, Tensor, is_grad_enabled, no_grad
 
+# The layers above the engine (they import it, never the other way round).
+from tinygrad_mb import data, nn, optim  # noqa: E402,I001
+from tinygrad_mb import gd  # noqa: E402  (plots import matplotlib only when drawing)
+from tinygrad_mb.serialization import load, save  # noqa: E402
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``tinygrad_mb.testing`` needs hypothesis (a test dependency): load it on first use only.
+    if name == "testing":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module("tinygrad_mb.testing")
+    raise AttributeError(f"module 'tinygrad_mb' has no attribute {name!r}")
 
 __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "gradcheck",
+    "nn", "optim", "data", "gd", "save", "load",
     "backend", "ops", "get_backend", "set_backend", "use_backend",
     "zeros", "ones", "full", "arange", "eye", "randn", "rand",
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like",
