@@ -71,6 +71,14 @@ def torch_info() -> str:
     return f"{torch.__version__}" + (f", BLAS {found.group(1)}" if found else "")
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages: above 0 means other work shared the CPUs."""
+    try:
+        return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def describe(command: str) -> dict[str, str]:
     """Everything the report's machine table shows, as strings."""
     return {
@@ -83,4 +91,5 @@ def describe(command: str) -> dict[str, str]:
         "PyTorch": torch_info(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
+        "load average at start (1/5/15 min)": load_average(),
     }

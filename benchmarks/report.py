@@ -76,6 +76,9 @@ def ratios_section(mlp: dict) -> list[str]:
     tg_labels = [label for label in labels if label.startswith(TINYGRAD)]
     header = ["batch", "limit (best hand-written NumPy)"]
     header += [f"{label} / limit" for label in tg_labels] + ["best tinygrad_mb / best PyTorch"]
+    cpu_pair = (f"{TINYGRAD}, 1 thread", f"{NUMPY}, 1 thread")
+    if all(label in res for label in cpu_pair):
+        header.append("tinygrad_mb / NumPy, both 1 thread, by CPU time")
     rows = []
     for bs in mlp["batch_sizes"]:
         limit, torch_best, tg_best = best(NUMPY, bs), best(TORCH, bs), best(TINYGRAD, bs)
@@ -84,9 +87,14 @@ def ratios_section(mlp: dict) -> list[str]:
             s = throughput(res[label].get(bs, {}), bs)
             row.append(_ratio(s.median / limit[0]) if s and limit else "—")
         row.append(_ratio(tg_best[0] / torch_best[0]) if tg_best and torch_best else "—")
+        if len(header) > len(row):
+            tg, ref = (res[label].get(bs, {}).get("cpu_seconds") for label in cpu_pair)
+            row.append(_ratio(statistics.median(ref) / statistics.median(tg)) if tg and ref else "—")
         rows.append(row)
-    return ["Ratios of median throughputs: below 1 means tinygrad_mb is slower (the factor in brackets).",
-            ""] + _table(header, rows)
+    return ["Ratios of median throughputs: below 1 means tinygrad_mb is slower (the factor in brackets). "
+            "The last column compares the two single-threaded rows by process CPU time instead of wall time: "
+            "CPU time does not count moments when other programs had the CPU, so on a shared machine it is "
+            "the steadier measure of the engine's own cost.", ""] + _table(header, rows)
 
 
 def _ratio(r: float) -> str:

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = (1, 64, 4096) if quick else gpu.GPU_BATCH_SIZES
         results["gpu"] = gpu.run(sizes, repeats, target)
     results["config"]["total_seconds"] = time.perf_counter() - start
+    results["machine"]["load average at end"] = machine.load_average()
 
     write(results, out)
     print(f"\nwrote {out} (and figures, results.json beside it) in {results['config']['total_seconds']:.0f} s")

@@ -86,7 +86,8 @@ def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, targe
             if case.error is not None:
                 results[case.label][bs] = {"error": case.error}
             else:
-                results[case.label][bs] = {"seconds": case.seconds_per_step, "steps_per_timing": case.steps_per_timing}
+                results[case.label][bs] = {"seconds": case.seconds_per_step, "cpu_seconds": case.cpu_seconds_per_step,
+                                           "steps_per_timing": case.steps_per_timing}
         print(f"  batch {bs:>6}: " + ", ".join(
             f"{c.label} {bs / np.median(c.seconds_per_step):,.0f}/s" if c.error is None else f"{c.label} FAILED"
             for c in cases), flush=True)

@@ -32,19 +32,24 @@ class Case:
     sync: Callable[[], Any] | None = None
     steps_per_timing: int = 0
     seconds_per_step: list[float] = field(default_factory=list)
+    cpu_seconds_per_step: list[float] = field(default_factory=list)  # process CPU time, all threads
     error: str | None = None
 
 
-def _time_steps(case: Case, n: int) -> float:
-    """Seconds for ``n`` calls of ``case.step`` (context entered outside the clock)."""
+def _time_steps(case: Case, n: int) -> tuple[float, float]:
+    """Wall and CPU seconds for ``n`` calls of ``case.step`` (context entered outside the clock).
+
+    CPU time counts only this process's work, so on a busy machine it is the
+    steadier figure for single-threaded runs; the report uses wall time.
+    """
     step, sync = case.step, case.sync
     with case.context():
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         for _ in range(n):
             step()
         if sync is not None:
             sync()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
 def calibrate(case: Case, target_s: float, warmup: int = 3) -> None:
@@ -52,7 +57,7 @@ def calibrate(case: Case, target_s: float, warmup: int = 3) -> None:
     _time_steps(case, warmup)  # first calls allocate buffers, fill caches
     n = 1
     while True:
-        elapsed = _time_steps(case, n)
+        elapsed = _time_steps(case, n)[0]
         if elapsed >= target_s / 4 or n >= 1 << 24:
             break
         n *= 4 if elapsed < target_s / 40 else 2
@@ -78,7 +83,9 @@ def run_interleaved(cases: list[Case], repeats: int, target_s: float) -> None:
         shift = r % len(live)
         for case in live[shift:] + live[:shift]:
             try:
-                case.seconds_per_step.append(_time_steps(case, case.steps_per_timing) / case.steps_per_timing)
+                wall, cpu = _time_steps(case, case.steps_per_timing)
+                case.seconds_per_step.append(wall / case.steps_per_timing)
+                case.cpu_seconds_per_step.append(cpu / case.steps_per_timing)
             except Exception as exc:
                 case.error = f"{type(exc).__name__}: {exc}"
 
