@@ -138,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"),
                    default=[1, 2, 4, 8, 16, 32, 64, 128, 256, 1000], help="comma-separated batch sizes")
     p.add_argument("--lrs", type=_list_of(_positive_float, "positive numbers"), default=None,
-                   help="comma-separated learning rates (default 2^-10 ... 2^1)")
+                   help="comma-separated learning rates (default 2^-10 ... 2^1 in factors of sqrt 2)")
     p.add_argument("--target", type=float, default=None,
-                   help="full training loss to reach (default: f* + 1%% of f0 - f*, else 10%% of f0)")
+                   help="full training loss to reach (default: f* + 0.03%% of f0 - f*, else 10%% of f0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)")
     p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default 0)")
-    p.add_argument("--epochs", type=_positive_float, default=20, help="most epochs per run (default 20)")
+    p.add_argument("--epochs", type=_positive_float, default=5,
+                   help="a run not at the target after max(epochs*N/B, --min-updates) updates fails (default 5)")
+    p.add_argument("--min-updates", type=_positive_int, default=200, help="see --epochs (default 200)")
 
     p = sub.add_parser("trajectories", help="parameter paths on the loss contours of a 2-weight problem",
                        description="Draw each variant's path over the loss contours of a problem with two "
@@ -158,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate for all variants, or one per variant (default: documented rates)")
     p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for the sample order")
     g = p.add_argument_group("budget (per variant)")
-    g.add_argument("--updates", type=_positive_int, default=None, help="updates per variant (default 40)")
+    g.add_argument("--updates", type=_positive_int, default=None, help="updates per variant (default 80)")
     g.add_argument("--epochs", type=_positive_float, default=None, help="epochs per variant")
     for name, subparser in sub.choices.items():
         subparser.set_defaults(subparser=subparser, command=name)
@@ -273,8 +275,8 @@ def _run_noise(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
                             seed=args.seed, backend=args.backend)
     _say(args, f"{prob.description}\n{result}")
     paths = [os.path.join(out, name) for name in ("noise.png", "noise.csv", "noise.json")]
-    _save_figure(result.plot(title=f"Mini-batch gradient noise at the initial weights — {prob.description}"),
-                 paths[0])
+    _save_figure(result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n"
+                                   f"{prob.description}"), paths[0])
     result.to_csv(paths[1])
     result.to_json(paths[2])
     return paths
@@ -285,11 +287,13 @@ def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
 
     prob = prep["problem"]
     result = sweep(prob.model_fn, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, lrs=args.lrs,
-                   target=args.target, epochs=args.epochs, seeds=args.seeds, optimizer=args.optimizer,
+                   target=args.target, epochs=args.epochs, min_updates=args.min_updates, seeds=args.seeds,
+                   optimizer=args.optimizer,
                    backend=args.backend, progress=not args.quiet)
     _say(args, f"{prob.description}\n{result}")
     paths = [os.path.join(out, name) for name in ("sweep.png", "sweep.csv", "sweep.json")]
-    _save_figure(result.plot(title=f"Learning-rate sweep — {prob.description}"), paths[0])
+    _save_figure(result.plot(title=f"Learning-rate sweep: perfect scaling for small batches, then diminishing "
+                                   f"returns\n{prob.description}"), paths[0])
     result.to_csv(paths[1])
     result.to_json(paths[2])
     return paths
@@ -301,7 +305,7 @@ def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) 
     prob = prep["problem"]
     budget = {"updates": args.updates, "epochs": args.epochs}
     if all(v is None for v in budget.values()):
-        budget["updates"] = 40
+        budget["updates"] = 80
     model = prob.model_fn(args.seed)
     result = trajectories(model, prob.loss_fn, prob.train, prep["variants"], seed=args.seed, start=prob.start,
                           backend=args.backend, **budget)

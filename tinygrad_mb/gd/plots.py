@@ -177,10 +177,18 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
                   label=f"noise scale B_simple = tr(Σ)/|∇f|² ≈ {result.b_simple:.3g}")
     a.set_xscale("log")
     a.set_yscale("log")
+    # the theory curve drops to 0 at B = N; do not let that plunge squeeze the measured range
+    low = min(np.min(result.measured), result.grad_norm_sq) / 30
+    if low > 0:
+        a.set_ylim(bottom=low)
+    ticks = sorted({*result.batch_sizes, n})
+    a.set_xticks(ticks)
+    a.set_xticklabels([f"{t}" + ("\n(=N)" if t == n else "") for t in ticks])
+    a.xaxis.set_minor_locator(_null_locator())
     a.set_xlabel("batch size B (samples per gradient, log scale)")
     a.set_ylabel("gradient noise E‖g_B − ∇f‖² (log scale)")
     a.set_title(title or f"Mini-batch gradient noise vs batch size (N = {n})", fontsize=11)
-    a.legend(fontsize=8.5, frameon=False, loc="lower left")
+    a.legend(fontsize=8.5, framealpha=0.9, loc="upper right")
     style(a)
     if ax is None:
         fig.tight_layout()
@@ -190,33 +198,42 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
 def plot_trajectories(result: Any, title: str | None = None) -> Any:
     """Loss contours of a two-parameter problem with each variant's path, one panel per variant."""
     k = len(result.paths)
-    fig, axes = new_figure(1, k, (4.9 * k, 4.9), sharex=True, sharey=True)
     W1, W2, F = result.grid
-    floor = np.nanmin(F)
-    gap = F - floor
-    levels = np.quantile(gap[gap > 0], np.linspace(0, 1, 14) ** 2.2)[1:] if (gap > 0).any() else 10
+    ratio = float(np.ptp(W2) / max(np.ptp(W1), 1e-12))  # equal axis scales: true contour shapes
+    fig, axes = new_figure(1, k, (4.8 * k, min(max(4.4 * ratio, 2.6), 6.5) + 1.6), sharex=True, sharey=True)
+    gap = F - np.nanmin(F)
+    top = float(np.nanmax(gap))
+    levels = np.geomspace(top * 1e-3, top, 13) if top > 0 else 10  # log-spaced: near and far both visible
     for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
-        a.contourf(W1, W2, gap, levels=np.concatenate([[0], levels]) if np.ndim(levels) else levels,
-                   cmap="Blues_r", alpha=0.55)
-        a.contour(W1, W2, gap, levels=levels, colors="white", linewidths=0.6, alpha=0.9)
+        a.contourf(W1, W2, np.maximum(gap, top * 1e-4), levels=np.concatenate([[0], levels]), cmap="Blues_r",
+                   alpha=0.5)
+        a.contour(W1, W2, gap, levels=levels, colors="white", linewidths=0.7)
+        a.set_aspect("equal")
         color = COLORS[i % len(COLORS)]
-        a.plot(path[:, 0], path[:, 1], color=color, lw=1.1 if len(path) > 60 else 1.8, alpha=0.95,
-               marker="." if len(path) <= 60 else None, ms=4)
+        a.plot(path[:, 0], path[:, 1], color=color, lw=1.1 if len(path) > 100 else 1.6, alpha=0.95,
+               marker="." if len(path) <= 100 else None, ms=5)
         a.plot(*path[0], "o", color="black", ms=7, label="start")
-        a.plot(*path[-1], "*", color=color, mec="black", ms=13, label=f"end ({len(path) - 1} updates)")
         if result.optimum is not None:
-            a.plot(*result.optimum, "P", color="gold", mec="black", ms=11, label="minimum w*")
+            a.plot(*result.optimum, "P", color="gold", mec="black", ms=10, label="minimum w*", zorder=4)
+        a.plot(*path[-1], "*", color=color, mec="black", ms=14, label=f"end ({len(path) - 1} updates)", zorder=5)
         a.set_title(label, fontsize=10.5)
-        a.set_xlabel(f"{result.names[0]} (parameter 1)")
+        a.set_xlabel(f"w₁ = {result.names[0]}")
         if i == 0:
-            a.set_ylabel(f"{result.names[1]} (parameter 2)")
-        a.legend(fontsize=8, loc="upper right", framealpha=0.85)
+            a.set_ylabel(f"w₂ = {result.names[1]}")
+        a.legend(fontsize=8, loc="best", framealpha=0.85)
         a.set_xlim(W1.min(), W1.max())
         a.set_ylim(W2.min(), W2.max())
-    fig.suptitle(title or f"Paths on the loss contours over {result.epochs:g} epoch(s): batch GD is smooth, SGD "
-                 "zig-zags, mini-batch lies in between\n(contours: f(w) − min f, quadratic spacing)", fontsize=11)
+    budget = f"{result.updates} updates each" if result.updates else f"{result.epochs:g} epoch(s) each"
+    fig.suptitle(title or f"Paths on the loss contours ({budget}): batch GD is smooth, SGD zig-zags, "
+                 "mini-batch lies in between\n(contours of f(w) − min f, log-spaced)", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _null_locator() -> Any:
+    from matplotlib.ticker import NullLocator  # noqa: PLC0415
+
+    return NullLocator()
 
 
 def plot_sweep(result: Any, title: str | None = None) -> Any:
@@ -249,8 +266,8 @@ def plot_sweep(result: Any, title: str | None = None) -> Any:
     lrs = np.asarray(result.best_lr, dtype=float)
     b.plot(bs[ok], lrs[ok], "o-", color=COLORS[2], ms=7, lw=1.8, label="best learning rate")
     grid_lrs = np.asarray(result.lrs, dtype=float)
-    b.scatter(np.repeat(bs, len(grid_lrs)), np.tile(grid_lrs, len(bs)), s=10, color="lightgray", zorder=0,
-              label="learning rates tried")
+    b.plot(np.repeat(bs, len(grid_lrs)), np.tile(grid_lrs, len(bs)), "o", ms=3, color="lightgray", zorder=0,
+           label="learning rates in the grid")
     if ok.any():
         b0, l0 = bs[ok][0], lrs[ok][0]
         grid = np.geomspace(bs.min(), bs.max(), 200)
@@ -264,6 +281,10 @@ def plot_sweep(result: Any, title: str | None = None) -> Any:
     b.set_title("Best learning rate per batch size", fontsize=11)
     b.legend(fontsize=8.5, frameon=False)
     style(b)
+    for axis in (a, b):  # batch sizes as plain numbers, N marked
+        axis.set_xticks(bs)
+        axis.set_xticklabels([f"{int(v)}" + ("\n(=N)" if int(v) == result.n else "") for v in bs])
+        axis.xaxis.set_minor_locator(_null_locator())
     fig.suptitle(title or f"Learning-rate sweep (N = {result.n}): perfect scaling for small batches, "
                  "then diminishing returns", fontsize=12)
     fig.tight_layout()

@@ -62,11 +62,11 @@ class Problem:
 
 
 def _linear2d(seed: int = 0, n: int = 200, noise: float = 0.5) -> Any:
-    """y = x . w_true + noise with x1 ~ N(0, 1), x2 ~ N(0, 0.3^2): contours 1/0.3 ≈ 3.3 times longer in w2."""
+    """y = x . w_true + noise with x1 ~ N(0, 1), x2 ~ N(0, 0.5^2): contours twice as long in w2 as in w1."""
     from tinygrad_mb.data import ArrayData  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, 2)) * np.array([1.0, 0.3])
+    X = rng.standard_normal((n, 2)) * np.array([1.0, 0.5])
     w_true = np.array([1.0, -1.0])
     y = X @ w_true + noise * rng.standard_normal(n)
     X32, y32 = X.astype(np.float32), y.astype(np.float32).reshape(n, 1)
@@ -110,7 +110,7 @@ def make_problem(name: str = "linear", model: str | None = None, data_seed: int 
         full = _linear2d(data_seed)
         train, test, loss, f_star = full, None, nn.MSELoss(), float(full.min_loss)
         desc = "least squares in two weights (N = 200, MSE)"
-        start = (-1.5, 1.5)
+        start = (-1.5, 2.0)
     else:
         if name == "logistic":
             full = data.logistic_regression(n=1000, d=10, scale=3.0, seed=data_seed)

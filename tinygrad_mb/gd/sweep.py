@@ -44,7 +44,7 @@ class SweepResult:
     best_lr: list[float]  # nan where no rate reached the target
     steps_to_target: list[float]  # updates (mean over seeds); inf where not reached
     samples_to_target: list[float]
-    runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, skipped
+    runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, capped, best
     fit: tuple[float, float] | None  # (S_min, B_noise) of steps = S_min (1 + B_noise / B)
 
     def plot(self, title: str | None = None) -> Any:
@@ -65,10 +65,11 @@ class SweepResult:
         return text
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
-        """Every (batch size, lr) run: ``batch_size,lr,steps_to_target,diverged,best``."""
-        lines = ["batch_size,lr,steps_to_target,samples_to_target,diverged,best"]
+        """Every (batch size, lr) run: steps and samples to target (inf: not reached), diverged, capped, best."""
+        lines = ["batch_size,lr,steps_to_target,samples_to_target,diverged,capped,best"]
         for r in self.runs:
-            lines.append(f"{r['batch_size']},{r['lr']!r},{r['steps']},{r['samples']},{r['diverged']},{r['best']}")
+            lines.append(f"{r['batch_size']},{r['lr']!r},{r['steps']},{r['samples']},{r['diverged']},{r['capped']},"
+                         f"{r['best']}")
         text = "\n".join(lines) + "\n"
         if path is not None:
             from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
@@ -112,29 +113,29 @@ def fit_steps(batch_sizes: Sequence[float], steps: Sequence[float]) -> tuple[flo
 
 def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
           batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1000),
-          lrs: Sequence[float] | None = None, target: float | None = None, epochs: float = 20,
-          seeds: Sequence[int] = (0,), optimizer: str = "sgd", backend: str | None = None,
-          progress: bool = False) -> SweepResult:
+          lrs: Sequence[float] | None = None, target: float | None = None, epochs: float = 5,
+          min_updates: int = 200, seeds: Sequence[int] = (0,), optimizer: str = "sgd",
+          backend: str | None = None, progress: bool = False) -> SweepResult:
     """For each batch size, find the learning rate that reaches ``target`` in the fewest updates.
 
     Args:
         model: a ``Module`` (every run starts from its current weights) or a factory ``seed -> Module``.
         loss_fn, dataset: as in :func:`train`.
         batch_sizes: the B's to try (values >= N mean full batch).
-        lrs: the learning-rate grid (default: 2^-10 ... 2^1, factors of 2).
-        target: the full training loss to reach (default: f* + 1% of f0 - f* when f* is
-            known, else 10% of the initial loss).
-        epochs: the most any run may train; a run that has not reached the target by
-            then counts as "not reached".
+        lrs: the learning-rate grid (default: 2^-10 ... 2^1 in factors of sqrt(2)).
+        target: the full training loss to reach (default: ``f* + 3e-4 (f0 - f*)`` when f* is
+            known, else 10% of the initial loss f0).
+        epochs, min_updates: a run that has not reached the target after
+            ``max(epochs * N / B, min_updates)`` updates counts as "not reached".
         seeds: runs per (B, lr); the steps are averaged (a rate counts only if every seed reaches).
         optimizer: optimizer name for every run (see :class:`Variant`).
 
-    The rates of one batch size are tried from large to small. Once one rate has
-    reached the target, later runs are capped at its number of updates, and the
-    scan stops at the first smaller rate that cannot beat it (steps only grow
-    as the rate shrinks further).
+    Once a rate of one batch size has reached the target, the other rates of that
+    batch size are stopped at its number of updates (they can only tie or lose),
+    which keeps the sweep cheap; their rows then say ``capped``.
     """
-    lrs = sorted((float(x) for x in (lrs if lrs is not None else 2.0 ** np.arange(-10, 2))), reverse=True)
+    lrs = sorted((float(x) for x in (lrs if lrs is not None else 2.0 ** np.arange(-10, 1.25, 0.5))),
+                 reverse=True)
     if not lrs or any(not math.isfinite(x) or x <= 0 for x in lrs):
         raise HyperparameterError(f"lrs must be positive finite numbers, got {lrs}")
     ds = as_dataset(dataset)
@@ -147,16 +148,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     nets = {s: (model if is_module else model(s)) for s in seeds}
     initial = {s: net.state_dict() for s, net in nets.items()}
     if target is None:
-        from tinygrad_mb.gd.evaluation import EvalData  # noqa: PLC0415
-        from tinygrad_mb.tensor import no_grad  # noqa: PLC0415
-
-        from tinygrad_mb.gd.noise import _model_backend  # noqa: PLC0415
-
-        net = nets[seeds[0]]
-        with no_grad():
-            f0 = EvalData(ds, None, backend or _model_backend(net), {}).evaluate(net, loss_fn)["train_loss"]
-        f_star = dataset_f_star(dataset)
-        target = f_star + 0.01 * (f0 - f_star) if f_star is not None else 0.1 * f0
+        target = default_target(nets[seeds[0]], loss_fn, dataset, backend)
     bar = None
     if progress:
         from tinygrad_mb.gd.compare import _progress_bar  # noqa: PLC0415
@@ -166,26 +158,25 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     best_lr, best_steps, best_samples = [], [], []
     for b in sizes:
         best = (math.inf, math.nan, math.inf)
+        budget = max(math.ceil(epochs * n / b), min_updates)
         for lr in lrs:
-            cap = None if not math.isfinite(best[0]) else int(best[0])
+            cap = budget if not math.isfinite(best[0]) else int(best[0])
             steps, samples, diverged = [], [], False
             for s in seeds:
                 nets[s].load_state_dict(initial[s])
-                h = train(nets[s], loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer), epochs=epochs,
-                          updates=cap, seed=s, stop_loss=target, eval_every=max(b, n // 100), backend=backend)
+                h = train(nets[s], loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer), updates=cap, seed=s,
+                          stop_loss=target, eval_every=max(b, n // 200), backend=backend)
                 hit = h.reach(target)
                 diverged |= h.diverged
                 steps.append(hit["update"] if hit else math.inf)
                 samples.append(hit["samples"] if hit else math.inf)
             mean_steps = float(np.mean(steps))
             runs.append({"batch_size": b, "lr": lr, "steps": mean_steps, "samples": float(np.mean(samples)),
-                         "diverged": diverged, "best": False})
+                         "diverged": diverged, "capped": cap < budget, "best": False})
             if bar is not None:
                 bar.update(1)
             if mean_steps < best[0]:
                 best = (mean_steps, lr, float(np.mean(samples)))
-            elif math.isfinite(best[0]):
-                break  # smaller rates only get slower from here
         for r in runs:
             if r["batch_size"] == b and r["lr"] == best[1]:
                 r["best"] = True
@@ -199,3 +190,15 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     return SweepResult(n=n, target=float(target), batch_sizes=sizes, lrs=lrs, best_lr=best_lr,
                        steps_to_target=best_steps, samples_to_target=best_samples, runs=runs,
                        fit=fit_steps(sizes, best_steps))
+
+
+def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, backend: str | None = None) -> float:
+    """``f* + 3e-4 (f0 - f*)`` when the dataset knows f*, else ``0.1 f0`` (f0: the loss at the model's weights)."""
+    from tinygrad_mb.gd.evaluation import EvalData  # noqa: PLC0415
+    from tinygrad_mb.gd.noise import _model_backend  # noqa: PLC0415
+    from tinygrad_mb.tensor import no_grad  # noqa: PLC0415
+
+    with no_grad():
+        f0 = EvalData(as_dataset(dataset), None, backend or _model_backend(model), {}).evaluate(model, loss_fn)
+    f_star = dataset_f_star(dataset)
+    return f_star + 3e-4 * (f0["train_loss"] - f_star) if f_star is not None else 0.1 * f0["train_loss"]

@@ -36,7 +36,8 @@ class TrajectoryResult:
     paths: dict[str, np.ndarray]
     grid: tuple[np.ndarray, np.ndarray, np.ndarray]  # W1, W2, f(W1, W2)
     optimum: tuple[float, float] | None
-    epochs: float
+    updates: int | None
+    epochs: float | None
     histories: dict[str, History] = field(default_factory=dict)
 
     def plot(self, title: str | None = None) -> Any:
@@ -60,7 +61,7 @@ class TrajectoryResult:
         return text
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
-        doc = {"names": list(self.names), "epochs": self.epochs, "optimum": self.optimum,
+        doc = {"names": list(self.names), "updates": self.updates, "epochs": self.epochs, "optimum": self.optimum,
                "paths": {k: v.tolist() for k, v in self.paths.items()},
                "final_loss": {k: h.final_loss for k, h in self.histories.items()}}
         text = json.dumps(doc, indent=1)
@@ -72,14 +73,28 @@ class TrajectoryResult:
 
 
 def _set_point(model: Any, params: list[Any], point: Sequence[float]) -> None:
-    """Write the two numbers of ``point`` into the model's two scalar parameters."""
-    for p, value in zip(params, point):
+    """Write the two numbers of ``point`` into the model's parameters (two numbers in all), in order."""
+    values = np.asarray(point, dtype=np.float64).ravel()
+    i = 0
+    for p in params:
         xp = _backend.array_module(p.data)
-        p.data[...] = xp.asarray(value, dtype=p.data.dtype).reshape(p.data.shape)
+        size = int(np.prod(p.shape))
+        p.data[...] = xp.asarray(values[i: i + size], dtype=p.data.dtype).reshape(p.data.shape)
+        i += size
+
+
+def _scalar_names(model: Any) -> tuple[str, ...]:
+    """``("weight[0]", "weight[1]")`` for one (1, 2) weight, ``("weight", "bias")`` for two scalars."""
+    names = []
+    for name, p in model.named_parameters():
+        size = int(np.prod(p.shape))
+        names += [name] if size == 1 else [f"{name}[{i}]" for i in range(size)]
+    return tuple(names)
 
 
 def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = None, dataset: Any = None,
-                 variants: Sequence[Variant] | None = None, *, epochs: float = 2, seed: int = 0,
+                 variants: Sequence[Variant] | None = None, *, updates: int | None = None,
+                 epochs: float | None = None, seed: int = 0,
                  start: Sequence[float] | None = None, optimum: Sequence[float] | None = None,
                  grid_size: int = 90, backend: str | None = None) -> TrajectoryResult:
     """Train each variant from the same start on a two-parameter problem and record its path.
@@ -90,7 +105,8 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
             problem (least squares with elongated contours).
         loss_fn, dataset: as in :func:`train` (default: that problem's).
         variants: default: batch GD, SGD and mini-batch (B=16) at the problem's default rates.
-        epochs: budget of every run.
+        updates, epochs: budget of every run (default: 80 updates each, so the paths have
+            comparable numbers of steps; give ``epochs`` to compare at equal data instead).
         start: starting point ``(w1, w2)`` (default: the problem's, or the model's weights).
         optimum: where to mark the minimum (default: the dataset's ``w_star`` if it has one).
         grid_size: contour grid resolution per axis.
@@ -110,25 +126,26 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
     if not variants:
         raise HyperparameterError("trajectories: give at least one variant")
     params = list(model.parameters())
-    sizes = [int(np.prod(p.shape)) for p in params]
-    if sum(sizes) != 2 or len(params) != 2:
+    names = _scalar_names(model)
+    if len(names) != 2:
         raise HyperparameterError(
-            f"trajectories needs a model with exactly two scalar parameters, got shapes "
+            f"trajectories needs a model with exactly two numbers as parameters, got shapes "
             f"{[tuple(p.shape) for p in params]}; e.g. nn.Linear(2, 1, bias=False) or nn.Linear(1, 1)")
-    names = tuple(name for name, _ in model.named_parameters())
     if start is not None:
         _set_point(model, params, start)
     if optimum is None:
         w_star = getattr(dataset, "w_star", None)
         optimum = None if w_star is None else tuple(float(v) for v in np.ravel(w_star)[:2])
+    if updates is None and epochs is None:
+        updates = 80
     initial = model.state_dict()
     ds = as_dataset(dataset)
     n = len(ds)
     paths, histories = {}, {}
     for v in variants:
         model.load_state_dict(initial)
-        h = train(model, loss_fn, ds, v, epochs=epochs, seed=seed, record_params=True, backend=backend,
-                  eval_every=n)
+        h = train(model, loss_fn, ds, v, updates=updates, epochs=epochs, seed=seed, record_params=True,
+                  backend=backend, eval_every=n)
         label = v.label(n)
         paths[label] = h.params
         histories[label] = h
@@ -149,5 +166,5 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
             _set_point(model, params, (W1[idx], W2[idx]))
             F[idx] = evaluator.evaluate(model, loss_fn)["train_loss"]
     model.load_state_dict(initial)
-    return TrajectoryResult(names=names, paths=paths, grid=(W1, W2, F), optimum=optimum, epochs=float(epochs),
-                            histories=histories)
+    return TrajectoryResult(names=names, paths=paths, grid=(W1, W2, F), optimum=optimum, updates=updates,
+                            epochs=epochs, histories=histories)

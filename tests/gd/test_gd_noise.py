@@ -1,0 +1,68 @@
+"""gradient_noise: measured mini-batch gradient variance against the without-replacement theory."""
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import data, gd, nn
+from tinygrad_mb.errors import HyperparameterError
+
+
+@pytest.fixture(scope="module")
+def linear_noise():
+    lin = data.linear_regression(n=1000, d=10, seed=0)
+    model = nn.Linear(10, 1, seed=0)
+    return gd.gradient_noise(model, nn.MSELoss(), lin, batch_sizes=(1, 4, 16, 64, 256), draws=1000, seed=0)
+
+
+def test_measurements_match_theory_within_15_percent(linear_noise):
+    r = linear_noise
+    assert r.n == 1000 and r.batch_sizes == [1, 4, 16, 64, 256]
+    for b, m, t in zip(r.batch_sizes, r.measured, r.theory):
+        assert abs(m / t - 1) < 0.15, (b, m, t)
+    # the theory itself: tr(Sigma)/B * (N - B)/(N - 1)
+    for b, t in zip(r.batch_sizes, r.theory):
+        assert t == pytest.approx(r.trace_sigma / b * (1000 - b) / 999)
+
+
+def test_noise_scale_and_quantities(linear_noise):
+    r = linear_noise
+    assert r.b_simple == pytest.approx(r.trace_sigma / r.grad_norm_sq)
+    assert r.measured == sorted(r.measured, reverse=True)  # noise falls with B
+    assert all(s > 0 for s in r.measured_se[1:])
+    assert "B_simple" in str(r)
+    assert r.to_csv().splitlines()[0] == "batch_size,measured,measured_se,theory,relative_error"
+    assert '"b_simple"' in r.to_json()
+
+
+def test_trace_sigma_from_per_sample_gradients():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal((50, 1))
+    model = nn.Linear(3, 1, seed=1, dtype="float64")
+    r = gd.gradient_noise(model, nn.MSELoss(), (X, y), batch_sizes=[1, 50], draws=10)
+    A = np.hstack([X, np.ones((50, 1))])
+    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    g = 2 * (A @ w - y[:, 0])[:, None] * A  # per-sample gradients of (a.w - y)^2
+    G = g.mean(0)
+    assert r.trace_sigma == pytest.approx(np.mean(np.sum((g - G) ** 2, axis=1)), rel=1e-10)
+    assert r.grad_norm_sq == pytest.approx(G @ G, rel=1e-10)
+    assert r.measured[1] == 0.0 and r.theory[1] == 0.0  # B = N: no noise
+
+
+def test_noise_plot(linear_noise):
+    import matplotlib.pyplot as plt
+
+    fig = linear_noise.plot()
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "batch size" in ax.get_xlabel() and ax.get_title()
+    assert any("theory" in t for t in ax.get_legend_handles_labels()[1])
+    plt.close(fig)
+
+
+def test_bad_batch_sizes():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 2)).astype("float32"), rng.standard_normal((20, 1)).astype("float32")
+    with pytest.raises(HyperparameterError, match="between 1 and N=20"):
+        gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, y), batch_sizes=[0, 4])
+    with pytest.raises(HyperparameterError):
+        gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, y), batch_sizes=[40])

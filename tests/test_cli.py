@@ -1,0 +1,122 @@
+"""The command line, run as a user would: ``python -m tinygrad_mb ...`` in a subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run(args, cwd, timeout=120, exe=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("MPLBACKEND", None)  # the command must pick a non-interactive backend itself
+    cmd = (exe or [sys.executable, "-m", "tinygrad_mb"]) + list(args)
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_png(path):
+    assert path.is_file() and path.read_bytes()[:8] == PNG and path.stat().st_size > 10_000, path
+
+
+def test_default_compare_runs_fast_and_writes_everything(tmp_path):
+    start = time.perf_counter()
+    r = run(["compare"], cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert r.returncode == 0, r.stderr
+    assert elapsed < 30, f"default comparison took {elapsed:.1f} s"
+    out = tmp_path / "tinygrad_mb_out"
+    assert_png(out / "compare.png")
+    for name in ("compare_evals.csv", "compare_steps.csv", "compare_summary.csv", "compare.json"):
+        assert (out / name).stat().st_size > 0
+    for words in ("batch (B=N=1000, lr=0.5)", "sgd (B=1, lr=0.01)", "minibatch (B=32, lr=0.1)", "final loss",
+                  "time [s]", "diverged"):
+        assert words in r.stdout
+    doc = json.loads((out / "compare.json").read_text())
+    assert len(doc["summary"]) == 3 and doc["seeds"] == [0, 1, 2]
+    assert r.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_compare_options(tmp_path):
+    r = run(["compare", "--dataset", "moons", "--variants", "batch,minibatch:16@0.3,sgd", "--lr", "1.0",
+             "--epochs", "1", "--seeds", "0", "--out", "o", "--optimizer", "momentum"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "minibatch (B=16, lr=0.3, momentum)" in r.stdout and "batch (B=N=800, lr=1, momentum)" in r.stdout
+    assert_png(tmp_path / "o" / "compare.png")
+    summary = (tmp_path / "o" / "compare_summary.csv").read_text()
+    assert summary.count("\n") == 4
+    r = run(["compare", "--variants", "minibatch:8,minibatch:64", "--lr", "0.05", "--lr-rule", "linear",
+             "--ref-batch-size", "8", "--updates", "20", "--seeds", "1", "--out", "o2", "--quiet"], cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    rows = json.loads((tmp_path / "o2" / "compare.json").read_text())["summary"]
+    assert [row["lr"] for row in rows] == [0.05, 0.4] and all(row["updates"] == 20 for row in rows)
+
+
+@pytest.mark.parametrize("command, extra, files", [
+    ("noise", ["--draws", "50"], ["noise.png", "noise.csv", "noise.json"]),
+    ("sweep", ["--batch-sizes", "4,64,1000", "--lrs", "0.5,0.1,0.02", "--epochs", "2"],
+     ["sweep.png", "sweep.csv", "sweep.json"]),
+    ("trajectories", ["--updates", "20"], ["trajectories.png", "trajectories.csv", "trajectories.json"]),
+])
+def test_tools_write_their_files(tmp_path, command, extra, files):
+    r = run([command, "--out", str(tmp_path / "out"), *extra], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(files)
+    assert_png(tmp_path / "out" / files[0])
+    assert "wrote" in r.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["compare", "--dataset", "cifar"], "choose from 'linear', 'logistic', 'moons', 'digits', 'linear2d'"),
+    (["compare", "--model", "resnet"], "choose from 'linear', 'mlp'"),
+    (["compare", "--variants", "batch,sgdd"], "batch | sgd | minibatch:B"),
+    (["compare", "--variants", "minibatch:0"], "batch | sgd | minibatch:B"),
+    (["compare", "--backend", "tpu"], "choose from 'numpy', 'cupy'"),
+    (["compare", "--optimizer", "lbfgs"], "choose from 'sgd', 'momentum', 'nesterov', 'adam'"),
+    (["compare", "--epochs", "0"], "positive"),
+    (["compare", "--epochs", "ten"], "positive number"),
+    (["compare", "--seeds", "a,b"], "non-negative integers"),
+    (["compare", "--lr", "0.1,0.2"], "one rate or one per variant"),
+    (["compare", "--lr-rule", "sqrt"], "--lr-rule needs --lr"),
+    (["noise", "--batch-sizes", "1,99999"], "valid batch sizes are 1..1000"),
+    (["sweep", "--lrs", "0.1,-1"], "positive"),
+    (["trajectories", "--dataset", "digits"], "choose from 'linear2d'"),
+    (["frobnicate"], "choose from 'compare', 'noise', 'sweep', 'trajectories'"),
+    ([], "COMMAND"),
+])
+def test_bad_arguments_exit_2_list_the_choices_and_write_nothing(tmp_path, args, expected):
+    r = run([*args, "--out", "out"] if args and args[0] != "frobnicate" else args, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert expected in r.stderr and "usage:" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # no output folder, no files
+
+
+def test_out_that_is_a_file_is_rejected(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    r = run(["compare", "--out", "taken"], cwd=tmp_path)
+    assert r.returncode == 2 and "not a folder" in r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_help_and_version(tmp_path):
+    r = run(["--help"], cwd=tmp_path)
+    assert r.returncode == 0 and all(c in r.stdout for c in ("compare", "noise", "sweep", "trajectories"))
+    r = run(["compare", "--help"], cwd=tmp_path)
+    assert r.returncode == 0 and "--variants" in r.stdout and "tinygrad_mb_out" in r.stdout
+    r = run(["--version"], cwd=tmp_path)
+    assert r.returncode == 0 and "tinygrad_mb" in r.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("tinygrad-mb") is None, reason="package not installed (no tinygrad-mb script)")
+def test_console_script(tmp_path):
+    r = run(["trajectories", "--updates", "5", "--out", "o"], cwd=tmp_path, exe=[shutil.which("tinygrad-mb")])
+    assert r.returncode == 0, r.stderr
+    assert_png(tmp_path / "o" / "trajectories.png")
