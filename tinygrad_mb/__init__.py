@@ -12,8 +12,9 @@ from tinygrad_mb.creation import (
     arange, eye, full, full_like, ones, ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like,
 )
 from tinygrad_mb.errors import (
-    BackendError, BackendMismatchError, BackendUnavailableError, BackwardError, GradcheckError,
-    GraphReleasedError, ShapeError, TinygradMBError,
+    BackendError, BackendMismatchError, BackendUnavailableError, BackwardError, DataError, DTypeError,
+    GradcheckError, GraphReleasedError, HyperparameterError, LabelError, SaveLoadError, ShapeError,
+    StateDictError, TinygradMBError,
 )
 from tinygrad_mb.gradcheck import gradcheck
 from tinygrad_mb.ops import concatenate, cross_entropy, linear, mse_loss, stack, where
@@ -44,5 +45,6 @@ __all__ = [
     "concatenate", "stack", "where", "linear", "cross_entropy", "mse_loss",
     "TinygradMBError", "ShapeError", "BackendError", "BackendMismatchError",
     "BackendUnavailableError", "BackwardError", "GraphReleasedError", "GradcheckError",
+    "DTypeError", "DataError", "HyperparameterError", "LabelError", "SaveLoadError", "StateDictError",
     "__version__",
 ]

@@ -75,10 +75,17 @@ class Function:
     parents: tuple | None  # the inputs of this op (tensors or constants); None once released
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
+        """Compute the output array from the input arrays (and keyword settings)."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
 
     def backward(self, grad: Any) -> Any:  # pragma: no cover - abstract
+        """Given dL/d(output), return dL/d(input) for each positional input (None: not needed)."""
         raise NotImplementedError(f"{type(self).__name__}.backward is not written")
+
+    def needs_input_grad(self, index: int) -> bool:
+        """Whether positional input ``index`` wants a gradient (use it to skip work in backward)."""
+        parent = self.parents[index]
+        return isinstance(parent, Tensor) and parent.requires_grad
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
@@ -100,6 +107,8 @@ class Function:
                 datas.append(a)
         try:
             out = fn.forward(*datas, **params)
+            if isinstance(out, np.generic):  # NumPy turns 0-d results into scalars; keep arrays
+                out = np.asarray(out)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
             if "shape" in str(exc) or "broadcast" in str(exc) or "dimension" in str(exc):
                 raise ShapeError(_shape_message(cls.__name__, args, exc)) from None

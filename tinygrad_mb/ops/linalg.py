@@ -13,11 +13,6 @@ from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.tensor import Function
 
 
-def _needs_grad(x) -> bool:
-    """Whether an input of this op wants a gradient (constants and plain tensors do not)."""
-    return getattr(x, "requires_grad", False)
-
-
 def _swap(m):
     """Transpose the last two axes (the matrix transpose of a batch of matrices)."""
     return m.swapaxes(-1, -2)
@@ -83,10 +78,10 @@ class Linear(Function):
     def backward(self, g):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         gx = None
-        if _needs_grad(self.parents[0]):  # the input batch usually needs none: skip a whole matmul
+        if self.needs_input_grad(0):  # the input batch usually needs none: skip a whole matmul
             gx = g2.dot(self.weight)
             gx = gx.reshape(self.x_shape) if len(self.x_shape) != 2 else gx
-        gw = g2.T.dot(self.x) if _needs_grad(self.parents[1]) else None
+        gw = g2.T.dot(self.x) if self.needs_input_grad(1) else None
         if self.has_bias:
             return gx, gw, g2.sum(axis=0)
         return gx, gw
