@@ -163,3 +163,117 @@ class BuggyLogCosh(LogCosh):
 def test_fixed_logcosh(capsys):
     accepts(ex.check_fixed_logcosh, LogCosh, capsys)
     rejects(ex.check_fixed_logcosh, BuggyLogCosh, "gradient at x = -25", "still tanh\\(\\|x\\|\\)")
+
+
+# --- 02 layers, losses and optimizers ------------------------------------------------------------
+def _linear_class(init="uniform", layout="out_in", forward="right", n_params=2):
+    from tinygrad_mb import nn
+
+    class Layer(nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            rng = np.random.default_rng(0)
+            shape = (d_out, d_in) if layout == "out_in" else (d_in, d_out)
+            w = {"uniform": rng.uniform(-1, 1, shape) / np.sqrt(d_in), "randn": rng.standard_normal(shape),
+                 "zeros": np.zeros(shape)}[init]
+            self.weight = nn.Parameter(w.astype(np.float32))
+            if n_params == 2:
+                self.bias = nn.Parameter(np.zeros(d_out, dtype=np.float32))
+
+        def forward(self, x):
+            w = self.weight.T if layout == "out_in" else self.weight
+            if forward == "no_bias":
+                return x @ w
+            if forward == "detached":
+                return Tensor(x.numpy() @ w.numpy() + self.bias.numpy())
+            return x @ w + self.bias
+
+    return Layer
+
+
+def test_linear_layer(capsys):
+    accepts(ex.check_linear_layer, _linear_class(), capsys)
+    rejects(ex.check_linear_layer, _linear_class(layout="in_out"), r"shape \(5, 3\)", r"\(out_features, in_features\)")
+    rejects(ex.check_linear_layer, _linear_class(init="randn"), "standard deviation", "1/sqrt")
+    rejects(ex.check_linear_layer, _linear_class(init="zeros"), "all equal")
+    rejects(ex.check_linear_layer, _linear_class(n_params=1), "1 parameters; expected 2")
+    rejects(ex.check_linear_layer, _linear_class(forward="no_bias"), "output for a batch of 1", "x @ W.T \\+ b")
+    rejects(ex.check_linear_layer, _linear_class(forward="detached"), "not connected", "cuts the graph")
+    rejects(ex.check_linear_layer, lambda a, b: object(), "not an nn.Module")
+
+
+def test_mlp(capsys):
+    from tinygrad_mb import nn
+
+    accepts(ex.check_mlp, nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1)), capsys)
+    rejects(ex.check_mlp, nn.Sequential(nn.Linear(64, 32, seed=0), nn.Linear(32, 10, seed=1)), "affine",
+            "non-linearity")
+    rejects(ex.check_mlp, nn.Sequential(nn.Linear(64, 64, seed=0), nn.ReLU(), nn.Linear(64, 10, seed=1)),
+            "4810 parameters", "2410")
+    rejects(ex.check_mlp, nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU()), r"expected a Tensor of shape \(6, 10\)")
+    rejects(ex.check_mlp, lambda x: x, "not an nn.Module")
+
+
+def _stable_ce(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
+    return -log_p[np.arange(len(labels)), labels].mean()
+
+
+def test_cross_entropy(capsys):
+    def naive(logits, labels):
+        p = logits.exp() / logits.exp().sum(axis=1, keepdims=True)
+        return -p.log()[np.arange(len(labels)), labels].mean()
+
+    def summed(logits, labels):
+        return _stable_ce(logits, labels) * len(labels)
+
+    def wrong_sign(logits, labels):
+        return -_stable_ce(logits, labels)
+
+    accepts(ex.check_cross_entropy, _stable_ce, capsys)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rejects(ex.check_cross_entropy, naive, "large logits", "subtract each row's maximum")
+    rejects(ex.check_cross_entropy, summed, "sum over the batch")
+    rejects(ex.check_cross_entropy, wrong_sign, "the sign")
+    rejects(ex.check_cross_entropy, lambda z, y: (z - z.max(axis=1, keepdims=True)).exp(), "one-element Tensor")
+
+
+def _momentum_class(kind="right"):
+    class Opt:
+        def __init__(self, params, lr, momentum):
+            self.params, self.lr, self.mu = list(params), lr, momentum
+            self.v = [None] * len(self.params)
+
+        def zero_grad(self):
+            if kind != "no_zero":
+                for p in self.params:
+                    p.grad = None
+
+        def step(self):
+            for i, p in enumerate(self.params):
+                if kind == "plain":
+                    p.data -= self.lr * p.grad
+                    continue
+                if kind == "mutates_grad":
+                    p.grad *= 1.0 + 1e-3
+                v = self.v[i]
+                if v is None:
+                    v = np.zeros_like(p.grad) if kind == "zero_start" else p.grad.copy()
+                    if kind == "zero_start":
+                        v = self.mu * v + (1 - self.mu) * p.grad
+                else:
+                    v = self.mu * v + p.grad
+                self.v[i] = v
+                p.data -= self.lr * v
+
+    return Opt
+
+
+def test_sgd_momentum(capsys):
+    accepts(ex.check_sgd_momentum, _momentum_class(), capsys)
+    rejects(ex.check_sgd_momentum, _momentum_class("plain"), "after step 2", "plain SGD step")
+    rejects(ex.check_sgd_momentum, _momentum_class("zero_start"), "after step 1", "first step")
+    rejects(ex.check_sgd_momentum, _momentum_class("mutates_grad"), "step\\(\\) changed p.grad")
+    rejects(ex.check_sgd_momentum, _momentum_class("no_zero"), "after zero_grad\\(\\) the gradient is still")
+    rejects(ex.check_sgd_momentum, lambda params, lr, mu: object(), "no method zero_grad")

@@ -47,6 +47,15 @@ def run(fn: Any, *args: Any, what: str, **kwargs: Any) -> Any:
     return None  # unreachable; keeps type checkers calm
 
 
+def backward_of(out: Any, what: str) -> None:
+    """``out.sum().backward()``, failing with advice when ``out`` is not connected to the graph."""
+    if not getattr(out, "requires_grad", False):
+        fail(f"{what} does not require grad: it is not connected to the parameters/inputs in the graph",
+             "compute it with tensor ops on the Parameters/inputs; going through NumPy (.numpy(), .data, "
+             "Tensor(...)) cuts the graph")
+    run(lambda: out.sum().backward(), what=f"backward() through {what}")
+
+
 def _short(value: Any) -> str:
     """A one-line description of an argument, for error messages."""
     if isinstance(value, np.ndarray):

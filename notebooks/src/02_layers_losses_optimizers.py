@@ -1,0 +1,373 @@
+# Source of 02_layers_losses_optimizers.ipynb: edit here, then run `python notebooks/_build.py`.
+# ruff: noqa: E402
+# %% [markdown]
+# # 02 · Layers, losses and optimizers
+#
+# Notebook 01 computed gradients of small expressions. A neural network is a bigger expression
+# with many weights, organised in **layers**; a **loss** measures how wrong its outputs are; an
+# **optimizer** moves the weights against the gradient. Here we build each piece by hand, check
+# it against the library's version, and train a small network to read handwritten digits:
+#
+# 1. the data: 1797 grey 8×8 images of digits, bundled with the package;
+# 2. a `Linear` layer and a multi-layer perceptron (MLP);
+# 3. the cross-entropy loss, computed stably;
+# 4. stochastic gradient descent, and the training loop;
+# 5. the mistakes the trained network makes.
+
+# %%
+# %matplotlib inline
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tinygrad_mb as tg
+from tinygrad_mb import Tensor, data, nn, optim
+from tinygrad_mb.nn import functional as F
+
+# %% [markdown]
+# ## 1. The data
+#
+# `data.load_digits(scale=True)` gives `X` of shape (1797, 64) -- each row an 8×8 image flattened,
+# pixel values in $[0, 1]$ -- and integer labels `y` from 0 to 9. We keep 20% aside as a **test set**
+# that training never sees (stratified: every digit in the same proportion in both parts).
+
+# %%
+digits = data.load_digits(scale=True)
+train, test = digits.split(test_size=0.2, seed=0, stratify=True)
+print(digits)
+print("train:", train.X.shape, " test:", test.X.shape)
+
+fig, axes = plt.subplots(2, 8, figsize=(10, 3))
+for ax, image, label in zip(axes.ravel(), train.X, train.y):
+    ax.imshow(image.reshape(8, 8), cmap="gray_r")
+    ax.set_title(f"label {label}", fontsize=9)
+    ax.axis("off")
+fig.suptitle("The first 16 training images (8×8 pixels, darker = more ink)")
+plt.show()
+
+# %% [markdown]
+# ## 2. A Linear layer
+#
+# A fully connected (linear) layer maps an input row $\mathbf x \in \mathbb R^{d_\text{in}}$ to
+# $\mathbf y = W \mathbf x + \mathbf b$ with a weight matrix $W$ of shape $(d_\text{out}, d_\text{in})$ and
+# a bias $\mathbf b \in \mathbb R^{d_\text{out}}$. For a batch $X$ of $N$ rows at once,
+#
+# $$Y = X W^\top + \mathbf b \qquad
+# (N \times d_\text{in}) \cdot (d_\text{in} \times d_\text{out}) \to N \times d_\text{out},$$
+#
+# the bias broadcast to every row. Weights start **random** -- if they were all equal, every output
+# unit would compute the same thing and get the same gradient forever -- with a scale of about
+# $1/\sqrt{d_\text{in}}$: each output sums $d_\text{in}$ terms, so this keeps outputs of order one however
+# wide the layer is.
+#
+# A `Module` remembers every `Parameter` assigned to it; `model.parameters()` hands them to the optimizer.
+
+# %%
+class MyLinear(nn.Module):
+    def __init__(self, in_features, out_features, seed=None):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        bound = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter(rng.uniform(-bound, bound, (out_features, in_features)).astype(np.float32))
+        self.bias = nn.Parameter(np.zeros(out_features, dtype=np.float32))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+layer = MyLinear(64, 10, seed=0)
+print([(name, p.shape) for name, p in layer.named_parameters()])
+
+# The library's nn.Linear computes the same function (with a fused, faster op): copy our weights in and compare.
+ref = nn.Linear(64, 10)
+ref.load_state_dict(layer.state_dict())
+xb = Tensor(train.X[:5])
+print("max difference to nn.Linear:", np.abs(layer(xb).numpy() - ref(xb).numpy()).max())
+
+# %% [markdown]
+# ## 3. A multi-layer perceptron
+#
+# Two linear layers in a row are still one linear map: $W_2(W_1\mathbf x + \mathbf b_1) + \mathbf b_2
+# = (W_2W_1)\mathbf x + (W_2\mathbf b_1 + \mathbf b_2)$. A **non-linearity** between them, such as
+# $\text{ReLU}(z) = \max(z, 0)$ applied elementwise, is what lets a network bend its decision
+# boundaries. The MLP below maps 64 pixels to 64 hidden units to 10 scores (*logits*), one per digit.
+
+# %%
+def make_mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(MyLinear(64, 64, seed=rng), nn.ReLU(), MyLinear(64, 10, seed=rng))
+
+
+model = make_mlp()
+print(model)
+print("parameters:", model.num_parameters())
+
+# %% [markdown]
+# ## 4. Cross-entropy
+#
+# The logits $\mathbf z \in \mathbb R^{10}$ become probabilities with the **softmax**
+# $p_k = e^{z_k} / \sum_j e^{z_j}$. The loss of a sample with label $y$ is the negative log-probability
+# of the right class, averaged over the batch:
+#
+# $$\ell(\mathbf z, y) = -\log p_y = -z_y + \log\sum_j e^{z_j}, \qquad
+# L = \frac1N \sum_{i=1}^N \ell(\mathbf z_i, y_i).$$
+#
+# Its gradient is remarkably simple: $\partial L / \partial \mathbf z_i = (\mathbf p_i - \text{onehot}(y_i))/N$ --
+# push up the right class, push down the others in proportion to their probability.
+#
+# Computed literally, $e^{z}$ overflows for $z \gtrsim 89$ in float32. Since softmax does not change
+# when a constant is subtracted from every logit, subtract each row's maximum first (the
+# *log-sum-exp trick*): the largest exponent is then $e^0 = 1$.
+
+# %%
+def naive_cross_entropy(logits, labels):
+    p = logits.exp() / logits.exp().sum(axis=1, keepdims=True)
+    return -p.log()[np.arange(len(labels)), labels].mean()
+
+
+def stable_cross_entropy(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
+    return -log_p[np.arange(len(labels)), labels].mean()
+
+
+logits = Tensor([[2.0, 1.0, -1.0], [0.5, 3.0, 0.0]])
+labels = np.array([0, 2])
+print("naive :", naive_cross_entropy(logits, labels).item())
+print("stable:", stable_cross_entropy(logits, labels).item())
+print("library F.cross_entropy:", F.cross_entropy(logits, labels).item())
+with np.errstate(over="ignore", invalid="ignore"):
+    print("logits + 100, naive :", naive_cross_entropy(logits + 100, labels).item(), " <- overflow")
+print("logits + 100, stable:", stable_cross_entropy(logits + 100, labels).item())
+
+# %% [markdown]
+# ## 5. Stochastic gradient descent
+#
+# Gradient descent moves every parameter a small step against its gradient,
+#
+# $$\theta \leftarrow \theta - \eta\, \nabla_\theta L_B(\theta),$$
+#
+# where $L_B$ is the loss on a **mini-batch** $B$ of samples and $\eta$ is the learning rate. The
+# optimizer updates `p.data` in place (the update itself must not be recorded in the graph) and
+# `zero_grad()` clears the gradients, which would otherwise accumulate across steps (notebook 01).
+
+# %%
+class MySGD:
+    def __init__(self, params, lr):
+        self.params = list(params)
+        self.lr = lr
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.data -= self.lr * p.grad
+
+# %% [markdown]
+# ## 6. The training loop
+#
+# One **epoch** is one pass over the training set in shuffled mini-batches of 32. After every epoch
+# we evaluate the loss on the whole training set and the accuracy on both sets, under `no_grad()`
+# since no gradient is needed there.
+
+# %%
+def evaluate(model, split):
+    with tg.no_grad():
+        logits = model(Tensor(split.X))
+        loss = F.cross_entropy(logits, split.y).item()
+    accuracy = float((logits.numpy().argmax(axis=1) == split.y).mean())
+    return loss, accuracy
+
+
+model = make_mlp(seed=0)
+opt = MySGD(model.parameters(), lr=0.2)
+loader = train.loader(batch_size=32, shuffle=True, seed=0)
+history = {"epoch": [0], "train_loss": [evaluate(model, train)[0]], "train_acc": [evaluate(model, train)[1]],
+           "test_acc": [evaluate(model, test)[1]]}
+start = time.perf_counter()
+for epoch in range(1, 31):
+    for xb, yb in loader:
+        loss = stable_cross_entropy(model(xb), yb.numpy())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    train_loss, train_acc = evaluate(model, train)
+    history["epoch"].append(epoch)
+    history["train_loss"].append(train_loss)
+    history["train_acc"].append(train_acc)
+    history["test_acc"].append(evaluate(model, test)[1])
+print(f"30 epochs of {len(loader)} updates in {time.perf_counter() - start:.1f} s; "
+      f"final test accuracy {history['test_acc'][-1]:.1%}")
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+ax1.plot(history["epoch"], history["train_loss"], "o-", ms=3)
+ax1.set(xlabel="epoch", ylabel="cross-entropy on the full training set (log scale)", yscale="log",
+        title="Training loss")
+ax2.plot(history["epoch"], history["train_acc"], "o-", ms=3, label="training set")
+ax2.plot(history["epoch"], history["test_acc"], "s-", ms=3, label="test set (never trained on)")
+ax2.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy")
+ax2.legend()
+fig.suptitle("MLP 64-64-10 on 8×8 digits, SGD with mini-batches of 32, lr = 0.2")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** The loss falls fast in the first epochs and then keeps creeping down on the log
+# scale. Training accuracy approaches 100%; test accuracy levels off a little below it -- the gap is
+# what the network memorised about its particular training images rather than learned about digits.
+#
+# ## 7. The mistakes
+#
+# Which test images does the network get wrong? Showing them is the quickest sanity check of a
+# classifier: the errors should look like understandable confusions, not random failures.
+
+# %%
+with tg.no_grad():
+    probs = model(Tensor(test.X)).softmax(axis=1).numpy()
+pred = probs.argmax(axis=1)
+wrong = np.flatnonzero(pred != test.y)
+print(f"{len(wrong)} of {len(test.y)} test images misclassified")
+
+n_show = min(len(wrong), 16)
+fig, axes = plt.subplots(2, 8, figsize=(11, 4.6))
+for ax in axes.ravel():
+    ax.axis("off")
+for ax, i in zip(axes.ravel(), wrong[:n_show]):
+    ax.imshow(test.X[i].reshape(8, 8), cmap="gray_r")
+    ax.set_title(f"true {test.y[i]}, said {pred[i]}\n(p = {probs[i, pred[i]]:.2f})", fontsize=8.5)
+fig.suptitle("Misclassified test digits: the true label, the network's answer and its confidence")
+fig.tight_layout()
+plt.show()
+
+# %%
+confusion = np.zeros((10, 10), dtype=int)
+np.add.at(confusion, (test.y, pred), 1)
+fig, ax = plt.subplots(figsize=(5.5, 4.8))
+im = ax.imshow(np.log1p(confusion), cmap="Blues")
+for t in range(10):
+    for p in range(10):
+        if confusion[t, p]:
+            ax.text(p, t, confusion[t, p], ha="center", va="center", fontsize=8,
+                    color="white" if t == p else "black")
+ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
+       title="Confusion matrix on the test set (counts)")
+plt.show()
+
+# %% [markdown]
+# **What to notice.** Almost all counts sit on the diagonal. The few errors off it are mostly between
+# digits that share strokes at 8×8 resolution, such as 1, 8 and 9, and several are made with low
+# confidence $p$ -- the network "knows" it is unsure. Some of the misclassified images above would
+# puzzle a person too.
+#
+# ## Exercises
+#
+# Each answer cell holds a working solution so that the notebook runs top to bottom.
+# **Replace it with your own** and rerun the check cell below it.
+#
+# ### Exercise 1 — a Linear layer
+#
+# Write a class `Linear(in_features, out_features)`: an `nn.Module` with a weight Parameter of shape
+# `(out_features, in_features)`, random with scale about $1/\sqrt{\text{in\_features}}$, a bias Parameter
+# of shape `(out_features,)`, and `forward(x)` returning $xW^\top + b$. (Without peeking at `MyLinear`!)
+
+# %%
+# Your answer — replace with your own and rerun the check
+class Linear(nn.Module):
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        std = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter((np.random.default_rng().standard_normal((out_features, in_features)) * std)
+                                   .astype(np.float32))
+        self.bias = nn.Parameter(np.zeros(out_features, dtype=np.float32))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+# %%
+from tinygrad_mb.exercises import check_linear_layer
+
+check_linear_layer(Linear)
+
+# %% [markdown]
+# ### Exercise 2 — an MLP
+#
+# Build `mlp`: 64 inputs → 32 hidden units → 10 logits, with a non-linearity in between
+# (use `nn.Sequential`, `nn.Linear` or your `Linear`, and an activation module).
+
+# %%
+# Your answer — replace with your own and rerun the check
+mlp = nn.Sequential(nn.Linear(64, 32, seed=0), nn.Tanh(), nn.Linear(32, 10, seed=1))
+
+# %%
+from tinygrad_mb.exercises import check_mlp
+
+check_mlp(mlp)
+
+# %% [markdown]
+# ### Exercise 3 — cross-entropy
+#
+# Write `cross_entropy(logits, labels)`: `logits` a Tensor of shape (N, C), `labels` a NumPy integer array
+# of shape (N,); return the mean loss as a one-element Tensor. It must stay finite for logits around 1000.
+
+# %%
+# Your answer — replace with your own and rerun the check
+def cross_entropy(logits, labels):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
+    return -log_p[np.arange(len(labels)), labels].mean()
+
+# %%
+from tinygrad_mb.exercises import check_cross_entropy
+
+check_cross_entropy(cross_entropy)
+
+# %% [markdown]
+# ### Exercise 4 — SGD with momentum
+#
+# Momentum keeps a running sum of past gradients per parameter, so steps build up speed along directions
+# where the gradients agree:
+#
+# $$\mathbf v \leftarrow \mu\,\mathbf v + \mathbf g \quad(\mathbf v = \mathbf g \text{ on the first step}), \qquad
+# \theta \leftarrow \theta - \eta\,\mathbf v.$$
+#
+# Write `MomentumSGD(params, lr, momentum)` with `step()` and `zero_grad()`. It must not modify `p.grad`.
+
+# %%
+# Your answer — replace with your own and rerun the check
+class MomentumSGD:
+    def __init__(self, params, lr, momentum):
+        self.params = list(params)
+        self.lr, self.momentum = lr, momentum
+        self.velocity = [None] * len(self.params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            v = self.velocity[i]
+            self.velocity[i] = p.grad.copy() if v is None else self.momentum * v + p.grad
+            p.data -= self.lr * self.velocity[i]
+
+# %%
+from tinygrad_mb.exercises import check_sgd_momentum
+
+check_sgd_momentum(MomentumSGD)
+
+# %% [markdown]
+# The library's versions of everything built here: `nn.Linear`, `nn.Sequential`, `nn.ReLU`,
+# `nn.CrossEntropyLoss` / `F.cross_entropy` (fused and stable) and `optim.SGD(params, lr, momentum=...)`
+# (also with Nesterov momentum and weight decay), plus `optim.Adam`. Notebook 03 uses them to compare
+# batch, stochastic and mini-batch gradient descent.
+
+# %%
+print(optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
