@@ -196,3 +196,42 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
+
+
+# --- BLAS threads -----------------------------------------------------------------
+# A matrix product of a small batch is over in microseconds; waking a second
+# BLAS thread for it costs more than it saves (on a 2-core machine a batch of 32
+# ran twice as fast on one thread). Large batches do gain from every core.
+SMALL_BATCH = 512  # below this many rows per step, one BLAS thread is faster
+THREADS_ENV_VAR = "TINYGRAD_MB_BLAS_THREADS"
+
+
+def recommended_blas_threads(batch_size: int) -> int | None:
+    """BLAS threads for a training step on ``batch_size`` rows: 1 for small batches, else all (None).
+
+    ``TINYGRAD_MB_BLAS_THREADS`` overrides the choice: an integer fixes the
+    count, ``auto`` (the default) applies the rule above.
+    """
+    setting = os.environ.get(THREADS_ENV_VAR, "auto").strip().lower()
+    if setting not in ("", "auto"):
+        try:
+            return max(1, int(setting))
+        except ValueError:
+            raise BackendError(f"{THREADS_ENV_VAR}={setting!r}: use 'auto' or a positive integer") from None
+    return 1 if batch_size < SMALL_BATCH else None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Limit NumPy's BLAS to ``n`` threads inside the block (``None``: leave it alone).
+
+    A thin wrapper over threadpoolctl, so a training loop can pick the thread
+    count once per run instead of paying for it on every op. No effect on CuPy.
+    """
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415  (import cost only when used)
+
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
