@@ -1,0 +1,138 @@
+"""Sphinx configuration for the tinygrad_mb documentation site.
+
+Build (offline, warnings are errors; this is what ``tests/test_docs.py`` runs)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+
+Sphinx with MyST-NB: pages are Markdown (MyST), the notebooks in ``notebooks/``
+are executed during the build and rendered with their outputs, and the API
+reference is generated from the docstrings (autodoc + autosummary + napoleon).
+Nothing is downloaded at build time: no intersphinx inventories, no web fonts,
+no widget JavaScript. Only MathJax is loaded by the *reader's browser* from its
+default CDN (see ``design.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))  # document the checkout, not some installed copy
+sys.path.insert(0, str(DOCS / "_ext"))
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures drawn while importing or executing never open a window
+# The notebook kernels inherit this: they import the checkout too, installed or not.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+
+import tinygrad_mb  # noqa: E402
+
+project = "tinygrad_mb"
+author = "tinygrad_mb developers"
+copyright = "tinygrad_mb developers, MIT licence"  # noqa: A001  (Sphinx's name)
+release = tinygrad_mb.__version__
+version = release
+
+extensions = [
+    "myst_nb",  # MyST Markdown pages + executed Jupyter notebooks
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",  # Google-style "Args:" / "Returns:" sections
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",  # "[source]" links: the math sits next to the code
+    "plain_math",  # docs/_ext: plain-text |x| in docstrings is not a reST substitution
+]
+
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "api/generated/_*"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+
+# --- look --------------------------------------------------------------------
+# Furo: maintained, readable, light/dark, and self-contained (system fonts, no CDN).
+html_theme = "furo"
+html_title = f"tinygrad_mb {release}"
+html_css_files = ["custom.css"]
+html_theme_options = {"source_directory": "docs/", "navigation_with_keys": True}
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+
+# --- MyST ---------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# --- notebooks (MyST-NB) -------------------------------------------------------
+# The notebooks are stored without outputs; every build runs them top to bottom,
+# so a notebook that breaks breaks the docs build. TINYGRAD_MB_DOCS_EXECUTE=cache
+# reuses outputs for unchanged notebooks while editing prose.
+nb_execution_mode = os.environ.get("TINYGRAD_MB_DOCS_EXECUTE", "force")
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+nb_execution_timeout = 180  # seconds per cell
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_ipywidgets_js = {}  # no widgets here; keep require.js / widget JS (CDN) off every page
+
+# --- API reference -------------------------------------------------------------
+autosummary_generate = True
+autosummary_ignore_module_all = True  # document where a name is defined, not every re-export
+autodoc_default_options = {"member-order": "bysource", "show-inheritance": True, "ignore-module-all": True}
+autodoc_typehints = "signature"  # types in the signature; "Args:" sections stay prose
+autodoc_typehints_format = "short"
+autodoc_preserve_defaults = False  # True trips over some signatures in Sphinx 9 ("pop from empty list")
+autodoc_class_signature = "mixed"  # Tensor(data, requires_grad=False, ...) on the class line
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+add_module_names = False
+
+# Offline: no inventories are fetched (intersphinx is not enabled), and no
+# "edit on GitHub" or analytics links that phone home.
+suppress_warnings: list[str] = []
+
+
+# --- files that live outside docs/ ---------------------------------------------
+def _sync(src_dir: Path, pattern: str, dst_dir: Path) -> None:
+    """Mirror ``src_dir/pattern`` into ``dst_dir`` (copy changed files, drop stale ones).
+
+    Sphinx only reads sources under ``docs/``; the notebooks stay where users
+    open them (``notebooks/``) and are copied here at build time. Unchanged
+    files keep their timestamps, so incremental builds stay incremental.
+    """
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in sorted(src_dir.glob(pattern))} if src_dir.is_dir() else {}
+    for old in dst_dir.glob(pattern):
+        if old.name not in wanted:
+            old.unlink()
+    for name, src in wanted.items():
+        dst = dst_dir / name
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst)
+
+
+_sync(ROOT / "notebooks", "*.ipynb", DOCS / "notebooks")
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def _toplevel_table() -> str:
+    """An autosummary of every name in ``tinygrad_mb.__all__``, linked to where it is defined."""
+    lines = ["```{eval-rst}", ".. autosummary::", "   :nosignatures:", ""]
+    for name in tinygrad_mb.__all__:
+        obj = getattr(tinygrad_mb, name)
+        if name.startswith("__"):
+            continue
+        if isinstance(obj, type(tinygrad_mb)):
+            lines.append(f"   {obj.__name__}")
+        else:
+            lines.append(f"   {obj.__module__}.{obj.__qualname__}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+_write_if_changed(DOCS / "api" / "generated" / "_toplevel.md", _toplevel_table())

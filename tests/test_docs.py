@@ -1,0 +1,175 @@
+"""The documentation site builds, offline, with every warning an error, and has what it promises.
+
+One Sphinx build (``sphinx-build -W --keep-going -b html docs <tmp>``) runs
+for the whole module; it executes every notebook, so it is marked ``slow``,
+but it is part of the default test run and of CI. Sphinx and MyST-NB are in
+the ``dev`` extra; a missing one is an error here, not a skip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tinygrad_mb
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BUILD_TIME_LIMIT = 180.0  # seconds for the whole site, notebooks included
+
+sys.path.insert(0, str(DOCS / "_ext"))
+from plain_math import escape_bars  # noqa: E402
+
+
+def public_modules() -> list[str]:
+    """Every public module of the package (no part of the dotted name starts with ``_``)."""
+    return [m.name for m in pkgutil.walk_packages(tinygrad_mb.__path__, "tinygrad_mb.")
+            if not any(part.startswith("_") for part in m.name.split("."))]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """Build the site once into a temporary folder; fail with Sphinx's own messages if it does not build."""
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "MPLBACKEND": "Agg", "TINYGRAD_MB_DOCS_EXECUTE": "force"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=2 * BUILD_TIME_LIMIT,
+    )
+    elapsed = time.perf_counter() - start
+    problems = "\n".join(line for line in result.stderr.splitlines() if "[IPKernelApp]" not in line)
+    assert result.returncode == 0, f"the docs build failed (warnings are errors):\n{problems[-8000:]}"
+    assert elapsed < BUILD_TIME_LIMIT, f"the docs build took {elapsed:.0f} s; keep it under {BUILD_TIME_LIMIT:.0f} s"
+    return out
+
+
+def _html(site: Path, page: str) -> str:
+    path = site / page
+    assert path.is_file(), f"{page} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_home_page_links_every_section(site):
+    html = _html(site, "index.html")
+    for page in ("getting-started.html", "concepts/index.html", "notebooks/index.html", "how-to/index.html",
+                 "api/index.html", "benchmarks.html", "design.html"):
+        assert f'href="{page}' in html, f"the home page does not link {page}"
+        assert (site / page).is_file()
+
+
+@pytest.mark.slow
+def test_every_public_module_class_and_function_is_in_the_api_reference(site):
+    missing = []
+    for name in public_modules():
+        page = site / "api" / "generated" / f"{name}.html"
+        if not page.is_file():
+            missing.append(f"{name} (no page)")
+            continue
+        html = page.read_text(encoding="utf-8")
+        module = importlib.import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("_") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            if getattr(obj, "__module__", None) != name:
+                continue  # documented where it is defined
+            if f'id="{name}.{attr}"' not in html:
+                missing.append(f"{name}.{attr}")
+    assert not missing, "not in the API reference:\n  " + "\n  ".join(missing)
+
+
+@pytest.mark.slow
+def test_api_pages_show_docstrings_with_their_math(site):
+    html = _html(site, "api/generated/tinygrad_mb.tensor.html")
+    assert 'id="tinygrad_mb.tensor.Tensor.backward"' in html
+    assert "chain rule" in html  # from Tensor.backward's docstring
+    ops = _html(site, "api/generated/tinygrad_mb.ops.elementwise.html")
+    assert "1 - tanh" in ops or "1 - out" in ops  # the derivative written next to the op
+    assert "viewcode" in ops or "_modules/tinygrad_mb/ops/elementwise.html" in ops  # [source] links
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_page_is_rendered_with_outputs(site, notebook):
+    html = _html(site, f"notebooks/{notebook.stem}.html")
+    assert "cell_output" in html, f"{notebook.name} was rendered without outputs"
+    assert "Traceback" not in html or "raises-exception" in html
+
+
+@pytest.mark.slow
+def test_notebooks_show_their_plots(site):
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+    pages = [_html(site, f"notebooks/{nb.stem}.html") for nb in NOTEBOOKS]
+    with_images = [nb.stem for nb, html in zip(NOTEBOOKS, pages) if re.search(r'cell_output.*?<img ', html, re.S)]
+    assert with_images, "no notebook page shows a plot"
+
+
+@pytest.mark.slow
+def test_concept_pages_show_the_figures(site):
+    html = _html(site, "concepts/gradient-descent.html")
+    images = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(images) >= 3, images
+    for src in images:
+        assert (site / "concepts" / src).resolve().is_file(), f"broken image {src}"
+
+
+@pytest.mark.slow
+def test_benchmarks_page_includes_the_results(site):
+    html = _html(site, "benchmarks.html")
+    assert "benchmark results" in html.lower()
+    if (ROOT / "benchmarks" / "throughput.png").is_file():
+        images = re.findall(r'<img [^>]*src="([^"]+)"', html)
+        assert any("throughput" in src and (site / src).is_file() for src in images), images
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_the_network_but_mathjax(site):
+    """Scripts, styles and fonts are local; only MathJax (typesetting in the reader's browser) is a CDN."""
+    remote = set()
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html):
+            if "mathjax" not in url.lower():
+                remote.add(url)
+    for css in site.rglob("*.css"):
+        remote.update(re.findall(r"@import\s+url\([\"']?(https?://[^)\"']+)", css.read_text(encoding="utf-8")))
+    assert not remote, f"pages load remote resources: {sorted(remote)}"
+
+
+# --- the docstring escaping extension (fast, no build) -----------------------------------------
+def test_plain_math_escapes_bars_in_prose():
+    assert escape_bars(["d/dx |x| = sign(x)"]) == [r"d/dx \|x\| = sign(x)"]
+    assert escape_bars(["|x|."]) == [r"\|x\|."]
+
+
+def test_plain_math_keeps_literals_roles_and_blocks():
+    lines = [
+        "Uses ``|x|`` and :math:`|x|` and `a|b`.",
+        "Formula::",
+        "",
+        "    E |g_B - G|^2 = tr(Sigma) / B",
+        "",
+        "After |y|.",
+        ".. math::",
+        "",
+        "   |z|",
+        "| a line block",
+        "+----+----+",
+    ]
+    out = escape_bars(lines)
+    assert out[0] == lines[0]
+    assert out[3] == lines[3]
+    assert out[5] == r"After \|y\|."
+    assert out[8] == lines[8]
+    assert out[9:] == lines[9:]
