@@ -17,8 +17,8 @@ import pstats
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root,
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not its modules as top-level names
 
 from benchmarks.problem import initial_weights, random_batch  # noqa: E402
 from benchmarks.timing import blas_threads  # noqa: E402

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root,
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not its modules as top-level names
 
 from benchmarks import endtoend, gpu, machine, memory, overhead, report, throughput  # noqa: E402
 from benchmarks.problem import BATCH_SIZES, LR, N_HIDDEN, N_IN, N_OUT  # noqa: E402
@@ -93,7 +93,11 @@ def write(results: dict, out: Path) -> None:
               f"Each implementation is timed {cfg['repeats']} times, **interleaved** (round-robin, starting point "
               "rotated every round) so machine noise hits all equally; one timing runs a calibrated number of "
               f"steps lasting about {cfg['target_s']} s. Tables give the median and [min–max] over the timings. "
-              "Thread counts: NumPy's BLAS limited with threadpoolctl; PyTorch with `torch.set_num_threads`.", ""]
+              "Thread counts: NumPy's BLAS limited with threadpoolctl; PyTorch with `torch.set_num_threads`. "
+              "A 2-thread row slower than its 1-thread row means the threads spent their time waiting for each "
+              "other: BLAS threads meet at every call, and on a virtual or shared machine a thread that loses "
+              "its CPU stalls the other (the min–max range shows how often). The load average in the machine "
+              "table says how busy the machine was with other work.", ""]
     if "mlp" in results:
         lines += ["## 1. MLP training step", ""] + report.mlp_section(results["mlp"], "CPU")
         lines += ["", "![throughput against batch size](throughput.png)", "",
