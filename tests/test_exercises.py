@@ -277,3 +277,70 @@ def test_sgd_momentum(capsys):
     rejects(ex.check_sgd_momentum, _momentum_class("mutates_grad"), "step\\(\\) changed p.grad")
     rejects(ex.check_sgd_momentum, _momentum_class("no_zero"), "after zero_grad\\(\\) the gradient is still")
     rejects(ex.check_sgd_momentum, lambda params, lr, mu: object(), "no method zero_grad")
+
+
+# --- 03 batch vs stochastic vs mini-batch ---------------------------------------------------------
+def test_updates_per_epoch(capsys):
+    import math
+
+    def right(n, b, drop_last=False):
+        if b is None or b >= n:
+            return 1
+        return n // b if drop_last else math.ceil(n / b)
+
+    accepts(ex.check_updates_per_epoch, right, capsys)
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: 1 if b is None else n // b,
+            r"n=1000, batch_size=32\): expected 32, got 31", "round up")
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: 1 if b is None else math.ceil(n / b),
+            "drop_last=True\\): expected 31, got 32", "round down")
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: n / (b or n), "float", "whole number")
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: n // b, "raised TypeError")
+
+
+@pytest.fixture(scope="module")
+def small_comparison():
+    from tinygrad_mb import gd
+
+    prob = gd.make_problem("digits")
+    return gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Stochastic(0.01),
+                      gd.MiniBatch(32, 0.1)], epochs=2, seeds=[0])
+
+
+def test_axis_reading(capsys, small_comparison):
+    accepts(ex.check_axis_reading, small_comparison, capsys, {"per_update": "batch", "per_sample": "sgd"})
+    with pytest.raises(ExerciseError, match="(?s)after 2 updates, the lowest training loss belongs to 'batch'.*"
+                                            "Hint: read the 'per update' panel"):
+        ex.check_axis_reading(small_comparison, {"per_update": "sgd", "per_sample": "sgd"})
+    with pytest.raises(ExerciseError, match="per_sample: after one epoch"):
+        ex.check_axis_reading(small_comparison, {"per_update": "batch", "per_sample": "minibatch"})
+    with pytest.raises(ExerciseError, match="not one of the variants"):
+        ex.check_axis_reading(small_comparison, {"per_update": "adam", "per_sample": "sgd"})
+    with pytest.raises(ExerciseError, match="keys 'per_update' and 'per_sample'"):
+        ex.check_axis_reading(small_comparison, {"updates": "batch"})
+    with pytest.raises(ExerciseError, match="must be the gd.Comparison"):
+        ex.check_axis_reading(None, {"per_update": "batch", "per_sample": "sgd"})
+
+
+def _loop(new_loader_each_epoch=False, step=True):
+    from tinygrad_mb import data, optim
+
+    def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
+        make = lambda: data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=True,  # noqa: E731
+                                       seed=seed)
+        loader = make()
+        opt = optim.SGD(model.parameters(), lr=lr)
+        for _ in range(epochs):
+            for xb, yb in (make() if new_loader_each_epoch else loader):
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                if step:
+                    opt.step()
+
+    return my_train
+
+
+def test_training_loop(capsys):
+    accepts(ex.check_training_loop, _loop(), capsys)
+    rejects(ex.check_training_loop, _loop(new_loader_each_epoch=True), "batch_size=1", "created ONCE")
+    rejects(ex.check_training_loop, _loop(step=False), "batch_size=20", "did not move")

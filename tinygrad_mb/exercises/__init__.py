@@ -15,12 +15,14 @@ notebook                               checkers
 =====================================  ===================================================
 01 tensors and autograd                check_sigmoid_derivative, check_chain_rule, check_softplus
 02 layers, losses and optimizers       check_linear_layer, check_mlp, check_cross_entropy, check_sgd_momentum
+03 batch vs stochastic vs mini-batch   check_updates_per_epoch, check_axis_reading, check_training_loop
 06 testing gradients with hypothesis   check_softsign_op, check_property_test, check_fixed_logcosh
 =====================================  ===================================================
 """
 
 from tinygrad_mb.exercises._common import ExerciseError
 from tinygrad_mb.exercises.autograd import check_chain_rule, check_sigmoid_derivative, check_softplus
+from tinygrad_mb.exercises.comparing import check_axis_reading, check_training_loop, check_updates_per_epoch
 from tinygrad_mb.exercises.layers import check_cross_entropy, check_linear_layer, check_mlp, check_sgd_momentum
 from tinygrad_mb.exercises.testing_ops import check_fixed_logcosh, check_property_test, check_softsign_op
 
@@ -28,5 +30,6 @@ __all__ = [
     "ExerciseError",
     "check_sigmoid_derivative", "check_chain_rule", "check_softplus",
     "check_linear_layer", "check_mlp", "check_cross_entropy", "check_sgd_momentum",
+    "check_updates_per_epoch", "check_axis_reading", "check_training_loop",
     "check_softsign_op", "check_property_test", "check_fixed_logcosh",
 ]
