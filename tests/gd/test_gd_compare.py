@@ -41,7 +41,7 @@ def test_shared_evaluation_grid(cmp):
 def test_diverging_variant_is_reported_while_the_others_finish(cmp):
     summary = cmp.summary()
     bad = summary["too_fast"]
-    assert bad["diverged"].startswith("2/2 seeds") and len(bad["diverged_at"]) == 2
+    assert bad["diverged"].startswith("2/2 seeds, at update") and len(bad["diverged_at"]) == 2
     for label in ("batch", "sgd", "minibatch"):
         row = summary[label]
         assert row["diverged"] == "no" and row["samples"] == 2000

@@ -135,8 +135,8 @@ class Comparison:
 
         The ``target`` given to :func:`compare`; else, when f* is known,
         ``f* + 0.01 (f0 - f*)`` (the initial suboptimality cut 100 times);
-        else the highest best loss among runs that did not diverge (a loss
-        every such run reached).
+        else ``f_best + 0.1 (f0 - f_best)`` with ``f_best`` the lowest loss any
+        run reached (90% of the way from the start to the best seen).
         """
         if self._target is not None:
             return float(self._target)
@@ -144,15 +144,15 @@ class Comparison:
         f0 = float(np.mean([h.initial_loss for h in runs]))
         if self.f_star is not None:
             return self.f_star + 0.01 * (f0 - self.f_star)
-        best = [h.best_loss for h in runs if not h.diverged]
-        return max(best) if best else f0
+        best = min(h.best_loss for h in runs)
+        return best + 0.1 * (f0 - best)
 
     def summary(self, target: float | None = None) -> Summary:
         """One row per variant, means over seeds; ``print(comparison.summary())`` shows the table."""
-        target = self.target if target is None else float(target)
+        target_value = self.target if target is None else float(target)
         rows = []
         for variant, (label, runs) in zip(self.variants, self.histories.items()):
-            reached = [r for r in (h.reach(target) for h in runs) if r is not None]
+            reached = [r for r in (h.reach(target_value) for h in runs) if r is not None]
             finals = [h.final_loss for h in runs]
             row: dict[str, Any] = {
                 "variant": label, "name": variant.name, "batch_size": runs[0].batch_size, "lr": variant.lr,
@@ -169,7 +169,9 @@ class Comparison:
                 "diverged_at": [h.diverged_at for h in runs if h.diverged],
             }
             rows.append(row)
-        return Summary(rows, target=target, f_star=self.f_star, seeds=len(self.seeds))
+        given = target is not None or self._target is not None
+        return Summary(rows, target=target_value, f_star=self.f_star, seeds=len(self.seeds),
+                       target_rule="given" if given else "")
 
     def plot(self, x: str | Sequence[str] = "epoch", y: str = "auto", ax: Any = None, bands: bool = True,
              title: str | None = None) -> Any:
@@ -236,8 +238,10 @@ class Comparison:
 class Summary:
     """The summary table: ``rows`` (dicts), printable, exportable."""
 
-    def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int) -> None:
+    def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int,
+                 target_rule: str = "") -> None:
         self.rows, self.target, self.f_star, self.seeds = rows, target, f_star, seeds
+        self.target_rule = target_rule  # how the target was chosen, for the header
 
     def __getitem__(self, label: str) -> dict[str, Any]:
         for row in self.rows:
@@ -251,10 +255,12 @@ class Summary:
         for row in self.rows:
             table.append([_fmt(row[key], fmt) for key, _, fmt in cols])
         widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                 for r in table]
+        last = len(cols) - 1  # the first (names) and last (diverged) columns read better left-aligned
+        lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 .rstrip() for r in table]
         lines.insert(1, "-" * len(lines[0]))
-        what = "f* + 1% of (f0 - f*)" if self.f_star is not None else "loss"
+        what = self.target_rule or ("f* + 1% of (f0 - f*)" if self.f_star is not None
+                                    else "best loss seen + 10% of (f0 - best)")
         head = f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s); time = training only"
         return head + "\n" + "\n".join(lines)
 
@@ -279,8 +285,9 @@ def _diverged_text(runs: list[History]) -> str:
     bad = [h for h in runs if h.diverged]
     if not bad:
         return "no"
-    where = ", ".join(f"update {h.diverged_at} (loss={h.diverged_loss:g})" for h in bad)
-    return f"yes at {where}" if len(runs) == 1 else f"{len(bad)}/{len(runs)} seeds: {where}"
+    if len(runs) == 1:
+        return f"yes, at update {bad[0].diverged_at} (loss={bad[0].diverged_loss:g})"
+    return f"{len(bad)}/{len(runs)} seeds, at update " + ", ".join(str(h.diverged_at) for h in bad)
 
 
 def _sanitize(obj: Any) -> Any:

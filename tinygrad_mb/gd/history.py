@@ -38,7 +38,7 @@ class History:
 
     def __init__(self, variant: Variant, *, seed: Any, n_train: int, batch_size: int,
                  f_star: float | None = None, budget: dict[str, float] | None = None,
-                 eval_every: int | None = None) -> None:
+                 eval_every: int | None = None, dtype: str = "") -> None:
         self.variant = variant
         self.seed = seed
         self.n_train = n_train
@@ -46,6 +46,7 @@ class History:
         self.f_star = f_star
         self.budget = dict(budget or {})
         self.eval_every = eval_every
+        self.dtype = dtype  # of the parameters: float32 losses resolve f - f* only down to ~ulp(f*)
         self.diverged = False
         # updates 1 .. diverged_at - 1 were taken; the loss met by update diverged_at was not finite
         self.diverged_at: int | None = None
@@ -182,7 +183,8 @@ class History:
         out: dict[str, Any] = {
             "variant": self.variant.to_dict(self.n_train), "seed": self.seed, "n_train": self.n_train,
             "batch_size": self.batch_size, "f_star": self.f_star, "budget": self.budget,
-            "eval_every": self.eval_every, "stop_reason": self.stop_reason, "diverged": self.diverged,
+            "eval_every": self.eval_every, "dtype": self.dtype, "stop_reason": self.stop_reason,
+            "diverged": self.diverged,
             "diverged_at": self.diverged_at, "diverged_loss": _json_float(self.diverged_loss),
             "evals": {k: [_json_float(x) for x in v.tolist()] for k, v in self.evals.items()},
         }

@@ -55,10 +55,21 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6
 
 
 def style(ax: Any) -> None:
+    """Light grids, no top/right frame, and no crowded minor-tick labels on log axes spanning decades."""
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter  # noqa: PLC0415
+
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log" or lo <= 0 or hi / lo <= 20:
+            continue
+        if hi / lo < 1000 and isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
+            # few decades: label 1, 2 and 5 times each power of ten, not only the powers
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
 
 
 def _nan_stats(values: np.ndarray, log: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,6 +123,8 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
         rows = 1 if len(xs) <= 2 else 2
         cols = -(-len(xs) // rows)
         fig, axes = new_figure(rows, cols, (6.2 * cols, 4.3 * rows + 0.9))
+    starts = [h.evals[key][0] for h in runs_all if len(h.evals[key]) and np.isfinite(h.evals[key][0])]
+    y_cap = (30 * max(starts) if log_y else max(starts) + abs(max(starts))) if starts else np.inf
     for panel, xname in zip(axes, xs):
         for i, (label, runs) in enumerate(cmp.histories.items()):
             color = COLORS[i % len(COLORS)]
@@ -132,12 +145,22 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
             for h in div:
                 good = np.isfinite(h.evals[key]) & ((h.evals[xname] > 0) if LOG_X[xname] else True)
                 if good.any():
-                    panel.plot([_divergence_x(h, xname)], [h.evals[key][good][-1]], marker="X", ms=10,
-                               color=color, mec="black", mew=0.8, ls="none")
+                    y_mark = min(h.evals[key][good][-1], y_cap / 3 if log_y else y_cap)
+                    panel.plot([_divergence_x(h, xname)], [y_mark], marker="X", ms=10, color=color, mec="black",
+                               mew=0.8, ls="none", clip_on=False, zorder=5)
+        if key == "suboptimality" and any(h.dtype == "float32" for h in runs_all):
+            # below one float32 step of f*, f - f* is rounding noise (and <= 0 values are not drawn)
+            ulp = float(np.spacing(np.float32(cmp.f_star)))
+            panel.axhline(ulp, color="gray", ls=":", lw=1)
+            panel.annotate("float32 precision of f", (1, ulp), xycoords=("axes fraction", "data"), ha="right",
+                           va="bottom", fontsize=8, color="gray")
         if LOG_X[xname]:
             panel.set_xscale("log")
         if log_y:
             panel.set_yscale("log")
+        if any(h.diverged for h in runs_all) and np.isfinite(y_cap):
+            # a blown-up run would squeeze every other curve flat: cut the axis above the starting loss
+            panel.set_ylim(top=min(panel.get_ylim()[1], y_cap))
         panel.set_xlabel(X_LABELS[xname])
         panel.set_ylabel(Y_LABELS[key] + (" (log scale)" if log_y and key != "suboptimality" else ""))
         panel.set_title(f"{'f − f*' if key == 'suboptimality' else 'loss'} {X_TITLES[xname]}", fontsize=11)
@@ -148,9 +171,11 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     suptitle = title or "Batch vs stochastic vs mini-batch gradient descent"
     if len(axes) > 1:
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), frameon=False, fontsize=10)
-        fig.suptitle(f"{suptitle}\nN = {cmp.n_train} training samples{band}; ✕ = diverged", fontsize=12)
-        fig.tight_layout(rect=(0, 0.07 if len(labels) <= 3 else 0.11, 1, 1))
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), frameon=False, fontsize=10)
+        any_div = any(h.diverged for h in runs_all)
+        fig.suptitle(f"{suptitle}\nN = {cmp.n_train} training samples{band}" + ("; ✕ = diverged" if any_div else ""),
+                     fontsize=12)
+        fig.tight_layout(rect=(0, 0.05 if len(labels) <= 4 else 0.09, 1, 1))
     else:
         axes[0].legend(fontsize=9, frameon=False)
         if ax is None:

@@ -178,7 +178,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     optimizer = make_optimizer(variant, params)
     scheduler = None if variant.schedule is None else variant.schedule(optimizer)
     history = History(variant, seed=seed, n_train=n, batch_size=batch_size, f_star=f_star,
-                      budget=budget, eval_every=int(eval_every))
+                      budget=budget, eval_every=int(eval_every), dtype=str(params[0].dtype) if params else "")
 
     max_samples = min(budget.get("samples", math.inf), budget.get("epochs", math.inf) * n)
     max_updates = budget.get("updates", math.inf)

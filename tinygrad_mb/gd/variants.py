@@ -42,15 +42,15 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 #: after every update.
 SCHEDULE_UNITS = ("epoch", "update")
 
-#: Learning rates that converge on the default problems (checked by tests/gd/test_defaults.py).
+#: Learning rates that converge on the default problems (checked by tests/gd/test_gd_defaults.py).
 #: Keyed by problem, then by preset name. Rates for other mini-batch sizes are
 #: derived from the ``minibatch`` one (reference batch size 32) by :func:`scale_lr`
 #: with the square-root rule, capped at the ``batch`` rate.
 DEFAULT_LRS: dict[str, dict[str, float]] = {
     "linear": {"batch": 0.5, "sgd": 0.01, "minibatch": 0.1},
-    "logistic": {"batch": 2.0, "sgd": 0.05, "minibatch": 0.5},
-    "moons": {"batch": 1.0, "sgd": 0.02, "minibatch": 0.2},
-    "digits": {"batch": 0.5, "sgd": 0.01, "minibatch": 0.1},
+    "logistic": {"batch": 2.0, "sgd": 0.01, "minibatch": 0.2},
+    "moons": {"batch": 2.0, "sgd": 0.05, "minibatch": 0.5},
+    "digits": {"batch": 1.0, "sgd": 0.02, "minibatch": 0.2},
     "linear2d": {"batch": 0.1, "sgd": 0.1, "minibatch": 0.1},  # one rate: the paths differ by noise alone
 }
 DEFAULT_REFERENCE_BATCH = 32
