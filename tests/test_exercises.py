@@ -344,3 +344,47 @@ def test_training_loop(capsys):
     accepts(ex.check_training_loop, _loop(), capsys)
     rejects(ex.check_training_loop, _loop(new_loader_each_epoch=True), "batch_size=1", "created ONCE")
     rejects(ex.check_training_loop, _loop(step=False), "batch_size=20", "did not move")
+
+
+# --- 04 gradient noise ---------------------------------------------------------------------------
+def test_noise_theory(capsys):
+    accepts(ex.check_noise_theory, lambda tr, b, n: tr / b * (n - b) / (n - 1), capsys)
+    rejects(ex.check_noise_theory, lambda tr, b, n: tr / b, "B=4, N=100: expected 2.42424, got 2.5", "with-replacement")
+    rejects(ex.check_noise_theory, lambda tr, b, n: tr / b * (n - b) / n, "not \\(N - B\\) / N")
+    rejects(ex.check_noise_theory, lambda tr, b, n: tr / b**2, "expected")
+
+
+def test_noise_scale(capsys):
+    def right(g):
+        G = g.mean(axis=0)
+        return ((g - G) ** 2).sum(axis=1).mean() / (G @ G)
+
+    def ddof1(g):
+        G = g.mean(axis=0)
+        return ((g - G) ** 2).sum(axis=1).sum() / (len(g) - 1) / (G @ G)
+
+    def not_squared(g):
+        G = g.mean(axis=0)
+        return ((g - G) ** 2).sum(axis=1).mean() / np.sqrt(G @ G)
+
+    def trace_only(g):
+        return ((g - g.mean(axis=0)) ** 2).sum(axis=1).mean()
+
+    accepts(ex.check_noise_scale, right, capsys)
+    rejects(ex.check_noise_scale, ddof1, r"shape \(50, 3\)", "not N - 1")
+    rejects(ex.check_noise_scale, not_squared, "SQUARED")
+    rejects(ex.check_noise_scale, trace_only, "that is tr\\(Sigma\\)")
+
+
+def test_batch_for_noise(capsys):
+    import math
+
+    def right(tr, g2, n, ratio):
+        return min(n, math.ceil(tr * n / (ratio * g2 * (n - 1) + tr)))
+
+    accepts(ex.check_batch_for_noise, right, capsys)
+    rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: min(n, math.ceil(tr / (r * g2))), "expected B = 91, got 100",
+            "without replacement")
+    rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: min(n, math.floor(tr * n / (r * g2 * (n - 1) + tr))),
+            "expected B = 91, got 90", "round up")
+    rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: tr * n / (r * g2 * (n - 1) + tr), "expected the int")

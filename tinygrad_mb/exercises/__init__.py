@@ -16,6 +16,7 @@ notebook                               checkers
 01 tensors and autograd                check_sigmoid_derivative, check_chain_rule, check_softplus
 02 layers, losses and optimizers       check_linear_layer, check_mlp, check_cross_entropy, check_sgd_momentum
 03 batch vs stochastic vs mini-batch   check_updates_per_epoch, check_axis_reading, check_training_loop
+04 gradient noise                      check_noise_theory, check_noise_scale, check_batch_for_noise
 06 testing gradients with hypothesis   check_softsign_op, check_property_test, check_fixed_logcosh
 =====================================  ===================================================
 """
@@ -24,6 +25,7 @@ from tinygrad_mb.exercises._common import ExerciseError
 from tinygrad_mb.exercises.autograd import check_chain_rule, check_sigmoid_derivative, check_softplus
 from tinygrad_mb.exercises.comparing import check_axis_reading, check_training_loop, check_updates_per_epoch
 from tinygrad_mb.exercises.layers import check_cross_entropy, check_linear_layer, check_mlp, check_sgd_momentum
+from tinygrad_mb.exercises.noise import check_batch_for_noise, check_noise_scale, check_noise_theory
 from tinygrad_mb.exercises.testing_ops import check_fixed_logcosh, check_property_test, check_softsign_op
 
 __all__ = [
@@ -31,5 +33,6 @@ __all__ = [
     "check_sigmoid_derivative", "check_chain_rule", "check_softplus",
     "check_linear_layer", "check_mlp", "check_cross_entropy", "check_sgd_momentum",
     "check_updates_per_epoch", "check_axis_reading", "check_training_loop",
+    "check_noise_theory", "check_noise_scale", "check_batch_for_noise",
     "check_softsign_op", "check_property_test", "check_fixed_logcosh",
 ]
