@@ -14,6 +14,8 @@ default CDN (see ``design.md``).
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import shutil
 import sys
@@ -28,6 +30,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # figures drawn while importing or e
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 import tinygrad_mb  # noqa: E402
+from public_api import adopt_private_definitions, public_modules  # noqa: E402  (docs/_ext)
+
+# ExerciseError lives in exercises/_common.py but is imported from tinygrad_mb.exercises:
+# document it there (autodoc only documents what a module defines).
+adopt_private_definitions(tinygrad_mb)
 
 project = "tinygrad_mb"
 author = "tinygrad_mb developers"
@@ -135,4 +142,49 @@ def _toplevel_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-_write_if_changed(DOCS / "api" / "generated" / "_toplevel.md", _toplevel_table())
+def _shadowed_modules() -> list[str]:
+    """Public modules hidden behind a same-named attribute of their package.
+
+    ``tinygrad_mb.gradcheck`` is both a module and, re-exported, the function
+    ``gradcheck``; autosummary resolves the name to the function, so such
+    modules get a plain ``automodule`` page written here instead.
+    """
+    names = []
+    for name in public_modules(tinygrad_mb):
+        module = importlib.import_module(name)
+        parent, _, leaf = name.rpartition(".")
+        if getattr(importlib.import_module(parent), leaf, module) is not module:
+            names.append(name)
+    return names
+
+
+# The stubs are regenerated on every build, so a changed template or a removed
+# module never leaves a stale page behind (autosummary only writes missing files).
+GENERATED = DOCS / "api" / "generated"
+shutil.rmtree(GENERATED, ignore_errors=True)
+autosummary_generate_overwrite = False
+_write_if_changed(GENERATED / "_toplevel.md", _toplevel_table())
+for _name in _shadowed_modules():
+    _title = _name.replace("_", r"\_")
+    _write_if_changed(
+        GENERATED / f"{_name}.rst",
+        f"{_title}\n{'=' * len(_title)}\n\n.. automodule:: {_name}\n   :members:\n   :show-inheritance:\n",
+    )
+
+
+def _skip_inherited_docstring(app, what, name, obj, skip, options) -> bool | None:
+    """Leave out methods that only repeat their base's docstring (every op's forward/backward).
+
+    The math of each op is in its class docstring; the contract of ``forward``
+    and ``backward`` is documented once, on :class:`tinygrad_mb.tensor.Function`
+    (and ``Module.forward`` on :class:`tinygrad_mb.nn.module.Module`).
+    """
+    if what == "class" and inspect.isfunction(obj) and obj.__doc__ is None:
+        return True
+    return None
+
+
+def setup(app) -> None:
+    """Project hooks for autodoc."""
+    app.connect("autodoc-skip-member", _skip_inherited_docstring)
+

@@ -4,7 +4,8 @@ The API reference (``docs/api``) is generated from these docstrings, so an
 undocumented public name would be a hole in the docs. "Public" means: reachable
 without a leading underscore (module path, name and, for methods, the method
 name), and *defined* in tinygrad_mb (re-exports are checked where they are
-defined; names imported from NumPy and friends are not ours). A method that
+defined, or, when that is a private module, where they are exported; names
+imported from NumPy and friends are not ours). A method that
 overrides a documented method of a base class inherits its docstring, as it
 does in the rendered docs (``inspect.getdoc``).
 
@@ -17,24 +18,21 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
+import sys
+from pathlib import Path
 
 import pytest
 
 import tinygrad_mb
 
-# Entry-point shims: importing them has no API to document (``python -m tinygrad_mb``).
-NOT_API = {"tinygrad_mb.__main__"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+from public_api import private_reexports  # noqa: E402  (the docs' own definition of "public")
+from public_api import public_modules as all_public_modules  # noqa: E402
 
 
 def public_modules() -> list[str]:
-    """Dotted names of every public module in the package, the package itself first."""
-    names = ["tinygrad_mb"]
-    for info in pkgutil.walk_packages(tinygrad_mb.__path__, "tinygrad_mb."):
-        if info.name in NOT_API or any(part.startswith("_") for part in info.name.split(".")):
-            continue
-        names.append(info.name)
-    return names
+    """Dotted names of every public module, the package itself first (``__main__`` is private)."""
+    return ["tinygrad_mb", *all_public_modules(tinygrad_mb)]
 
 
 def _defined_here(obj: object, module_name: str) -> bool:
@@ -65,14 +63,19 @@ def _class_members(cls: type, package: str) -> list[tuple[str, object]]:
     return members
 
 
-def undocumented(module_name: str) -> list[str]:
-    """``module.Name`` / ``module.Class.member`` for each public object lacking a docstring."""
+def undocumented(module_name: str, adopted: dict | None = None) -> list[str]:
+    """``module.Name`` / ``module.Class.member`` for each public object lacking a docstring.
+
+    ``adopted`` maps objects defined in private modules to the public module
+    that exports them (and is checked as their home).
+    """
+    adopted = adopted or {}
     module = importlib.import_module(module_name)
     missing = [] if _has_doc(module) else [f"{module_name} (module docstring)"]
     for name, obj in vars(module).items():
         if name.startswith("_") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
             continue
-        if not _defined_here(obj, module_name):
+        if not (_defined_here(obj, module_name) or adopted.get(obj) == module_name):
             continue
         if not _has_doc(obj) or (inspect.isclass(obj) and obj.__doc__ is None):
             # a class must say what it is itself; inheriting "Base class for ..." would mislead
@@ -96,7 +99,7 @@ def test_package_has_public_modules():
 
 @pytest.mark.parametrize("module_name", public_modules())
 def test_every_public_name_has_a_docstring(module_name):
-    missing = undocumented(module_name)
+    missing = undocumented(module_name, private_reexports(tinygrad_mb))
     assert not missing, "public names without a docstring (add a short Google-style one):\n  " + "\n  ".join(missing)
 
 
