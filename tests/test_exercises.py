@@ -388,3 +388,60 @@ def test_batch_for_noise(capsys):
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: min(n, math.floor(tr * n / (r * g2 * (n - 1) + tr))),
             "expected B = 91, got 90", "round up")
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: tr * n / (r * g2 * (n - 1) + tr), "expected the int")
+
+
+# --- 05 learning rate and batch size --------------------------------------------------------------
+def test_stable_lr(capsys):
+    def right(X):
+        return 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1]
+
+    accepts(ex.check_stable_lr, right, capsys)
+    rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(X.T @ X / len(X))[-1], "no factor 1/2")
+    rejects(ex.check_stable_lr, lambda X: 1 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1], "that is 1/L")
+    rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[0], "LARGEST eigenvalue")
+    rejects(ex.check_stable_lr, lambda X: 2 / np.trace(2 / len(X) * X.T @ X), "trace")
+
+
+def test_lr_for_batch_size(capsys):
+    def right(ref_lr, ref_b, b, rule, max_lr=None):
+        lr = ref_lr * (b / ref_b if rule == "linear" else np.sqrt(b / ref_b))
+        return lr if max_lr is None else min(lr, max_lr)
+
+    def always_linear(ref_lr, ref_b, b, rule, max_lr=None):
+        return right(ref_lr, ref_b, b, "linear", max_lr)
+
+    def uncapped(ref_lr, ref_b, b, rule, max_lr=None):
+        return right(ref_lr, ref_b, b, rule)
+
+    def upside_down(ref_lr, ref_b, b, rule, max_lr=None):
+        return ref_lr * ref_b / b
+
+    accepts(ex.check_lr_for_batch_size, right, capsys)
+    rejects(ex.check_lr_for_batch_size, always_linear, "'sqrt'\\): expected 0.2, got 0.4", "that is the linear rule")
+    rejects(ex.check_lr_for_batch_size, uncapped, "max_lr=0.85\\): expected 0.85, got 1.6", "cap")
+    rejects(ex.check_lr_for_batch_size, upside_down, "upside down")
+
+
+def test_warmup_cosine(capsys):
+    import math
+
+    def right(t, base, w, total):
+        if t < w:
+            return base * (t + 1) / w
+        if t >= total:
+            return 0.0
+        return base * 0.5 * (1 + math.cos(math.pi * (t - w) / (total - w)))
+
+    def off_by_one(t, base, w, total):
+        return base * t / w if t < w else right(t, base, w, total)
+
+    def unshifted(t, base, w, total):
+        return right(t, base, w, total) if t < w or t > total else base * 0.5 * (1 + math.cos(math.pi * t / total))
+
+    def never_zero(t, base, w, total):  # keeps following the cosine past total_steps
+        return right(t, base, w, total) if t < total else base * 0.5 * (1 + math.cos(math.pi * (t - w) / (total - w)))
+
+    accepts(ex.check_warmup_cosine, right, capsys)
+    rejects(ex.check_warmup_cosine, off_by_one, "step 0 \\(base_lr=0.4", "count from step 0")
+    rejects(ex.check_warmup_cosine, unshifted, "step 10 ", "start the cosine where the warm-up ends")
+    rejects(ex.check_warmup_cosine, never_zero, "stays at 0")

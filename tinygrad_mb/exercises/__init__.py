@@ -17,6 +17,7 @@ notebook                               checkers
 02 layers, losses and optimizers       check_linear_layer, check_mlp, check_cross_entropy, check_sgd_momentum
 03 batch vs stochastic vs mini-batch   check_updates_per_epoch, check_axis_reading, check_training_loop
 04 gradient noise                      check_noise_theory, check_noise_scale, check_batch_for_noise
+05 learning rate and batch size        check_stable_lr, check_lr_for_batch_size, check_warmup_cosine
 06 testing gradients with hypothesis   check_softsign_op, check_property_test, check_fixed_logcosh
 =====================================  ===================================================
 """
@@ -25,6 +26,7 @@ from tinygrad_mb.exercises._common import ExerciseError
 from tinygrad_mb.exercises.autograd import check_chain_rule, check_sigmoid_derivative, check_softplus
 from tinygrad_mb.exercises.comparing import check_axis_reading, check_training_loop, check_updates_per_epoch
 from tinygrad_mb.exercises.layers import check_cross_entropy, check_linear_layer, check_mlp, check_sgd_momentum
+from tinygrad_mb.exercises.learning_rate import check_lr_for_batch_size, check_stable_lr, check_warmup_cosine
 from tinygrad_mb.exercises.noise import check_batch_for_noise, check_noise_scale, check_noise_theory
 from tinygrad_mb.exercises.testing_ops import check_fixed_logcosh, check_property_test, check_softsign_op
 
@@ -34,5 +36,6 @@ __all__ = [
     "check_linear_layer", "check_mlp", "check_cross_entropy", "check_sgd_momentum",
     "check_updates_per_epoch", "check_axis_reading", "check_training_loop",
     "check_noise_theory", "check_noise_scale", "check_batch_for_noise",
+    "check_stable_lr", "check_lr_for_batch_size", "check_warmup_cosine",
     "check_softsign_op", "check_property_test", "check_fixed_logcosh",
 ]
