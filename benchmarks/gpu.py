@@ -68,7 +68,7 @@ def gpu_impls() -> tuple[list[Impl], dict[str, str]]:
     return impls, skipped
 
 
-def run(batch_sizes: tuple[int, ...], repeats: int, target_s: float) -> dict:
+def run(batch_sizes: tuple[int, ...], repeats: int, target_s: float, settle_s: float = 0.0) -> dict:
     """Measure the section, or return ``{"skipped": reason}``."""
     reason = gpu_unavailable()
     if reason is not None:
@@ -79,7 +79,7 @@ def run(batch_sizes: tuple[int, ...], repeats: int, target_s: float) -> dict:
         "device": device_name(),
         "batch_sizes": list(batch_sizes),
         "labels": [i.label for i in impls],
-        "results": measure(impls, batch_sizes, repeats, target_s),
+        "results": measure(impls, batch_sizes, repeats, target_s, settle_s),
         "skipped": skipped,
         "agreement": agreement(impls),
     }

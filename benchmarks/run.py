@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "(default benchmarks/RESULTS.md for a full run, out/benchmarks/RESULTS.md otherwise)")
     p.add_argument("--repeats", type=int, help="timings per implementation (default 15, quick 3)")
     p.add_argument("--target", type=float, help="seconds per timing (default 0.15, quick 0.03)")
+    p.add_argument("--settle", type=float, help="pause before each timing so idle BLAS threads stop spinning "
+                   "(default 0.12 s, quick 0)")
     return p.parse_args(argv)
 
 
@@ -41,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     quick, sections = args.quick, args.only or list(SECTIONS)
     repeats = args.repeats or (3 if quick else 15)
     target = args.target or (0.03 if quick else 0.15)
+    settle = args.settle if args.settle is not None else (0.0 if quick else 0.12)
     out = args.out or (HERE / "RESULTS.md" if not (quick or args.only) else HERE.parent / "out/benchmarks/RESULTS.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     results: dict = {"machine": machine.describe(command), "config": {
-        "quick": quick, "repeats": repeats, "target_s": target, "sections": sections}}
+        "quick": quick, "repeats": repeats, "target_s": target, "settle_s": settle, "sections": sections}}
     start = time.perf_counter()
 
     if "mlp" in sections:
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         impls, skipped = throughput.cpu_impls()
         results["mlp"] = {"batch_sizes": list(sizes), "labels": [i.label for i in impls], "skipped": skipped,
                           "agreement": throughput.agreement(impls),
-                          "results": throughput.measure(impls, sizes, repeats, target)}
+                          "results": throughput.measure(impls, sizes, repeats, target, settle)}
     if "overhead" in sections:
         print("overhead: per-op cost on tiny tensors", flush=True)
         results["overhead"] = overhead.measure(repeats, min(target, 0.05))
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if "gpu" in sections:
         print("gpu: throughput on CuPy", flush=True)
         sizes = (1, 64, 4096) if quick else gpu.GPU_BATCH_SIZES
-        results["gpu"] = gpu.run(sizes, repeats, target)
+        results["gpu"] = gpu.run(sizes, repeats, target, settle)
     results["config"]["total_seconds"] = time.perf_counter() - start
     results["machine"]["load average at end"] = machine.load_average()
 
@@ -89,10 +92,12 @@ def write(results: dict, out: Path) -> None:
     lines += ["", "## Method", "",
               f"Model: float32 MLP {N_IN}→{N_HIDDEN}→ReLU→{N_OUT}, mean softmax cross-entropy, plain SGD "
               f"(lr {LR}); every implementation starts from the same weights (drawn once with a seeded "
-              "`numpy.random.Generator`) and trains on the same random batch, already in its own format.",
-              f"Each implementation is timed {cfg['repeats']} times, **interleaved** (round-robin, starting point "
-              "rotated every round) so machine noise hits all equally; one timing runs a calibrated number of "
-              f"steps lasting about {cfg['target_s']} s. Tables give the median and [min–max] over the timings. "
+              "`numpy.random.Generator`) and trains on the same random batch, already in its own format.", "",
+              f"Each implementation is timed {cfg['repeats']} times, **interleaved**: every round times each one "
+              "once, in a fresh random order, so machine noise hits all equally; one timing runs a calibrated "
+              f"number of steps lasting about {cfg['target_s']} s, after a {cfg['settle_s']} s pause that lets "
+              "idle BLAS/OpenMP worker threads of the previous timing stop spinning. "
+              "Tables give the median and [min–max] over the timings. "
               "Thread counts: NumPy's BLAS limited with threadpoolctl; PyTorch with `torch.set_num_threads`. "
               "A 2-thread row slower than its 1-thread row means the threads spent their time waiting for each "
               "other: BLAS threads meet at every call, and on a virtual or shared machine a thread that loses "

@@ -65,7 +65,8 @@ def cpu_impls(threads: tuple[int, ...] = (1, 2)) -> tuple[list[Impl], dict[str, 
     return impls, skipped
 
 
-def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, target_s: float) -> dict:
+def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, target_s: float,
+            settle_s: float = 0.0) -> dict:
     """``{label: {batch_size: {"seconds": [...], "steps_per_timing": n} or {"error": msg}}}``."""
     weights = initial_weights()
     results: dict[str, dict[int, dict]] = {impl.label: {} for impl in impls}
@@ -81,7 +82,7 @@ def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, targe
                 continue
             sync = model.synchronize if impl.sync else None
             cases.append(Case(impl.label, partial(model.step, xb, yb), impl.context, sync))
-        run_interleaved(cases, repeats, target_s)
+        run_interleaved(cases, repeats, target_s, settle_s)
         for case in cases:
             if case.error is not None:
                 results[case.label][bs] = {"error": case.error}

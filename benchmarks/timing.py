@@ -14,6 +14,7 @@ to fit many rounds.
 from __future__ import annotations
 
 import contextlib
+import random
 import statistics
 import time
 import timeit
@@ -64,8 +65,14 @@ def calibrate(case: Case, target_s: float, warmup: int = 3) -> None:
     case.steps_per_timing = max(1, round(n * target_s / max(elapsed, 1e-9)))
 
 
-def run_interleaved(cases: list[Case], repeats: int, target_s: float) -> None:
-    """Calibrate every case, then time them round-robin ``repeats`` times.
+def run_interleaved(cases: list[Case], repeats: int, target_s: float, settle_s: float = 0.0, seed: int = 0) -> None:
+    """Calibrate every case, then time them ``repeats`` times, round by round.
+
+    Every round times each case once, in a fresh random order (so no case always
+    follows the same neighbour), after a pause of ``settle_s``: BLAS and OpenMP
+    worker threads keep spinning for a while after their last job (OpenBLAS up
+    to ~0.1 s), and a spinning pool left behind by a 2-thread case would
+    otherwise steal a CPU from whichever case runs next.
 
     Fills ``case.seconds_per_step``; a case whose step raises gets ``case.error``
     and is dropped from later rounds, so one broken implementation cannot stop
@@ -76,12 +83,14 @@ def run_interleaved(cases: list[Case], repeats: int, target_s: float) -> None:
             calibrate(case, target_s)
         except Exception as exc:  # report, keep measuring the others
             case.error = f"{type(exc).__name__}: {exc}"
-    for r in range(repeats):
+    rng = random.Random(seed)
+    for _ in range(repeats):
         live = [c for c in cases if c.error is None]
         if not live:
             return
-        shift = r % len(live)
-        for case in live[shift:] + live[:shift]:
+        rng.shuffle(live)
+        for case in live:
+            time.sleep(settle_s)
             try:
                 wall, cpu = _time_steps(case, case.steps_per_timing)
                 case.seconds_per_step.append(wall / case.steps_per_timing)
