@@ -445,3 +445,66 @@ def test_warmup_cosine(capsys):
     rejects(ex.check_warmup_cosine, off_by_one, "step 0 \\(base_lr=0.4", "count from step 0")
     rejects(ex.check_warmup_cosine, unshifted, "step 10 ", "start the cosine where the warm-up ends")
     rejects(ex.check_warmup_cosine, never_zero, "stays at 0")
+
+
+# --- 07 the GPU with CuPy -------------------------------------------------------------------------
+def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0):
+    import statistics
+    import time
+
+    def time_it(step, sync, repeats=5, warmup=1):
+        if warm:
+            for _ in range(warmup):
+                step()
+            sync()
+        times = []
+        for _ in range(repeats + extra_calls):
+            start = time.perf_counter()
+            step()
+            if sync_each:
+                sync()
+            times.append(time.perf_counter() - start)
+        if not sync_each:
+            sync()
+        return statistics.median(times) if reduce == "median" else statistics.mean(times)
+
+    return time_it
+
+
+def test_timer(capsys):
+    accepts(ex.check_timer, _timer(), capsys)
+    rejects(ex.check_timer, _timer(sync_each=False), "measured 0.", "call sync\\(\\) after each step")
+    rejects(ex.check_timer, _timer(reduce="mean"), "returned", "median")
+    rejects(ex.check_timer, _timer(warm=False), "called step\\(\\) 5 times; expected warmup \\+ repeats = 7")
+    rejects(ex.check_timer, _timer(extra_calls=1), "called step\\(\\) 8 times")
+    rejects(ex.check_timer, lambda step, sync, repeats=5, warmup=1: [step() for _ in range(warmup + repeats)][0],
+            "did not call sync")
+
+
+def test_crossover(capsys):
+    def right(sizes, cpu, gpu):
+        answer = None
+        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
+            if g >= c:
+                break
+            answer = b
+        return answer
+
+    def first_win(sizes, cpu, gpu):
+        return next((b for b, c, g in zip(sizes, cpu, gpu) if g < c), None)
+
+    def never_none(sizes, cpu, gpu):
+        return right(sizes, cpu, gpu) or sizes[-1]
+
+    def ties_count(sizes, cpu, gpu):
+        answer = None
+        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
+            if g > c:
+                break
+            answer = b
+        return answer
+
+    accepts(ex.check_crossover, right, capsys)
+    rejects(ex.check_crossover, first_win, "expected 64, got 4", "every larger batch size")
+    rejects(ex.check_crossover, never_none, "expected None, got 16", "return None")
+    rejects(ex.check_crossover, ties_count, "expected 32, got 8")

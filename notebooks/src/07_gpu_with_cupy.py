@@ -1,0 +1,231 @@
+# Source of 07_gpu_with_cupy.ipynb: edit here, then run `python notebooks/_build.py`.
+# ruff: noqa: E402
+# %% [markdown]
+# # 07 · The GPU with CuPy
+#
+# Everything so far ran on NumPy, on the CPU. [CuPy](https://cupy.dev) offers the same array API on an
+# NVIDIA GPU, and `tinygrad_mb` can use either: its ops never import NumPy or CuPy themselves, they ask
+# each input array which module it belongs to (`array_module(x)`) and call that. This notebook:
+#
+# 1. checks whether a GPU is usable here, and switches the backend;
+# 2. explains how to time GPU code correctly (it runs *asynchronously*);
+# 3. times one training step against the batch size on the CPU and, where there is one, on the GPU.
+#
+# **No GPU? Every cell still runs.** The GPU parts then print that they were skipped, and why; the CPU
+# measurements and the exercises work everywhere.
+
+# %%
+# %matplotlib inline
+import statistics
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import tinygrad_mb as tg
+from tinygrad_mb import Tensor, backend, gd, nn, optim
+from tinygrad_mb.nn import functional as F
+
+GPU = backend.cupy_available()
+if GPU:
+    import cupy
+
+    print("GPU available:", cupy.cuda.runtime.getDeviceProperties(0)["name"].decode())
+else:
+    print("No usable GPU here -- the GPU parts of this notebook will be SKIPPED.")
+    print("Reason:", backend.cupy_unavailable_reason())
+
+# %% [markdown]
+# ## 1. Switching the backend
+#
+# A tensor lives on one backend, `"numpy"` or `"cupy"`. New tensors go to the *current* backend
+# (`tg.get_backend()`), which `tg.set_backend(...)`, a `with tg.use_backend(...):` block or the environment
+# variable `TINYGRAD_MB_BACKEND` choose. Existing tensors and whole models move with `.to(...)`.
+
+# %%
+x = Tensor([1.0, 2.0, 3.0])
+print("current backend:", tg.get_backend(), "| x lives on:", x.backend, "| its array module:", x.xp.__name__)
+
+if GPU:
+    x_gpu = x.to("cupy")  # a copy on the GPU
+    print("x_gpu lives on:", x_gpu.backend, type(x_gpu.data))
+    with tg.use_backend("cupy"):
+        y = tg.randn(2, 3, seed=0)  # drawn on the CPU, then moved: identical on both backends
+    print("randn on cupy equals randn on numpy:", np.allclose(y.numpy(), tg.randn(2, 3, seed=0).numpy()))
+else:
+    print("GPU part skipped. Asking for CuPy anyway gives one clear error:")
+    try:
+        x.to("cupy")
+    except tg.BackendUnavailableError as err:
+        print("  BackendUnavailableError:", err)
+
+# %% [markdown]
+# Mixing backends in one operation is an error too (a GPU array cannot be added to a CPU array without an
+# explicit copy): move the model *and* the data to the same backend. `gd.train(..., backend="cupy")` and
+# `gd.compare(..., backend="cupy")` do that for you; they move the data set to the GPU once and cut the
+# batches there, so no batch is copied from the CPU during training.
+
+# %%
+if GPU:
+    digits = gd.make_problem("digits")
+    results = {}
+    for name in ("numpy", "cupy"):
+        h = gd.train(digits.model_fn(0), digits.loss_fn, digits.train, gd.MiniBatch(32, 0.1), epochs=2,
+                     backend=name)
+        results[name] = h.final_loss
+        print(f"{name:5s}: final training loss {h.final_loss:.6f}  ({h.wall_time:.2f} s of training)")
+    print("same start, same batches: the two agree to float32 rounding:",
+          abs(results["numpy"] - results["cupy"]) < 1e-3)
+else:
+    print("GPU part skipped: no usable GPU, so there is no CuPy run to compare with.")
+
+# %% [markdown]
+# ## 2. Timing GPU code
+#
+# A CuPy operation does not wait for the GPU: it *queues* the work (a kernel launch) and returns at once,
+# so Python can queue the next one while the GPU computes. A clock read right after `loss.backward()` would
+# measure only the queueing. Correct timing therefore:
+#
+# 1. **warms up**: the first calls are slow (CuPy compiles its kernels, the memory pool grows) and are not
+#    what a long training run sees;
+# 2. **synchronises** -- waits for the queued work, `backend.synchronize()` -- before reading the clock;
+# 3. repeats and takes the **median**, which one slow outlier (another process, the OS) does not move.
+#
+# On NumPy `backend.synchronize()` does nothing, so the same timer works for both.
+
+# %%
+def time_it(step, sync, repeats=5, warmup=1):
+    """Median seconds of one call of step(), after warm-up, synchronising before every clock reading."""
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+# %% [markdown]
+# ## 3. One training step against the batch size
+#
+# The step: forward pass of an MLP 256 → 128 → 10, cross-entropy, backward pass, SGD update -- on a batch
+# of random data of size $B$. The model and the batch are created on the CPU and moved to the backend
+# being timed.
+
+# %%
+def training_step(backend_name, batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Linear(256, 128, seed=rng), nn.ReLU(), nn.Linear(128, 10, seed=rng)).to(backend_name)
+    xb = Tensor(rng.standard_normal((batch_size, 256)).astype(np.float32)).to(backend_name)
+    yb = Tensor(rng.integers(0, 10, batch_size)).to(backend_name)
+    opt = optim.SGD(model.parameters(), lr=0.01)
+
+    def step():
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+batch_sizes = [1, 4, 16, 64, 256, 1024, 4096]
+timings = {"numpy": [time_it(training_step("numpy", b), backend.synchronize, repeats=7) for b in batch_sizes]}
+if GPU:
+    timings["cupy"] = [time_it(training_step("cupy", b), backend.synchronize, repeats=7, warmup=3)
+                       for b in batch_sizes]
+else:
+    print("GPU part skipped: timing the CPU (NumPy) only.")
+
+print(f"{'B':>6}" + "".join(f"{name + ' [ms/step]':>18}" for name in timings))
+for i, b in enumerate(batch_sizes):
+    print(f"{b:>6}" + "".join(f"{timings[name][i] * 1e3:>18.3f}" for name in timings))
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.5))
+style = {"numpy": dict(color="#1f77b4", marker="o", label="CPU (NumPy)"),
+         "cupy": dict(color="#2ca02c", marker="s", label="GPU (CuPy)")}
+for name, seconds in timings.items():
+    seconds = np.array(seconds)
+    ax1.loglog(batch_sizes, seconds * 1e3, **style[name])
+    ax2.loglog(batch_sizes, np.array(batch_sizes) / seconds, **style[name])
+ax1.set(xlabel="batch size B (log scale)", ylabel="milliseconds per training step (log scale)",
+        title="Cost of one update")
+ax2.set(xlabel="batch size B (log scale)", ylabel="samples per second (log scale)",
+        title="Throughput")
+for ax in (ax1, ax2):
+    ax.legend()
+    ax.grid(True, which="major", alpha=0.3)
+note = "" if GPU else "  (GPU part skipped: no usable GPU here)"
+fig.suptitle("One training step of an MLP 256-128-10 against the batch size" + note)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** On the CPU, small batches cost almost the same per step -- the time goes into Python
+# and per-operation overhead, not arithmetic -- so throughput (right) grows nearly in proportion to $B$.
+# From a few hundred samples on, the arithmetic dominates: time grows like $B$ and throughput levels off
+# (or drops, once the arrays no longer fit in the CPU's caches). Timings on a shared or busy machine are
+# noisy: if one point looks odd, rerun the cell.
+#
+# On a GPU (if one was found above), the overhead per step is larger still -- every operation is a kernel
+# launch -- so the GPU loses at small batches. But its thousands of cores make the time per step almost
+# flat over a wide range of $B$, and at large batches it wins by a wide margin. This is the hardware side of
+# notebook 03: the GPU makes **time per update** nearly independent of the batch size up to a point, which
+# moves the best batch size up -- until the critical batch size of notebook 05 says more samples per step no
+# longer save steps.
+#
+# ## Exercises
+#
+# ### Exercise 1 — a correct timer
+#
+# Write `my_time_it(step, sync, repeats=5, warmup=1)` without looking at `time_it` above: the median time of
+# one `step()` in seconds, after `warmup` untimed calls, calling `sync()` before every clock reading. The
+# checker runs it on a *simulated* asynchronous device (so it works without a GPU): its `step()` returns
+# immediately and `sync()` waits for the queued work, like CuPy.
+
+# %%
+# Your answer — replace with your own and rerun the check
+def my_time_it(step, sync, repeats=5, warmup=1):
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+# %%
+from tinygrad_mb.exercises import check_timer
+
+check_timer(my_time_it)
+
+# %% [markdown]
+# ### Exercise 2 — where the GPU starts to pay off
+#
+# Write `crossover(batch_sizes, cpu_seconds, gpu_seconds)`: the smallest batch size from which on the GPU is
+# faster -- for that batch size *and every larger one* -- or `None` if it is not faster at the largest.
+
+# %%
+# Your answer — replace with your own and rerun the check
+def crossover(batch_sizes, cpu_seconds, gpu_seconds):
+    answer = None
+    for b, cpu, gpu in reversed(list(zip(batch_sizes, cpu_seconds, gpu_seconds))):
+        if gpu >= cpu:
+            break
+        answer = b
+    return answer
+
+# %%
+from tinygrad_mb.exercises import check_crossover
+
+check_crossover(crossover)
+if GPU:
+    print("on this machine the GPU is faster from B =", crossover(batch_sizes, timings["numpy"], timings["cupy"]))
+else:
+    print("GPU part skipped: no GPU timings to find the crossover of on this machine.")
