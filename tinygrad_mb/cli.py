@@ -75,6 +75,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``tinygrad-mb`` argument parser with its four subcommands (every choice listed in ``-h``)."""
     from tinygrad_mb import __version__  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(

@@ -127,6 +127,7 @@ class Comparison:
 
     @property
     def labels(self) -> list[str]:
+        """The variants' labels, e.g. ``"minibatch (B=32, lr=0.1)"``, in the order given."""
         return list(self.histories)
 
     @property
@@ -216,6 +217,7 @@ class Comparison:
         return text
 
     def to_dict(self, steps: bool = True) -> dict[str, Any]:
+        """Everything as plain Python: summary rows, variants, and every History (per-update tables if ``steps``)."""
         summary = self.summary()
         return {
             "n_train": self.n_train, "f_star": self.f_star, "seeds": self.seeds, "target": summary.target,

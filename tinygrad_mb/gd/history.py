@@ -66,6 +66,7 @@ class History:
 
     # --- recording (used by the trainer) ------------------------------------------------
     def add_step(self, update: int, samples: int, t: float, loss: Any, grad_norm: Any, lr: float) -> None:
+        """Record one update (``loss`` and ``grad_norm`` may be 0-d device arrays: read back later)."""
         self._steps["update"].append(update)
         self._steps["samples"].append(samples)
         self._steps["time"].append(t)
@@ -73,9 +74,11 @@ class History:
         self._pending.append((loss, grad_norm))
 
     def add_params(self, update: int, params: list[Any]) -> None:
+        """Record the flattened parameters after ``update`` (for trajectory plots)."""
         self._params.append(flat_params(params))
 
     def add_eval(self, update: int, samples: int, t: float, record: dict[str, float], lr: float) -> None:
+        """Record one full-data evaluation (``record``: train_loss, test_loss, metrics) after ``update``."""
         row = {"update": update, "epoch": samples / self.n_train, "samples": samples, "time": t, "lr": lr,
                **record}
         if self.f_star is not None:
@@ -147,18 +150,22 @@ class History:
 
     @property
     def updates(self) -> int:
+        """Number of updates taken."""
         return int(self.steps["update"][-1]) if len(self.steps.get("update", ())) else 0
 
     @property
     def samples(self) -> int:
+        """Training samples seen (the sum of all batch sizes)."""
         return int(self.steps["samples"][-1]) if len(self.steps.get("samples", ())) else 0
 
     @property
     def wall_time(self) -> float:
+        """Training wall-clock seconds, evaluation excluded."""
         return float(self.steps["time"][-1]) if len(self.steps.get("time", ())) else 0.0
 
     @property
     def initial_loss(self) -> float:
+        """Full training loss at the initial weights, f(w_0)."""
         return float(self.evals["train_loss"][0])
 
     @property
@@ -168,6 +175,7 @@ class History:
 
     @property
     def best_loss(self) -> float:
+        """Lowest full training loss evaluated during the run."""
         return float(np.nanmin(self.evals["train_loss"]))
 
     def reach(self, target: float, key: str = "train_loss") -> dict[str, float] | None:

@@ -97,9 +97,11 @@ class NoiseResult:
         return plot_noise(self, ax=ax, title=title)
 
     def to_dict(self) -> dict[str, Any]:
+        """All fields plus the relative errors, as plain Python."""
         return {**asdict(self), "relative_error": self.relative_error()}
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=1, default=float)
         if path is not None:
             from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
@@ -108,6 +110,7 @@ class NoiseResult:
         return text
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
+        """One row per batch size: measured, standard error, theory, relative error; also written to ``path``."""
         lines = ["batch_size,measured,measured_se,theory,relative_error"]
         lines += [f"{b},{m!r},{s!r},{t!r},{e!r}" for b, m, s, t, e in
                   zip(self.batch_sizes, self.measured, self.measured_se, self.theory, self.relative_error())]

@@ -49,6 +49,7 @@ def pyplot() -> Any:
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Any:
+    """``(figure, flat list of axes)`` from pyplot (headless-safe)."""
     plt = pyplot()
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kw)
     return fig, list(axes.ravel())

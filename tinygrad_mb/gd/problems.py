@@ -1,14 +1,14 @@
 """The default problems: a dataset, a model, a loss and (where known) the optimal loss f*.
 
-=============  =====================================================  =========  ============
-name           data                                                   model      loss
-=============  =====================================================  =========  ============
-``linear``     synthetic linear regression, N = 1000, d = 10, known f* ``linear``  MSE
-``logistic``   two classes from a logistic model, d = 10 (80% train)   ``linear``  cross-entropy
-``moons``      two interleaving half-moons, 2-D (80% train)            ``mlp``     cross-entropy
-``digits``     the bundled 8x8 handwritten digits, 64-D (80% train)    ``mlp``     cross-entropy
-``linear2d``   least squares in two weights, elongated contours        ``linear``  MSE
-=============  =====================================================  =========  ============
+============  =======================================================  ==========  =============
+name          data                                                     model       loss
+============  =======================================================  ==========  =============
+``linear``    synthetic linear regression, N = 1000, d = 10, known f*  ``linear``  MSE
+``logistic``  two classes from a logistic model, d = 10 (80% train)    ``linear``  cross-entropy
+``moons``     two interleaving half-moons, 2-D (80% train)             ``mlp``     cross-entropy
+``digits``    the bundled 8x8 handwritten digits, 64-D (80% train)     ``mlp``     cross-entropy
+``linear2d``  least squares in two weights, elongated contours         ``linear``  MSE
+============  =======================================================  ==========  =============
 
 The data never depends on the run's seed (``data_seed`` fixes it), so runs
 with different seeds differ only in initial weights and sample order.
@@ -50,6 +50,7 @@ class Problem:
 
     @property
     def n_train(self) -> int:
+        """Number of training samples N."""
         return len(self.train.X)
 
     def default_lr(self, batch_size: int | None) -> float:

@@ -54,9 +54,11 @@ class SweepResult:
         return plot_sweep(self, title=title)
 
     def to_dict(self) -> dict[str, Any]:
+        """All fields as plain Python (infinities as strings, so it is valid JSON)."""
         return {k: _clean(v) for k, v in asdict(self).items()}
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415

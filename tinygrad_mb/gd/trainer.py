@@ -59,6 +59,7 @@ class Stopwatch:
         self._since = time.perf_counter()
 
     def pause(self) -> float:
+        """Stop counting (after waiting for the GPU); return the seconds counted so far."""
         _backend.synchronize()
         if self._since is not None:
             self._total += time.perf_counter() - self._since
@@ -66,6 +67,7 @@ class Stopwatch:
         return self._total
 
     def elapsed(self) -> float:
+        """Seconds counted so far (without waiting for the GPU)."""
         if self._since is None:
             return self._total
         return self._total + (time.perf_counter() - self._since)
@@ -230,7 +232,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
                 if scheduler is not None and variant.schedule_unit == "update":
                     scheduler.step()
                 at_epoch_end = seen - epoch_start >= n
-                if k % check_every == 0 and not history.flush():
+                if check_every > 1 and k % check_every == 0 and not history.flush():  # (NumPy: checked above)
                     stop = "diverged"
                     break
                 if seen >= max_samples:

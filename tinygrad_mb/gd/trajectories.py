@@ -61,6 +61,7 @@ class TrajectoryResult:
         return text
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
+        """JSON text: parameter names, budget, optimum, paths and final losses; also written to ``path``."""
         doc = {"names": list(self.names), "updates": self.updates, "epochs": self.epochs, "optimum": self.optimum,
                "paths": {k: v.tolist() for k, v in self.paths.items()},
                "final_loss": {k: h.final_loss for k, h in self.histories.items()}}

@@ -6,13 +6,13 @@ All three take the same step on the parameters ``w``::
 
 and differ only in *how many* samples ``|B|`` the gradient averages over:
 
-=================  ============  ===============================================
-preset             batch size    what ``g_B`` is
-=================  ============  ===============================================
-``Batch(lr)``      N (all)       the exact gradient of the training loss
-``Stochastic(lr)`` 1             one sample's gradient: cheap, very noisy
-``MiniBatch(B,lr)``B             an unbiased estimate whose noise shrinks like 1/B
-=================  ============  ===============================================
+======================  ==========  ================================================
+preset                  batch size  what ``g_B`` is
+======================  ==========  ================================================
+``Batch(lr)``           N (all)     the exact gradient of the training loss
+``Stochastic(lr)``      1           one sample's gradient: cheap, very noisy
+``MiniBatch(B, lr)``    B           an unbiased estimate whose noise shrinks like 1/B
+======================  ==========  ================================================
 
 So there is ONE class, :class:`Variant`, holding a batch size and a learning
 rate (plus, optionally, which optimizer and schedule to use); the presets are
