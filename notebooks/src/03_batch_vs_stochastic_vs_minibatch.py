@@ -86,8 +86,8 @@ print("largest weight difference, hand-written loop vs gd.train:", difference)
 
 # %%
 variants = [gd.Batch(lr=0.5), gd.Stochastic(lr=0.01), gd.MiniBatch(32, lr=0.1)]
-cmp = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=8, seeds=[0, 1, 2],
-                 test_dataset=prob.test)
+cmp = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=5, seeds=[0, 1, 2],
+                 test_dataset=prob.test, eval_every=160)  # evaluate on the full data every 160 samples
 fig = cmp.plot(x="all")
 plt.show()
 
@@ -127,7 +127,7 @@ print(summary)
 
 # %% [markdown]
 # **What to notice.** The columns repeat the four axes as numbers. All variants processed the same
-# number of samples (8 epochs), but in very different numbers of updates. Batch GD, with its one update
+# number of samples (5 epochs), but in very different numbers of updates. Batch GD, with its one update
 # per epoch, never got close to the target; SGD needed the fewest samples to reach it, the mini-batch
 # run the fewest seconds. There is no single winner -- the winner depends on what you pay for.
 #
