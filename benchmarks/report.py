@@ -167,7 +167,7 @@ def plot_throughput(mlp: dict, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_rate, ax_step) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, (ax_rate, ax_step) = plt.subplots(1, 2, figsize=(13, 5.6))
     colours = {NUMPY: "tab:green", TORCH: "tab:orange", TINYGRAD: "tab:blue", "hand-written CuPy": "tab:red"}
     for i, label in enumerate(mlp["labels"]):
         pts = [(bs, Summary.of(e["seconds"])) for bs in mlp["batch_sizes"]
@@ -176,23 +176,33 @@ def plot_throughput(mlp: dict, path: Path, title: str) -> None:
             continue
         bs = [p[0] for p in pts]
         colour = next((c for k, c in colours.items() if label.startswith(k)), f"C{i}")
-        style = "--" if "2 threads" in label or "(NumPy)" in label else "-"
+        secondary = "2 threads" in label or "(NumPy)" in label  # dashed, thin, unshaded: keeps the figure readable
         marker = "s" if "CUDA" in label or "CuPy" in label else "o"
         for ax, f in ((ax_rate, lambda b, t: b / t), (ax_step, lambda b, t: t * 1e6)):
-            ax.plot(bs, [f(b, s.median) for b, s in pts], style, marker=marker, color=colour, label=label)
-            ax.fill_between(bs, [f(b, s.low) for b, s in pts], [f(b, s.high) for b, s in pts],
-                            color=colour, alpha=0.15, linewidth=0)
+            ax.plot(bs, [f(b, s.median) for b, s in pts], "--" if secondary else "-", marker=marker,
+                    color=colour, label=label, linewidth=1.2 if secondary else 2, markersize=4 if secondary else 6,
+                    alpha=0.75 if secondary else 1.0)
+            if not secondary:
+                ax.fill_between(bs, [f(b, s.low) for b, s in pts], [f(b, s.high) for b, s in pts],
+                                color=colour, alpha=0.15, linewidth=0)
+    sizes, first = mlp["batch_sizes"], mlp["results"][mlp["labels"][0]].get(mlp["batch_sizes"][-1], {})
+    if "seconds" in first:  # through the first implementation's largest batch: where pure compute would lie
+        t_big = statistics.median(first["seconds"]) * 1e6
+        ax_step.plot([sizes[0], sizes[-1]], [t_big * sizes[0] / sizes[-1], t_big], ":", color="grey",
+                     label="slope 1: time ∝ batch size (compute-bound)")
     ax_rate.set(xscale="log", yscale="log", xlabel="batch size (samples per step)",
                 ylabel="throughput (samples / second)", title="Throughput: higher is better")
     ax_step.set(xscale="log", yscale="log", xlabel="batch size (samples per step)",
-                ylabel="time per training step (µs)", title="Time per step: flat = overhead-bound")
+                ylabel="time per training step (µs)",
+                title="Time per step: flat = overhead-bound, slope 1 = compute-bound")
     for ax in (ax_rate, ax_step):
         ax.grid(True, which="both", alpha=0.3)
-    ax_rate.legend(fontsize=8, loc="lower right")
+    handles, labels = ax_step.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8.5, frameon=False, bbox_to_anchor=(0.5, 0.04))
     fig.suptitle(title)
     fig.text(0.5, 0.01, "Small batches pay a fixed per-step cost (Python, op dispatch, BLAS call setup) for few "
-             "samples; large batches spread it out and keep the arithmetic units busy. Shaded: min–max over repeats.",
-             ha="center", fontsize=8.5)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+             "samples; large batches spread it out and keep the arithmetic units busy. "
+             "Shaded: min–max over repeats (solid lines).", ha="center", fontsize=8.5)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
