@@ -49,6 +49,7 @@ def test_compare_options(tmp_path):
              "--epochs", "1", "--seeds", "0", "--out", "o", "--optimizer", "momentum"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "minibatch (B=16, lr=0.3, momentum)" in r.stdout and "batch (B=N=800, lr=1, momentum)" in r.stdout
+    assert "test acc" in r.stdout  # moons has a held-out set
     assert_png(tmp_path / "o" / "compare.png")
     summary = (tmp_path / "o" / "compare_summary.csv").read_text()
     assert summary.count("\n") == 4

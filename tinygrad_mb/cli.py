@@ -322,8 +322,13 @@ def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) 
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
+    if args.quiet:
+        return
+    try:
         print(text, flush=True)
+    except BrokenPipeError:  # e.g. `tinygrad-mb compare | head`: stop printing, keep working
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        args.quiet = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -109,7 +109,8 @@ SUMMARY_COLUMNS = (
     ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "{:.0f}"),
     ("samples", "samples", "{:.0f}"), ("time", "time [s]", "{:.3f}"),
     ("time_to_target", "t->target [s]", "{:.3f}"), ("updates_to_target", "upd->target", "{:.0f}"),
-    ("samples_to_target", "smp->target", "{:.0f}"), ("diverged", "diverged", "{}"),
+    ("samples_to_target", "smp->target", "{:.0f}"), ("final_test_accuracy", "test acc", "{:.3f}"),
+    ("diverged", "diverged", "{}"),
 )
 
 
@@ -166,6 +167,8 @@ class Comparison:
                 "updates_to_target": _mean([r["update"] for r in reached]) if reached else None,
                 "samples_to_target": _mean([r["samples"] for r in reached]) if reached else None,
                 "reached_target": len(reached),
+                **{f"final_{k}": _mean([float(h.evals[k][-1]) for h in runs])
+                   for k in ("test_loss", "test_accuracy") if all(k in h.evals for h in runs)},
                 "diverged": _diverged_text(runs),
                 "diverged_at": [h.diverged_at for h in runs if h.diverged],
             }
@@ -252,10 +255,11 @@ class Summary:
         raise KeyError(f"no variant {label!r}; have {[r['variant'] for r in self.rows]}")
 
     def __str__(self) -> str:
-        cols = [c for c in SUMMARY_COLUMNS if not (c[0] == "final_suboptimality" and self.f_star is None)]
+        cols = [c for c in SUMMARY_COLUMNS if not (c[0] == "final_suboptimality" and self.f_star is None)
+                and (c[0] != "final_test_accuracy" or all(c[0] in r for r in self.rows))]
         table = [[title for _, title, _ in cols]]
         for row in self.rows:
-            table.append([_fmt(row[key], fmt) for key, _, fmt in cols])
+            table.append([_fmt(row.get(key), fmt) for key, _, fmt in cols])
         widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
         last = len(cols) - 1  # the first (names) and last (diverged) columns read better left-aligned
         lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
