@@ -33,13 +33,27 @@ def test_all_seven_notebooks_exist_with_their_sources():
     assert sorted(p.stem for p in (NOTEBOOKS / "src").glob("[0-9][0-9]_*.py")) == EXPECTED
 
 
+def dirty_cells(nb) -> list[int]:
+    """Indices of code cells that carry outputs or an execution count."""
+    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            and (cell.get("outputs") or cell.get("execution_count") is not None)]
+
+
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_is_stored_without_outputs(path):
-    nb = nbformat.read(path, as_version=4)
-    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-             and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    dirty = dirty_cells(nbformat.read(path, as_version=4))
     assert not dirty, (f"{path.name}: code cells {dirty} have outputs or execution counts; "
                        "rebuild it with `python notebooks/_build.py` (or clear all outputs) before committing")
+
+
+def test_the_output_check_notices_outputs_and_execution_counts():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), nbformat.v4.new_code_cell("1 + 1"),
+                nbformat.v4.new_code_cell("print(2)"), nbformat.v4.new_code_cell("3")]
+    assert dirty_cells(nb) == []
+    nb.cells[1].execution_count = 1
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    assert dirty_cells(nb) == [1, 2]
 
 
 def test_notebooks_match_their_sources():

@@ -146,9 +146,10 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.** Left: for small $B$ the measured points follow the dashed line of *perfect scaling* --
-# 4× the batch, 4× fewer steps -- and the best learning rate (right) grows like $B$, the linear rule. Past
-# a *critical batch size* the steps level off at $S_\text{min}$, the steps a noise-free gradient needs: more
-# samples per step no longer help, and the best rate stops growing (it is capped by $2/L$). The fit
+# 4× the batch, 4× fewer steps -- and the best learning rate (right) grows roughly in proportion to $B$, the
+# linear rule. Past a *critical batch size* the steps level off at $S_\text{min}$, the steps a noise-free
+# gradient needs: more samples per step no longer help, and the best rate stops growing (it is capped by
+# $2/L$). The fit
 # $S = S_\text{min}(1 + B_\text{noise}/B)$ puts that bend at $B_\text{noise}$. It is much larger than the
 # $B_\text{simple} \approx 12$ of notebook 04 *at the initial weights*: reaching a target close to $f^*$
 # happens mostly late in training, where the noise scale is large.
