@@ -147,20 +147,67 @@ def array_module(array: Any) -> ModuleType:
     return np
 
 
+# Copies between host and GPU that went through this module, so tests can check
+# that training does not copy per batch (see ``count_transfers``).
+_transfers = {"host_to_device": 0, "device_to_host": 0}
+
+
 def to_backend(array: Any, name: str) -> Any:
     """Return ``array`` on backend ``name`` (no copy when it is already there)."""
     name = check_name(name)
     if name == NUMPY:
         return to_numpy(array)
     cupy = require_cupy()
+    if not isinstance(array, cupy.ndarray):
+        _transfers["host_to_device"] += 1
     return cupy.asarray(array)
 
 
 def to_numpy(array: Any) -> np.ndarray:
     """Return ``array`` as a NumPy array, copying from the GPU when needed."""
     if _cupy is not None and isinstance(array, _cupy.ndarray):
+        _transfers["device_to_host"] += 1
         return _cupy.asnumpy(array)
     return np.asarray(array)
+
+
+@contextlib.contextmanager
+def count_transfers() -> Iterator[dict[str, int]]:
+    """Count host<->GPU copies made through this module inside the block.
+
+    Yields a dict whose ``host_to_device`` and ``device_to_host`` entries are
+    filled in when the block ends. Copies are always zero on NumPy.
+    """
+    start = dict(_transfers)
+    counts = dict.fromkeys(_transfers, 0)
+    try:
+        yield counts
+    finally:
+        for key in counts:
+            counts[key] = _transfers[key] - start[key]
+
+
+# --- checks that would stall the GPU ------------------------------------------------
+# Some input checks read a value back from the array (are all labels in range?).
+# On NumPy that is free; on a GPU it waits for all queued work, once per call.
+# A training loop validates its data once, then turns such checks off.
+_sync_checks = True
+
+
+def sync_checks_enabled(array: Any) -> bool:
+    """Whether a check that reads ``array`` back to the host should run now."""
+    return _sync_checks or backend_of(array) == NUMPY
+
+
+@contextlib.contextmanager
+def skip_sync_checks() -> Iterator[None]:
+    """Inside the block, checks that would read GPU arrays back to the host are skipped."""
+    global _sync_checks
+    previous, _sync_checks = _sync_checks, False
+    try:
+        yield
+    finally:
+        _sync_checks = previous
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -211,7 +211,10 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     epoch_start = 0
     next_eval = min(eval_every, n)
     stop = ""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # The first evaluation above has checked the labels; from here on, checks that
+    # would stall a GPU are off, and BLAS gets the thread count that suits this batch.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _backend.skip_sync_checks(), \
+            _backend.blas_threads(_backend.recommended_blas_threads(batch_size)):
         while not stop:
             for xb, yb in loader:
                 loss = loss_fn(model(xb), yb)

@@ -86,7 +86,7 @@ def _check_labels(labels: Any, logits: Tensor) -> None:
             f"cross_entropy: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
             f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
         )
-    if n == 0:
+    if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
         return
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= c:
@@ -168,7 +168,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
             f"binary_cross_entropy_with_logits: logits shape {tuple(logits.shape)} differs from target shape "
             f"{tuple(y.shape)}; reshape one of them, e.g. logits.reshape(-1) for (N, 1) logits and (N,) targets"
         )
-    if y.size and (float(y.data.min()) < 0 or float(y.data.max()) > 1):
+    if y.size and backend.sync_checks_enabled(y.data) and (float(y.data.min()) < 0 or float(y.data.max()) > 1):
         raise LabelError(
             f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got values from "
             f"{float(y.data.min())} to {float(y.data.max())}; for -1/+1 labels use (y + 1) / 2"
