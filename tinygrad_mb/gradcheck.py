@@ -96,16 +96,15 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         if grad is None:
             grad = xp.zeros_like(tensor.data)  # the output does not depend on this input
         grad = to_numpy(grad)
-        flat = tensor.data.reshape(-1)  # a view: perturbing it perturbs the tensor
-        for i in range(flat.size):
-            original = flat[i].item()
-            flat[i] = original + eps
+        for index in np.ndindex(*tensor.shape):  # perturb in place, whatever the memory layout
+            original = tensor.data[index].item()
+            tensor.data[index] = original + eps
             up = _scalar(fn, inputs, v)
-            flat[i] = original - eps
+            tensor.data[index] = original - eps
             down = _scalar(fn, inputs, v)
-            flat[i] = original
+            tensor.data[index] = original
             numeric = (up - down) / (2 * eps)
-            a = float(grad.reshape(-1)[i])
+            a = float(grad[index])
             if abs(a - numeric) <= atol + rtol * abs(numeric):
                 continue
             center = _scalar(fn, inputs, v)
@@ -113,7 +112,6 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             at_kink = abs(right - left) > 10 * (atol + rtol * abs(numeric))
             if at_kink and skip_kinks:
                 continue
-            index = tuple(int(j) for j in np.unravel_index(i, tensor.shape))
             hint = (
                 f" The left and right slopes differ ({left:.6g} vs {right:.6g}): the function is not "
                 "differentiable here; move the input away from this point or pass skip_kinks=True."

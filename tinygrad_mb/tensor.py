@@ -323,28 +323,32 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ShapeError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
 
-        grads = {id(self): grad}  # dL/d(node) for nodes not yet processed
+        if self._ctx is None:  # backward on a leaf: its gradient is the one given
+            self._accumulate_grad(grad, set())
+            return
+        grads = {id(self): grad}  # dL/d(node) for op results not yet processed
         handed_out: set[int] = set()  # ids of arrays already stored in some .grad
         for node in reversed(self._topological_order()):
             g = grads.pop(id(node), None)
-            if g is None:
+            if g is None:  # no path from here to the output carried a gradient
                 continue
-            fn = node._ctx
-            if fn is None or node._retains_grad:
+            if node._retains_grad:
                 node._accumulate_grad(g, handed_out)
-                if fn is None:
-                    continue
+            fn = node._ctx
             in_grads = fn.backward(g)
-            parents = fn.parents
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            for parent, pg in zip(parents, in_grads):
+            for parent, pg in zip(fn.parents, in_grads):
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
-                if pg.shape != parent.data.shape:  # the ONE place broadcasting is undone
-                    pg = unbroadcast(pg, parent.data.shape)
-                if pg.dtype != parent.data.dtype:
-                    pg = pg.astype(parent.data.dtype)
+                data = parent.data
+                if pg.shape != data.shape:  # the ONE place broadcasting is undone
+                    pg = unbroadcast(pg, data.shape)
+                if pg.dtype != data.dtype:
+                    pg = pg.astype(data.dtype)
+                if parent._ctx is None:  # a leaf (a parameter, an input): into .grad at once
+                    parent._accumulate_grad(pg, handed_out)
+                    continue
                 key = id(parent)
                 previous = grads.get(key)
                 grads[key] = pg if previous is None else previous + pg
@@ -357,35 +361,37 @@ class Tensor:
         if g.ndim == 0:  # NumPy hands back scalars for 0-d results; store a real array
             g = backend.array_module(g).array(g)
         elif id(g) in handed_out or not g.flags.owndata:
-            g = g.copy()
+            g = g.copy(order="K")  # keep the layout of the parameter (see nn.Linear)
         handed_out.add(id(g))
         self.grad = g if self.grad is None else self.grad + g
 
     def _topological_order(self) -> list[Tensor]:
-        """Nodes that need gradients, every node after all of its inputs (iterative DFS)."""
+        """The op results this tensor depends on, each after all of its inputs (iterative DFS).
+
+        Leaves are left out: they have no backward to run, and receive their
+        gradients straight from the ops that consumed them.
+        """
         order: list[Tensor] = []
         visited: set[int] = set()
         stack: list[tuple[Tensor, bool]] = [(self, False)]
         while stack:
             node, inputs_done = stack.pop()
-            if inputs_done:
+            if inputs_done:  # every input is already in ``order``
                 order.append(node)
                 continue
             if id(node) in visited:
                 continue
             visited.add(id(node))
             stack.append((node, True))
-            fn = node._ctx
-            if fn is None:
-                continue
-            if fn.parents is None:
+            parents = node._ctx.parents
+            if parents is None:
                 raise GraphReleasedError(
                     "backward() through a graph that was already freed by an earlier backward(); "
                     "pass retain_graph=True to the first backward() if you need to go through it twice, "
                     "or recompute the forward pass"
                 )
-            for parent in fn.parents:
-                if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
+            for parent in parents:
+                if isinstance(parent, Tensor) and parent._ctx is not None and id(parent) not in visited:
                     stack.append((parent, False))
         return order
 

@@ -49,7 +49,10 @@ class Linear(Module):
                 raise HyperparameterError(f"Linear: {name} must be a positive int, got {value!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         rng = as_rng(seed)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype), backend=backend)
+        # Stored column-major: the shape is PyTorch's (out, in), but in memory W.T is
+        # a contiguous (in, out) matrix, the layout BLAS multiplies fastest in x @ W.T.
+        weight = np.empty((self.out_features, self.in_features), dtype=dtype, order="F")
+        self.weight = Parameter(weight, backend=backend)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), seed=rng)
         if bias:
             self.bias = Parameter(np.empty(self.out_features, dtype=dtype), backend=backend)

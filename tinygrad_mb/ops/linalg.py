@@ -81,7 +81,16 @@ class Linear(Function):
         if self.needs_input_grad(0):  # the input batch usually needs none: skip a whole matmul
             gx = g2.dot(self.weight)
             gx = gx.reshape(self.x_shape) if len(self.x_shape) != 2 else gx
-        gw = g2.T.dot(self.x) if self.needs_input_grad(1) else None
+        gw = None
+        if self.needs_input_grad(1):
+            weight = self.weight
+            if weight.flags.f_contiguous and not weight.flags.c_contiguous and self.x.dtype == g2.dtype == weight.dtype:
+                # A column-major weight (nn.Linear's) gets a column-major gradient, written
+                # straight into place: W -= lr * dW is then a plain contiguous sweep.
+                gw = array_module(g2).empty(weight.shape, dtype=g2.dtype, order="F")
+                self.x.T.dot(g2, out=gw.T)
+            else:
+                gw = g2.T.dot(self.x)
         if self.has_bias:
             return gx, gw, g2.sum(axis=0)
         return gx, gw

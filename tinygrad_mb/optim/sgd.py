@@ -89,7 +89,7 @@ class SGD(Optimizer):
             if mu:
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = d.copy()
+                    buf = state["momentum_buffer"] = d.copy(order="K")  # same memory layout as p
                 else:
                     buf *= mu
                     buf += d if damp == 0 else (1.0 - damp) * d
