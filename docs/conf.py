@@ -50,6 +50,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",  # "[source]" links: the math sits next to the code
     "plain_math",  # docs/_ext: plain-text |x| in docstrings is not a reST substitution
+    "summary_sentence",  # docs/_ext: summaries in API tables never end inside ``a literal``
 ]
 
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "api/generated/_*"]

@@ -29,6 +29,7 @@ BUILD_TIME_LIMIT = 180.0  # seconds for the whole site, notebooks included
 sys.path.insert(0, str(DOCS / "_ext"))
 from plain_math import escape_bars  # noqa: E402
 from public_api import private_reexports, public_modules  # noqa: E402
+from summary_sentence import summary_without_open_literals  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +171,10 @@ def test_plain_math_keeps_literals_roles_and_blocks():
     assert out[5] == r"After \|y\|."
     assert out[8] == lines[8]
     assert out[9:] == lines[9:]
+
+
+def test_summary_never_ends_inside_a_literal():
+    doc = ["Two classes: ``P(y=1 | x) = sigmoid(x . w_true)``. More", "text.", "", "Details."]
+    cut = "Two classes: ``P(y=1 | x) = sigmoid(x."  # what Sphinx's splitter produces
+    assert summary_without_open_literals(doc, cut) == "Two classes: ``P(y=1 | x) = sigmoid(x . w_true)``."
+    assert summary_without_open_literals(["A sum. More."], "A sum.") == "A sum."
