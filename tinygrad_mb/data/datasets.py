@@ -165,7 +165,7 @@ def linear_regression(n: int = 1000, d: int = 10, noise: float = 0.5,
 
 def logistic_regression(n: int = 1000, d: int = 2, scale: float = 2.0,
                         seed: int | np.random.Generator | None = 0) -> ArrayData:
-    """Two classes drawn from a logistic model: ``P(y=1 | x) = sigmoid(x . w_true + b_true)``.
+    """Two classes drawn from a logistic model: ``P(y=1 | x) = sigmoid(x @ w_true + b_true)``.
 
     ``x ~ N(0, I)``; ``w_true`` is a random direction times ``scale`` (larger
     means cleaner classes), ``b_true ~ N(0, 0.25)``. Both are in ``meta``.

@@ -32,7 +32,7 @@ from tinygrad_mb.tensor import Function, Tensor
 class BatchNormFn(Function):
     """y = gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps), per feature (axis 1).
 
-    Backward, with s = 1/sqrt(var + eps), m values per feature and dxhat = g * gamma:
+    Backward, with s = 1/sqrt(var + eps), m values per feature and dxhat = g * gamma::
 
         dL/dbeta  = sum g,     dL/dgamma = sum g * xhat
         training (mu, var from this batch):
