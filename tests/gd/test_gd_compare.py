@@ -8,6 +8,7 @@ import pytest
 
 from tinygrad_mb import gd, nn
 from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.gd.trainer import BLOWUP_FACTOR
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,9 @@ def test_diverging_variant_is_reported_while_the_others_finish(cmp):
         row = summary[label]
         assert row["diverged"] == "no" and row["samples"] == 2000
     for h in cmp.histories[bad["variant"]]:
-        assert h.diverged and h.updates == h.diverged_at - 1 and not math.isfinite(h.diverged_loss)
+        assert h.diverged and h.updates == h.diverged_at - 1
+        # stopped either by overflow or by a loss that ran past BLOWUP_FACTOR x its start
+        assert not math.isfinite(h.diverged_loss) or h.diverged_loss > BLOWUP_FACTOR * h.initial_loss
     text = str(summary)
     assert "diverged" in text and "too_fast" in text and "yes" not in text.split("\n")[2]
 

@@ -177,7 +177,7 @@ def test_same_seed_same_history_other_seed_other_order(problem64):
 
 def test_divergence_stops_the_run_at_its_update(problem64):
     X, y = problem64
-    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(50.0), epochs=1000)
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(1e200), epochs=1000)  # overflows to inf at once
     assert h.diverged and h.stop_reason == "diverged"
     assert not math.isfinite(h.diverged_loss)
     assert h.diverged_at == h.updates + 1  # stopped before stepping on the non-finite loss
@@ -215,3 +215,14 @@ def test_bad_inputs_are_rejected_before_training(problem64):
         gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.1), eval_every=0)
     for a, b in zip(before, weights(model)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_finite_but_exploding_loss_counts_as_diverged():
+    from tinygrad_mb import data
+    from tinygrad_mb.gd.trainer import BLOWUP_FACTOR
+
+    ds = data.linear_regression(n=256, d=8, noise=0.5, seed=0)
+    h = gd.train(nn.Linear(8, 1, seed=0), nn.MSELoss(), ds, gd.Batch(1.6), epochs=40)
+    assert h.diverged and h.stop_reason == "diverged"
+    assert np.isfinite(h.diverged_loss) and h.diverged_loss > BLOWUP_FACTOR * h.initial_loss
+    assert h.updates == h.diverged_at - 1 < 40

@@ -86,6 +86,10 @@ class History:
         for key, value in row.items():
             self._evals.setdefault(key, []).append(float(value))
 
+    def initial_eval(self, key: str) -> float:
+        """The first evaluated value of ``key`` (at the initial weights) while the run is going."""
+        return self._evals[key][0]
+
     def last_eval(self, key: str) -> float:
         """The latest evaluated value of ``key`` while the run is going."""
         return self._evals[key][-1]

@@ -21,7 +21,8 @@ chooses ``B`` and ``lr``. Around it, :func:`train` keeps a :class:`History`:
 
 Evaluation runs under ``no_grad`` with the clock paused, so ``time`` is the
 cost of training alone. A non-finite mini-batch loss stops the run and marks
-it *diverged* at that update.
+it *diverged* at that update; so does a full-data loss that has grown past
+``BLOWUP_FACTOR`` times its starting value (still finite, but going nowhere).
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     clock = Stopwatch()
 
     def evaluate(k: int, seen: int) -> bool:
-        """Full-data evaluation at update k with the clock paused; False if non-finite."""
+        """Full-data evaluation at update k with the clock paused; False if it diverged."""
         t = clock.pause()
         model.eval()
         with no_grad():
@@ -201,7 +202,8 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
         if callback is not None:
             callback({"update": k, "samples": seen, "time": t, **record, "variant": variant.label(n)})
         clock.start()  # resume: training time only
-        return math.isfinite(record["train_loss"])
+        loss, start = record["train_loss"], history.initial_eval("train_loss")
+        return math.isfinite(loss) and (k == 0 or abs(loss) <= BLOWUP_FACTOR * max(abs(start), 1e-12))
 
     model.train()
     if record_params:
@@ -267,6 +269,11 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     clock.pause()
     history.finish(stop)
     return history
+
+
+# A full-data loss this many times its starting value counts as diverged: the
+# iterates are running away, even if float arithmetic has not overflowed yet.
+BLOWUP_FACTOR = 1e6
 
 
 def optimizer_lr(optimizer: Any) -> float:
