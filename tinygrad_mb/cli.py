@@ -244,6 +244,15 @@ def _save_figure(fig: Any, path: str) -> None:
     plt.close(fig)
 
 
+def _write_result(result: Any, fig: Any, out: str, stem: str) -> list[str]:
+    """``stem``.png, .csv and .json for a noise, sweep or trajectories result."""
+    paths = [os.path.join(out, f"{stem}.{ext}") for ext in ("png", "csv", "json")]
+    _save_figure(fig, paths[0])
+    result.to_csv(paths[1])
+    result.to_json(paths[2])
+    return paths
+
+
 def _run_compare(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
     from tinygrad_mb.gd import compare  # noqa: PLC0415
 
@@ -276,12 +285,8 @@ def _run_noise(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
     result = gradient_noise(model, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, draws=args.draws,
                             seed=args.seed, backend=args.backend)
     _say(args, f"{prob.description}\n{result}")
-    paths = [os.path.join(out, name) for name in ("noise.png", "noise.csv", "noise.json")]
-    _save_figure(result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n"
-                                   f"{prob.description}"), paths[0])
-    result.to_csv(paths[1])
-    result.to_json(paths[2])
-    return paths
+    fig = result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n{prob.description}")
+    return _write_result(result, fig, out, "noise")
 
 
 def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
@@ -293,12 +298,9 @@ def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
                    optimizer=args.optimizer,
                    backend=args.backend, progress=not args.quiet)
     _say(args, f"{prob.description}\n{result}")
-    paths = [os.path.join(out, name) for name in ("sweep.png", "sweep.csv", "sweep.json")]
-    _save_figure(result.plot(title=f"Learning-rate sweep: perfect scaling for small batches, then diminishing "
-                                   f"returns\n{prob.description}"), paths[0])
-    result.to_csv(paths[1])
-    result.to_json(paths[2])
-    return paths
+    fig = result.plot(title=f"Learning-rate sweep: perfect scaling for small batches, then diminishing "
+                            f"returns\n{prob.description}")
+    return _write_result(result, fig, out, "sweep")
 
 
 def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list[str]:
@@ -314,11 +316,7 @@ def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) 
     lines = [f"{label}: {len(p) - 1} updates, final loss {result.histories[label].final_loss:.5g}"
              for label, p in result.paths.items()]
     _say(args, f"{prob.description}\n" + "\n".join(lines))
-    paths = [os.path.join(out, name) for name in ("trajectories.png", "trajectories.csv", "trajectories.json")]
-    _save_figure(result.plot(), paths[0])
-    result.to_csv(paths[1])
-    result.to_json(paths[2])
-    return paths
+    return _write_result(result, result.plot(), out, "trajectories")
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
