@@ -90,3 +90,37 @@ def test_only_backend_py_imports_cupy():
                 names = [node.module or ""]
             offenders += [f"{path.relative_to(PACKAGE)}: {n}" for n in names if n.split(".")[0] in ("cupy", "cupyx")]
     assert not offenders, f"only tinygrad_mb/backend.py may import cupy; found {offenders}"
+
+
+_FAULTS_SCRIPT = """
+import resource
+import numpy as np
+import tinygrad_mb
+
+def page_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+def step():  # three 8 MiB activations, allocated and freed like one training step's
+    a = np.ones((2048, 1024), np.float32); b = a + 1; c = b * 2; del a, b, c
+
+step()  # first touch of the memory counts in neither setting
+before = page_faults()
+for _ in range(20):
+    step()
+print(page_faults() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="the mallopt setting exists only in glibc (Linux)")
+def test_importing_keeps_freed_memory_for_reuse_unless_turned_off():
+    """Repeated large allocations find warm memory, instead of page-faulting each 4 KiB page back in."""
+    def faults(setting):
+        env = {**os.environ, backend.REUSE_ENV_VAR: setting}
+        out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT], env=env, capture_output=True, text=True,
+                             check=True)
+        return int(out.stdout)
+
+    pages_per_step = 3 * 8 * 2**20 // 4096
+    assert faults("0") > 2 * pages_per_step  # glibc's default: freed blocks go back to the OS and fault in again
+    assert faults("1") < pages_per_step // 10  # kept for reuse: 20 steps touch almost no new page
