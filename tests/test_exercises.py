@@ -508,3 +508,96 @@ def test_crossover(capsys):
     rejects(ex.check_crossover, first_win, "expected 64, got 4", "every larger batch size")
     rejects(ex.check_crossover, never_none, "expected None, got 16", "return None")
     rejects(ex.check_crossover, ties_count, "expected 32, got 8")
+
+
+# --- an answer that is still the notebook's stub: reported, not raised ------------------------------
+def _stub(*args, **kwargs):
+    raise NotImplementedError("your answer here")  # what the student notebooks' answer cells hold
+
+
+class _StubLinear:  # notebook 02: the constructor is still the stub
+    def __init__(self, in_features, out_features):
+        raise NotImplementedError("your answer here")
+
+
+class _StubMomentumSGD:  # notebook 02: __init__ written, step() and zero_grad() still stubs
+    def __init__(self, params, lr, momentum):
+        self.params = list(params)
+
+    def zero_grad(self):
+        raise NotImplementedError("your answer here")
+
+    def step(self):
+        raise NotImplementedError("your answer here")
+
+
+class _StubSoftsign(Function):
+    def forward(self, x):
+        raise NotImplementedError("your answer here")
+
+    def backward(self, g):
+        raise NotImplementedError("your answer here")
+
+
+class _StubLogCosh(LogCosh):
+    def backward(self, g):
+        raise NotImplementedError("your answer here")
+
+
+STUBS = {
+    "check_sigmoid_derivative": (_stub,), "check_chain_rule": ({"a": ..., "b": ..., "c": ...},),
+    "check_softplus": (_stub,),
+    "check_linear_layer": (_StubLinear,), "check_mlp": (...,), "check_cross_entropy": (_stub,),
+    "check_sgd_momentum": (_StubMomentumSGD,),
+    "check_updates_per_epoch": (_stub,), "check_axis_reading": (None, {"per_update": ..., "per_sample": ...}),
+    "check_training_loop": (_stub,),
+    "check_noise_theory": (_stub,), "check_noise_scale": (_stub,), "check_batch_for_noise": (_stub,),
+    "check_stable_lr": (_stub,), "check_lr_for_batch_size": (_stub,), "check_warmup_cosine": (_stub,),
+    "check_softsign_op": (_StubSoftsign,), "check_property_test": (_stub,), "check_fixed_logcosh": (_StubLogCosh,),
+    "check_timer": (_stub,), "check_crossover": (_stub,),
+}
+
+
+def not_attempted(check, *args, capsys):
+    """The checker returns None and prints one ○ line; the message, without the ○ prefix, is returned."""
+    assert check(*args) is None
+    out = capsys.readouterr().out
+    assert out.startswith("○ not attempted yet") and out.count("\n") == 1, out
+    assert out.rstrip().endswith("write your answer in the cell above and rerun this cell"), out
+    return out
+
+
+def test_every_checker_has_a_stub_case():
+    assert sorted(STUBS) == sorted(name for name in ex.__all__ if name.startswith("check_"))
+
+
+@pytest.mark.parametrize("name", sorted(STUBS))
+def test_checker_reports_a_stub_answer_as_not_attempted(name, capsys):
+    out = not_attempted(getattr(ex, name), *STUBS[name], capsys=capsys)
+    assert out.startswith("○ not attempted yet: "), out  # the notebook's own stub: no details needed
+
+
+def test_other_stubs_are_not_attempted_too(capsys):
+    def bare(x):
+        raise NotImplementedError
+
+    not_attempted(ex.check_sigmoid_derivative, bare, capsys=capsys)
+    out = not_attempted(ex.check_sigmoid_derivative, lambda x: ..., capsys=capsys)
+    assert "returned the placeholder ..." in out
+    out = not_attempted(ex.check_chain_rule, {"a": -24.0, "b": ..., "c": ...}, capsys=capsys)
+    assert "'b', 'c' still ..." in out
+    not_attempted(ex.check_noise_theory, ..., capsys=capsys)
+
+    class ForwardOnly(Function):  # backward not written: the library's own NotImplementedError
+        def forward(self, x):
+            return x / (1 + array_module(x).abs(x))
+
+    out = not_attempted(ex.check_softsign_op, ForwardOnly, capsys=capsys)
+    assert "ForwardOnly.backward is not written" in out
+
+
+def test_a_wrong_attempt_still_raises_after_a_stub(capsys):
+    not_attempted(ex.check_sigmoid_derivative, _stub, capsys=capsys)
+    rejects(ex.check_sigmoid_derivative, sigmoid, "sigma\\(x\\) itself")
+    rejects(ex.check_chain_rule, {"a": -3.0, "b": 16.0, "c": 8.0}, "only dd/da")
+    rejects(ex.check_sigmoid_derivative, lambda x: x.foo, "raised AttributeError")

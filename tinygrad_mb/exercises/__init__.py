@@ -10,6 +10,18 @@ came back, often with a hint. For example::
     # ExerciseError: ✗ at x = -8: expected sigma'(x) = 0.000335238, got 0.00033535
     #   Hint: that is sigma(x) itself; the derivative is sigma(x) * (1 - sigma(x))
 
+In the notebooks in ``notebooks/``, every answer cell starts as a stub: a
+function or method that raises ``NotImplementedError``, or the placeholder
+``...`` where a value goes. A checker given a stub does not raise; it prints a
+line starting with ○ and returns, so a notebook runs top to bottom before any
+answer is written::
+
+    check_sigmoid_derivative(sigmoid_derivative)  # still raises NotImplementedError
+    # ○ not attempted yet: write your answer in the cell above and rerun this cell
+
+Worked answers are in ``notebooks/solutions/``: the same notebooks with every
+answer filled in, where every checker prints ✓.
+
 =====================================  ===================================================
 notebook                               checkers
 =====================================  ===================================================

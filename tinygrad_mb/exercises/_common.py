@@ -1,15 +1,22 @@
-"""What every exercise checker shares: the error it raises and small comparison helpers.
+"""What every exercise checker shares: the error it raises, the stub it recognises, comparison helpers.
 
 A checker runs the student's answer on inputs where the right result is known.
 When everything agrees it prints one line starting with ✓ (and returns None).
 Otherwise it raises :class:`ExerciseError`, whose message says which input
 failed, what was expected and what came back, and usually a hint.
+
+An answer that is still the notebook's stub -- it raises ``NotImplementedError``,
+or it is (or returns) the placeholder ``...`` -- is not wrong, only not
+written yet: the checker prints one line starting with ○ and returns None, so a
+notebook without answers still runs top to bottom. Every checker is wrapped in
+:func:`checker`, which turns the internal :class:`NotAttemptedError` into that line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,6 +25,51 @@ from tinygrad_mb.errors import TinygradMBError
 
 class ExerciseError(TinygradMBError, AssertionError):
     """An exercise answer is not right yet; the message says what is wrong."""
+
+
+class NotAttemptedError(ExerciseError):
+    """Internal: the answer is still the stub; :func:`checker` reports it instead of raising."""
+
+
+#: The message of the stub in the notebooks' answer cells: ``raise NotImplementedError("your answer here")``.
+STUB_MESSAGE = "your answer here"
+NOT_ATTEMPTED = "○ not attempted yet"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def checker(check: _F) -> _F:
+    """Decorate a checker so that an answer that is still the stub prints a ○ line instead of raising."""
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            check(*args, **kwargs)
+        except NotAttemptedError as exc:
+            detail = f" ({exc})" if str(exc) else ""
+            print(f"{NOT_ATTEMPTED}{detail}: write your answer in the cell above and rerun this cell")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stub_raised(exc: BaseException, what: str) -> None:
+    """Raise :class:`NotAttemptedError` if ``exc``, raised by the student's code, says the answer is a stub."""
+    if isinstance(exc, NotImplementedError):
+        message = str(exc)
+        if not message or message == STUB_MESSAGE:
+            raise NotAttemptedError() from None
+        raise NotAttemptedError(f"{what} raised NotImplementedError: {message}") from None
+
+
+def placeholder(value: Any, what: str) -> None:
+    """Raise :class:`NotAttemptedError` if ``value`` is the placeholder ``...`` or a dict with ``...`` values."""
+    if value is Ellipsis:
+        raise NotAttemptedError()
+    if isinstance(value, Mapping):
+        open_keys = [key for key, item in value.items() if item is Ellipsis]
+        if len(open_keys) == len(value):
+            raise NotAttemptedError()
+        if open_keys:
+            raise NotAttemptedError(f"{what}: {', '.join(map(repr, open_keys))} still ...")
 
 
 def passed(message: str) -> None:
@@ -34,17 +86,25 @@ def fail(message: str, hint: str | None = None) -> None:
 
 
 def run(fn: Any, *args: Any, what: str, **kwargs: Any) -> Any:
-    """Call the student's ``fn``; turn a crash into an ExerciseError that names the input."""
+    """Call the student's ``fn``; turn a crash into an ExerciseError that names the input.
+
+    A stub -- ``fn`` is ``...``, raises ``NotImplementedError`` or returns ``...`` --
+    raises :class:`NotAttemptedError` instead.
+    """
+    placeholder(fn, what)
     if not callable(fn):
         fail(f"{what}: expected a function, got {type(fn).__name__} ({fn!r})")
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except ExerciseError:
         raise
     except Exception as exc:  # the student's code may raise anything
+        stub_raised(exc, what)
         shown = ", ".join([_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()])
         fail(f"{what} raised {type(exc).__name__}: {exc}\n  when called with ({shown})")
-    return None  # unreachable; keeps type checkers calm
+    if result is Ellipsis:
+        raise NotAttemptedError(f"{what} returned the placeholder ...")
+    return result
 
 
 def backward_of(out: Any, what: str) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import fail, passed, run
+from tinygrad_mb.exercises._common import checker, fail, passed, placeholder, run
 
 
+@checker
 def check_updates_per_epoch(fn: Callable[..., Any]) -> None:
     """Check ``fn(n, batch_size, drop_last=False)``: the number of updates in one epoch.
 
@@ -61,6 +62,7 @@ def _best(cmp: Any, key: str, budget: float) -> tuple[str, dict[str, float]]:
     return min(losses, key=losses.get), losses
 
 
+@checker
 def check_axis_reading(cmp: Any, answers: Mapping[str, str]) -> None:
     """Check which variant of the comparison ``cmp`` has the lowest full training loss...
 
@@ -71,6 +73,7 @@ def check_axis_reading(cmp: Any, answers: Mapping[str, str]) -> None:
     Answers are variant names (``"batch"``, ``"sgd"``, ``"minibatch"``); the right
     ones are computed from ``cmp`` itself.
     """
+    placeholder(answers, "your answers")
     if not hasattr(cmp, "histories") or not hasattr(cmp, "variants"):
         fail(f"the first argument must be the gd.Comparison the notebook computed, got {type(cmp).__name__}")
     if not isinstance(answers, Mapping) or set(answers) != {"per_update", "per_sample"}:
@@ -95,6 +98,7 @@ def check_axis_reading(cmp: Any, answers: Mapping[str, str]) -> None:
     passed(f"per update, {answers['per_update']!r} is ahead; per sample seen, {answers['per_sample']!r} is ahead")
 
 
+@checker
 def check_training_loop(fn: Callable[..., Any]) -> None:
     """Check ``fn(model, loss_fn, X, y, batch_size, lr, epochs, seed)``, a hand-written training loop.
 

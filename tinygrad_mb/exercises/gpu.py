@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinygrad_mb.exercises._common import as_array, fail, passed, run
+from tinygrad_mb.exercises._common import as_array, checker, fail, passed, run
 
 WORK = 0.004  # seconds of simulated device work per step
 FIRST = 0.06  # the first call is slow (think: compiling kernels, allocating memory)
@@ -42,6 +42,7 @@ class _FakeDevice:
         self.log.append("sync")
 
 
+@checker
 def check_timer(fn: Callable[..., Any]) -> None:
     """Check ``fn(step, sync, repeats=5, warmup=1)``: median seconds of one ``step()``.
 
@@ -83,6 +84,7 @@ def _crossover(batch_sizes: Sequence[int], cpu: Sequence[float], gpu: Sequence[f
     return answer
 
 
+@checker
 def check_crossover(fn: Callable[[Sequence[int], Sequence[float], Sequence[float]], Any]) -> None:
     """Check ``fn(batch_sizes, cpu_seconds, gpu_seconds)``: the smallest batch size from which on the GPU
     is faster (for it and for every larger batch size), or None if it is not faster at the largest.

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import backward_of, compare, fail, passed, run
+from tinygrad_mb.exercises._common import backward_of, checker, compare, fail, passed, placeholder, run
 
 
 def _module_parameters(model: Any, what: str) -> list[Any]:
@@ -26,6 +26,7 @@ def _module_parameters(model: Any, what: str) -> list[Any]:
     return list(model.parameters())
 
 
+@checker
 def check_linear_layer(cls: Any) -> None:
     """Check a class ``cls(in_features, out_features)`` that computes ``y = x W^T + b``.
 
@@ -87,6 +88,7 @@ def check_linear_layer(cls: Any) -> None:
     passed("Linear layer: shapes (out, in) and (out,), initial scale ~1/sqrt(in), outputs and gradients right")
 
 
+@checker
 def check_mlp(model: Any) -> None:
     """Check a model mapping (N, 64) digit images to (N, 10) logits through one hidden layer of 32 units.
 
@@ -96,6 +98,7 @@ def check_mlp(model: Any) -> None:
     """
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
+    placeholder(model, "your model")
     params = _module_parameters(model, "your model")
     count = sum(int(p.size) for p in params)
     expected = 64 * 32 + 32 + 32 * 10 + 10
@@ -133,6 +136,7 @@ def _reference_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.nd
     return float(-logp[np.arange(n), y].mean()), (p - onehot) / n
 
 
+@checker
 def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
     """Check ``fn(logits, labels)``: the mean over the batch of ``-log softmax(logits)[label]``.
 
@@ -174,6 +178,7 @@ def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
     passed("cross-entropy: right values, right gradients, and stable for logits around 1000")
 
 
+@checker
 def check_sgd_momentum(cls: Any) -> None:
     """Check an optimizer class ``cls(params, lr, momentum)`` with ``step()`` and ``zero_grad()``.
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import as_array, fail, passed, run
+from tinygrad_mb.exercises._common import as_array, checker, fail, passed, run
 
 
+@checker
 def check_stable_lr(fn: Callable[[np.ndarray], Any]) -> None:
     """Check ``fn(X)``: the stability limit 2/L of gradient descent on f(w) = mean((X w - y)^2).
 
@@ -45,6 +46,7 @@ def check_stable_lr(fn: Callable[[np.ndarray], Any]) -> None:
     passed("2/L with L = largest eigenvalue of (2/N) X^T X: right on all 3 data sets")
 
 
+@checker
 def check_lr_for_batch_size(fn: Callable[..., Any]) -> None:
     """Check ``fn(ref_lr, ref_batch, batch, rule, max_lr=None)``.
 
@@ -83,6 +85,7 @@ def _warmup_cosine(t: int, base: float, w: int, total: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * (t - w) / (total - w)))
 
 
+@checker
 def check_warmup_cosine(fn: Callable[[int, float, int, int], Any]) -> None:
     """Check ``fn(step, base_lr, warmup_steps, total_steps)``, the learning rate at update ``step`` (from 0).
 

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import as_array, fail, passed, run
+from tinygrad_mb.exercises._common import as_array, checker, fail, passed, run
 
 
 def _theory(trace_sigma: float, b: int, n: int) -> float:
     return trace_sigma / b * (n - b) / (n - 1)
 
 
+@checker
 def check_noise_theory(fn: Callable[[float, int, int], Any]) -> None:
     """Check ``fn(trace_sigma, batch_size, n)`` = tr(Sigma) / B * (N - B) / (N - 1)."""
     cases = [(10.0, 1, 100), (10.0, 4, 100), (3.5, 50, 100), (3.5, 100, 100), (696.6, 32, 1000), (1.0, 999, 1000)]
@@ -44,6 +45,7 @@ def _noise_scale(g: np.ndarray) -> float:
     return float(((g - G) ** 2).sum(axis=1).mean() / (G @ G))
 
 
+@checker
 def check_noise_scale(fn: Callable[[np.ndarray], Any]) -> None:
     """Check ``fn(per_sample_grads)`` = B_simple = tr(Sigma) / |G|^2 for an (N, P) array of gradients.
 
@@ -71,6 +73,7 @@ def check_noise_scale(fn: Callable[[np.ndarray], Any]) -> None:
     passed("B_simple = tr(Sigma) / |G|^2: right on all 3 test sets of per-sample gradients")
 
 
+@checker
 def check_batch_for_noise(fn: Callable[[float, float, int, float], Any]) -> None:
     """Check ``fn(trace_sigma, grad_norm_sq, n, ratio)``: the smallest int B with noise <= ratio * |G|^2.
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import ExerciseError, compare, fail, passed, run
+from tinygrad_mb.exercises._common import (ExerciseError, checker, compare, fail, passed, placeholder, run,
+                                           stub_raised)
 
 
 def _is_function_class(cls: Any) -> bool:
@@ -29,6 +30,7 @@ def _check_op(cls: Any, name: str, forward: Callable[[np.ndarray], np.ndarray],
     from tinygrad_mb.gradcheck import gradcheck  # noqa: PLC0415
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
+    placeholder(cls, name)
     if not _is_function_class(cls):
         fail(f"expected a subclass of tinygrad_mb.Function, got {cls!r}",
              f"write `class {name}(Function):` with forward(self, x) and backward(self, g), and pass the class")
@@ -42,6 +44,7 @@ def _check_op(cls: Any, name: str, forward: Callable[[np.ndarray], np.ndarray],
     except ExerciseError:
         raise
     except Exception as exc:
+        stub_raised(exc, f"{name}.backward")
         fail(f"{name}.backward raised {type(exc).__name__}: {exc}",
              "backward(self, g) gets dL/d(out) and returns g * d(out)/dx; save what it needs in forward")
     if x.grad is None:
@@ -62,6 +65,7 @@ def _check_op(cls: Any, name: str, forward: Callable[[np.ndarray], np.ndarray],
         except ExerciseError:
             raise
         except Exception as exc:
+            stub_raised(exc, name)
             fail(f"{name} crashed under gradcheck on shape {shape}: {type(exc).__name__}: {exc}")
 
 
@@ -73,6 +77,7 @@ def _softsign_grad(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.abs(x)) ** 2
 
 
+@checker
 def check_softsign_op(cls: Any) -> None:
     """Check a ``Function`` subclass computing softsign(x) = x / (1 + |x|) and its derivative 1 / (1 + |x|)^2."""
     points = np.array([-4.0, -1.0, -0.25, 0.5, 2.0, 9.0])
@@ -121,6 +126,7 @@ def _make_softsign_ops() -> dict[str, Any]:
             "wrong only for |x| > 2 (a bad shortcut for large inputs)": WrongForLarge}
 
 
+@checker
 def check_property_test(make_test: Callable[[Callable[[Any], Any]], Callable[[], None]]) -> None:
     """Check that ``make_test(op)`` builds a hypothesis test that passes a right op and fails wrong ones.
 
@@ -141,6 +147,7 @@ def check_property_test(make_test: Callable[[Callable[[Any], Any]], Callable[[],
     try:
         test()
     except Exception as exc:
+        stub_raised(exc, "your test")
         fail(f"your test FAILED on a correct softsign op: {type(exc).__name__}: {str(exc)[:300]}",
              "generate float64 tensors (tensors() does) and compare with gradcheck(op, x)")
     for what, bug in ops.items():
@@ -161,6 +168,7 @@ def _log_cosh(x: np.ndarray) -> np.ndarray:
     return ax + np.log1p(np.exp(-2 * ax)) - np.log(2.0)
 
 
+@checker
 def check_fixed_logcosh(cls: Any) -> None:
     """Check a repaired ``LogCosh`` op: forward log(cosh(x)), backward tanh(x) -- for negative x too."""
     points = np.array([-25.0, -3.0, -1.0, -0.1, 0.2, 1.0, 4.0, 30.0])
