@@ -267,9 +267,11 @@ except tg.GradcheckError as err:
 #
 # ## Exercises
 #
-# Each exercise has an answer cell with a working solution so that the notebook runs top to
-# bottom. **Replace it with your own answer** and rerun the check cell below it: the checker
-# prints ✓, or raises an error that says which input failed, what it expected and what it got.
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
 
 # %% [markdown]
 # ### Exercise 1 — the derivative of the sigmoid, by hand
@@ -278,10 +280,13 @@ except tg.GradcheckError as err:
 # `x`. (Hint: the result can be written using $\sigma(x)$ itself.)
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def sigmoid_derivative(x):
+    """Return sigma'(x) for every element of the NumPy array x."""
+    # BEGIN SOLUTION
     s = 1 / (1 + np.exp(-x))
     return s * (1 - s)
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_sigmoid_derivative
@@ -296,8 +301,11 @@ check_sigmoid_derivative(sigmoid_derivative)
 # give the three numbers. Do not use autograd for the answer -- use it afterwards to convince yourself.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
+# BEGIN SOLUTION
 chain_rule_answer = {"a": -24.0, "b": 16.0, "c": 8.0}
+# END SOLUTION
+# STUB: chain_rule_answer = {"a": ..., "b": ..., "c": ...}  # your numbers: dL/da, dL/db, dL/dc
 
 # %%
 from tinygrad_mb.exercises import check_chain_rule
@@ -312,9 +320,12 @@ check_chain_rule(chain_rule_answer)
 # $\frac{d}{dx}\,\text{softplus}(x) = \sigma(x)$ by itself.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def softplus(x):
+    """Return log(1 + e^x) for the Tensor x, built from tensor operations only."""
+    # BEGIN SOLUTION
     return (x.exp() + 1).log()
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_softplus

@@ -267,8 +267,11 @@ plt.show()
 #
 # ## Exercises
 #
-# Each answer cell holds a working solution so that the notebook runs top to bottom.
-# **Replace it with your own** and rerun the check cell below it.
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
 #
 # ### Exercise 1 — a Linear layer
 #
@@ -277,17 +280,23 @@ plt.show()
 # of shape `(out_features,)`, and `forward(x)` returning $xW^\top + b$. (Without peeking at `MyLinear`!)
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 class Linear(nn.Module):
     def __init__(self, in_features, out_features):
         super().__init__()
+        # self.weight and self.bias: nn.Parameter(...) of the shapes above
+        # BEGIN SOLUTION
         std = 1 / math.sqrt(in_features)
         self.weight = nn.Parameter((np.random.default_rng().standard_normal((out_features, in_features)) * std)
                                    .astype(np.float32))
         self.bias = nn.Parameter(np.zeros(out_features, dtype=np.float32))
+        # END SOLUTION
 
     def forward(self, x):
+        """Return x W^T + b for a Tensor x of shape (N, in_features)."""
+        # BEGIN SOLUTION
         return x @ self.weight.T + self.bias
+        # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_linear_layer
@@ -301,8 +310,11 @@ check_linear_layer(Linear)
 # (use `nn.Sequential`, `nn.Linear` or your `Linear`, and an activation module).
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
+# BEGIN SOLUTION
 mlp = nn.Sequential(nn.Linear(64, 32, seed=0), nn.Tanh(), nn.Linear(32, 10, seed=1))
+# END SOLUTION
+# STUB: mlp = ...  # your model here: nn.Sequential(...)
 
 # %%
 from tinygrad_mb.exercises import check_mlp
@@ -316,11 +328,14 @@ check_mlp(mlp)
 # of shape (N,); return the mean loss as a one-element Tensor. It must stay finite for logits around 1000.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def cross_entropy(logits, labels):
+    """Return the mean cross-entropy over the batch, a one-element Tensor."""
+    # BEGIN SOLUTION
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
     return -log_p[np.arange(len(labels)), labels].mean()
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_cross_entropy
@@ -339,24 +354,32 @@ check_cross_entropy(cross_entropy)
 # Write `MomentumSGD(params, lr, momentum)` with `step()` and `zero_grad()`. It must not modify `p.grad`.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 class MomentumSGD:
     def __init__(self, params, lr, momentum):
+        # BEGIN SOLUTION
         self.params = list(params)
         self.lr, self.momentum = lr, momentum
         self.velocity = [None] * len(self.params)
+        # END SOLUTION
 
     def zero_grad(self):
+        """Clear every parameter's gradient."""
+        # BEGIN SOLUTION
         for p in self.params:
             p.grad = None
+        # END SOLUTION
 
     def step(self):
+        """Update every parameter that has a gradient, as in the formula above."""
+        # BEGIN SOLUTION
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
             v = self.velocity[i]
             self.velocity[i] = p.grad.copy() if v is None else self.momentum * v + p.grad
             p.data -= self.lr * self.velocity[i]
+        # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_sgd_momentum

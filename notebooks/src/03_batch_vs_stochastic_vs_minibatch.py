@@ -163,6 +163,12 @@ plt.show()
 #
 # ## Exercises
 #
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
+#
 # ### Exercise 1 — updates per epoch
 #
 # Write `updates_per_epoch(n, batch_size, drop_last=False)`: the number of updates one epoch over
@@ -170,14 +176,14 @@ plt.show()
 # unless `drop_last=True` (then it is skipped).
 
 # %%
-# Your answer — replace with your own and rerun the check
-import math
-
-
+# Your answer — replace the stub with your code, then run the check cell below
 def updates_per_epoch(n, batch_size, drop_last=False):
+    """Return the number of updates (an int) in one epoch over n samples."""
+    # BEGIN SOLUTION
     if batch_size is None or batch_size >= n:
         return 1
-    return n // batch_size if drop_last else math.ceil(n / batch_size)
+    return n // batch_size if drop_last else int(np.ceil(n / batch_size))
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_updates_per_epoch
@@ -192,8 +198,11 @@ check_updates_per_epoch(updates_per_epoch)
 # the variant names `"batch"`, `"sgd"` or `"minibatch"`. The checker works out the truth from `cmp`.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
+# BEGIN SOLUTION
 axis_answers = {"per_update": "batch", "per_sample": "sgd"}
+# END SOLUTION
+# STUB: axis_answers = {"per_update": ..., "per_sample": ...}  # "batch", "sgd" or "minibatch"
 
 # %%
 from tinygrad_mb.exercises import check_axis_reading
@@ -209,8 +218,10 @@ check_axis_reading(cmp, axis_answers)
 # seed=seed)` and `optim.SGD`. The checker tries batch sizes $N$, 1 and 7 on a small regression.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
+    """Train model in place with mini-batch SGD, exactly as gd.train does (returns nothing)."""
+    # BEGIN SOLUTION
     loader = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=True, seed=seed)
     opt = optim.SGD(model.parameters(), lr=lr)
     for _ in range(epochs):
@@ -219,6 +230,7 @@ def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
             opt.zero_grad()
             loss.backward()
             opt.step()
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_training_loop

@@ -153,15 +153,24 @@ plt.show()
 #
 # ## Exercises
 #
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
+#
 # ### Exercise 1 — the theory line
 #
 # Write `noise_theory(trace_sigma, batch_size, n)`: the expected squared error
 # $\mathbb E\lVert g_B - G\rVert^2$ of a mini-batch drawn without replacement.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def noise_theory(trace_sigma, batch_size, n):
+    """Return E|g_B - G|^2 for a batch of batch_size drawn without replacement from n samples."""
+    # BEGIN SOLUTION
     return trace_sigma / batch_size * (n - batch_size) / (n - 1)
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_noise_theory
@@ -175,11 +184,14 @@ check_noise_theory(noise_theory)
 # $B_\text{simple} = \operatorname{tr}\Sigma / \lVert G\rVert^2$. Then compare with `noise.b_simple` above.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def noise_scale(per_sample_grads):
+    """Return B_simple for an (N, P) array whose row i is g_i."""
+    # BEGIN SOLUTION
     G = per_sample_grads.mean(axis=0)
     trace_sigma = ((per_sample_grads - G) ** 2).sum(axis=1).mean()
     return trace_sigma / (G @ G)
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_noise_scale
@@ -187,7 +199,10 @@ from tinygrad_mb.exercises import check_noise_scale
 check_noise_scale(noise_scale)
 per_sample = np.array([g for _, g in gd.minibatch_gradients(model, prob.loss_fn, prob.train, batch_size=1,
                                                               shuffle=False)])
-print(f"yours: {noise_scale(per_sample):.4g}   gd.gradient_noise: {noise.b_simple:.4g}")
+try:
+    print(f"yours: {noise_scale(per_sample):.4g}   gd.gradient_noise: {noise.b_simple:.4g}")
+except NotImplementedError:  # still the stub
+    print(f"gd.gradient_noise: {noise.b_simple:.4g}   (write noise_scale above to compare yours)")
 
 # %% [markdown]
 # ### Exercise 3 — a batch size for a noise budget
@@ -197,17 +212,20 @@ print(f"yours: {noise_scale(per_sample):.4g}   gd.gradient_noise: {noise.b_simpl
 # Solve the inequality for $B$ rather than trying every $B$.
 
 # %%
-# Your answer — replace with your own and rerun the check
-import math
-
-
+# Your answer — replace the stub with your code, then run the check cell below
 def batch_for_noise(trace_sigma, grad_norm_sq, n, ratio):
+    """Return the smallest batch size B (an int, 1 <= B <= n) with noise <= ratio * grad_norm_sq."""
+    # BEGIN SOLUTION
     # tr/B * (N-B)/(N-1) <= ratio*|G|^2   <=>   B >= tr*N / (ratio*|G|^2*(N-1) + tr)
-    return min(n, math.ceil(trace_sigma * n / (ratio * grad_norm_sq * (n - 1) + trace_sigma)))
+    return min(n, int(np.ceil(trace_sigma * n / (ratio * grad_norm_sq * (n - 1) + trace_sigma))))
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_batch_for_noise
 
 check_batch_for_noise(batch_for_noise)
-print("for the linear problem at its initial weights, noise <= 10% of the signal needs B =",
-      batch_for_noise(noise.trace_sigma, noise.grad_norm_sq, noise.n, 0.1))
+try:
+    print("for the linear problem at its initial weights, noise <= 10% of the signal needs B =",
+          batch_for_noise(noise.trace_sigma, noise.grad_norm_sq, noise.n, 0.1))
+except NotImplementedError:  # still the stub
+    print("(write batch_for_noise above to see the batch size the linear problem needs)")

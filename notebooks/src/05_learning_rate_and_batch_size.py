@@ -250,16 +250,25 @@ plt.show()
 #
 # ## Exercises
 #
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
+#
 # ### Exercise 1 — the stability limit
 #
 # Write `stable_lr(X)`: the largest learning rate for which batch gradient descent on
 # $f(w) = \frac1N \sum_i (x_i^\top w - y_i)^2$ (no bias) converges from every start. `X` has shape $(N, d)$.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def stable_lr(X):
+    """Return the largest stable learning rate of batch GD on mean((X w - y)^2), for X of shape (N, d)."""
+    # BEGIN SOLUTION
     hessian = 2 / len(X) * X.T @ X
     return 2 / np.linalg.eigvalsh(hessian)[-1]
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_stable_lr
@@ -274,11 +283,14 @@ check_stable_lr(stable_lr)
 # when it is given (the stability limit does not grow with the batch).
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def lr_for_batch_size(ref_lr, ref_batch, batch, rule, max_lr=None):
+    """Return the learning rate for batch, scaled from ref_lr at ref_batch by rule ("linear" or "sqrt")."""
+    # BEGIN SOLUTION
     ratio = batch / ref_batch
     lr = ref_lr * (ratio if rule == "linear" else np.sqrt(ratio))
     return lr if max_lr is None else min(lr, max_lr)
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_lr_for_batch_size
@@ -294,17 +306,17 @@ check_lr_for_batch_size(lr_for_batch_size)
 # $\;\eta_\text{base}\,\tfrac12\big(1 + \cos(\pi\,\tfrac{t - w}{T - w})\big)$; and 0 after that.
 
 # %%
-# Your answer — replace with your own and rerun the check
-import math
-
-
+# Your answer — replace the stub with your code, then run the check cell below
 def warmup_cosine(step, base_lr, warmup_steps, total_steps):
+    """Return the learning rate for update number step (counted from 0)."""
+    # BEGIN SOLUTION
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     if step >= total_steps:
         return 0.0
     progress = (step - warmup_steps) / (total_steps - warmup_steps)
-    return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return base_lr * 0.5 * (1 + np.cos(np.pi * progress))
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_warmup_cosine

@@ -231,8 +231,11 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# Each answer cell holds a working solution so that the notebook runs top to bottom.
-# **Replace it with your own** and rerun the check cell below it.
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
 #
 # ### Exercise 1 — your own op
 #
@@ -240,15 +243,21 @@ plt.show()
 # Work out its derivative first (quotient rule; $\frac{d}{dx}|x| = \operatorname{sign}(x)$).
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 class Softsign(Function):
     def forward(self, x):
+        """Return softsign(x) for the array x; keep on self what backward needs."""
+        # BEGIN SOLUTION
         xp = array_module(x)
         self.denominator = 1 + xp.abs(x)
         return x / self.denominator
+        # END SOLUTION
 
     def backward(self, g):
+        """Return g times the derivative of softsign at the x of forward."""
+        # BEGIN SOLUTION
         return g / self.denominator**2
+        # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_softsign_op
@@ -264,14 +273,17 @@ check_softsign_op(Softsign)
 # fail on each.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def make_test(op):
+    """Return a hypothesis test (a function decorated with @given) that checks op's gradient."""
+    # BEGIN SOLUTION
     @settings(max_examples=30, deadline=None, database=None, derandomize=True)
     @given(tensors(shapes(max_dims=2)))
     def test_gradient(x):
         assert gradcheck(op, x)
 
     return test_gradient
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_property_test
@@ -284,10 +296,13 @@ check_property_test(make_test)
 # Write `FixedLogCosh`: the same stable forward as `LogCosh` above, with a correct backward.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 class FixedLogCosh(LogCosh):
     def backward(self, g):
+        """Return g times the derivative of log(cosh(x)), right for every sign of x."""
+        # BEGIN SOLUTION
         return g * array_module(self.x).tanh(self.x)
+        # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_fixed_logcosh

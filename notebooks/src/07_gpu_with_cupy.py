@@ -179,6 +179,12 @@ plt.show()
 #
 # ## Exercises
 #
+# In the notebooks in `notebooks/`, each answer cell below holds a stub -- `raise NotImplementedError(...)`,
+# or `...` where a value goes. Replace it with your answer and run the check cell under it: the checker
+# prints ✓, or raises an error that says which input failed, what it expected and what it got; until you
+# answer, it prints ○ *not attempted yet*, so the notebook still runs top to bottom. The worked answers are
+# in `notebooks/solutions/`: the same notebooks, answers filled in (try first!).
+#
 # ### Exercise 1 — a correct timer
 #
 # Write `my_time_it(step, sync, repeats=5, warmup=1)` without looking at `time_it` above: the median time of
@@ -187,8 +193,10 @@ plt.show()
 # immediately and `sync()` waits for the queued work, like CuPy.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def my_time_it(step, sync, repeats=5, warmup=1):
+    """Return the median time of one step() in seconds (see above)."""
+    # BEGIN SOLUTION
     for _ in range(warmup):
         step()
     sync()
@@ -199,6 +207,7 @@ def my_time_it(step, sync, repeats=5, warmup=1):
         sync()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_timer
@@ -212,20 +221,26 @@ check_timer(my_time_it)
 # faster -- for that batch size *and every larger one* -- or `None` if it is not faster at the largest.
 
 # %%
-# Your answer — replace with your own and rerun the check
+# Your answer — replace the stub with your code, then run the check cell below
 def crossover(batch_sizes, cpu_seconds, gpu_seconds):
+    """Return the smallest batch size from which on the GPU is faster, or None."""
+    # BEGIN SOLUTION
     answer = None
     for b, cpu, gpu in reversed(list(zip(batch_sizes, cpu_seconds, gpu_seconds))):
         if gpu >= cpu:
             break
         answer = b
     return answer
+    # END SOLUTION
 
 # %%
 from tinygrad_mb.exercises import check_crossover
 
 check_crossover(crossover)
-if GPU:
-    print("on this machine the GPU is faster from B =", crossover(batch_sizes, timings["numpy"], timings["cupy"]))
-else:
+if not GPU:
     print("GPU part skipped: no GPU timings to find the crossover of on this machine.")
+else:
+    try:
+        print("on this machine the GPU is faster from B =", crossover(batch_sizes, timings["numpy"], timings["cupy"]))
+    except NotImplementedError:  # still the stub
+        print("(write crossover above to find where the GPU starts to pay off on this machine)")
