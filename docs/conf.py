@@ -5,7 +5,8 @@ Build (offline, warnings are errors; this is what ``tests/test_docs.py`` runs)::
     sphinx-build -W --keep-going -b html docs docs/_build/html
 
 Sphinx with MyST-NB: pages are Markdown (MyST), the notebooks in ``notebooks/``
-are executed during the build and rendered with their outputs, and the API
+are executed during the build and rendered with their outputs (their worked
+answers, ``notebooks/solutions/``, are rendered as code, unexecuted), and the API
 reference is generated from the docstrings (autodoc + autosummary + napoleon).
 Nothing is downloaded at build time: no intersphinx inventories, no web fonts,
 no widget JavaScript. Only MathJax is loaded by the *reader's browser* from its
@@ -78,6 +79,9 @@ nb_execution_mode = os.environ.get("TINYGRAD_MB_DOCS_EXECUTE", "force")
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_timeout = 180  # seconds per cell
 nb_execution_raise_on_error = True
+# The worked answers (notebooks/solutions/, section "Solutions") are shown as code, not run again:
+# the student versions above already show every output, and tests/test_notebooks.py runs both versions.
+nb_execution_excludepatterns = ["notebooks/solutions/*.ipynb"]
 nb_execution_show_tb = True
 nb_merge_streams = True
 nb_ipywidgets_js = {}  # no widgets here; keep require.js / widget JS (CDN) off every page
@@ -118,7 +122,8 @@ def _sync(src_dir: Path, pattern: str, dst_dir: Path) -> None:
             shutil.copyfile(src, dst)
 
 
-_sync(ROOT / "notebooks", "*.ipynb", DOCS / "notebooks")
+_sync(ROOT / "notebooks", "*.ipynb", DOCS / "notebooks")  # the student versions, answers as stubs
+_sync(ROOT / "notebooks" / "solutions", "*.ipynb", DOCS / "notebooks" / "solutions")  # the worked answers
 
 
 def _write_if_changed(path: Path, text: str) -> None:

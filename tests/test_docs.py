@@ -24,6 +24,7 @@ import tinygrad_mb
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 BUILD_TIME_LIMIT = 180.0  # seconds for the whole site, notebooks included
 
 sys.path.insert(0, str(DOCS / "_ext"))
@@ -103,6 +104,20 @@ def test_notebook_page_is_rendered_with_outputs(site, notebook):
     html = _html(site, f"notebooks/{notebook.stem}.html")
     assert "cell_output" in html, f"{notebook.name} was rendered without outputs"
     assert "Traceback" not in html or "raises-exception" in html
+
+
+@pytest.mark.slow
+def test_solutions_are_a_section_of_their_own_with_the_worked_answers(site):
+    assert [p.stem for p in SOLUTIONS] == [p.stem for p in NOTEBOOKS]
+    index = _html(site, "notebooks/solutions/index.html")
+    assert 'href="solutions/index.html"' in _html(site, "notebooks/index.html")
+    for notebook in SOLUTIONS:
+        assert f'href="{notebook.stem}.html"' in index, f"the Solutions page does not link {notebook.stem}"
+        html = _html(site, f"notebooks/solutions/{notebook.stem}.html")
+        assert "worked answers" in html and "A worked answer" in html
+        assert "your answer here" not in html, f"{notebook.name}: a stub in the worked answers"
+    student = _html(site, f"notebooks/{NOTEBOOKS[0].stem}.html")
+    assert "your answer here" in student and "not attempted yet" in student  # the stubs, run
 
 
 @pytest.mark.slow
