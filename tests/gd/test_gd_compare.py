@@ -152,3 +152,13 @@ def test_mse_loss_module_and_functional_both_work(prob):
     c = gd.compare(prob.model_fn, nn.functional.mse_loss if hasattr(nn.functional, "mse_loss") else prob.loss_fn,
                    prob.train, [gd.MiniBatch(100, 0.3)], epochs=1)
     assert c.summary()["minibatch"]["final_loss"] < c.histories["minibatch (B=100, lr=0.3)"][0].initial_loss
+
+
+def test_summary_counts_show_a_fraction_only_when_the_seeds_disagree():
+    """A mean over seeds of 1 and 2 updates is 1.5, not a rounded 2 beside an exact sample count."""
+    from tinygrad_mb.gd.compare import _fmt
+
+    assert _fmt(12.0, "count") == "12"
+    assert _fmt(5 / 3, "count") == "1.7"
+    assert _fmt(5000 / 3, "count") == "1666.7"
+    assert _fmt(None, "count") == "-"

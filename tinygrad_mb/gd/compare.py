@@ -106,10 +106,10 @@ def _progress_bar(enabled: bool, total: int) -> Any:
 SUMMARY_COLUMNS = (
     ("variant", "variant", "{}"), ("batch_size", "B", "{}"), ("lr", "lr", "{:g}"),
     ("final_loss", "final loss", "{:.4g}"), ("best_loss", "best loss", "{:.4g}"),
-    ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "{:.0f}"),
-    ("samples", "samples", "{:.0f}"), ("time", "time [s]", "{:.3f}"),
-    ("time_to_target", "t->target [s]", "{:.3f}"), ("updates_to_target", "upd->target", "{:.0f}"),
-    ("samples_to_target", "smp->target", "{:.0f}"), ("final_test_accuracy", "test acc", "{:.3f}"),
+    ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "count"),
+    ("samples", "samples", "count"), ("time", "time [s]", "{:.3f}"),
+    ("time_to_target", "t->target [s]", "{:.3f}"), ("updates_to_target", "upd->target", "count"),
+    ("samples_to_target", "smp->target", "count"), ("final_test_accuracy", "test acc", "{:.3f}"),
     ("diverged", "diverged", "{}"),
 )
 
@@ -276,6 +276,8 @@ class Summary:
 def _fmt(value: Any, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if fmt == "count":  # a mean over seeds of a count: a whole number, or one decimal when the seeds differ
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
     return fmt.format(value)
 
 
