@@ -76,3 +76,23 @@ def test_repository_files_exist(name):
 def test_pyproject_holds_the_build_system_only():
     tables = re.findall(r"^\[([^\]]+)\]", (ROOT / "pyproject.toml").read_text(), re.M)
     assert tables == ["build-system"]
+
+
+GPU_SCRIPT = Path(__file__).resolve().parents[1] / ".ci" / "gpu"
+
+
+def test_gpu_script_rejects_an_unknown_stage_before_doing_anything(tmp_path):
+    result = subprocess.run(["bash", str(GPU_SCRIPT), "benchmarks"], env={**os.environ, "OUT": str(tmp_path)},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "unknown stage 'benchmarks'" in result.stdout and "tests suite bench compare notebook" in result.stdout
+    assert not (tmp_path / "gpu.log").exists()
+
+
+@pytest.mark.skipif(tinygrad_mb.backend.cupy_available(), reason="a usable GPU: the script would run every stage")
+def test_gpu_script_stops_with_the_reason_where_there_is_no_gpu(tmp_path):
+    result = subprocess.run(["bash", str(GPU_SCRIPT)], env={**os.environ, "OUT": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    log = (tmp_path / "gpu.log").read_text()
+    assert "CuPy is not usable here" in log and "nothing else to run" in result.stdout
