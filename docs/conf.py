@@ -9,8 +9,8 @@ are executed during the build and rendered with their outputs (their worked
 answers, ``notebooks/solutions/``, are rendered as code, unexecuted), and the API
 reference is generated from the docstrings (autodoc + autosummary + napoleon).
 Nothing is downloaded at build time: no intersphinx inventories, no web fonts,
-no widget JavaScript. Only MathJax is loaded by the *reader's browser* from its
-default CDN (see ``design.md``).
+no widget JavaScript; and the reader's browser fetches nothing either:
+MathJax is copied into the site by ``sphinx-mathjax-offline`` (see ``design.md``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",  # Google-style "Args:" / "Returns:" sections
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from the built site: formulas render without a network
     "sphinx.ext.viewcode",  # "[source]" links: the math sits next to the code
     "plain_math",  # docs/_ext: plain-text |x| in docstrings is not a reST substitution
     "summary_sentence",  # docs/_ext: summaries in API tables never end inside ``a literal``
