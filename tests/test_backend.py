@@ -124,3 +124,16 @@ def test_importing_keeps_freed_memory_for_reuse_unless_turned_off():
     pages_per_step = 3 * 8 * 2**20 // 4096
     assert faults("0") > 2 * pages_per_step  # glibc's default: freed blocks go back to the OS and fault in again
     assert faults("1") < pages_per_step // 10  # kept for reuse: 20 steps touch almost no new page
+
+
+def test_reuse_freed_memory_changes_nothing_without_glibc(monkeypatch):
+    """Where there is no C library to ask (Windows) or no mallopt (macOS), it reports False instead of failing."""
+    import ctypes
+
+    def no_c_library(name):
+        raise TypeError("no C library by that name")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_c_library)
+    assert backend.reuse_freed_memory() is False
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # a C library without mallopt
+    assert backend.reuse_freed_memory() is False

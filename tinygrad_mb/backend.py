@@ -310,7 +310,7 @@ def reuse_freed_memory() -> bool:
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc: macOS, Windows, musl...
+    except (OSError, AttributeError, TypeError):  # no C library to ask (Windows) or no mallopt (macOS)
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, REUSE_MMAP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, REUSE_TRIM_BYTES))
 
