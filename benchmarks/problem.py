@@ -18,23 +18,26 @@ WEIGHT_SEED = 0
 DATA_SEED = 1
 
 
-def initial_weights(seed: int = WEIGHT_SEED) -> dict[str, np.ndarray]:
+def initial_weights(seed: int = WEIGHT_SEED, sizes: tuple[int, int, int] = (N_IN, N_HIDDEN, N_OUT)
+                    ) -> dict[str, np.ndarray]:
     """Float32 weights in PyTorch's layout and naming for ``Sequential(Linear, ReLU, Linear)``.
 
     ``Linear(in, out).weight`` has shape ``(out, in)``; values follow PyTorch's
-    default init ``U(-1/sqrt(fan_in), +1/sqrt(fan_in))``.
+    default init ``U(-1/sqrt(fan_in), +1/sqrt(fan_in))``. ``sizes`` = (in, hidden,
+    out); other sizes than the benchmark's serve :mod:`benchmarks.gap`.
     """
     rng = np.random.default_rng(seed)
+    n_in, n_hidden, n_out = sizes
 
     def uniform(shape: tuple[int, ...], fan_in: int) -> np.ndarray:
         bound = 1.0 / np.sqrt(fan_in)
         return rng.uniform(-bound, bound, size=shape).astype(np.float32)
 
     return {
-        "0.weight": uniform((N_HIDDEN, N_IN), N_IN),
-        "0.bias": uniform((N_HIDDEN,), N_IN),
-        "2.weight": uniform((N_OUT, N_HIDDEN), N_HIDDEN),
-        "2.bias": uniform((N_OUT,), N_HIDDEN),
+        "0.weight": uniform((n_hidden, n_in), n_in),
+        "0.bias": uniform((n_hidden,), n_in),
+        "2.weight": uniform((n_out, n_hidden), n_hidden),
+        "2.bias": uniform((n_out,), n_hidden),
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.problem import LR, N_HIDDEN, N_IN, N_OUT
+from benchmarks.problem import LR
 
 
 def unavailable() -> str | None:
@@ -33,7 +33,8 @@ def build_model(weights: dict[str, np.ndarray]) -> Any:
     """The Sequential MLP, on NumPy, holding exactly ``weights`` (PyTorch names and layout)."""
     from tinygrad_mb import nn
 
-    model = nn.Sequential(nn.Linear(N_IN, N_HIDDEN), nn.ReLU(), nn.Linear(N_HIDDEN, N_OUT))
+    (n_hidden, n_in), n_out = weights["0.weight"].shape, weights["2.weight"].shape[0]
+    model = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
     ours = list(weights.values())  # W1, b1, W2, b2: the order parameters() gives
     if hasattr(model, "load_state_dict") and hasattr(model, "state_dict"):
         names = list(model.state_dict())

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import gpu, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
+from benchmarks import gap, gpu, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 
 
@@ -114,6 +114,23 @@ def test_quick_mlp_run_writes_results_and_figure(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
+def test_gap_tool_measures_both_steps_on_a_tiny_model_and_both_updates():
+    book = gap.bookkeeping(repeats=2, target_s=0.005)
+    assert set(book) == {"hand-written NumPy", "tinygrad_mb"}
+    assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
+    sgd = gap.sgd_update(repeats=2, target_s=0.005)
+    assert set(sgd) == {"p -= lr * g", "p -= g"}
+    table = gap.report(book, sgd)
+    assert "bookkeeping per step" in table and table.count("\n") == 6  # header, rule, 5 rows
+
+
+def test_tiny_weights_give_a_tiny_tinygrad_model():
+    from benchmarks.tinygrad_mlp import build_model
+
+    model = build_model(problem.initial_weights(sizes=gap.TINY))
+    assert [tuple(p.shape) for p in model.parameters()] == [(4, 4), (4,), (3, 4), (3,)]
+
+
 def test_gpu_section_skips_cleanly_without_a_gpu():
     if gpu.gpu_unavailable() is None:
         pytest.skip("a GPU is usable here")
@@ -121,5 +138,5 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_modules_stay_short():
-    for module in (gpu, numpy_mlp, problem, report, run, throughput, timing):
+    for module in (gap, gpu, numpy_mlp, problem, report, run, throughput, timing):
         assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__

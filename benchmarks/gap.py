@@ -1,0 +1,97 @@
+"""Where does the time go that tinygrad_mb spends beyond the hand-written NumPy step?
+
+    python -m benchmarks.gap            # about 10 seconds
+    python -m benchmarks.gap --quick    # a few seconds, rough
+
+Two measurements that account for most of the gap in the ``mlp`` section of
+RESULTS.md, each interleaved and repeated (medians, [min-max]):
+
+1. **Bookkeeping.** The same training step on a 4-4-3 MLP at batch size 1,
+   where the arithmetic costs next to nothing, so what is left is the cost of
+   calls. The hand-written step pays only NumPy's own per-call cost; tinygrad_mb
+   adds Tensor objects, the graph, backward's walk over it, the module and
+   optimizer loops, and a few more NumPy calls. It pays this on every step, at
+   every batch size.
+2. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
+   twice (the temporary ``lr * g``, then the subtraction). The hand-written
+   step folds ``lr`` into its output gradient, so its weight gradients come out
+   already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from benchmarks import tinygrad_mlp  # noqa: E402
+from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
+from benchmarks.problem import LR, N_HIDDEN, N_IN, initial_weights  # noqa: E402
+from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time_statements  # noqa: E402
+
+TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
+
+
+def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
+    """Seconds per training step of the tiny MLP, hand-written NumPy and tinygrad_mb, 1 BLAS thread."""
+    weights = initial_weights(sizes=TINY)
+    x = np.random.default_rng(0).standard_normal((1, TINY[0]), dtype=np.float32)
+    y = np.array([1])
+    builders = {"hand-written NumPy": NumpyMLP}
+    if tinygrad_mlp.unavailable() is None:
+        builders["tinygrad_mb"] = tinygrad_mlp.TinygradMLP
+    cases = []
+    for name, build in builders.items():
+        model = build(weights)
+        cases.append(Case(name, partial(model.step, *model.prepare(x, y)), partial(blas_threads, 1)))
+    run_interleaved(cases, repeats, target_s)
+    return {c.label: Summary.of(c.seconds_per_step) for c in cases}
+
+
+def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
+    """Seconds per update of a first-layer weight: two passes (lr * g, then subtract) against one."""
+    rng = np.random.default_rng(0)
+    shape = (N_HIDDEN, N_IN)  # nn.Linear's weight, stored column-major like tinygrad_mb's
+    ns = {"p": np.asfortranarray(rng.standard_normal(shape, dtype=np.float32)),
+          "g": np.asfortranarray(rng.standard_normal(shape, dtype=np.float32)), "lr": LR, "np": np}
+    # np.subtract(..., out=p) is ``p -= ...`` (timeit cannot assign to a name from its namespace)
+    timings = time_statements({"p -= lr * g": ("np.subtract(p, lr * g, out=p)", ns),
+                               "p -= g": ("np.subtract(p, g, out=p)", ns)}, repeats, target_s)
+    return {label: Summary.of(values) for label, values in timings.items()}
+
+
+def _us(s: Summary) -> str:
+    return f"{s.median * 1e6:.1f} [{s.low * 1e6:.1f}–{s.high * 1e6:.1f}]"
+
+
+def report(book: dict[str, Summary], sgd: dict[str, Summary]) -> str:
+    """The two measurements as a Markdown table (µs, median [min–max])."""
+    rows = ["| measurement | µs, median [min–max] |", "|---|---|"]
+    for label, s in book.items():
+        rows.append(f"| training step, {'-'.join(map(str, TINY))} MLP, batch 1: {label} | {_us(s)} |")
+    if len(book) == 2:
+        (_, a), (_, b) = book.items()
+        rows.append(f"| → tinygrad_mb's bookkeeping per step | {(b.median - a.median) * 1e6:+.1f} |")
+    for label, s in sgd.items():
+        rows.append(f"| update of a {N_HIDDEN}×{N_IN} float32 weight: `{label}` | {_us(s)} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description="Where tinygrad_mb's training step loses time to hand-written NumPy.")
+    p.add_argument("--quick", action="store_true", help="few repeats, short timings (rough numbers)")
+    args = p.parse_args(argv)
+    repeats, target_s = (3, 0.02) if args.quick else (15, 0.15)
+    table = report(bookkeeping(repeats, target_s), sgd_update(repeats, target_s))
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
