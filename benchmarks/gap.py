@@ -30,9 +30,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from benchmarks import report as results  # noqa: E402
 from benchmarks import tinygrad_mlp  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 from benchmarks.problem import LR, N_HIDDEN, N_IN, initial_weights  # noqa: E402
+from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time_statements  # noqa: E402
 
 TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
@@ -43,9 +45,9 @@ def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
     weights = initial_weights(sizes=TINY)
     x = np.random.default_rng(0).standard_normal((1, TINY[0]), dtype=np.float32)
     y = np.array([1])
-    builders = {"hand-written NumPy": NumpyMLP}
+    builders = {NUMPY: NumpyMLP}
     if tinygrad_mlp.unavailable() is None:
-        builders["tinygrad_mb"] = tinygrad_mlp.TinygradMLP
+        builders[TINYGRAD] = tinygrad_mlp.TinygradMLP
     cases = []
     for name, build in builders.items():
         model = build(weights)
@@ -66,21 +68,18 @@ def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     return {label: Summary.of(values) for label, values in timings.items()}
 
 
-def _us(s: Summary) -> str:
-    return f"{s.median * 1e6:.1f} [{s.low * 1e6:.1f}–{s.high * 1e6:.1f}]"
-
-
 def report(book: dict[str, Summary], sgd: dict[str, Summary]) -> str:
     """The two measurements as a Markdown table (µs, median [min–max])."""
-    rows = ["| measurement | µs, median [min–max] |", "|---|---|"]
-    for label, s in book.items():
-        rows.append(f"| training step, {'-'.join(map(str, TINY))} MLP, batch 1: {label} | {_us(s)} |")
-    if len(book) == 2:
-        (_, a), (_, b) = book.items()
-        rows.append(f"| → tinygrad_mb's bookkeeping per step | {(b.median - a.median) * 1e6:+.1f} |")
-    for label, s in sgd.items():
-        rows.append(f"| update of a {N_HIDDEN}×{N_IN} float32 weight: `{label}` | {_us(s)} |")
-    return "\n".join(rows)
+    def us(s: Summary) -> str:
+        return results._cell(s.scaled(lambda seconds: seconds * 1e6))
+
+    tiny = "-".join(map(str, TINY))
+    rows = [[f"training step, {tiny} MLP, batch 1: {label}", us(s)] for label, s in book.items()]
+    if TINYGRAD in book:
+        extra = (book[TINYGRAD].median - book[NUMPY].median) * 1e6
+        rows.append([f"→ {TINYGRAD}'s bookkeeping per step", f"{extra:+.1f}"])
+    rows += [[f"update of a {N_HIDDEN}×{N_IN} float32 weight: `{label}`", us(s)] for label, s in sgd.items()]
+    return "\n".join(results._table(["measurement", "µs, median [min–max]"], rows))
 
 
 def main(argv: list[str] | None = None) -> str:
