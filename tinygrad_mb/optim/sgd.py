@@ -26,6 +26,7 @@ from typing import Any
 
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
+from tinygrad_mb.optim.update import subtract_scaled_
 from tinygrad_mb.tensor import Tensor
 
 
@@ -72,7 +73,8 @@ class SGD(Optimizer):
         Written to allocate as little as possible, since it runs after every
         sample in pure SGD: at most two temporary arrays per parameter, and
         ``p.grad`` is only read (``fresh`` tracks whether ``d`` is a temporary
-        we may overwrite).
+        we may overwrite). The last line is one sweep through memory, not two
+        (see :mod:`tinygrad_mb.optim.update`).
         """
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
         damp, nesterov = self.dampening, self.nesterov
@@ -102,8 +104,4 @@ class SGD(Optimizer):
                         fresh = True
                 else:
                     d, fresh = buf, False
-            if fresh:
-                d *= lr
-                p.data -= d
-            else:
-                p.data -= lr * d
+            subtract_scaled_(p.data, lr, d)  # p -= lr * d, in one sweep where BLAS allows
