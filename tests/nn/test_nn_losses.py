@@ -78,6 +78,11 @@ def test_cross_entropy_of_uniform_logits_is_log_c():
         (np.array([0, 4, 1]), "\\[0, 4\\).*from 0 to 4"),
         (np.array([1, 4, 2]), "subtract 1"),
         (np.array([-1, 0, 1]), "from -1 to 1"),
+        (np.array([0, -128, 1], np.int8), "from -128 to 1"),  # the range check reads labels as unsigned:
+        (np.array([0, 2, -1], np.int32), "from -1 to 2"),  # every integer width must still catch negatives
+        (np.array([0, 1, 2**40], np.int64), "from 0 to 1099511627776"),
+        (np.array([0, 1, 200], np.uint8), "from 0 to 200"),
+        (np.array([0, 9, -3, 9, 1, 9], np.int16)[::2], "from -3 to 1"),  # a strided view
     ],
 )
 def test_cross_entropy_label_errors(labels, pattern):

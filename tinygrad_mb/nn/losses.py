@@ -24,6 +24,7 @@ from tinygrad_mb.nn.module import Module
 from tinygrad_mb.tensor import Function, Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # same-size unsigned type, by itemsize
 
 
 def _check_reduction(reduction: str, loss: str) -> None:
@@ -88,8 +89,11 @@ def _check_labels(labels: Any, logits: Tensor) -> None:
         )
     if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
         return
-    lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi >= c:
+    # One pass instead of min() and max(): read as unsigned, a negative label wraps
+    # around to a huge number, so "max >= C" catches labels out of range at both ends.
+    as_unsigned = labels if labels.dtype.kind == "u" else labels.view(_UNSIGNED[labels.dtype.itemsize])
+    if as_unsigned.max() >= c:
+        lo, hi = int(labels.min()), int(labels.max())
         hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
         raise LabelError(
             f"cross_entropy: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "

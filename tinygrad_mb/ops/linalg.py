@@ -135,30 +135,35 @@ class LogSoftmax(Function):
 class CrossEntropy(Function):
     """Mean (or sum, or per-sample) of -log softmax(z)[y] for logits z (N, C) and labels y (N,).
 
-    Fused and stable: loss_i = logsumexp(z_i) - z_i[y_i], and
-    dL/dz_i = softmax(z_i) - onehot(y_i)   (times 1/N for the mean).
+    Fused and stable, with m_i = max_j z_ij and S_i = sum_j e^(z_ij - m_i):
+
+        loss_i = log S_i - (z_i[y_i] - m_i)         (= logsumexp(z_i) - z_i[y_i])
+        dL/dz_i = e^(z_i - m_i) / S_i - onehot(y_i)  (= softmax(z_i) - onehot(y_i); / N for the mean)
+
+    Every exponent is <= 0, so nothing overflows, and backward reuses the
+    forward's exponentials instead of computing them again.
     """
 
     def forward(self, logits, labels=None, reduction="mean"):
         xp = array_module(logits)
-        log_p = _log_softmax(logits, axis=1)
-        rows = xp.arange(logits.shape[0])
-        losses = -log_p[rows, labels]
-        self.log_p, self.rows, self.labels, self.reduction = log_p, rows, labels, reduction
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        self.exp = xp.exp(shifted)
+        self.sums = self.exp.sum(axis=1)
+        self.rows, self.labels, self.reduction = xp.arange(logits.shape[0]), labels, reduction
+        losses = xp.log(self.sums) - shifted[self.rows, labels]
         if reduction == "none":
             return losses
         total = losses.sum()
         return total if reduction == "sum" else total / logits.shape[0]
 
     def backward(self, g):
-        xp = array_module(g)
-        grad = xp.exp(self.log_p)  # softmax, a fresh array we may modify
+        grad = self.exp / self.sums[:, None]  # softmax: a fresh array, so the edits below are safe
         grad[self.rows, self.labels] -= 1
         if self.reduction == "none":
-            return grad * g[:, None]
-        if self.reduction == "mean":
-            g = g / self.log_p.shape[0]
-        return grad * g
+            grad *= g[:, None]
+            return grad
+        grad *= g / grad.shape[0] if self.reduction == "mean" else g
+        return grad
 
 
 class MSELoss(Function):
