@@ -15,7 +15,9 @@ RESULTS.md, each interleaved and repeated (medians, [min-max]):
 2. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
    twice (the temporary ``lr * g``, then the subtraction). The hand-written
    step folds ``lr`` into its output gradient, so its weight gradients come out
-   already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``.
+   already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``;
+   tinygrad_mb's SGD calls BLAS ``axpy`` for it
+   (:func:`tinygrad_mb.optim.update.subtract_scaled_`), timed here too.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time_statements  # noqa: E402
 
 TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
+SUBTRACT_SCALED = "subtract_scaled_(p, lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 
 
 def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
@@ -57,14 +60,19 @@ def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
 
 
 def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
-    """Seconds per update of a first-layer weight: two passes (lr * g, then subtract) against one."""
+    """Seconds per update of a first-layer weight: two passes (lr * g, then subtract), one, and tinygrad_mb's."""
     rng = np.random.default_rng(0)
     shape = (N_HIDDEN, N_IN)  # nn.Linear's weight, stored column-major like tinygrad_mb's
     ns = {"p": np.asfortranarray(rng.standard_normal(shape, dtype=np.float32)),
           "g": np.asfortranarray(rng.standard_normal(shape, dtype=np.float32)), "lr": LR, "np": np}
     # np.subtract(..., out=p) is ``p -= ...`` (timeit cannot assign to a name from its namespace)
-    timings = time_statements({"p -= lr * g": ("np.subtract(p, lr * g, out=p)", ns),
-                               "p -= g": ("np.subtract(p, g, out=p)", ns)}, repeats, target_s)
+    statements = {"p -= lr * g": ("np.subtract(p, lr * g, out=p)", ns),
+                  "p -= g": ("np.subtract(p, g, out=p)", ns)}
+    if tinygrad_mlp.unavailable() is None:  # what tinygrad_mb's SGD does: one sweep with BLAS axpy
+        from tinygrad_mb.optim.update import subtract_scaled_
+
+        statements[SUBTRACT_SCALED] = ("subtract_scaled_(p, lr, g)", {**ns, "subtract_scaled_": subtract_scaled_})
+    timings = time_statements(statements, repeats, target_s)
     return {label: Summary.of(values) for label, values in timings.items()}
 
 

@@ -114,14 +114,14 @@ def test_quick_mlp_run_writes_results_and_figure(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
-def test_gap_tool_measures_both_steps_on_a_tiny_model_and_both_updates():
+def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_three_updates():
     book = gap.bookkeeping(repeats=2, target_s=0.005)
     assert set(book) == {"hand-written NumPy", "tinygrad_mb"}
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
-    assert set(sgd) == {"p -= lr * g", "p -= g"}
+    assert set(sgd) == {"p -= lr * g", "p -= g", gap.SUBTRACT_SCALED}
     table = gap.report(book, sgd)
-    assert "bookkeeping per step" in table and table.count("\n") == 6  # header, rule, 5 rows
+    assert "bookkeeping per step" in table and table.count("\n") == 7  # header, rule, 6 rows
 
 
 def test_tiny_weights_give_a_tiny_tinygrad_model():
