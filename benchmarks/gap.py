@@ -17,7 +17,7 @@ RESULTS.md, each interleaved and repeated (medians, [min-max]):
    step folds ``lr`` into its output gradient, so its weight gradients come out
    already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``;
    tinygrad_mb's SGD calls BLAS ``axpy`` for it
-   (:func:`tinygrad_mb.optim.update.subtract_scaled_`), timed here too.
+   (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time_statements  # noqa: E402
 
 TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
-SUBTRACT_SCALED = "subtract_scaled_(p, lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
+ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 
 
 def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
@@ -69,9 +69,9 @@ def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     statements = {"p -= lr * g": ("np.subtract(p, lr * g, out=p)", ns),
                   "p -= g": ("np.subtract(p, g, out=p)", ns)}
     if tinygrad_mlp.unavailable() is None:  # what tinygrad_mb's SGD does: one sweep with BLAS axpy
-        from tinygrad_mb.optim.update import subtract_scaled_
+        from tinygrad_mb.optim.update import add_scaled_
 
-        statements[SUBTRACT_SCALED] = ("subtract_scaled_(p, lr, g)", {**ns, "subtract_scaled_": subtract_scaled_})
+        statements[ADD_SCALED] = ("add_scaled_(p, -lr, g)", {**ns, "add_scaled_": add_scaled_})
     timings = time_statements(statements, repeats, target_s)
     return {label: Summary.of(values) for label, values in timings.items()}
 

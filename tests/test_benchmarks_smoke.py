@@ -119,7 +119,7 @@ def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_three_updates():
     assert set(book) == {"hand-written NumPy", "tinygrad_mb"}
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
-    assert set(sgd) == {"p -= lr * g", "p -= g", gap.SUBTRACT_SCALED}
+    assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED}
     table = gap.report(book, sgd)
     assert "bookkeeping per step" in table and table.count("\n") == 7  # header, rule, 6 rows
 

@@ -1,4 +1,4 @@
-"""The one-sweep update p -= lr * d: same numbers on the BLAS path and the NumPy path."""
+"""The one-sweep update p += alpha * d (BLAS axpy): same numbers on the BLAS path and the NumPy path."""
 
 import numpy as np
 import pytest
@@ -38,7 +38,7 @@ def test_large_float_arrays_go_through_blas_and_small_ones_do_not(monkeypatch):
     for shape in (BIG, (3, 4)):
         target, x = arrays(shape, np.float32)
         expected = target - np.float32(0.1) * x
-        update.subtract_scaled_(target, 0.1, x)
+        update.add_scaled_(target, -0.1, x)
         np.testing.assert_allclose(target, expected, rtol=1e-6, atol=1e-6)
     assert calls == [BIG[0] * BIG[1]]
 
@@ -49,7 +49,7 @@ def test_large_float_arrays_go_through_blas_and_small_ones_do_not(monkeypatch):
 def test_matches_the_numpy_expression(dtype, order, shape):
     target, x = arrays(shape, dtype, order)
     expected = target - np.asarray(0.37, dtype) * x
-    update.subtract_scaled_(target, 0.37, x)
+    update.add_scaled_(target, -0.37, x)
     assert target.dtype == dtype
     rtol = 1e-6 if dtype == np.float32 else 1e-14  # axpy may fuse the multiply-add: one rounding fewer
     np.testing.assert_allclose(target, expected, rtol=rtol, atol=rtol)
@@ -59,9 +59,9 @@ def test_blas_path_really_writes_in_place_and_switch_off_gives_the_same(monkeypa
     target, x = arrays(BIG, np.float32)
     on, off = target.copy(), target.copy()
     address = on.ctypes.data
-    update.subtract_scaled_(on, 0.5, x)
+    update.add_scaled_(on, -0.5, x)
     monkeypatch.setattr(update, "BLAS_AXPY", False)
-    update.subtract_scaled_(off, 0.5, x)
+    update.add_scaled_(off, -0.5, x)
     assert on.ctypes.data == address
     np.testing.assert_allclose(on, off, rtol=1e-6)
     assert not np.array_equal(on, target)
@@ -90,7 +90,7 @@ def test_cases_blas_cannot_take_still_give_the_right_answer(case):
     alpha = 0.0 if case == "alpha is zero" else 0.25
     with np.errstate(invalid="ignore"):  # 0 * inf = nan, on purpose
         expected = target - alpha * x  # computed before the update, from the unchanged inputs
-        update.subtract_scaled_(target, alpha, x)
+        update.add_scaled_(target, -alpha, x)
     np.testing.assert_allclose(target, expected, rtol=1e-14)
 
 
@@ -125,3 +125,27 @@ def test_sgd_on_a_large_parameter_matches_its_equations(kwargs, monkeypatch):
         w = w - 0.1 * d
     for result in results:
         np.testing.assert_allclose(result, w, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_on_a_large_parameter_matches_its_equations(monkeypatch):
+    """Adam's running averages and its step use the one-sweep update too: three steps, on and off."""
+    rng = np.random.default_rng(2)
+    start = rng.standard_normal(BIG)
+    grads = [rng.standard_normal(BIG) for _ in range(3)]
+    lr, b1, b2, eps = 0.01, 0.8, 0.95, 1e-8
+    results = []
+    for blas in (True, False):
+        monkeypatch.setattr(update, "BLAS_AXPY", blas)
+        p = nn.Parameter(start.copy())
+        opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps)
+        for g in grads:
+            p.grad = g.copy()
+            opt.step()
+        results.append(p.data.copy())
+    w, m, v = start.copy(), np.zeros(BIG), np.zeros(BIG)
+    for t, g in enumerate(grads, start=1):  # Kingma & Ba, Algorithm 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    for result in results:
+        np.testing.assert_allclose(result, w, rtol=1e-10, atol=1e-12)

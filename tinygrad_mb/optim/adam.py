@@ -22,6 +22,7 @@ from typing import Any
 
 from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.optim.update import add_scaled_
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 from tinygrad_mb.tensor import Tensor
 
@@ -84,19 +85,17 @@ class Adam(Optimizer):
                 else:
                     g = g + wd * p.data
             m *= b1
-            m += (1.0 - b1) * g
+            add_scaled_(m, 1.0 - b1, g)  # m += (1 - b1) g, one sweep (see optim.update)
             work = g * g  # the one scratch array of this step, reused below
-            work *= 1.0 - b2
             v *= b2
-            v += work
+            add_scaled_(v, 1.0 - b2, work)
             # p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)  ==  the m_hat / v_hat form
             xp = array_module(work)
             xp.sqrt(v, out=work)
             work *= 1.0 / math.sqrt(1.0 - b2**t)
             work += eps
             xp.divide(m, work, out=work)
-            work *= lr / (1.0 - b1**t)
-            p.data -= work
+            add_scaled_(p.data, -lr / (1.0 - b1**t), work)
 
 
 class AdamW(Adam):

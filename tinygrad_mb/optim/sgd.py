@@ -26,7 +26,7 @@ from typing import Any
 
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
-from tinygrad_mb.optim.update import subtract_scaled_
+from tinygrad_mb.optim.update import add_scaled_
 from tinygrad_mb.tensor import Tensor
 
 
@@ -104,4 +104,4 @@ class SGD(Optimizer):
                         fresh = True
                 else:
                     d, fresh = buf, False
-            subtract_scaled_(p.data, lr, d)  # p -= lr * d, in one sweep where BLAS allows
+            add_scaled_(p.data, -lr, d)  # p -= lr * d, in one sweep where BLAS allows

@@ -1,6 +1,7 @@
-"""The in-place update ``p -= lr * d``, in one sweep of memory where the BLAS allows it.
+"""The in-place update ``p += alpha * d``, in one sweep of memory where the BLAS allows it.
 
-Every optimizer ends its step with some ``p = p - lr * d``. Written in NumPy,
+Every optimizer ends its step with some ``p = p - lr * d``, and Adam's running
+averages are updated the same way (``m += (1 - beta1) * g``). Written in NumPy,
 ``p -= lr * d`` is two loops over memory: one writes the temporary ``lr * d``,
 the next reads it back and subtracts. For a 784x128 float32 weight (392 KiB)
 the arithmetic is trivial and the time is all memory traffic, so the second
@@ -9,7 +10,7 @@ after every sample in stochastic gradient descent.
 
 BLAS has had a one-sweep routine for this since 1979, ``axpy``
 (y <- a*x + y), and NumPy already carries a BLAS library; NumPy just does not
-expose axpy. :func:`subtract_scaled_` calls it through ``ctypes`` when it can
+expose axpy. :func:`add_scaled_` calls it through ``ctypes`` when it can
 (NumPy's OpenBLAS, float32/float64 arrays with the same memory layout) and
 falls back to the two-sweep NumPy expression otherwise, so the result is the
 same either way (up to float rounding: axpy may use a fused multiply-add).
@@ -32,8 +33,10 @@ _UNSET = object()
 _axpy: Any = _UNSET  # {dtype: C function} once looked up, None if this NumPy's BLAS offers none
 
 
-def subtract_scaled_(target: Any, alpha: float, x: Any) -> None:
-    """``target -= alpha * x`` in place (NumPy or CuPy arrays of ``target``'s shape).
+def add_scaled_(target: Any, alpha: float, x: Any) -> None:
+    """``target += alpha * x`` in place (NumPy or CuPy arrays of ``target``'s shape).
+
+    SGD's step is ``add_scaled_(p, -lr, d)``, as PyTorch's ``p.add_(d, alpha=-lr)``.
 
     One pass through memory with BLAS axpy for large contiguous float NumPy
     arrays of one dtype and layout; the plain NumPy expression otherwise (also
@@ -48,10 +51,10 @@ def subtract_scaled_(target: Any, alpha: float, x: Any) -> None:
         routines = _axpy if _axpy is not _UNSET else _find_axpy()
         routine = routines.get(target.dtype) if routines else None
         if routine is not None:
-            # y <- a*x + y with a = -alpha; both arrays walked as one flat vector (stride 1).
-            routine(target.size, -float(alpha), x.ctypes.data, 1, target.ctypes.data, 1)
+            # y <- a*x + y; both arrays walked as one flat vector (stride 1).
+            routine(target.size, float(alpha), x.ctypes.data, 1, target.ctypes.data, 1)
             return
-    target -= alpha * x
+    target += alpha * x
 
 
 def _find_axpy() -> dict | None:
