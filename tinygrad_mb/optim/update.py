@@ -58,7 +58,11 @@ def add_scaled_(target: Any, alpha: float, x: Any) -> None:
 
 
 def _find_axpy() -> dict | None:
-    """Look up saxpy/daxpy in the BLAS that NumPy loaded (once), checking them on a small case."""
+    """Look up saxpy/daxpy (once) in an OpenBLAS this process has loaded, checking them on a small case.
+
+    That is NumPy's own unless another library brought an OpenBLAS first: any
+    correct axpy will do, and the check below makes sure this one is.
+    """
     global _axpy
     _axpy = None
     try:
