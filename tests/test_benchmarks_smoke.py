@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import gap, gpu, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
+from benchmarks import gap, gpu, instructions, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 
 
@@ -122,6 +122,33 @@ def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_three_updates():
     assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED}
     table = gap.report(book, sgd)
     assert "bookkeeping per step" in table and table.count("\n") == 7  # header, rule, 6 rows
+
+
+def test_instruction_counter_parses_callgrind_and_runs_both_steps(capsys):
+    assert instructions.collected("==1== Events    : Ir\n==1== Collected : 968631677\n") == 968631677
+    with pytest.raises(RuntimeError, match="no 'Collected :' line"):
+        instructions.collected("==1== error\n")
+    for name in (throughput.NUMPY, throughput.TINYGRAD):  # the program valgrind runs
+        instructions.run_steps(name, 3)
+    table = instructions.report({throughput.NUMPY: 200_000.0, throughput.TINYGRAD: 450_000.0})
+    assert "| 450,000 | 2.25 |" in table and table.count("\n") == 3
+
+
+def test_instruction_counter_says_what_it_needs(monkeypatch, capsys):
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    with pytest.raises(SystemExit) as stop:
+        instructions.main([])
+    assert stop.value.code == 2 and "needs valgrind" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        instructions.main(["--steps", "5", "5"])
+    assert stop.value.code == 2 and "FEW must be" in capsys.readouterr().err
+
+
+def test_instruction_count_of_a_real_run_under_valgrind():
+    if instructions.shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    few, many = instructions.count(throughput.NUMPY, 0), instructions.count(throughput.NUMPY, 40)
+    assert 1_000_000 < few < many  # starting Python costs millions; 40 steps add more
 
 
 def test_tiny_weights_give_a_tiny_tinygrad_model():
