@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -43,18 +44,24 @@ TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all tha
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 
 
-def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
-    """Seconds per training step of the tiny MLP, hand-written NumPy and tinygrad_mb, 1 BLAS thread."""
+def tiny_steps() -> dict[str, Callable[[], object]]:
+    """One training step of the tiny MLP at batch 1, per implementation (tinygrad_mb where it imports)."""
     weights = initial_weights(sizes=TINY)
     x = np.random.default_rng(0).standard_normal((1, TINY[0]), dtype=np.float32)
     y = np.array([1])
     builders = {NUMPY: NumpyMLP}
     if tinygrad_mlp.unavailable() is None:
         builders[TINYGRAD] = tinygrad_mlp.TinygradMLP
-    cases = []
+    steps = {}
     for name, build in builders.items():
         model = build(weights)
-        cases.append(Case(name, partial(model.step, *model.prepare(x, y)), partial(blas_threads, 1)))
+        steps[name] = partial(model.step, *model.prepare(x, y))
+    return steps
+
+
+def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
+    """Seconds per training step of the tiny MLP, hand-written NumPy and tinygrad_mb, 1 BLAS thread."""
+    cases = [Case(name, step, partial(blas_threads, 1)) for name, step in tiny_steps().items()]
     run_interleaved(cases, repeats, target_s)
     return {c.label: Summary.of(c.seconds_per_step) for c in cases}
 

@@ -27,16 +27,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from benchmarks import gap, tinygrad_mlp  # noqa: E402
 from benchmarks import report as results  # noqa: E402
-from benchmarks import tinygrad_mlp  # noqa: E402
-from benchmarks.gap import TINY  # noqa: E402
-from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
-from benchmarks.problem import initial_weights  # noqa: E402
 from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,12 +42,9 @@ _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 def run_steps(implementation: str, steps: int) -> None:
     """The measured program: ``steps`` training steps of the tiny MLP (valgrind runs this)."""
-    weights = initial_weights(sizes=TINY)
-    x = np.random.default_rng(0).standard_normal((1, TINY[0]), dtype=np.float32)
-    model = NumpyMLP(weights) if implementation == NUMPY else tinygrad_mlp.TinygradMLP(weights)
-    batch = model.prepare(x, np.array([1]))
+    step = gap.tiny_steps()[implementation]
     for _ in range(steps):
-        model.step(*batch)
+        step()
 
 
 def collected(valgrind_output: str) -> int:
@@ -76,13 +69,13 @@ def count(implementation: str, steps: int) -> int:
 def per_step(steps: tuple[int, int] = STEPS) -> dict[str, float]:
     """Instructions per training step for each implementation (difference of two runs)."""
     few, many = steps
-    names = [NUMPY] + ([TINYGRAD] if tinygrad_mlp.unavailable() is None else [])
+    names = [NUMPY] + ([TINYGRAD] if tinygrad_mlp.unavailable() is None else [])  # as gap.tiny_steps
     return {name: (count(name, many) - count(name, few)) / (many - few) for name in names}
 
 
 def report(counts: dict[str, float]) -> str:
     """Markdown table: instructions per step, and each against the hand-written step."""
-    tiny = "-".join(map(str, TINY))
+    tiny = "-".join(map(str, gap.TINY))
     rows = [[f"training step, {tiny} MLP, batch 1: {name}", f"{n:,.0f}", f"{n / counts[NUMPY]:.2f}"]
             for name, n in counts.items()]
     return "\n".join(results._table(["measurement", "instructions per step", f"× {NUMPY}"], rows))

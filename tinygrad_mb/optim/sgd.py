@@ -94,14 +94,13 @@ class SGD(Optimizer):
                     buf = state["momentum_buffer"] = d.copy(order="K")  # same memory layout as p
                 else:
                     buf *= mu
-                    buf += d if damp == 0 else (1.0 - damp) * d
+                    add_scaled_(buf, 1.0 - damp, d)
                 if nesterov:  # d = d + mu * buf
                     if fresh:
-                        d += mu * buf
+                        add_scaled_(d, mu, buf)
                     else:
                         d = buf * mu
                         d += g
-                        fresh = True
                 else:
-                    d, fresh = buf, False
+                    d = buf
             add_scaled_(p.data, -lr, d)  # p -= lr * d, in one sweep where BLAS allows
