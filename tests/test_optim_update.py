@@ -67,6 +67,22 @@ def test_blas_path_really_writes_in_place_and_switch_off_gives_the_same(monkeypa
     assert not np.array_equal(on, target)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("writeable", [True, False])
+def test_the_address_handed_to_blas_is_where_the_data_starts(order, writeable):
+    target, _ = arrays(BIG, np.float32, order)
+    target.flags.writeable = writeable  # a read-only array takes the slower lookup, same answer
+    assert update._address(target) == target.ctypes.data
+
+
+def test_a_read_only_gradient_goes_through_blas_too():
+    target, x = arrays(BIG, np.float32, "F")
+    x.flags.writeable = False  # e.g. a gradient loaded from a file with mmap
+    expected = target - np.float32(0.25) * x
+    update.add_scaled_(target, -0.25, x)
+    np.testing.assert_allclose(target, expected, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "case",
     ["strided view", "layouts differ", "dtypes differ", "x overlaps target", "x is target", "alpha is zero"],
