@@ -46,9 +46,15 @@ ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.o
 
 def tiny_steps() -> dict[str, Callable[[], object]]:
     """One training step of the tiny MLP at batch 1, per implementation (tinygrad_mb where it imports)."""
-    weights = initial_weights(sizes=TINY)
-    x = np.random.default_rng(0).standard_normal((1, TINY[0]), dtype=np.float32)
-    y = np.array([1])
+    return training_steps(TINY, 1)
+
+
+def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callable[[], object]]:
+    """One training step of an in-hidden-out MLP on a fixed batch, per implementation (same weights and data)."""
+    weights = initial_weights(sizes=sizes)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], size=batch)
     builders = {NUMPY: NumpyMLP}
     if tinygrad_mlp.unavailable() is None:
         builders[TINYGRAD] = tinygrad_mlp.TinygradMLP

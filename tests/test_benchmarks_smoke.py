@@ -124,14 +124,42 @@ def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_three_updates():
     assert "bookkeeping per step" in table and table.count("\n") == 7  # header, rule, 6 rows
 
 
-def test_instruction_counter_parses_callgrind_and_runs_both_steps(capsys):
-    assert instructions.collected("==1== Events    : Ir\n==1== Collected : 968631677\n") == 968631677
-    with pytest.raises(RuntimeError, match="no 'Collected :' line"):
-        instructions.collected("==1== error\n")
-    for name in (throughput.NUMPY, throughput.TINYGRAD):  # the program valgrind runs
+CACHEGRIND_SUMMARY = """==7== I   refs:      1,048,238,453
+==7== I1  misses:       10,885,253
+==7== LLi misses:           31,200
+==7== D   refs:        548,014,051  (304,822,001 rd   + 243,192,050 wr)
+==7== D1  misses:       13,674,430  ( 10,656,549 rd   +   3,017,881 wr)
+==7== LLd misses:        3,113,927  (  2,251,446 rd   +     862,481 wr)
+"""
+
+
+def test_instruction_counter_parses_cachegrind_and_runs_both_steps():
+    assert instructions.summary(CACHEGRIND_SUMMARY) == {instructions.INSTRUCTIONS: 1_048_238_453}
+    assert instructions.summary(CACHEGRIND_SUMMARY, cache=True) == {
+        instructions.INSTRUCTIONS: 1_048_238_453,
+        instructions.CODE_MISSES: 10_885_253,
+        instructions.L2_DATA_MISSES: 3_113_927,  # reads and writes together
+    }
+    with pytest.raises(RuntimeError, match="no 'instructions' total"):
+        instructions.summary("==1== error\n")
+    with pytest.raises(RuntimeError, match="no 'L2 data misses' total"):
+        instructions.summary(CACHEGRIND_SUMMARY.split("==7== LLd")[0], cache=True)
+    for name in (throughput.NUMPY, throughput.TINYGRAD):  # the program valgrind runs, at both sizes
         instructions.run_steps(name, 3)
-    table = instructions.report({throughput.NUMPY: 200_000.0, throughput.TINYGRAD: 450_000.0})
-    assert "| 450,000 | 2.25 |" in table and table.count("\n") == 3
+        instructions.run_steps(name, 2, model="full", batch=4)
+    counts = {throughput.NUMPY: {instructions.INSTRUCTIONS: 200_000.0, instructions.CODE_MISSES: 1_000.0},
+              throughput.TINYGRAD: {instructions.INSTRUCTIONS: 450_000.0, instructions.CODE_MISSES: 1_500.0}}
+    table = instructions.report(counts, model="full", batch=32)
+    assert "784-128-10 MLP, batch 32: tinygrad_mb | 450,000 | 2.25 | 1,500 | 1.50 |" in table
+    assert table.count("\n") == 3
+
+
+def test_the_same_batch_and_weights_for_both_implementations():
+    steps = gap.training_steps(gap.TINY, 5)
+    losses = [step() for step in steps.values()]  # first step of each: the loss before any update
+    losses = [float(np.asarray(getattr(loss, "data", loss))) for loss in losses]
+    assert len(losses) == 2 and losses[0] > 0
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
 
 
 def test_instruction_counter_says_what_it_needs(monkeypatch, capsys):
@@ -142,12 +170,16 @@ def test_instruction_counter_says_what_it_needs(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         instructions.main(["--steps", "5", "5"])
     assert stop.value.code == 2 and "FEW must be" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        instructions.main(["--batch", "0"])
+    assert stop.value.code == 2 and "--batch must be at least 1" in capsys.readouterr().err
 
 
 def test_instruction_count_of_a_real_run_under_valgrind():
     if instructions.shutil.which("valgrind") is None:
         pytest.skip("valgrind is not installed")
-    few, many = instructions.count(throughput.NUMPY, 0), instructions.count(throughput.NUMPY, 40)
+    few = instructions.count(throughput.NUMPY, 0)[instructions.INSTRUCTIONS]
+    many = instructions.count(throughput.NUMPY, 40)[instructions.INSTRUCTIONS]
     assert 1_000_000 < few < many  # starting Python costs millions; 40 steps add more
 
 
