@@ -80,7 +80,8 @@ def count(implementation: str, steps: int, model: str = "tiny", batch: int = 1,
     simulate = ["--cache-sim=yes", *CACHES] if cache else ["--cache-sim=no"]
     command = ["valgrind", "--tool=cachegrind", *simulate, "--cachegrind-out-file=/dev/null", sys.executable,
                "-m", "benchmarks.instructions", "--child", implementation, str(steps), model, str(batch)]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    # One BLAS thread, and a fixed hash seed: sets and dicts then behave the same in every run, to the instruction.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")

@@ -91,6 +91,17 @@ def test_cross_entropy_label_errors(labels, pattern):
         F.cross_entropy(z, labels)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_cross_entropy_catches_negative_labels_when_there_are_more_classes_than_the_type_counts(dtype):
+    # Read as unsigned, int8's -1 is 255: a valid class when there are 300.
+    classes = int(np.iinfo(dtype).max) + 172
+    z = tg.Tensor(np.zeros((3, classes)))
+    with pytest.raises(LabelError, match="from -1 to 5"):
+        F.cross_entropy(z, np.array([0, -1, 5], dtype))
+    top = np.array([0, np.iinfo(dtype).max, 5], dtype)  # the largest label the type holds is fine
+    assert F.cross_entropy(z, top).item() == pytest.approx(np.log(classes))
+
+
 def test_cross_entropy_needs_2d_logits_and_a_valid_reduction():
     with pytest.raises(ShapeError, match="\\(N, C\\)"):
         F.cross_entropy(tg.Tensor(np.zeros(4)), np.array([0]))
