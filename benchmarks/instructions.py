@@ -1,7 +1,7 @@
 """Instructions (and cache misses) per training step, counted by valgrind: costs no other program can disturb.
 
     python -m benchmarks.instructions                         # tiny 4-4-3 MLP; half a minute; needs valgrind
-    python -m benchmarks.instructions --model full --cache    # the real 784-128-10 MLP, with cache misses (~2 min)
+    python -m benchmarks.instructions --model full --cache    # the real 784-128-10 MLP, with cache misses (a minute)
     python -m benchmarks.instructions --steps 100 600
 
 On a shared machine two timings of the same code can differ by 30%: other
