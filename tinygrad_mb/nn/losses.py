@@ -89,17 +89,18 @@ def _check_labels(labels: Any, logits: Tensor) -> None:
         )
     if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
         return
-    # One pass instead of min() and max(): read as unsigned, a negative label wraps
-    # around to a huge number, so "max >= C" catches labels out of range at both ends.
-    # (The max as the element at argmax: NumPy's argmax is a plain loop, its max() a
-    # trip through the general reduction machinery, several times the cost on a small batch.)
     signed, bits = labels.dtype.kind == "i", 8 * labels.dtype.itemsize
-    as_unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize]) if signed else labels
-    out_of_range = as_unsigned[as_unsigned.argmax()] >= c
-    if signed and c > 1 << (bits - 1) and not out_of_range:
-        # A negative label wraps to 2^bits - |label| >= 2^(bits-1): past C, unless C is
-        # larger still (int8 labels with over 128 classes). Then the sign needs a look too.
+    if signed and c > 1 << (bits - 1):
+        # More classes than the type's positive range (int8 labels, over 128 classes):
+        # no value it holds reaches C, so only a negative label can be out of range.
         out_of_range = labels[labels.argmin()] < 0
+    else:
+        # One pass instead of min() and max(): read as unsigned, a negative label wraps
+        # around to 2^bits - |label| >= 2^(bits-1) >= C, so "max >= C" catches both ends.
+        # (The max as the element at argmax: NumPy's argmax is a plain loop, its max() a
+        # trip through the general reduction machinery, several times the cost on a small batch.)
+        as_unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize]) if signed else labels
+        out_of_range = as_unsigned[as_unsigned.argmax()] >= c
     if out_of_range:
         lo, hi = int(labels.min()), int(labels.max())
         hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
