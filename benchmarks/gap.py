@@ -17,7 +17,10 @@ RESULTS.md, each interleaved and repeated (medians, [min-max]):
    step folds ``lr`` into its output gradient, so its weight gradients come out
    already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``;
    tinygrad_mb's SGD calls BLAS ``axpy`` for it
-   (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too.
+   (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too: on one
+   BLAS thread it is faster than the two passes, yet slower than the single
+   ``p -= g``; OpenBLAS shares a long axpy between threads when allowed, which
+   hides that on an idle machine.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time
 
 TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
+ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
 
 
 def tiny_steps() -> dict[str, Callable[[], object]]:
@@ -73,7 +77,13 @@ def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
 
 
 def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
-    """Seconds per update of a first-layer weight: two passes (lr * g, then subtract), one, and tinygrad_mb's."""
+    """Seconds per update of a first-layer weight: two passes (lr * g, then subtract), one, and tinygrad_mb's.
+
+    All on one BLAS thread, the setting of the small-batch comparison (NumPy's
+    own loops use one thread anyway). OpenBLAS splits an axpy this long
+    between threads when it may, so tinygrad_mb's update is also timed with
+    every BLAS thread the machine offers: that row is what a 2-thread step pays.
+    """
     rng = np.random.default_rng(0)
     shape = (N_HIDDEN, N_IN)  # nn.Linear's weight, stored column-major like tinygrad_mb's
     ns = {"p": np.asfortranarray(rng.standard_normal(shape, dtype=np.float32)),
@@ -81,11 +91,16 @@ def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     # np.subtract(..., out=p) is ``p -= ...`` (timeit cannot assign to a name from its namespace)
     statements = {"p -= lr * g": ("np.subtract(p, lr * g, out=p)", ns),
                   "p -= g": ("np.subtract(p, g, out=p)", ns)}
+    threaded = {}
     if tinygrad_mlp.unavailable() is None:  # what tinygrad_mb's SGD does: one sweep with BLAS axpy
         from tinygrad_mb.optim.update import add_scaled_
 
         statements[ADD_SCALED] = ("add_scaled_(p, -lr, g)", {**ns, "add_scaled_": add_scaled_})
-    timings = time_statements(statements, repeats, target_s)
+        threaded = {f"{ADD_SCALED} [{ALL_THREADS}]": statements[ADD_SCALED]}
+    with blas_threads(1):
+        timings = time_statements(statements, repeats, target_s)
+    if threaded:
+        timings.update(time_statements(threaded, repeats, target_s))
     return {label: Summary.of(values) for label, values in timings.items()}
 
 
@@ -99,7 +114,10 @@ def report(book: dict[str, Summary], sgd: dict[str, Summary]) -> str:
     if TINYGRAD in book:
         extra = (book[TINYGRAD].median - book[NUMPY].median) * 1e6
         rows.append([f"→ {TINYGRAD}'s bookkeeping per step", f"{extra:+.1f}"])
-    rows += [[f"update of a {N_HIDDEN}×{N_IN} float32 weight: `{label}`", us(s)] for label, s in sgd.items()]
+    for label, s in sgd.items():
+        code, _, threads = label.partition(" [")  # "stmt [all BLAS threads]" or just "stmt"
+        threads = threads.rstrip("]") or "1 BLAS thread"
+        rows.append([f"update of a {N_HIDDEN}×{N_IN} float32 weight, {threads}: `{code}`", us(s)])
     return "\n".join(results._table(["measurement", "µs, median [min–max]"], rows))
 
 

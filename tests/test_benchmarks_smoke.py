@@ -114,14 +114,16 @@ def test_quick_mlp_run_writes_results_and_figure(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
-def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_three_updates():
+def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_updates_per_thread_count():
     book = gap.bookkeeping(repeats=2, target_s=0.005)
     assert set(book) == {"hand-written NumPy", "tinygrad_mb"}
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
-    assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED}
+    threaded = f"{gap.ADD_SCALED} [{gap.ALL_THREADS}]"
+    assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED, threaded}
     table = gap.report(book, sgd)
-    assert "bookkeeping per step" in table and table.count("\n") == 7  # header, rule, 6 rows
+    assert "bookkeeping per step" in table and table.count("\n") == 8  # header, rule, 7 rows
+    assert table.count("1 BLAS thread: `") == 3 and "all BLAS threads: `add_scaled_(p, -lr, g)`" in table
 
 
 CACHEGRIND_SUMMARY = """==7== I   refs:      1,048,238,453

@@ -14,6 +14,10 @@ expose axpy. :func:`add_scaled_` calls it through ``ctypes`` when it can
 (NumPy's OpenBLAS, float32/float64 arrays with the same memory layout) and
 falls back to the two-sweep NumPy expression otherwise, so the result is the
 same either way (up to float rounding: axpy may use a fused multiply-add).
+Not every one-sweep loop is equally fast, though: on one thread, OpenBLAS's
+axpy ran at 20 us on the AMD EPYC of the committed benchmarks, against
+12.6 us for a plain ``p -= d`` and 29.5 us for ``p -= lr * d``
+(``python -m benchmarks.gap``).
 
 ``tinygrad_mb.optim.update.BLAS_AXPY = False`` switches the BLAS path off,
 for comparing the two.
