@@ -1,26 +1,27 @@
 """Where does the time go that tinygrad_mb spends beyond the hand-written NumPy step?
 
-    python -m benchmarks.gap            # about 10 seconds
+    python -m benchmarks.gap            # about half a minute
     python -m benchmarks.gap --quick    # a few seconds, rough
 
-Two measurements that account for most of the gap in the ``mlp`` section of
-RESULTS.md, each interleaved and repeated (medians, [min-max]):
+Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max]):
 
-1. **Bookkeeping.** The same training step on a 4-4-3 MLP at batch size 1,
-   where the arithmetic costs next to nothing, so what is left is the cost of
-   calls. The hand-written step pays only NumPy's own per-call cost; tinygrad_mb
-   adds Tensor objects, the graph, backward's walk over it, the module and
-   optimizer loops, and a few more NumPy calls. It pays this on every step, at
-   every batch size.
+1. **The step, taken apart.** Three steps that compute the same update: the
+   hand-written one (:mod:`benchmarks.numpy_mlp`); tinygrad_mb's own NumPy calls
+   with the engine taken away (:mod:`benchmarks.engine_calls`); and tinygrad_mb.
+   The first difference is what the API's promises cost (true gradients in
+   ``.grad``, so SGD applies the learning rate itself; fresh result arrays;
+   checked labels), the second is the engine's bookkeeping: Tensor objects,
+   the graph, backward's walk over it, the module and optimizer loops. Timed on
+   a 4-4-3 MLP at batch 1, where the arithmetic costs next to nothing, and on
+   the benchmark's 784-128-10 MLP at batch sizes 1 and 32.
 2. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
    twice (the temporary ``lr * g``, then the subtraction). The hand-written
    step folds ``lr`` into its output gradient, so its weight gradients come out
    already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``;
    tinygrad_mb's SGD calls BLAS ``axpy`` for it
-   (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too: on one
-   BLAS thread it is faster than the two passes, yet slower than the single
-   ``p -= g``; OpenBLAS shares a long axpy between threads when allowed, which
-   hides that on an idle machine.
+   (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too, also with
+   every BLAS thread, since OpenBLAS shares a long axpy between threads when
+   it may.
 """
 
 from __future__ import annotations
@@ -38,12 +39,16 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 
 from benchmarks import report as results  # noqa: E402
 from benchmarks import tinygrad_mlp  # noqa: E402
+from benchmarks.engine_calls import EngineCallsMLP  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
-from benchmarks.problem import LR, N_HIDDEN, N_IN, initial_weights  # noqa: E402
+from benchmarks.problem import LR, N_HIDDEN, N_IN, N_OUT, initial_weights  # noqa: E402
 from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved, time_statements  # noqa: E402
 
 TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all that is left
+FULL = (N_IN, N_HIDDEN, N_OUT)  # the benchmark's MLP
+FULL_BATCHES = (1, 32)
+ENGINE_CALLS = "tinygrad_mb's NumPy calls, no engine"  # benchmarks.engine_calls
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
 
@@ -54,13 +59,18 @@ def tiny_steps() -> dict[str, Callable[[], object]]:
 
 
 def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callable[[], object]]:
-    """One training step of an in-hidden-out MLP on a fixed batch, per implementation (same weights and data)."""
+    """One training step of an in-hidden-out MLP on a fixed batch, per implementation (same weights and data).
+
+    The hand-written step; where tinygrad_mb imports, also its NumPy calls
+    without the engine (:mod:`benchmarks.engine_calls`) and tinygrad_mb itself.
+    """
     weights = initial_weights(sizes=sizes)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], size=batch)
     builders = {NUMPY: NumpyMLP}
     if tinygrad_mlp.unavailable() is None:
+        builders[ENGINE_CALLS] = EngineCallsMLP
         builders[TINYGRAD] = tinygrad_mlp.TinygradMLP
     steps = {}
     for name, build in builders.items():
@@ -69,11 +79,16 @@ def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callabl
     return steps
 
 
-def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
-    """Seconds per training step of the tiny MLP, hand-written NumPy and tinygrad_mb, 1 BLAS thread."""
-    cases = [Case(name, step, partial(blas_threads, 1)) for name, step in tiny_steps().items()]
+def step_times(sizes: tuple[int, int, int], batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
+    """Seconds per training step of each implementation, interleaved, 1 BLAS thread."""
+    cases = [Case(name, step, partial(blas_threads, 1)) for name, step in training_steps(sizes, batch).items()]
     run_interleaved(cases, repeats, target_s)
     return {c.label: Summary.of(c.seconds_per_step) for c in cases}
+
+
+def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
+    """Seconds per training step of the tiny MLP at batch 1 (see :func:`step_times`)."""
+    return step_times(TINY, 1, repeats, target_s)
 
 
 def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
@@ -104,20 +119,32 @@ def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     return {label: Summary.of(values) for label, values in timings.items()}
 
 
-def report(book: dict[str, Summary], sgd: dict[str, Summary]) -> str:
-    """The two measurements as a Markdown table (µs, median [min–max])."""
-    def us(s: Summary) -> str:
-        return results._cell(s.scaled(lambda seconds: seconds * 1e6))
+def _us(s: Summary) -> str:
+    return results._cell(s.scaled(lambda seconds: seconds * 1e6))
 
-    tiny = "-".join(map(str, TINY))
-    rows = [[f"training step, {tiny} MLP, batch 1: {label}", us(s)] for label, s in book.items()]
-    if TINYGRAD in book:
-        extra = (book[TINYGRAD].median - book[NUMPY].median) * 1e6
-        rows.append([f"→ {TINYGRAD}'s bookkeeping per step", f"{extra:+.1f}"])
+
+def step_rows(times: dict[str, Summary], sizes: tuple[int, int, int], batch: int) -> list[list[str]]:
+    """Table rows for one :func:`step_times` result, with the two differences that take the gap apart."""
+    model = f"{'-'.join(map(str, sizes))} MLP, batch {batch}"
+    rows = [[f"training step, {model}: {label}", _us(s)] for label, s in times.items()]
+    if TINYGRAD in times and ENGINE_CALLS in times:
+        med = {label: s.median * 1e6 for label, s in times.items()}
+        rows.append([f"→ {model}: the API's promises (lr applied by SGD, fresh arrays, label check)",
+                     f"{med[ENGINE_CALLS] - med[NUMPY]:+.1f}"])
+        rows.append([f"→ {model}: {TINYGRAD}'s bookkeeping", f"{med[TINYGRAD] - med[ENGINE_CALLS]:+.1f}"])
+    return rows
+
+
+def report(book: dict[str, Summary], sgd: dict[str, Summary],
+           full: dict[int, dict[str, Summary]] | None = None) -> str:
+    """The measurements as a Markdown table (µs, median [min–max]); ``full`` maps batch size to step times."""
+    rows = step_rows(book, TINY, 1)
+    for batch, times in (full or {}).items():
+        rows += step_rows(times, FULL, batch)
     for label, s in sgd.items():
         code, _, threads = label.partition(" [")  # "stmt [all BLAS threads]" or just "stmt"
         threads = threads.rstrip("]") or "1 BLAS thread"
-        rows.append([f"update of a {N_HIDDEN}×{N_IN} float32 weight, {threads}: `{code}`", us(s)])
+        rows.append([f"update of a {N_HIDDEN}×{N_IN} float32 weight, {threads}: `{code}`", _us(s)])
     return "\n".join(results._table(["measurement", "µs, median [min–max]"], rows))
 
 
@@ -126,7 +153,9 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--quick", action="store_true", help="few repeats, short timings (rough numbers)")
     args = p.parse_args(argv)
     repeats, target_s = (3, 0.02) if args.quick else (15, 0.15)
-    table = report(bookkeeping(repeats, target_s), sgd_update(repeats, target_s))
+    book = bookkeeping(repeats, target_s)
+    full = {batch: step_times(FULL, batch, repeats, target_s) for batch in FULL_BATCHES}
+    table = report(book, sgd_update(repeats, target_s), full)
     print(table)
     return table
 

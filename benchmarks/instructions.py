@@ -1,7 +1,7 @@
 """Instructions (and cache misses) per training step, counted by valgrind: costs no other program can disturb.
 
-    python -m benchmarks.instructions                         # tiny 4-4-3 MLP; half a minute; needs valgrind
-    python -m benchmarks.instructions --model full --cache    # the real 784-128-10 MLP, with cache misses (a minute)
+    python -m benchmarks.instructions                         # tiny 4-4-3 MLP; 45 seconds; needs valgrind
+    python -m benchmarks.instructions --model full --cache    # the real 784-128-10 MLP, with cache misses (2 minutes)
     python -m benchmarks.instructions --steps 100 600
 
 On a shared machine two timings of the same code can differ by 30%: other
@@ -9,7 +9,9 @@ programs take the CPU, the caches, the memory bus. The number of instructions
 a step executes does not change with the weather, so it is the measure to
 watch when cutting the engine's bookkeeping. By default it runs the training
 step of the tiny 4-4-3 MLP of :mod:`benchmarks.gap` (where the arithmetic is
-negligible and the cost of calls is all that is left) under
+negligible and the cost of calls is all that is left), by hand, as
+tinygrad_mb's NumPy calls without the engine (:mod:`benchmarks.engine_calls`)
+and in tinygrad_mb, under
 ``valgrind --tool=cachegrind`` twice, for a few and for many steps, and
 divides the difference by the number of extra steps, so that starting Python
 and importing NumPy cancel out.
@@ -92,7 +94,7 @@ def per_step(steps: tuple[int, int], model: str = "tiny", batch: int = 1,
              cache: bool = False) -> dict[str, dict[str, float]]:
     """Per training step, for each implementation: the counts of :func:`count` (difference of two runs)."""
     few, many = steps
-    names = [NUMPY] + ([TINYGRAD] if tinygrad_mlp.unavailable() is None else [])  # as gap.training_steps
+    names = [NUMPY] + ([gap.ENGINE_CALLS, TINYGRAD] if tinygrad_mlp.unavailable() is None else [])  # as gap
     result = {}
     for name in names:
         low, high = count(name, few, model, batch, cache), count(name, many, model, batch, cache)

@@ -114,16 +114,35 @@ def test_quick_mlp_run_writes_results_and_figure(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
-def test_gap_tool_measures_both_steps_on_a_tiny_model_and_the_updates_per_thread_count():
+def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     book = gap.bookkeeping(repeats=2, target_s=0.005)
-    assert set(book) == {"hand-written NumPy", "tinygrad_mb"}
+    assert set(book) == {"hand-written NumPy", gap.ENGINE_CALLS, "tinygrad_mb"}
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
+    full = {4: gap.step_times(gap.FULL, 4, repeats=2, target_s=0.005)}
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
     threaded = f"{gap.ADD_SCALED} [{gap.ALL_THREADS}]"
     assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED, threaded}
-    table = gap.report(book, sgd)
-    assert "bookkeeping per step" in table and table.count("\n") == 8  # header, rule, 7 rows
+    table = gap.report(book, sgd, full)
+    assert table.count("\n") == 15  # header, rule, 5 rows per step measurement, 4 update rows
+    assert "4-4-3 MLP, batch 1: tinygrad_mb's bookkeeping" in table and "784-128-10 MLP, batch 4: the API's" in table
     assert table.count("1 BLAS thread: `") == 3 and "all BLAS threads: `add_scaled_(p, -lr, g)`" in table
+
+
+def test_engine_calls_step_is_tinygrad_mb_without_the_engine():
+    """Same loss, bit for bit the same weights after three steps: else engine_calls.py no longer mirrors the engine."""
+    from benchmarks.engine_calls import EngineCallsMLP
+    from benchmarks.tinygrad_mlp import TinygradMLP
+
+    weights = problem.initial_weights(sizes=(20, 16, 5))
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((7, 20), dtype=np.float32), rng.integers(0, 5, size=7)
+    bare, engine = EngineCallsMLP(weights), TinygradMLP(weights)
+    for _ in range(3):
+        assert float(bare.step(*bare.prepare(x, y))) == float(engine.step(*engine.prepare(x, y)).data)
+    for name, value in engine.weights().items():
+        np.testing.assert_array_equal(bare.weights()[name], value, err_msg=f"{name}: update engine_calls.py")
+    with pytest.raises(ValueError, match="label out of range"):
+        bare.step(x, np.full(7, 5))
 
 
 CACHEGRIND_SUMMARY = """==7== I   refs:      1,048,238,453
@@ -156,12 +175,12 @@ def test_instruction_counter_parses_cachegrind_and_runs_both_steps():
     assert table.count("\n") == 3
 
 
-def test_the_same_batch_and_weights_for_both_implementations():
+def test_the_same_batch_and_weights_for_every_implementation():
     steps = gap.training_steps(gap.TINY, 5)
     losses = [step() for step in steps.values()]  # first step of each: the loss before any update
     losses = [float(np.asarray(getattr(loss, "data", loss))) for loss in losses]
-    assert len(losses) == 2 and losses[0] > 0
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    assert len(losses) == 3 and losses[0] > 0
+    np.testing.assert_allclose(losses[1:], [losses[0]] * 2, rtol=1e-5)
 
 
 def test_instruction_counter_says_what_it_needs(monkeypatch, capsys):
