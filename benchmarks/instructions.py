@@ -44,11 +44,10 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 
 from benchmarks import gap, tinygrad_mlp  # noqa: E402
 from benchmarks import report as results  # noqa: E402
-from benchmarks.problem import N_HIDDEN, N_IN, N_OUT  # noqa: E402
 from benchmarks.throughput import NUMPY, TINYGRAD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = {"tiny": gap.TINY, "full": (N_IN, N_HIDDEN, N_OUT)}
+MODELS = {"tiny": gap.TINY, "full": gap.FULL}
 # Few and many steps: the difference is what the extra steps cost. The full model
 # runs about 50 times slower under valgrind, so it gets fewer.
 STEPS = {"tiny": (200, 1200), "full": (20, 120)}
