@@ -53,11 +53,6 @@ ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.o
 ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
 
 
-def tiny_steps() -> dict[str, Callable[[], object]]:
-    """One training step of the tiny MLP at batch 1, per implementation (tinygrad_mb where it imports)."""
-    return training_steps(TINY, 1)
-
-
 def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callable[[], object]]:
     """One training step of an in-hidden-out MLP on a fixed batch, per implementation (same weights and data).
 

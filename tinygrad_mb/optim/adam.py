@@ -22,8 +22,8 @@ from typing import Any
 
 from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError
-from tinygrad_mb.optim.update import add_scaled_
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
+from tinygrad_mb.optim.update import add_scaled_
 from tinygrad_mb.tensor import Tensor
 
 
