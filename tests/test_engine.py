@@ -173,3 +173,75 @@ def test_float32_grads_stay_float32_when_mixed_with_float64():
 def test_every_library_error_is_a_tinygradmb_error():
     with pytest.raises(TinygradMBError):
         Tensor(np.ones(2)) + Tensor(np.ones(3))
+
+
+def test_no_grad_nests_and_a_decorated_function_may_call_itself():
+    @no_grad()
+    def countdown(t, n):
+        if n:
+            countdown(t, n - 1)
+        return t * 2
+
+    x = Tensor([1.0], requires_grad=True)
+    assert not countdown(x, 3).requires_grad
+    assert is_grad_enabled()  # the inner calls must not leave recording switched off
+    block = no_grad()
+    with block:
+        with block:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert (x * 2).requires_grad
+
+
+def test_no_grad_in_one_thread_does_not_switch_off_recording_in_another():
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+
+    def evaluate():
+        with no_grad():
+            inside.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=evaluate)
+    worker.start()
+    try:
+        assert inside.wait(10)
+        x = Tensor([1.0], requires_grad=True)
+        assert is_grad_enabled() and (x * 2).requires_grad
+    finally:
+        release.set()
+        worker.join()
+    assert is_grad_enabled()
+
+
+def test_backward_stores_a_copy_of_the_given_gradient_in_the_tensor_dtype():
+    x = Tensor(np.zeros(2, dtype=np.float32), requires_grad=True)
+    v = np.ones(2)
+    (x + 1).backward(v)
+    v[:] = 100  # the caller reuses its array: x.grad must not change
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    assert x.grad.dtype == np.float32
+    leaf = Tensor(np.zeros(2), requires_grad=True)
+    given = Tensor(np.ones(2, dtype=np.float32))
+    leaf.backward(given)
+    given.data[:] = 7
+    np.testing.assert_array_equal(leaf.grad, [1.0, 1.0])
+    assert leaf.grad.dtype == np.float64
+
+
+def test_a_zero_dimensional_gradient_stays_an_array_when_it_accumulates():
+    x = Tensor(np.float64(2.0), requires_grad=True)
+    (x * 3).backward()
+    (x * 3).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 6.0
+
+
+def test_a_cast_to_integers_leaves_the_graph():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    y = x.astype(np.int64)
+    assert y.dtype == np.int64 and not y.requires_grad and y.is_leaf
+    z = x.astype(np.float64)  # a float cast stays differentiable
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])

@@ -93,3 +93,13 @@ def test_wrong_backward_is_caught_for_every_shape(a):
     x = Tensor(a + np.sign(a) + (a == 0), requires_grad=True)  # |x| >= 1: the bug is visible
     with pytest.raises(GradcheckError):
         gradcheck(lambda t: WrongSquare.apply(t), x)
+
+
+def test_gradcheck_checks_non_leaf_and_read_only_inputs_as_leaves():
+    x32 = Tensor(np.array([0.3, 0.7], dtype=np.float32), requires_grad=True)
+    assert gradcheck(lambda a: (a * a).sum(), x32.astype("float64"))  # what the dtype warning advises
+    assert x32.grad is None  # the check does not reach back into the caller's graph
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda a: WrongSquare.apply(a).sum(), x32.astype("float64"))
+    read_only = Tensor(np.broadcast_to(np.array([0.3, 0.7]), (2, 2)), requires_grad=True)
+    assert gradcheck(lambda a: (a * a).sum(), read_only)

@@ -139,3 +139,15 @@ def test_comparisons_are_boolean_and_not_differentiable():
 def test_distinct_arrays_have_no_near_ties(a):
     values = np.sort(a.ravel())
     assert np.all(np.diff(values) >= 0.05 - 1e-12)
+
+
+def test_the_power_zero_has_slope_zero_even_at_zero():
+    # a^0 = 1 is constant; the general rule b * a^(b-1) would give 0 * inf = NaN at a = 0.
+    x = Tensor(np.array([0.0, 1.0, -2.0]), requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+    a = Tensor(np.array([0.0, 3.0]), requires_grad=True)
+    b = Tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 6.0])
+    assert np.all(np.isfinite(b.grad))

@@ -64,3 +64,28 @@ def test_bad_axis_is_a_clear_shape_error():
         x.sum(axis=2)
     with pytest.raises(ShapeError, match="repeated axis"):
         x.mean(axis=(0, -2))
+
+
+def test_max_of_a_nan_sends_the_gradient_to_the_nan_like_pytorch():
+    x = Tensor([1.0, np.nan, 2.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+
+
+def test_numpy_integer_axes_and_the_axes_of_a_zero_dimensional_tensor():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(x.sum(axis=np.int64(1)).numpy(), [3.0, 12.0])
+    t = Tensor(2.0, requires_grad=True)
+    for reduce in (lambda t: t.sum(axis=0), lambda t: t.max(axis=-1), lambda t: t.mean(axis=(0,))):
+        out = reduce(t)
+        assert out.shape == () and out.item() == 2.0
+    t.mean(axis=0).backward()
+    assert t.grad == 1.0
+    with pytest.raises(ShapeError, match="axis 1 is out of range"):
+        t.sum(axis=1)
+
+
+def test_variance_without_degrees_of_freedom_is_nan_as_in_numpy():
+    assert np.isnan(Tensor([1.0]).var(ddof=1).item())
+    assert np.isnan(Tensor([1.0, 3.0]).var(ddof=2).item())
+    assert Tensor([1.0, 3.0]).var(ddof=1).item() == pytest.approx(np.var([1.0, 3.0], ddof=1))

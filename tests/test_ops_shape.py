@@ -123,3 +123,18 @@ def test_concatenate_and_stack(backend_name, data):
 def test_concatenate_shape_mismatch_names_the_op():
     with pytest.raises(ShapeError, match=r"Concatenate.*\(2, 3\).*\(2, 4\)"):
         concatenate([Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))], axis=0)
+
+
+def test_flatten_unsqueeze_and_expand_reject_axes_that_do_not_exist():
+    x = Tensor(np.zeros((2, 3, 4)))
+    with pytest.raises(ShapeError, match="flatten: axis 3 is out of range"):
+        x.flatten(3)
+    with pytest.raises(ShapeError, match="start_dim 2 comes after end_dim 1"):
+        x.flatten(2, 1)
+    with pytest.raises(ShapeError, match="unsqueeze: axis 5 is out of range"):
+        x.unsqueeze(5)
+    with pytest.raises(ShapeError, match="new leading axis"):
+        Tensor(np.ones(3)).expand(-1, 3)
+    assert x.flatten(-2).shape == (2, 12)
+    assert x.unsqueeze(3).shape == x.unsqueeze(-1).shape == (2, 3, 4, 1)
+    assert Tensor(np.ones(3)).expand(2, -1).shape == (2, 3)

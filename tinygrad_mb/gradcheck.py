@@ -69,6 +69,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     if not checked:
         raise GradcheckError("gradcheck: no input requires grad; create the inputs with requires_grad=True")
     for k in checked:
+        t = inputs[k]
+        writeable = getattr(t.data.flags, "writeable", True)  # CuPy arrays are always writeable
+        if t._ctx is not None or not writeable:
+            # Check it as a leaf of its own: a non-leaf input (e.g. ``x.astype("float64")``) gets
+            # no .grad from backward, and a read-only one cannot be perturbed in place.
+            leaf = Tensor._wrap(t.data if writeable else t.data.copy())
+            leaf.requires_grad = True
+            inputs[k] = leaf
         if inputs[k].dtype != np.float64:
             warnings.warn(
                 f"gradcheck: input {k} has dtype {inputs[k].dtype}; central differences are only reliable "

@@ -17,6 +17,7 @@ or ``a + b`` are thin calls into those ops; they are listed in ``ops`` too.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -28,16 +29,26 @@ from tinygrad_mb.errors import (
     DTypeError,
     GraphReleasedError,
     ShapeError,
+    TinygradMBError,
 )
 
-# Whether ops record the graph. Module level and read directly, because the
-# check happens on every op and must cost next to nothing.
-_grad_enabled = True
+class _GradMode(threading.local):
+    """Whether ops record the graph, one flag per thread (as in PyTorch).
+
+    Per thread, so a ``no_grad()`` block in one thread (an evaluation running
+    next to training) cannot switch recording off in another. Every op reads
+    the flag, so it is one attribute of one object: next to nothing to check.
+    """
+
+    enabled = True  # the default in every new thread
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside a ``no_grad()`` block."""
-    return _grad_enabled
+    """True unless inside a ``no_grad()`` block (of this thread)."""
+    return _grad_mode.enabled
 
 
 class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_grad)
@@ -45,17 +56,20 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
     Inside, ops compute values only; results have ``requires_grad=False`` and
     keep no reference to their inputs, so evaluation costs no extra memory.
+    Blocks nest, and a decorated function may call itself: each entry saves
+    the state it found on a stack, and each exit restores its own entry's state.
     """
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # one entry per active use (the decorator reuses this object)
+
     def __enter__(self) -> no_grad:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
+        self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_mode.enabled = self._previous.pop()
 
 
 class Function:
@@ -110,13 +124,15 @@ class Function:
             if isinstance(out, np.generic):  # NumPy turns 0-d results into scalars; keep arrays
                 out = np.asarray(out)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
+            if isinstance(exc, TinygradMBError):  # an op's own message already says what is wrong
+                raise
             if "shape" in str(exc) or "broadcast" in str(exc) or "dimension" in str(exc):
                 raise ShapeError(_shape_message(cls.__name__, args, exc)) from None
             raise
         result = Tensor.__new__(Tensor)
         result.data = out
         result.grad = None
-        if requires_grad and _grad_enabled:
+        if requires_grad and _grad_mode.enabled:
             fn.parents = args
             result.requires_grad = True
             result._ctx = fn
@@ -275,10 +291,17 @@ class Tensor:
         return out
 
     def astype(self, dtype: Any) -> Tensor:
-        """A copy with another dtype; differentiable (the gradient is cast back)."""
+        """A copy with another dtype; differentiable to float dtypes (the gradient is cast back).
+
+        A cast to an integer or boolean dtype leaves the graph (like PyTorch): rounding
+        has slope 0 almost everywhere, and only float tensors can require gradients.
+        """
         from tinygrad_mb.ops import Cast  # noqa: PLC0415
 
-        return Cast.apply(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            return Tensor._wrap(self.data.astype(dtype))
+        return Cast.apply(self, dtype=dtype)
 
     def retain_grad(self) -> Tensor:
         """Also store ``.grad`` on this non-leaf tensor during backward (like PyTorch)."""
@@ -319,7 +342,9 @@ class Tensor:
                 )
             grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
+            # A copy, in this tensor's dtype: .grad must own its memory, so that changing
+            # the caller's array afterwards cannot change the gradients (PyTorch copies too).
+            grad = xp.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ShapeError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
 
@@ -363,7 +388,12 @@ class Tensor:
         elif id(g) in handed_out or not g.flags.owndata:
             g = g.copy(order="K")  # keep the layout of the parameter (see nn.Linear)
         handed_out.add(id(g))
-        self.grad = g if self.grad is None else self.grad + g
+        if self.grad is None:
+            self.grad = g
+        else:  # an out-of-place sum: the old .grad may be an array the caller still holds
+            self.grad = self.grad + g
+            if isinstance(self.grad, np.generic):  # NumPy's sum of two 0-d arrays is a scalar
+                self.grad = np.asarray(self.grad)
 
     def _topological_order(self) -> list[Tensor]:
         """The op results this tensor depends on, each after all of its inputs (iterative DFS).

@@ -14,7 +14,6 @@ and composes the few ops that need no backward of their own (var, flatten, ...).
 
 from __future__ import annotations
 
-import builtins
 from numbers import Number
 from typing import Any
 
@@ -164,7 +163,9 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     for a in axes:
         n *= x.shape[a]
     centered = x - mean(x, axis=axes, keepdims=True)
-    return sum(centered * centered, axis=axes, keepdims=keepdims) * (1.0 / builtins.max(n - ddof, 1))
+    # n - ddof <= 0: no degrees of freedom left, the variance is undefined (NaN, as in NumPy)
+    scale = 1.0 / (n - ddof) if n > ddof else float("nan")
+    return sum(centered * centered, axis=axes, keepdims=keepdims) * scale
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -188,6 +189,13 @@ def argmin(x: Tensor, axis: int | None = None) -> Tensor:
 
 
 # --- shapes ------------------------------------------------------------------------
+def _axis(axis: int, ndim: int, op: str) -> int:
+    """``axis`` as a non-negative index into ``ndim`` axes, or a ShapeError naming the valid range."""
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range; the valid axes are {-ndim}..{ndim - 1}")
+    return axis % ndim
+
+
 def _shape_arg(shape: tuple) -> tuple:
     """Accept both ``f(2, 3)`` and ``f((2, 3))``."""
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -211,7 +219,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes start_dim..end_dim into one (PyTorch's ``flatten``)."""
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = start_dim % x.ndim, end_dim % x.ndim
+    start, end = _axis(start_dim, x.ndim, "flatten"), _axis(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {x.shape})")
     merged = 1
     for n in x.shape[start:end + 1]:
         merged *= n
@@ -227,6 +237,8 @@ def expand(x: Tensor, *shape) -> Tensor:
     """Like broadcast_to; -1 keeps that axis's size (PyTorch's ``expand``)."""
     shape = _shape_arg(shape)
     offset = len(shape) - x.ndim
+    if -1 in shape[:offset]:
+        raise ShapeError(f"expand: -1 (keep the size) used for a new leading axis in {shape}; give its size")
     shape = tuple(x.shape[i - offset] if n == -1 else n for i, n in enumerate(shape))
     return broadcast_to(x, shape)
 
@@ -242,7 +254,7 @@ def squeeze(x: Tensor, axis: int | tuple | None = None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at position ``axis``."""
-    axis = axis % (x.ndim + 1)
+    axis = _axis(axis, x.ndim + 1, "unsqueeze")  # the new axis can also go after the last one
     return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
 
 

@@ -61,7 +61,11 @@ class Div(Function):
 
 
 class Pow(Function):
-    """out = a ** b;   d/da = b * a^(b-1),  d/db = a^b * ln(a)  (taken as 0 where a <= 0)."""
+    """out = a ** b;   d/da = b * a^(b-1),  d/db = a^b * ln(a)  (taken as 0 where a <= 0).
+
+    Where b = 0, a^0 = 1 is constant and d/da = 0, also at a = 0, where the
+    formula would give 0 * a^(-1) = 0 * inf = NaN.
+    """
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -70,10 +74,10 @@ class Pow(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
-        ga = g * b * a ** (b - 1)
+        xp = array_module(g)
         if isinstance(b, (int, float)):  # a constant exponent needs no gradient
-            return ga, None
-        xp = array_module(a)
+            return (g * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(g)), None
+        ga = g * (b * a ** xp.where(b == 0, 1, b - 1))  # b = 0: b * a^1 = 0, not 0 * inf
         safe_log = xp.log(xp.where(a > 0, a, 1))
         return ga, g * self.out * safe_log
 

@@ -7,6 +7,8 @@ back as size-1 axes; then broadcasting copies ``g`` to every reduced element.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.tensor import Function
@@ -16,14 +18,16 @@ def normalize_axes(axis, ndim: int, op: str = "reduce") -> tuple[int, ...]:
     """Axes as a sorted tuple of non-negative ints (``None`` means all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, Integral) else tuple(axis)  # Integral: NumPy's int64 too
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
+    if ndim == 0:  # a 0-d tensor has no axis to reduce; axis 0 or -1 is accepted, as PyTorch does
+        return ()
     return tuple(sorted(out))
 
 
@@ -76,7 +80,9 @@ class Max(Function):
             raise ShapeError(f"{'min' if smallest else 'max'}: cannot reduce an empty tensor of shape {x.shape}")
         reduce = x.min if smallest else x.max
         out = reduce(axis=self.axes, keepdims=True)
-        self.winners = x == out
+        # The winners: elements equal to the result, or NaN where the result is NaN
+        # (NaN != NaN, so without the second part a NaN maximum would have no winner).
+        self.winners = (x == out) | ((x != x) & (out != out))
         self.shape = x.shape
         return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
 
