@@ -152,3 +152,37 @@ def test_save_from_backend_and_load_back(tmp_path, backend_name):
     for a, b in zip(model.parameters(), other.parameters()):
         assert b.backend == backend_name
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_any_key_round_trips_even_the_names_of_savez_arguments(tmp_path):
+    # np.savez(f, **arrays) would take "file" and "allow_pickle" as its own arguments.
+    state = {"file": np.arange(3), "allow_pickle": np.zeros(2), "layer/weight": np.ones((2, 2), np.float32)}
+    save(state, tmp_path / "k.npz")
+    loaded = load(tmp_path / "k.npz")
+    assert list(loaded) == list(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(loaded[key], value)
+        assert loaded[key].dtype == value.dtype
+    assert sorted(np.load(tmp_path / "k.npz").files) == sorted(state)  # still a plain .npz for NumPy
+
+
+def test_a_zip_that_holds_something_other_than_arrays_is_refused(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "notes.npz", "w") as archive:
+        archive.writestr("a.txt", "hi")
+    with pytest.raises(SaveLoadError, match=r"members that are not arrays \(a.txt\)"):
+        load(tmp_path / "notes.npz")
+
+
+def test_an_incomplete_optimizer_state_is_refused_and_changes_nothing():
+    p = nn.Parameter(np.ones(3))
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = np.ones(3)
+    opt.step()
+    state = opt.state_dict()
+    del state["0.exp_avg_sq"]
+    fresh = optim.Adam([nn.Parameter(np.ones(3))], lr=0.2)
+    with pytest.raises(StateDictError, match=r"parameter 0 has state .* lacks \['exp_avg_sq'\]"):
+        fresh.load_state_dict(state)
+    assert fresh.lr == 0.2 and fresh.state == [{}]

@@ -55,6 +55,18 @@ def _umask() -> int:
     return mask
 
 
+def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
+    """What ``np.savez`` writes (an uncompressed zip, one ``<name>.npy`` per array), for any names.
+
+    ``np.savez(f, **arrays)`` would take a state-dict key named ``file`` or
+    ``allow_pickle`` as its own argument.
+    """
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, array in arrays.items():
+            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
 def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (name -> array or Tensor, NumPy or CuPy) to ``path`` as .npz, atomically.
 
@@ -79,7 +91,7 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _write_npz(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -132,7 +144,7 @@ def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
         )
     try:
         with loaded:
-            return OrderedDict((key, loaded[key]) for key in loaded.files)
+            state = OrderedDict((key, loaded[key]) for key in loaded.files)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:  # a damaged member
         if "pickle" in str(exc):
             raise SaveLoadError(
@@ -144,5 +156,13 @@ def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
             f"load: {path!r} is a damaged .npz file ({type(exc).__name__}: {exc}); "
             "save it again with tinygrad_mb.save(model.state_dict(), path)"
         ) from exc
+    not_arrays = [key for key, value in state.items() if not isinstance(value, np.ndarray)]
+    if not_arrays:  # NumPy hands back a member that is not an .npy as raw bytes
+        raise SaveLoadError(
+            f"load: {path!r} is a zip archive with members that are not arrays ({', '.join(not_arrays)}); "
+            "it was not written by save(); save the state dict with tinygrad_mb.save(model.state_dict(), path)"
+        )
+    return state
+
 
 __all__ = ["save", "load"]

@@ -174,3 +174,27 @@ def test_seed_generator_is_used_as_is():
     loader = DataLoader(indexed_dataset(10), batch_size=10, shuffle=True, seed=rng)
     first = epoch_indices(loader)[0]
     assert first == np.random.default_rng(3).permutation(10).tolist()
+
+
+def test_a_list_sample_with_an_array_and_a_label_gets_a_clear_error():
+    class ListSamples(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return [np.ones(3), i]  # meant as (input, label)
+
+    with pytest.raises(DataError, match="must be a tuple, not a list"):
+        next(iter(DataLoader(ListSamples(), batch_size=2)))
+
+
+def test_samples_of_different_shapes_name_the_shapes():
+    class Ragged(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.ones(i + 1)
+
+    with pytest.raises(DataError, match=r"shapes differ: \[\(1,\), \(2,\)\]"):
+        next(iter(DataLoader(Ragged(), batch_size=2)))

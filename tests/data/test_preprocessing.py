@@ -83,3 +83,13 @@ def test_standardize_rejects_bad_shapes():
         standardize(np.zeros(5))
     with pytest.raises(DataError, match="X_test has features of shape"):
         standardize(np.zeros((5, 3)), np.zeros((2, 4)))
+
+
+def test_a_constant_float64_feature_is_centred_exactly():
+    # The computed mean of ten copies of 0.1 is off by a rounding error; std > 0 would then
+    # divide by about 1e-17 and blow the test values up to 1e15.
+    X_train = np.column_stack([np.full(10, 0.1), np.arange(10.0)])
+    train, test, mean, std = standardize(X_train, np.array([[0.2, 3.0]]))
+    assert std[0] == 1 and mean[0] == 0.1
+    assert np.all(train[:, 0] == 0)
+    assert test[0, 0] == pytest.approx(0.1)

@@ -180,3 +180,13 @@ def test_max_pool2d_property_forward_and_gradient(config):
     out = F.max_pool2d(x, kernel, stride, padding)
     np.testing.assert_array_equal(out.data, pool_reference(x.data, kernel, stride, padding))
     assert tg.gradcheck(lambda x: F.max_pool2d(x, kernel, stride, padding), x)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.bool_])
+def test_max_pool_pads_integer_and_boolean_images_with_their_lowest_value(dtype):
+    x = (np.arange(16).reshape(1, 1, 4, 4) % 7).astype(dtype)
+    out = nn.MaxPool2d(2, padding=1)(tg.Tensor(x)).numpy()
+    padded = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-1000)
+    expected = padded.reshape(1, 1, 3, 2, 3, 2).max(axis=(3, 5))
+    np.testing.assert_array_equal(out, expected.astype(dtype))
+    assert out.dtype == dtype

@@ -59,13 +59,20 @@ def test_reassigning_attributes_updates_the_registries():
     m = nn.Module()
     m.w = nn.Parameter(np.zeros(3))
     assert [n for n, _ in m.named_parameters()] == ["w"]
-    m.w = 5  # a plain value: no longer a parameter
+    with pytest.raises(TypeError, match="cannot assign a Tensor as parameter 'w'.*nn.Parameter"):
+        m.w = tg.Tensor(np.ones(3), requires_grad=True)  # would silently stop being trained (PyTorch raises too)
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    del m.w
+    m.w = 5  # after del, the name is free for a plain value
     assert list(m.named_parameters()) == []
     m.sub = nn.Linear(2, 2)
     del m.sub
     assert list(m.named_children()) == []
     m.register_buffer("stat", np.ones(2))
     m.stat = tg.Tensor(np.zeros(2))  # replacing a buffer's tensor keeps it a buffer
+    assert [n for n, _ in m.named_buffers()] == ["stat"]
+    with pytest.raises(TypeError, match="cannot assign a ndarray as buffer 'stat'"):
+        m.stat = np.ones(2)
     assert [n for n, _ in m.named_buffers()] == ["stat"]
 
 

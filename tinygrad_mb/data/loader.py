@@ -205,13 +205,16 @@ class DataLoader:
                             f"{sorted(widths)}; every sample must have the same structure")
         fields = []
         for parts in zip(*samples):
-            arrays = [_backend.to_numpy(p.data if isinstance(p, Tensor) else p) for p in parts]
             try:
+                arrays = [_backend.to_numpy(p.data if isinstance(p, Tensor) else p) for p in parts]
                 stacked = np.stack(arrays)
-            except ValueError as exc:
-                shapes = sorted({np.shape(a) for a in arrays})
-                raise DataError(f"samples of {type(self.dataset).__name__} cannot be stacked into a batch: "
-                                f"shapes {shapes} ({exc})") from None
+            except ValueError as exc:  # ragged shapes, or a list mixing an array and a label
+                if any(isinstance(p, list) for p in parts):
+                    hint = "; a sample with several fields (input, label) must be a tuple, not a list"
+                else:
+                    hint = f"; their shapes differ: {sorted({tuple(getattr(p, 'shape', ())) for p in parts})}"
+                raise DataError(f"samples of {type(self.dataset).__name__} cannot be stacked into a batch "
+                                f"({exc}){hint}") from None
             if stacked.dtype == np.float64 and all(not hasattr(p, "dtype") for p in parts):
                 stacked = stacked.astype(np.float32)  # Python floats become float32, as in Tensor()
             fields.append(Tensor(stacked, backend=self.backend))

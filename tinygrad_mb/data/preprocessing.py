@@ -115,7 +115,11 @@ def standardize(X_train: Any, X_test: Any = None) -> Standardized:
     dtype = X_train.dtype if X_train.dtype.kind == "f" else np.dtype(np.float32)
     mean = X_train.mean(axis=0, dtype=np.float64)
     std = X_train.std(axis=0, dtype=np.float64)
-    std = np.where(std > 0, std, 1.0)
+    # Constant features found exactly (all values equal), not by std > 0: the computed mean of
+    # n copies of 0.1 is off by a rounding error, which would leave a std of 1e-17 to divide by.
+    constant = (X_train == X_train[0]).all(axis=0)
+    mean = np.where(constant, X_train[0], mean)
+    std = np.where(constant, 1.0, std)
 
     def apply(X: np.ndarray) -> np.ndarray:
         return ((X.astype(np.float64) - mean) / std).astype(dtype)

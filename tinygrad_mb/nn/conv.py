@@ -157,7 +157,9 @@ class MaxPool2dFn(Function):
         ow = _output_size(w, kw, stride[1], padding[1])
         if oh < 1 or ow < 1:
             raise ShapeError(f"max_pool2d: window {kh}x{kw} does not fit in the {h}x{w} input")
-        xpad = _pad(x, padding, value=-np.inf)
+        # The padding value must never win: the lowest value of the dtype.
+        lowest = -np.inf if x.dtype.kind in "fc" else False if x.dtype.kind == "b" else np.iinfo(x.dtype).min
+        xpad = _pad(x, padding, value=lowest)
         windows = _patches(xpad, kh, kw, stride, (oh, ow)).reshape(n, c, oh, ow, kh * kw)
         self.winner = windows.argmax(axis=-1)  # flat offset i*kw + j of each window's maximum
         self.kernel, self.stride, self.padding, self.padded_shape = kernel, stride, padding, xpad.shape

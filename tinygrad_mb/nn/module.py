@@ -98,6 +98,15 @@ class Module:
             pass  # replacing a buffer's tensor keeps it a buffer
         elif name in params and value is None:
             pass  # e.g. ``self.bias = None``: stays listed, skipped while iterating
+        elif name in params or name in buffers:
+            # Silently dropping the name would leave a layer whose weight is not trained or saved.
+            kind, needed = ("parameter", "a Parameter (nn.Parameter(...))") if name in params else (
+                "buffer", "a Tensor (or use register_buffer)")
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} as {kind} {name!r} of {type(self).__name__}: it must be "
+                f"{needed} or None; to change its values in place, assign to {name}.data; to remove it, "
+                f"use del self.{name} first"
+            )
         else:
             for registry in (params, buffers, modules):
                 registry.pop(name, None)

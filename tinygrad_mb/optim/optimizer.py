@@ -156,6 +156,13 @@ class Optimizer:
                     f"the state dict has {tuple(value.shape)}; was it saved for a different model?"
                 )
             per_param[int(index)][name] = value
+        for i, new in enumerate(per_param):  # a parameter's state is all there or absent (never stepped)
+            missing_state = [name for name in self.state_names if name not in new]
+            if new and missing_state:
+                raise StateDictError(
+                    f"{owner}.load_state_dict: parameter {i} has state {sorted(new)} but lacks "
+                    f"{missing_state}; the state dict is incomplete: save it again with optimizer.state_dict()"
+                )
         hyper = {name: state[name] for name in self.defaults}
         hyper = {name: (np.asarray(v).item() if hasattr(v, "shape") else v) for name, v in hyper.items()}
         self._validate(**hyper)
