@@ -166,6 +166,7 @@ print(f"by hand:  dL/da = {g_a:.6f}   dL/db = {g_b:.6f}   dL/dc = {g_c:.6f}")
 # %%
 e.retain_grad()
 d.retain_grad()
+L.retain_grad()  # the output too: dL/dL = 1, where the chain rule starts
 L.backward(retain_graph=True)
 print(f"autograd: dL/da = {a.grad:.6f}   dL/db = {b.grad:.6f}   dL/dc = {c.grad:.6f}")
 draw_graph(L, names={"a": a, "b": b, "c": c, "e": e, "d": d, "L": L},

@@ -81,8 +81,8 @@ print("largest weight difference, hand-written loop vs gd.train:", difference)
 # to show how much is luck: lines are means, bands ±1 standard deviation.
 #
 # Each variant has its own learning rate -- a bigger batch has a less noisy gradient and tolerates a
-# bigger step. These are the library's defaults for this problem; notebook 05 searches for the best rate
-# per batch size.
+# bigger step. These rates are cautious choices, half of the library's defaults for this problem
+# (`prob.default_lr(B)`: 1.0, 0.02 and 0.2); notebook 05 searches for the best rate per batch size.
 
 # %%
 variants = [gd.Batch(lr=0.5), gd.Stochastic(lr=0.01), gd.MiniBatch(32, lr=0.1)]
@@ -94,7 +94,7 @@ plt.show()
 # %% [markdown]
 # ## 5. What each axis tells you
 #
-# The same twelve runs, four stories:
+# The same nine runs (three variants, three seeds each), four stories:
 #
 # * **Per epoch** (top left) -- progress per pass over the data, i.e. per sample-gradient computed. If
 #   computing gradients is what costs (one sample at a time on a CPU), this is the bill. SGD wins by far:
