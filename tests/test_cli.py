@@ -89,6 +89,11 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["noise", "--batch-sizes", "1,99999"], "valid batch sizes are 1..1000"),
     (["sweep", "--lrs", "0.1,-1"], "positive"),
     (["trajectories", "--dataset", "digits"], "choose from 'linear2d'"),
+    (["noise", "--draws", "1"], "expected an integer >= 2"),
+    (["compare", "--target", "nan"], "not a finite loss"),
+    (["sweep", "--target", "inf"], "not a finite loss"),
+    (["compare", "--variants", "batch,minibatch:1000"], "identical runs"),
+    (["compare", "--variants", "sgd,minibatch:1"], "identical runs"),
     (["frobnicate"], "choose from 'compare', 'noise', 'sweep', 'trajectories'"),
     ([], "COMMAND"),
 ])
@@ -121,3 +126,50 @@ def test_console_script(tmp_path):
     r = run(["trajectories", "--updates", "5", "--out", "o"], cwd=tmp_path, exe=[shutil.which("tinygrad-mb")])
     assert r.returncode == 0, r.stderr
     assert_png(tmp_path / "o" / "trajectories.png")
+
+
+@pytest.mark.parametrize("out, message", [("taken/sub", "cannot write files there"), ("", "--out is empty")])
+def test_an_unusable_out_folder_is_rejected_before_anything_runs(tmp_path, out, message):
+    (tmp_path / "taken").write_text("x")  # a file where a folder would have to be
+    r = run(["compare", "--out", out], cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_a_bad_backend_variable_is_a_usage_error_not_an_import_crash(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_MB_BACKEND", "foo")
+    r = run(["--version"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and "tinygrad_mb" in r.stdout
+    r = run(["compare", "--out", "o"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "TINYGRAD_MB_BACKEND='foo' is not a backend" in r.stderr
+    assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):
+    r = run(["noise", "--dataset", "linear2d", "--draws", "20", "--out", "o"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o" / "noise.json").read_text(), parse_constant=lambda c: None)
+
+
+@pytest.mark.parametrize("failure, status", [(KeyboardInterrupt, 130), ("library error", 1)])
+def test_a_failed_or_interrupted_run_leaves_the_output_folder_as_it_was(tmp_path, monkeypatch, capsys,
+                                                                        failure, status):
+    from tinygrad_mb import cli
+    from tinygrad_mb.errors import TinygradMBError
+
+    def half_done(args, prep, staging):  # writes part of its files, then stops
+        (Path(staging) / "noise.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt if failure is KeyboardInterrupt else TinygradMBError("the run failed")
+
+    monkeypatch.setattr(cli, "_run_noise", half_done)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "noise.png").write_bytes(b"the previous figure")
+    assert cli.main(["noise", "--out", str(old), "--draws", "5"]) == status
+    assert [p.name for p in old.iterdir()] == ["noise.png"]  # no staging folder, no new file
+    assert (old / "noise.png").read_bytes() == b"the previous figure"
+    fresh = tmp_path / "new" / "deeper"
+    assert cli.main(["noise", "--out", str(fresh), "--draws", "5"]) == status
+    assert not (tmp_path / "new").exists()  # the folders the run created are gone again
+    err = capsys.readouterr().err
+    assert ("interrupted; no files were written" if status == 130 else "error: the run failed") in err

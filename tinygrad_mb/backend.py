@@ -98,11 +98,21 @@ def _backend_from_env() -> str:
     return value
 
 
-_current = _backend_from_env()
+# Read from the environment on first use, not at import: a bad value then fails where a
+# backend is needed, with its message, instead of making ``import tinygrad_mb`` (or
+# ``tinygrad-mb --help``) fail.
+_current: str | None = None
 
 
 def get_backend() -> str:
-    """Name of the backend new tensors are created on: ``"numpy"`` or ``"cupy"``."""
+    """Name of the backend new tensors are created on: ``"numpy"`` or ``"cupy"``.
+
+    Raises:
+        BackendError: ``$TINYGRAD_MB_BACKEND`` names no backend (only until one is set).
+    """
+    global _current
+    if _current is None:
+        _current = _backend_from_env()
     return _current
 
 

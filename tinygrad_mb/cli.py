@@ -17,18 +17,23 @@ prints the valid choices and exits with status 2, leaving no files behind.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_mb import backend as _backend
+from tinygrad_mb import output_folder
 from tinygrad_mb.errors import TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
 
 DEFAULT_OUT = "tinygrad_mb_out"
+NOISE_BATCH_SIZES = (1, 4, 16, 64, 256)
 COMMANDS = ("compare", "noise", "sweep", "trajectories")
 
 
@@ -41,6 +46,19 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive (expected a positive integer)")
     return value
+
+
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer (expected an integer >= {low})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small (expected an integer >= {low})")
+        return value
+
+    return parse
 
 
 def _positive_float(text: str) -> float:
@@ -128,9 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Measure E|g_B - G|^2 at the initial weights for several batch sizes and "
                                    "compare with tr(Sigma)/B (N-B)/(N-1); report the noise scale.")
     common(p)
-    p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"), default=[1, 4, 16, 64, 256],
-                   help="comma-separated batch sizes (default 1,4,16,64,256)")
-    p.add_argument("--draws", type=_positive_int, default=1000, help="mini-batches per batch size (default 1000)")
+    p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"), default=None,
+                   help=f"comma-separated batch sizes (default {','.join(map(str, NOISE_BATCH_SIZES))}, "
+                        "those up to the number of training samples)")
+    p.add_argument("--draws", type=_int_at_least(2), default=1000,
+                   help="mini-batches per batch size, at least 2 (default 1000)")
     p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for weights and sampling")
 
     p = sub.add_parser("sweep", help="best learning rate and steps-to-target per batch size",
@@ -184,11 +204,21 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     """Check the combination of arguments; return the prepared objects. Exits with 2 on a problem."""
     from tinygrad_mb.gd.problems import make_problem  # noqa: PLC0415
 
+    if not args.out.strip():
+        parser.error("--out is empty; give a folder name (default ./tinygrad_mb_out)")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         parser.error(f"--out {args.out!r} exists and is not a folder; give a folder name")
-    if args.backend == _backend.CUPY and not _backend.cupy_available():
-        parser.error(f"--backend cupy is not usable here ({_backend.cupy_unavailable_reason()}); "
+    try:
+        backend_name = args.backend or _backend.get_backend()  # also checks $TINYGRAD_MB_BACKEND
+    except TinygradMBError as exc:
+        parser.error(str(exc))
+    if backend_name == _backend.CUPY and not _backend.cupy_available():
+        source = "--backend cupy" if args.backend else f"{_backend.ENV_VAR}=cupy"
+        parser.error(f"{source} is not usable here ({_backend.cupy_unavailable_reason()}); "
                      f"valid choices here: ['numpy']")
+    target = getattr(args, "target", None)
+    if target is not None and not math.isfinite(target):
+        parser.error(f"argument --target: {target} is not a finite loss; give a number, e.g. 0.3")
     try:
         problem = make_problem(args.dataset, args.model)
     except TinygradMBError as exc:
@@ -221,9 +251,15 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
 
             variants = [replace(v, optimizer=args.optimizer) for v in variants]
         labels = [v.label(n) for v in variants]
-        if len(set(labels)) != len(labels):
-            parser.error(f"argument --variants: two variants are identical ({labels}); make them differ")
+        # Identical runs, also when spelled differently (minibatch:N is batch, minibatch:1 is sgd):
+        # the same batch size, rate, optimizer and schedule.
+        runs = [(v.resolve_batch_size(n), v.lr, v.optimizer, v.schedule, v.schedule_unit) for v in variants]
+        if len(set(labels)) != len(labels) or len(set(map(repr, runs))) != len(runs):
+            parser.error(f"argument --variants: two variants would make identical runs ({labels}); "
+                         "give them different batch sizes or rates")
         prepared["variants"] = variants
+    if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
+        args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]
     if args.command in ("noise", "sweep"):
         too_big = [b for b in args.batch_sizes if b > n]
         if args.command == "noise" and too_big:
@@ -234,11 +270,9 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     return prepared
 
 
-# --- the commands ----------------------------------------------------------------------------
+# --- the commands (each writes its files into a staging folder and returns their paths) ----------
 def _save_figure(fig: Any, path: str) -> None:
-    tmp = path + ".tmp"
-    fig.savefig(tmp, dpi=150, format="png")
-    os.replace(tmp, path)
+    fig.savefig(path, dpi=150, format="png")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     plt.close(fig)
@@ -330,22 +364,45 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments)."""
+    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments, 130 for Ctrl-C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the run began (while importing or checking)
+        print("tinygrad-mb: interrupted; no files were written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 and the valid choices on a bad argument
     prep = _validate(args.subparser, args)  # errors name the subcommand, e.g. 'tinygrad-mb compare: error'
     import matplotlib  # noqa: PLC0415  (only now: nothing is drawn before the arguments are known good)
 
     matplotlib.use("Agg")  # files only, never a window
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        created = output_folder.prepare(args.out)
+    except OSError as exc:
+        args.subparser.error(f"--out {args.out!r}: cannot write files there ({exc.strerror or exc}); "
+                             "give a folder you can write to, e.g. --out ./results")
     start = time.perf_counter()
     runner = {"compare": _run_compare, "noise": _run_noise, "sweep": _run_sweep,
               "trajectories": _run_trajectories}[args.command]
+    # Files are written into a hidden staging folder inside --out and moved in together at the
+    # end, so an error or Ctrl-C leaves the folder as it was: no half-written file, no mix of
+    # new and old results.
+    staging = tempfile.mkdtemp(prefix=".tinygrad-mb-", dir=args.out)
     try:
-        paths = runner(args, prep, args.out)
+        paths = output_folder.move_in(runner(args, prep, staging), args.out)
+    except KeyboardInterrupt:
+        print(f"tinygrad-mb {args.command}: interrupted; no files were written", file=sys.stderr)
+        return 130  # the shell's code for a program stopped by Ctrl-C
     except TinygradMBError as exc:
         print(f"tinygrad-mb {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not os.listdir(args.out):
+            output_folder.remove_empty(args.out, created)
     _say(args, f"wrote {', '.join(paths)} ({time.perf_counter() - start:.1f} s)")
     return 0
 

@@ -1,0 +1,64 @@
+"""How the command line writes its results: into a folder checked up front, all files or none.
+
+``tinygrad-mb`` writes a figure and several CSV/JSON files per run. Two rules:
+
+* The output folder is created and test-written **before** the run, so a
+  folder that cannot be written fails in a second with a message, not after
+  minutes of training with the results lost.
+* The files are written into a hidden staging folder inside it and moved in
+  together at the end (:func:`move_in`), so an error or Ctrl-C in the middle
+  leaves the folder as it was: no half-written PNG, no mix of new and old files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def prepare(out: str) -> str | None:
+    """Create ``out`` if needed and check that a file can be written there.
+
+    Returns the topmost folder this created (to remove again if nothing is
+    written), or None. Raises OSError when the folder cannot be made or written;
+    the folders it made are removed again first.
+    """
+    missing, path = [], os.path.abspath(out)
+    while not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    created = missing[-1] if missing else None
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tinygrad-mb-probe-", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError:
+        remove_empty(out, created)
+        raise
+    return created
+
+
+def remove_empty(out: str, created: str | None) -> None:
+    """Remove ``out`` and its parents up to ``created`` (the folders :func:`prepare` made), while empty."""
+    if created is None:
+        return
+    path = os.path.abspath(out)
+    while True:
+        try:
+            os.rmdir(path)
+        except OSError:  # not empty, or already gone: leave it
+            return
+        if path == created:
+            return
+        path = os.path.dirname(path)
+
+
+def move_in(written: list[str], out: str) -> list[str]:
+    """Move finished files (from a staging folder inside ``out``) into ``out``, replacing older results."""
+    paths = []
+    for path in written:
+        final = os.path.join(out, os.path.basename(path))
+        os.replace(path, final)  # a rename within one file system: atomic for each file
+        paths.append(final)
+    return paths
