@@ -146,9 +146,20 @@ def test_a_bad_backend_variable_is_a_usage_error_not_an_import_crash(tmp_path, m
 
 
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):
-    r = run(["noise", "--dataset", "linear2d", "--draws", "20", "--out", "o"], cwd=tmp_path)
+    r = run(["noise", "--dataset", "linear2d", "--draws", "20", "--out", "o"], cwd=tmp_path)  # N = 200 < 256
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "o" / "noise.json").read_text(), parse_constant=lambda c: None)
+    assert json.loads((tmp_path / "o" / "noise.json").read_text())["batch_sizes"] == [1, 4, 16, 64]
+
+
+def test_noise_json_is_strict_json_even_where_the_noise_is_exactly_zero(tmp_path):
+    def strict(constant):  # NaN and Infinity are not JSON: strict parsers (JavaScript's) reject them
+        raise AssertionError(f"noise.json holds {constant}")
+
+    r = run(["noise", "--dataset", "linear2d", "--draws", "20", "--batch-sizes", "1,200", "--out", "o"],
+            cwd=tmp_path)  # at B = N every batch is the full batch: zero noise, no relative error
+    assert r.returncode == 0, r.stderr
+    assert "exact" in r.stdout
+    json.loads((tmp_path / "o" / "noise.json").read_text(), parse_constant=strict)
 
 
 @pytest.mark.parametrize("failure, status", [(KeyboardInterrupt, 130), ("library error", 1)])

@@ -347,9 +347,7 @@ def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) 
     model = prob.model_fn(args.seed)
     result = trajectories(model, prob.loss_fn, prob.train, prep["variants"], seed=args.seed, start=prob.start,
                           backend=args.backend, **budget)
-    lines = [f"{label}: {len(p) - 1} updates, final loss {result.histories[label].final_loss:.5g}"
-             for label, p in result.paths.items()]
-    _say(args, f"{prob.description}\n" + "\n".join(lines))
+    _say(args, f"{prob.description}\n" + "\n".join(result.summary_lines()))  # says which runs diverged, and when
     return _write_result(result, result.plot(), out, "trajectories")
 
 

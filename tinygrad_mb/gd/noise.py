@@ -87,7 +87,7 @@ class NoiseResult:
     b_simple: float
 
     def relative_error(self) -> list[float]:
-        """``measured / theory - 1`` for each batch size."""
+        """``measured / theory - 1`` for each batch size; NaN at B = N, where both are exactly 0 (undefined)."""
         return [m / t - 1 if t > 0 else math.nan for m, t in zip(self.measured, self.theory)]
 
     def plot(self, ax: Any = None, title: str | None = None) -> Any:
@@ -97,15 +97,17 @@ class NoiseResult:
         return plot_noise(self, ax=ax, title=title)
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields plus the relative errors, as plain Python."""
-        return {**asdict(self), "relative_error": self.relative_error()}
+        """All fields plus the relative errors, as plain Python (NaN/inf as strings, so it is valid JSON)."""
+        from tinygrad_mb.gd.compare import _sanitize  # noqa: PLC0415  (the convention compare and sweep use)
+
+        return _sanitize({**asdict(self), "relative_error": self.relative_error()})
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=1, default=float)
-        if path is not None:
-            from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
+        from tinygrad_mb.gd.compare import _json_default, _write_text  # noqa: PLC0415
 
+        text = json.dumps(self.to_dict(), indent=1, default=_json_default)
+        if path is not None:
             _write_text(path, text)
         return text
 
@@ -127,7 +129,9 @@ class NoiseResult:
                 f"{'B':>6}  {'measured':>11}  {'+-s.e.':>9}  {'theory':>11}  {'rel. err':>8}"]
         for b, m, s, t, e in zip(self.batch_sizes, self.measured, self.measured_se, self.theory,
                                  self.relative_error()):
-            rows.append(f"{b:>6}  {m:>11.4g}  {s:>9.2g}  {t:>11.4g}  {e:>+8.1%}")
+            # B = N: one batch is the whole data set, so both noises are exactly 0 and a ratio is undefined
+            err = f"{e:>+8.1%}" if math.isfinite(e) else f"{'exact' if m == t == 0 else '-':>8}"
+            rows.append(f"{b:>6}  {m:>11.4g}  {s:>9.2g}  {t:>11.4g}  {err}")
         return "\n".join(rows)
 
 

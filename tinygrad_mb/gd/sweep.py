@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.errors import DataError, HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.trainer import train
 from tinygrad_mb.gd.variants import Variant
@@ -41,17 +41,19 @@ class SweepResult:
     target: float
     batch_sizes: list[int]
     lrs: list[float]
-    best_lr: list[float]  # nan where no rate reached the target
-    steps_to_target: list[float]  # updates (mean over seeds); inf where not reached
+    best_lr: list[float]  # nan where no rate reached the target, or every rate tied at 0 updates
+    steps_to_target: list[float]  # updates (mean over seeds); inf where not reached; 0: met at the start
     samples_to_target: list[float]
     runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, capped, best
     fit: tuple[float, float] | None  # (S_min, B_noise) of steps = S_min (1 + B_noise / B)
 
     def plot(self, title: str | None = None) -> Any:
         """Log-log steps-to-target against B, and best lr against B; returns the Figure."""
-        from tinygrad_mb.gd.plots import plot_sweep  # noqa: PLC0415
-
         return plot_sweep(self, title=title)
+
+    def met_at_start(self) -> bool:
+        """True when the target loss holds at the initial weights (0 updates for every batch size)."""
+        return bool(self.steps_to_target) and all(s == 0 for s in self.steps_to_target)
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python (infinities as strings, so it is valid JSON)."""
@@ -83,8 +85,15 @@ class SweepResult:
         rows = [f"learning-rate sweep: updates to reach full training loss <= {self.target:.6g} (N = {self.n})",
                 f"{'B':>6}  {'best lr':>9}  {'updates':>9}  {'samples':>10}"]
         for b, lr, s, m in zip(self.batch_sizes, self.best_lr, self.steps_to_target, self.samples_to_target):
-            rows.append(f"{b:>6}  {lr:>9.4g}  {s:>9.0f}  {m:>10.0f}" if math.isfinite(s)
-                        else f"{b:>6}  {'-':>9}  {'not reached':>9}")
+            if s == 0:  # every rate ties: no update was needed
+                rows.append(f"{b:>6}  {'-':>9}  {0:>9}  {0:>10}  (target met at the start)")
+            elif math.isfinite(s):
+                rows.append(f"{b:>6}  {lr:>9.4g}  {s:>9.0f}  {m:>10.0f}")
+            else:
+                rows.append(f"{b:>6}  {'-':>9}  {'not reached':>9}")
+        if self.met_at_start():
+            rows.append("the target is already met at the initial weights: 0 updates for every batch size "
+                        "and rate, so no rate is best (choose a lower target)")
         if self.fit is not None:
             rows.append(f"fit steps = S_min (1 + B_noise/B): S_min = {self.fit[0]:.4g}, B_noise = {self.fit[1]:.4g}")
         return "\n".join(rows)
@@ -142,10 +151,14 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         raise HyperparameterError(f"lrs must be positive finite numbers, got {lrs}")
     ds = as_dataset(dataset)
     n = len(ds)
+    if n == 0:
+        raise DataError("dataset is empty (0 samples): there is nothing to sweep on")
     sizes = sorted({min(int(b), n) for b in batch_sizes})
     if not sizes or sizes[0] < 1:
         raise HyperparameterError(f"batch_sizes must be positive ints, got {list(batch_sizes)}")
     seeds = list(seeds)
+    if not seeds:
+        raise HyperparameterError("seeds must name at least one seed, e.g. seeds=[0]")
     is_module = hasattr(model, "state_dict")
     nets = {s: (model if is_module else model(s)) for s in seeds}
     initial = {s: net.state_dict() for s, net in nets.items()}
@@ -162,7 +175,16 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         best = (math.inf, math.nan, math.inf)
         budget = max(math.ceil(epochs * n / b), min_updates)
         for lr in lrs:
-            cap = budget if not math.isfinite(best[0]) else int(best[0])
+            if best[0] == 0:
+                # the target holds at the initial weights (every seed's update 0), whatever the
+                # rate: every other rate ties at 0 updates without being run
+                runs.append({"batch_size": b, "lr": lr, "steps": 0.0, "samples": 0.0, "diverged": False,
+                             "capped": True, "best": False})
+                if bar is not None:
+                    bar.update(1)
+                continue
+            # a rate needing more updates than the best one so far can only lose (ceil: means over seeds)
+            cap = budget if not math.isfinite(best[0]) else math.ceil(best[0])
             steps, samples, diverged = [], [], False
             for s in seeds:
                 nets[s].load_state_dict(initial[s])
@@ -179,6 +201,8 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
                 bar.update(1)
             if mean_steps < best[0]:
                 best = (mean_steps, lr, float(np.mean(samples)))
+        if best[0] == 0:  # met at the start: all rates tie, none is best
+            best = (0.0, math.nan, 0.0)
         for r in runs:
             if r["batch_size"] == b and r["lr"] == best[1]:
                 r["best"] = True
@@ -204,3 +228,82 @@ def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
         f0 = EvalData(as_dataset(dataset), None, backend or _model_backend(model), {}).evaluate(model, loss_fn)
     f_star = dataset_f_star(dataset)
     return f_star + 3e-4 * (f0["train_loss"] - f_star) if f_star is not None else 0.1 * f0["train_loss"]
+
+
+# --- the figure ------------------------------------------------------------------------
+def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
+    """Steps-to-target against batch size (log-log) and the best learning rate per batch size.
+
+    Batch sizes that never reached the target are marked ▼ above the measured points;
+    those that met it before any update (0 updates, not drawable on a log axis) ▲ at a floor.
+    """
+    from tinygrad_mb.gd.plots import COLORS, _null_locator, new_figure, style  # noqa: PLC0415
+
+    fig, (a, b) = new_figure(1, 2, (12.5, 4.9))
+    bs = np.asarray(result.batch_sizes, dtype=float)
+    steps = np.asarray(result.steps_to_target, dtype=float)
+    ok = np.isfinite(steps) & (steps > 0)  # drawable on the log axis
+    at_start, missed = steps == 0, ~np.isfinite(steps)
+    grid = np.geomspace(bs.min(), bs.max(), 200)
+    if ok.any():
+        b0, s0 = bs[ok][0], steps[ok][0]
+        a.plot(grid, s0 * b0 / grid, color="gray", ls="--", lw=1.2, label="perfect scaling: steps ∝ 1/B")
+        if result.fit is not None:
+            s_min, b_noise = result.fit
+            a.plot(grid, s_min * (1 + b_noise / grid), color="black", lw=1.2,
+                   label=f"fit S_min·(1 + B_noise/B): S_min ≈ {s_min:.3g}, B_noise ≈ {b_noise:.3g}")
+            a.axhline(s_min, color="black", ls=":", lw=1, label="S_min (steps of a noise-free gradient)")
+        a.plot(bs[ok], steps[ok], "o-", color=COLORS[0], ms=7, lw=1.8, label="measured (best lr per batch size)")
+    # the markers sit just above / below the measured points (max over FINITE counts: inf is no height)
+    top = 1.5 * float(steps[ok].max()) if ok.any() else 1.5
+    floor = float(steps[ok].min()) / 1.5 if ok.any() else 0.5
+    if missed.any():
+        a.plot(bs[missed], np.full(missed.sum(), top), "v", color=COLORS[1], ms=9, ls="none",
+               label="target not reached within budget")
+    if at_start.any():
+        a.plot(bs[at_start], np.full(at_start.sum(), floor), "^", color=COLORS[2], ms=9, ls="none",
+               label="target met at the start (0 updates; drawn at a floor)")
+    if not ok.any():
+        what = "already met at the initial weights:\nno update needed" if result.met_at_start() else \
+            "not reached by any batch size\nwithin its budget" if missed.all() else "reached by no update count > 0"
+        a.text(0.5, 0.5, f"target f ≤ {result.target:.4g}\n{what}", transform=a.transAxes, ha="center",
+               va="center", fontsize=11, color="dimgray")
+    a.set_xscale("log", base=2)
+    a.set_yscale("log")
+    a.set_xlabel("batch size B (log scale)")
+    a.set_ylabel("updates to reach the target loss (log scale)")
+    a.set_title(f"Steps to target f ≤ {result.target:.4g}", fontsize=11)
+    a.legend(fontsize=8.5, frameon=False)
+    style(a)
+    if not ok.any():  # only markers at stand-in heights: a number scale would mislead
+        a.set_yticks([])
+        a.set_yticks([], minor=True)
+    lrs = np.asarray(result.best_lr, dtype=float)
+    grid_lrs = np.asarray(result.lrs, dtype=float)
+    b.plot(np.repeat(bs, len(grid_lrs)), np.tile(grid_lrs, len(bs)), "o", ms=3, color="lightgray", zorder=0,
+           label="learning rates in the grid")
+    if ok.any():
+        b.plot(bs[ok], lrs[ok], "o-", color=COLORS[2], ms=7, lw=1.8, label="best learning rate")
+        b0, l0 = bs[ok][0], lrs[ok][0]
+        b.plot(grid, l0 * grid / b0, color="gray", ls="--", lw=1.2, label="linear scaling rule lr ∝ B")
+        b.plot(grid, l0 * np.sqrt(grid / b0), color="gray", ls=":", lw=1.2, label="square-root rule lr ∝ √B")
+    else:
+        b.text(0.5, 0.5, "no best learning rate:\n" + ("every rate needs 0 updates" if result.met_at_start()
+                                                        else "no rate reached the target"),
+               transform=b.transAxes, ha="center", va="center", fontsize=11, color="dimgray")
+    b.set_xscale("log", base=2)
+    b.set_yscale("log")
+    b.set_ylim(grid_lrs.min() / 1.5, grid_lrs.max() * 1.5)
+    b.set_xlabel("batch size B (log scale)")
+    b.set_ylabel("learning rate (log scale)")
+    b.set_title("Best learning rate per batch size", fontsize=11)
+    b.legend(fontsize=8.5, frameon=False)
+    style(b)
+    for axis in (a, b):  # batch sizes as plain numbers, N marked
+        axis.set_xticks(bs)
+        axis.set_xticklabels([f"{int(v)}" + ("\n(=N)" if int(v) == result.n else "") for v in bs])
+        axis.xaxis.set_minor_locator(_null_locator())
+    fig.suptitle(title or f"Learning-rate sweep (N = {result.n}): perfect scaling for small batches, "
+                 "then diminishing returns", fontsize=12)
+    fig.tight_layout()
+    return fig

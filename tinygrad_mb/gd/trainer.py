@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend as _backend
-from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.errors import DataError, HyperparameterError
 from tinygrad_mb.gd.evaluation import EvalData, as_dataset, dataset_f_star, default_metrics
 from tinygrad_mb.gd.history import History
 from tinygrad_mb.gd.variants import Variant
@@ -159,6 +159,10 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     train_ds = as_dataset(dataset, "dataset")
     test_ds = None if test_dataset is None else as_dataset(test_dataset, "test_dataset")
     n = len(train_ds)
+    if n == 0:
+        raise DataError("dataset is empty (0 samples): there is nothing to train on")
+    if test_ds is not None and len(test_ds) == 0:
+        raise DataError("test_dataset is empty (0 samples): pass None to train without one")
     batch_size = variant.resolve_batch_size(n)
     budget = resolve_budget(n, batch_size, epochs, updates, samples, seconds)
     if eval_every is None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,24 +32,79 @@ from tinygrad_mb.gd.variants import Variant
 
 @dataclass
 class TrajectoryResult:
-    """Paths (one ``(updates + 1, 2)`` array per variant label) and the loss on a grid around them."""
+    """Paths (one ``(updates + 1, 2)`` array per variant label) and the loss on a grid around them.
+
+    A run that diverged is a result too: its path ends where the run stopped,
+    :meth:`diverged_at` says at which update, and :meth:`summary_lines` says so.
+    """
 
     names: tuple[str, str]
     paths: dict[str, np.ndarray]
-    grid: tuple[np.ndarray, np.ndarray, np.ndarray]  # W1, W2, f(W1, W2)
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray]  # W1, W2, f(W1, W2) over the view (see _view_box)
     optimum: tuple[float, float] | None
     updates: int | None
     epochs: float | None
     histories: dict[str, History] = field(default_factory=dict)
+    losses: dict[str, np.ndarray] = field(default_factory=dict)  # full training loss at every path point; inf: overflow
 
+    # --- what each run did ------------------------------------------------------------
+    def updates_made(self, label: str) -> int:
+        """Updates the run of ``label`` took (its path has one point more: the start)."""
+        return len(self.paths[label]) - 1
+
+    def diverged_at(self, label: str) -> int | None:
+        """The update at which the run of ``label`` diverged (could not continue), or None."""
+        h = self.histories.get(label)
+        return h.diverged_at if h is not None and h.diverged else None
+
+    def final_loss(self, label: str) -> float:
+        """Full training loss at the path's last point: where the run ended, blown up or not (inf: overflow)."""
+        if label in self.losses:
+            return float(self.losses[label][-1])
+        return self.histories[label].final_loss
+
+    def start_loss(self, label: str) -> float:
+        """Full training loss at the start of the path."""
+        return float(self.losses[label][0]) if label in self.losses else self.histories[label].initial_loss
+
+    def summary_lines(self) -> list[str]:
+        """One line per variant: updates made and final loss, or where it diverged."""
+        lines = []
+        for label in self.paths:
+            k, at, last = self.updates_made(label), self.diverged_at(label), self.final_loss(label)
+            if at is None:
+                lines.append(f"{label}: {_count(k, 'update')}, final loss {last:.5g}")
+            else:
+                lines.append(f"{label}: diverged at update {at} ({_count(k, 'update')} made; "
+                             f"loss {self.start_loss(label):.5g} at the start, {last:.3g} after update {k})")
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def budget_text(self) -> str:
+        """What ran: ``"80 updates each"``, or the budget and every run's count of updates when they differ."""
+        asked = [_count(self.epochs, "epoch") if self.epochs else "",
+                 _count(self.updates, "update") if self.updates else ""]
+        asked_text = " or ".join(a for a in asked if a) + (", whichever came first" if all(asked) else "")
+        counts = {label: self.updates_made(label) for label in self.paths}
+        if len(set(counts.values())) == 1 and not any(self.diverged_at(label) for label in self.paths):
+            each = _count(next(iter(counts.values())), "update")
+            return f"{each} each" + ("" if asked_text == each else f" (budget: {asked_text})")
+        names = [h.variant.name for h in self.histories.values()]
+        short = {label: h.variant.name if names.count(h.variant.name) == 1 else label
+                 for label, h in self.histories.items()}
+        made = ", ".join(f"{short.get(label, label)} {k}" + (" (diverged)" if self.diverged_at(label) else "")
+                         for label, k in counts.items())
+        return f"budget: {asked_text}; updates made: {made}"
+
+    # --- figure and export ------------------------------------------------------------
     def plot(self, title: str | None = None) -> Any:
         """One panel per variant: contours of f - min f with the variant's path; returns the Figure."""
-        from tinygrad_mb.gd.plots import plot_trajectories  # noqa: PLC0415
-
         return plot_trajectories(self, title=title)
 
     def to_csv(self, path: str | os.PathLike | None = None) -> str:
-        """Long format: variant, update, w1, w2."""
+        """Long format: variant, update, w1, w2 (``nan``/``inf`` where a diverged run overflowed)."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["variant", "update", self.names[0], self.names[1]])
@@ -61,16 +118,26 @@ class TrajectoryResult:
         return text
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
-        """JSON text: parameter names, budget, optimum, paths and final losses; also written to ``path``."""
+        """JSON text: names, budget, optimum, paths, final losses and divergence; also written to ``path``.
+
+        Non-finite numbers are written as strings (``"inf"``, ``"nan"``), as :mod:`compare` does.
+        """
+        from tinygrad_mb.gd.compare import _sanitize, _write_text  # noqa: PLC0415
+
         doc = {"names": list(self.names), "updates": self.updates, "epochs": self.epochs, "optimum": self.optimum,
                "paths": {k: v.tolist() for k, v in self.paths.items()},
-               "final_loss": {k: h.final_loss for k, h in self.histories.items()}}
-        text = json.dumps(doc, indent=1)
+               "updates_made": {k: self.updates_made(k) for k in self.paths},
+               "final_loss": {k: self.final_loss(k) for k in self.paths},
+               "diverged_at": {k: self.diverged_at(k) for k in self.paths}}
+        text = json.dumps(_sanitize(doc), indent=1)
         if path is not None:
-            from tinygrad_mb.gd.compare import _write_text  # noqa: PLC0415
-
             _write_text(path, text)
         return text
+
+
+def _count(value: float, unit: str) -> str:
+    """``"1 update"``, ``"80 updates"``, ``"0.5 epochs"``."""
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
 
 
 def _set_point(model: Any, params: list[Any], point: Sequence[float]) -> None:
@@ -145,27 +212,163 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
     paths, histories = {}, {}
     for v in variants:
         model.load_state_dict(initial)
+        # evaluate after every update: the loss along the whole path, and a blow-up
+        # caught at the update where it happens (not at the end of an SGD epoch)
         h = train(model, loss_fn, ds, v, updates=updates, epochs=epochs, seed=seed, record_params=True,
-                  backend=backend, eval_every=n)
+                  backend=backend, eval_every=v.resolve_batch_size(n))
         label = v.label(n)
         paths[label] = h.params
         histories[label] = h
     model.load_state_dict(initial)
 
-    pts = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in paths.values()])
-    if optimum is not None:
-        pts = np.vstack([pts, optimum])
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    pad = 0.12 * np.maximum(hi - lo, 1e-3)
-    w1 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
-    w2 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
-    W1, W2 = np.meshgrid(w1, w2)
     evaluator = EvalData(ds, None, backend or _backend.backend_of(params[0].data), {})
-    F = np.empty_like(W1)
-    with no_grad():
-        for idx in np.ndindex(W1.shape):
-            _set_point(model, params, (W1[idx], W2[idx]))
-            F[idx] = evaluator.evaluate(model, loss_fn)["train_loss"]
+
+    def loss_at(point: Sequence[float]) -> float:
+        _set_point(model, params, point)
+        loss = evaluator.evaluate(model, loss_fn)["train_loss"]
+        return loss if math.isfinite(loss) else math.inf
+
+    # weights that overflowed give inf/nan losses: expected here, not worth a warning
+    with no_grad(), np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        losses = {label: _path_losses(histories[label], paths[label], loss_at) for label in paths}
+        diverged = {label: histories[label].diverged for label in paths}
+        lo, hi = _view_box(paths, losses, diverged, optimum)
+        W1, W2 = np.meshgrid(np.linspace(lo[0], hi[0], grid_size), np.linspace(lo[1], hi[1], grid_size))
+        F = np.array([loss_at(point) for point in zip(W1.ravel(), W2.ravel())]).reshape(W1.shape)
     model.load_state_dict(initial)
     return TrajectoryResult(names=names, paths=paths, grid=(W1, W2, F), optimum=optimum, updates=updates,
-                            epochs=epochs, histories=histories)
+                            epochs=epochs, histories=histories, losses=losses)
+
+
+def _path_losses(h: History, path: np.ndarray, loss_at: Callable[[Sequence[float]], float]) -> np.ndarray:
+    """Full training loss at every point of a path: from the run's evaluations, the rest evaluated here."""
+    losses = np.full(len(path), np.nan)
+    done = h.evals["update"]
+    known = done < len(path)
+    losses[done[known]] = h.evals["train_loss"][known]
+    for k in np.flatnonzero(np.isnan(losses)):  # at most the point a blow-up was detected at
+        losses[k] = loss_at(path[k])
+    return np.where(np.isfinite(losses), losses, np.inf)
+
+
+#: A diverged run's points count for the view while their loss is within this many
+#: times the start's distance to the lowest loss seen: its first swings, not its flight.
+VIEW_LOSS_FACTOR = 4.0
+
+
+def _view_box(paths: dict[str, np.ndarray], losses: dict[str, np.ndarray], diverged: dict[str, bool],
+              optimum: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rectangle worth drawing: the start, the optimum, and every path point whose loss is at most
+    the worst loss of a run that did not diverge (or a few times the start's). Blown-up points are left
+    out, so one diverged run cannot shrink the others to a dot."""
+    all_losses = np.concatenate(list(losses.values()))
+    f_low = float(all_losses[np.isfinite(all_losses)].min())  # the start's loss at least: always finite
+    f0 = float(next(iter(losses.values()))[0])
+    ceiling = f_low + VIEW_LOSS_FACTOR * (f0 - f_low)
+    ceiling = max([ceiling] + [float(losses[k].max()) for k in paths if not diverged[k]])
+    pts = [next(iter(paths.values()))[:1]]
+    pts += [p[losses[k] <= ceiling] for k, p in paths.items()]
+    if optimum is not None:
+        pts.append(np.asarray(optimum, dtype=np.float64).reshape(1, 2))
+    pts = np.concatenate(pts)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = np.maximum(hi - lo, max(1e-3, 0.1 * float(np.abs(pts).max())))  # never a zero-width view
+    pad = 0.12 * span
+    return lo - pad, hi + pad
+
+
+# --- the figure ------------------------------------------------------------------------
+def _contour_levels(F: np.ndarray) -> tuple[np.ma.MaskedArray, np.ndarray] | None:
+    """``f - min f`` (non-finite values masked) and log-spaced levels; None if there is nothing to contour."""
+    finite = np.isfinite(F)
+    if not finite.any():
+        return None
+    gap = np.ma.masked_invalid(F - F[finite].min())
+    top = float(gap.max())
+    if not (top > 0 and math.isfinite(top)):  # a flat landscape
+        return None
+    return gap, np.geomspace(top * 1e-3, top, 13)  # log-spaced: near and far both visible
+
+
+def _edge_point(p: np.ndarray, q: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Where the segment from ``p`` (inside the box ``lo..hi``) to ``q`` (outside) crosses the box's edge."""
+    d = q - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_hi = np.where(d > 0, (hi - p) / d, np.inf)
+        t_lo = np.where(d < 0, (lo - p) / d, np.inf)
+    return p + min(1.0, float(t_hi.min()), float(t_lo.min())) * d
+
+
+def _visible_part(path: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The path up to where it leaves the view for good, ending on the view's edge; and whether it left."""
+    with np.errstate(invalid="ignore"):
+        inside = np.all(np.isfinite(path) & (path >= lo) & (path <= hi), axis=1)
+    last = int(np.flatnonzero(inside)[-1]) if inside.any() else 0
+    if last == len(path) - 1:
+        return path, False
+    head = path[: last + 1]
+    if not np.all(np.isfinite(path[last + 1])):  # overflowed in one step: no direction to follow
+        return head, True
+    return np.vstack([head, _edge_point(path[last], path[last + 1], lo, hi)]), True
+
+
+def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any:
+    """Loss contours of a two-parameter problem with each variant's path, one panel per variant.
+
+    A diverged path is drawn until it leaves the view, where an arrow shows which way
+    it flew off and a ✕ marks "diverged at update k".
+    """
+    from tinygrad_mb.gd.plots import COLORS, new_figure  # noqa: PLC0415
+
+    k = len(result.paths)
+    W1, W2, F = result.grid
+    lo, hi = np.array([W1.min(), W2.min()]), np.array([W1.max(), W2.max()])
+    ratio = float((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-12))  # equal axis scales: true contour shapes
+    legend_below = ratio < 0.5  # a flat panel has no room inside for the legend
+    height = min(max(4.4 * ratio, 1.2), 6.5) + 1.8 + (0.9 if legend_below else 0)
+    fig, axes = new_figure(1, k, (4.8 * k, height), sharex=True, sharey=True)
+    contours = _contour_levels(F)
+    for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
+        if contours is not None:
+            gap, levels = contours
+            top = levels[-1]
+            a.contourf(W1, W2, np.ma.maximum(gap, top * 1e-4), levels=np.concatenate([[0], levels]),
+                       cmap="Blues_r", alpha=0.5)
+            a.contour(W1, W2, gap, levels=levels, colors="white", linewidths=0.7)
+        a.set_aspect("equal")
+        color = COLORS[i % len(COLORS)]
+        at = result.diverged_at(label)
+        drawn, left = _visible_part(path, lo, hi)
+        a.plot(drawn[:, 0], drawn[:, 1], color=color, lw=1.1 if len(drawn) > 100 else 1.6, alpha=0.95,
+               marker="." if len(drawn) <= 100 else None, ms=5)
+        a.plot(*path[0], "o", color="black", ms=7, label="start")
+        if result.optimum is not None:
+            a.plot(*result.optimum, "P", color="gold", mec="black", ms=10, label="minimum w*", zorder=4)
+        made = result.updates_made(label)
+        if at is None:
+            a.plot(*path[-1], "*", color=color, mec="black", ms=14, label=f"end ({_count(made, 'update')})", zorder=5)
+        else:
+            if left and len(drawn) > 1:  # which way it flew off
+                a.annotate("", xy=drawn[-1], xytext=drawn[-2],
+                           arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6, "mutation_scale": 16})
+            where = " (off the view)" if left else ""
+            a.plot(*drawn[-1], "X", color=color, mec="black", ms=12, ls="none", clip_on=False, zorder=6,
+                   label=f"diverged at update {at}{where}")
+        a.set_title(label if at is None else f"{label}\n{_count(made, 'update')}, then diverged", fontsize=10.5)
+        a.set_xlabel(f"w₁ = {result.names[0]}")
+        if i == 0:
+            a.set_ylabel(f"w₂ = {result.names[1]}")
+        if legend_below:
+            a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+        else:
+            a.legend(fontsize=8, loc="best", framealpha=0.85)
+        a.set_xlim(lo[0], hi[0])
+        a.set_ylim(lo[1], hi[1])
+    n_div = sum(result.diverged_at(label) is not None for label in result.paths)
+    story = ("batch GD is smooth, SGD zig-zags, mini-batch lies in between" if not n_div else
+             f"{n_div} of {k} runs diverged (✕): learning rate too large")
+    fig.suptitle(title or f"Paths on the loss contours: {story}\n({result.budget_text()}; "
+                          "contours of f(w) − min f, log-spaced)", fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -28,6 +28,7 @@ the *square-root* rule that keeps the gradient noise per step constant).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -84,12 +85,13 @@ class Variant:
         if not isinstance(self.name, str) or not self.name:
             raise HyperparameterError(f"a variant needs a non-empty name, got {self.name!r}")
         if self.batch_size is not None:
-            if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            if not _is_int(self.batch_size) or self.batch_size < 1:
                 raise HyperparameterError(
                     f"variant {self.name!r}: batch_size must be a positive int or None (full batch), "
                     f"got {self.batch_size!r}"
                 )
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) \
+            object.__setattr__(self, "batch_size", int(self.batch_size))  # np.int64(32) -> 32: plain in labels, JSON
+        if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not math.isfinite(self.lr) \
                 or self.lr <= 0:
             raise HyperparameterError(f"variant {self.name!r}: lr must be a finite number > 0, got {self.lr!r}")
         object.__setattr__(self, "lr", float(self.lr))
@@ -146,6 +148,11 @@ class Variant:
         }
 
 
+def _is_int(value: Any) -> bool:
+    """An integer, Python's or NumPy's (``np.int64(32)`` from an array), but not a bool (True is not a size)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _callable_name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
 
@@ -188,9 +195,9 @@ def scale_lr(ref_lr: float, ref_batch_size: int, batch_size: int, rule: str = "l
     gradient descent). Pass ``max_lr`` to cap the result.
     """
     for what, value in (("ref_batch_size", ref_batch_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             raise HyperparameterError(f"scale_lr: {what} must be a positive int, got {value!r}")
-    if not (isinstance(ref_lr, (int, float)) and math.isfinite(ref_lr) and ref_lr > 0):
+    if isinstance(ref_lr, bool) or not (isinstance(ref_lr, numbers.Real) and math.isfinite(ref_lr) and ref_lr > 0):
         raise HyperparameterError(f"scale_lr: ref_lr must be a finite number > 0, got {ref_lr!r}")
     ratio = batch_size / ref_batch_size
     if rule == "linear":

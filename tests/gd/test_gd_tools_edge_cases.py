@@ -1,0 +1,170 @@
+"""Edge cases of trajectories(), sweep(), gradient_noise() and the variants: diverging runs, budgets,
+targets met at the start, non-finite numbers in JSON, NumPy integers and empty inputs."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import data, gd, nn
+from tinygrad_mb.errors import DataError, HyperparameterError
+
+
+def _strict_json(text):
+    """json.loads that refuses NaN / Infinity (as strict parsers in other languages do)."""
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+
+
+def _trajectories(lr, **kw):
+    prob = gd.make_problem("linear2d", model="linear")
+    variants = [v.with_lr(lr) for v in prob.default_variants("batch,sgd,minibatch:16")]
+    kw.setdefault("updates", 30)
+    return gd.trajectories(prob.model_fn(0), prob.loss_fn, prob.train, variants, start=prob.start, grid_size=12,
+                           **kw)
+
+
+@pytest.fixture(scope="module")
+def pyplot():
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+# --- trajectories: diverged runs are results, not crashes ------------------------------------
+@pytest.mark.parametrize("lr", [3.0, 12.0, 1e30])
+def test_trajectories_with_diverging_rates_plot_and_say_so(lr, pyplot):
+    r = _trajectories(lr)
+    assert all(r.diverged_at(label) is not None for label in r.paths)
+    W1, W2, F = r.grid
+    assert np.all(np.isfinite(W1)) and np.all(np.isfinite(W2))
+    assert W1.max() - W1.min() < 10 and W2.max() - W2.min() < 10  # the start and the optimum, not the blow-up
+    fig = r.plot()
+    for ax, label in zip(fig.axes, r.paths):
+        legend = ax.get_legend_handles_labels()[1]
+        assert f"diverged at update {r.diverged_at(label)} (off the view)" in legend
+        assert all(math.isfinite(v) for v in (*ax.get_xlim(), *ax.get_ylim()))
+    assert "diverged" in fig._suptitle.get_text()
+    pyplot.close(fig)
+    _strict_json(r.to_json())  # inf weights and losses become strings
+
+
+def test_trajectories_report_where_each_run_ended(pyplot):
+    r = _trajectories(1.2, updates=80)
+    sgd = next(label for label in r.paths if label.startswith("sgd"))
+    mini = next(label for label in r.paths if label.startswith("minibatch"))
+    at = r.diverged_at(sgd)
+    assert at is not None and r.updates_made(sgd) == at - 1 == len(r.paths[sgd]) - 1
+    assert r.final_loss(sgd) > 1e3 * r.start_loss(sgd)  # where it ended, not the starting loss
+    assert r.diverged_at(mini) is None and r.updates_made(mini) == 80
+    lines = dict(zip(r.paths, r.summary_lines()))
+    assert lines[sgd].startswith(f"{sgd}: diverged at update {at} ({at - 1} updates made;")
+    assert lines[mini] == f"{mini}: 80 updates, final loss {r.final_loss(mini):.5g}"
+    assert str(r) == "\n".join(r.summary_lines())
+    # the view follows the run that did not diverge, not SGD's flight to ~1e10
+    W1, W2, _ = r.grid
+    assert W1.max() - W1.min() < 1e3
+    assert "updates made: batch" in r.budget_text() and "sgd" in r.budget_text() and "(diverged)" in r.budget_text()
+    pyplot.close(r.plot())
+
+
+def test_trajectories_title_says_what_ran_with_two_budgets(pyplot):
+    r = gd.trajectories(epochs=1, updates=5, grid_size=10)
+    assert [r.updates_made(label) for label in r.paths] == [1, 5, 5]
+    text = r.budget_text()
+    assert text == "budget: 1 epoch or 5 updates, whichever came first; updates made: batch 1, sgd 5, minibatch 5"
+    fig = r.plot()
+    title = fig._suptitle.get_text()
+    assert text in title and "5 updates each" not in title
+    assert "end (1 update)" in fig.axes[0].get_legend_handles_labels()[1]
+    pyplot.close(fig)
+    assert gd.trajectories(updates=4, grid_size=8).budget_text() == "4 updates each"
+
+
+def test_trajectories_without_divergence_keep_the_old_view():
+    r = _trajectories(0.1, updates=10)
+    pts = np.concatenate(list(r.paths.values()) + [np.array([r.optimum])])
+    W1, W2, _ = r.grid
+    assert W1.min() < pts[:, 0].min() and W1.max() > pts[:, 0].max()
+    assert W2.min() < pts[:, 1].min() and W2.max() > pts[:, 1].max()
+    assert all(r.diverged_at(label) is None for label in r.paths)
+    assert all(r.final_loss(label) == r.histories[label].final_loss for label in r.paths)
+
+
+# --- sweep: markers that can be seen ------------------------------------------------------
+@pytest.fixture(scope="module")
+def lin200():
+    return data.linear_regression(n=200, d=5, seed=1)
+
+
+def _markers(ax, marker):
+    return [line for line in ax.get_lines() if line.get_marker() == marker]
+
+
+def test_sweep_not_reached_markers_are_drawn_at_a_finite_height(lin200, pyplot):
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(1, 200), lrs=(0.001, 0.5),
+                 epochs=0.05, min_updates=20)
+    assert math.isinf(r.steps_to_target[0]) and math.isfinite(r.steps_to_target[1])
+    fig = r.plot()
+    (down,) = _markers(fig.axes[0], "v")
+    y = down.get_ydata()
+    assert np.all(np.isfinite(y)) and y[0] > r.steps_to_target[1]
+    assert fig.axes[0].get_ylim()[0] < y[0] < fig.axes[0].get_ylim()[1]
+    pyplot.close(fig)
+
+
+def test_sweep_with_the_target_met_at_the_start(lin200, pyplot):
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(1, 200), lrs=(0.001, 0.5),
+                 target=1e9, epochs=0.05, min_updates=20)
+    assert r.met_at_start() and r.steps_to_target == [0.0, 0.0]
+    assert all(math.isnan(lr) for lr in r.best_lr) and not any(run["best"] for run in r.runs)
+    assert len(r.runs) == 4 and all(run["steps"] == 0 for run in r.runs)
+    assert "target met at the start" in str(r)
+    fig = r.plot()
+    (up,) = _markers(fig.axes[0], "^")
+    assert np.all(np.isfinite(up.get_ydata())) and np.all(up.get_ydata() > 0)
+    assert any("already met" in t.get_text() for t in fig.axes[0].texts)
+    pyplot.close(fig)
+    _strict_json(r.to_json())
+
+
+def test_sweep_needs_a_seed_and_data(lin200):
+    with pytest.raises(HyperparameterError, match="at least one seed"):
+        gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, seeds=[])
+    with pytest.raises(DataError, match="empty"):
+        gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), (np.zeros((0, 5), "float32"), np.zeros((0, 1), "float32")))
+
+
+# --- gradient noise: valid JSON, a readable B = N row --------------------------------------
+def test_noise_json_is_strict_and_b_equal_n_reads_exact():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)).astype("float32"), rng.standard_normal((40, 1)).astype("float32")
+    r = gd.gradient_noise(nn.Linear(3, 1, seed=0), nn.MSELoss(), (X, y), batch_sizes=[1, 4, 40], draws=20)
+    doc = _strict_json(r.to_json())
+    assert doc["relative_error"][2] == "nan" and doc["relative_error"][0] == pytest.approx(0.0, abs=1e-9)
+    last_row = str(r).splitlines()[-1]
+    assert last_row.split()[0] == "40" and last_row.endswith("exact") and "nan" not in last_row
+
+
+# --- variants and the trainer: NumPy integers, bools, empty data ------------------------------
+def test_variants_take_numpy_integers_but_not_bools():
+    v = gd.MiniBatch(np.int64(32), np.float32(0.25))
+    assert v.batch_size == 32 and type(v.batch_size) is int and v.lr == 0.25
+    assert v.label(100) == "minibatch (B=32, lr=0.25)" and json.dumps(v.to_dict(100))
+    assert gd.Variant("x", np.int32(8), 0.1).batch_size == 8
+    for bad in (True, np.bool_(True), 2.0, 0, np.int64(-1)):
+        with pytest.raises(HyperparameterError, match="batch_size must be a positive int"):
+            gd.MiniBatch(bad, 0.1)
+    with pytest.raises(HyperparameterError, match="lr must be"):
+        gd.MiniBatch(8, True)
+    assert gd.scale_lr(0.1, np.int64(32), np.int64(64)) == pytest.approx(0.2)
+
+
+def test_train_on_an_empty_dataset_says_so():
+    empty = (np.zeros((0, 2), "float32"), np.zeros((0, 1), "float32"))
+    with pytest.raises(DataError, match="dataset is empty"):
+        gd.train(nn.Linear(2, 1, seed=0), nn.MSELoss(), empty, gd.Batch(0.1))
+    X = np.ones((4, 2), "float32")
+    with pytest.raises(DataError, match="test_dataset is empty"):
+        gd.train(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, X[:, :1]), gd.Batch(0.1), test_dataset=empty, updates=1)
