@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate the full loss every this many samples (default ~N/20, a multiple of every B)")
     p.add_argument("--target", type=float, default=None,
                    help="loss whose time-to-reach the summary reports (default: f* + 1%% of f0 - f*, or "
-                        "when f* is unknown the best loss seen + 10%% of f0 - best)")
+                        "when f* is unknown the best loss seen + 10%% of f0 - best, but at least 10%% below "
+                        "the lowest starting loss f0)")
     budget(p, 10)
 
     p = sub.add_parser("noise", help="variance of mini-batch gradients vs batch size, with theory",

@@ -245,9 +245,10 @@ plt.show()
 # **What to notice.** Without warm-up, the loss shoots *up* within the first epoch -- to ten times its
 # starting value and more -- and much of the run is spent recovering. With warm-up, the same peak rate is
 # reached only after the weights have moved into a calmer region: the loss rises far less (to about 3 at worst,
-# from a start near 2.3), and the run ends between two and three times lower (0.089 against 0.23 in the table). (With a peak rate of 1 neither run has a problem, and at 2 both
-# blow up: warm-up widens the range of usable rates, it does not remove the limit. It matters when you push the
-# rate, for instance after scaling it up for a large batch with the linear rule.)
+# from a start near 2.3), and the run ends between two and three times lower (0.089 against 0.23 in the
+# table). (With a peak rate of 1 neither run has a problem, and at 2 both blow up: warm-up widens the range
+# of usable rates, it does not remove the limit. It matters when you push the rate, for instance after
+# scaling it up for a large batch with the linear rule.)
 #
 # ## Exercises
 #

@@ -16,7 +16,8 @@
 * :mod:`~tinygrad_mb.gd.trajectories` -- paths on the loss contours of a 2-parameter problem
 * :mod:`~tinygrad_mb.gd.sweep`     -- best learning rate and steps-to-target per batch size
 * :mod:`~tinygrad_mb.gd.problems`  -- the default datasets and models
-* :mod:`~tinygrad_mb.gd.plots`     -- the figures (imports matplotlib only when drawing)
+* :mod:`~tinygrad_mb.gd.compare_plot` -- the comparison figure (four x-axes, divergence marks)
+* :mod:`~tinygrad_mb.gd.plots`     -- shared figure helpers and the noise figure (matplotlib only when drawing)
 """
 
 from tinygrad_mb.gd.compare import Comparison, Summary, compare

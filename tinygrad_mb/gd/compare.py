@@ -108,7 +108,8 @@ SUMMARY_COLUMNS = (
     ("final_loss", "final loss", "{:.4g}"), ("best_loss", "best loss", "{:.4g}"),
     ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "count"),
     ("samples", "samples", "count"), ("time", "time [s]", "{:.3f}"),
-    ("time_to_target", "t->target [s]", "{:.3f}"), ("updates_to_target", "upd->target", "count"),
+    ("reached_target", "reached", "of seeds"), ("time_to_target", "t->target [s]", "{:.3f}"),
+    ("updates_to_target", "upd->target", "count"),
     ("samples_to_target", "smp->target", "count"), ("final_test_accuracy", "test acc", "{:.3f}"),
     ("diverged", "diverged", "{}"),
 )
@@ -136,22 +137,44 @@ class Comparison:
         """The loss whose time-to-reach the summary reports.
 
         The ``target`` given to :func:`compare`; else, when f* is known,
-        ``f* + 0.01 (f0 - f*)`` (the initial suboptimality cut 100 times);
-        else ``f_best + 0.1 (f0 - f_best)`` with ``f_best`` the lowest loss any
-        run reached (90% of the way from the start to the best seen).
+        ``f* + 0.01 (f0 - f*)`` (the initial suboptimality cut 100 times, f0 the
+        mean starting loss); else, with f0 the *lowest* starting loss and
+        ``f_best`` the lowest loss any run reached, the lower of
+        ``f_best + 0.1 (f0 - f_best)`` (90% of the way from the start to the best
+        seen) and ``f0 - 0.1 |f0|`` (10% below the start). The second keeps the
+        target below every starting point: when no run improves, ``f_best = f0``
+        and the first alone would count every run as there at update 0.
         """
+        return self._default_target()[0]
+
+    def _default_target(self) -> tuple[float, str]:
+        """The target and, for the summary's header, how it was chosen."""
         if self._target is not None:
-            return float(self._target)
+            return float(self._target), "given"
         runs = [h for hs in self.histories.values() for h in hs]
-        f0 = float(np.mean([h.initial_loss for h in runs]))
         if self.f_star is not None:
-            return self.f_star + 0.01 * (f0 - self.f_star)
+            f0 = float(np.mean([h.initial_loss for h in runs]))
+            return self.f_star + 0.01 * (f0 - self.f_star), "f* + 1% of (f0 - f*)"
+        f0 = min(h.initial_loss for h in runs)
         best = min(h.best_loss for h in runs)
-        return best + 0.1 * (f0 - best)
+        toward_best, below_start = best + 0.1 * (f0 - best), f0 - 0.1 * abs(f0)
+        if toward_best <= below_start:
+            return toward_best, "best loss seen + 10% of (f0 - best)"
+        return below_start, f"f0 - 10% of |f0|: no run got far below the start f0 = {f0:.4g}"
+
+    @property
+    def suboptimality_floor(self) -> float | None:
+        """f - f* below this is rounding noise in the coarsest dtype of the runs; None when f* is unknown.
+
+        Plots and :meth:`summary` clip f - f* to it (see :func:`~tinygrad_mb.gd.evaluation.precision_floor`).
+        """
+        floors = [h.suboptimality_floor for hs in self.histories.values() for h in hs]
+        return None if self.f_star is None else max(floors)
 
     def summary(self, target: float | None = None) -> Summary:
         """One row per variant, means over seeds; ``print(comparison.summary())`` shows the table."""
-        target_value = self.target if target is None else float(target)
+        target_value, rule = self._default_target() if target is None else (float(target), "given")
+        floor = self.suboptimality_floor
         rows = []
         for variant, (label, runs) in zip(self.variants, self.histories.items()):
             reached = [r for r in (h.reach(target_value) for h in runs) if r is not None]
@@ -160,22 +183,22 @@ class Comparison:
                 "variant": label, "name": variant.name, "batch_size": runs[0].batch_size, "lr": variant.lr,
                 "seeds": len(runs), "final_loss": _mean(finals), "final_loss_std": _std(finals),
                 "best_loss": _mean([h.best_loss for h in runs]),
-                "final_suboptimality": None if self.f_star is None else _mean(finals) - self.f_star,
+                # clipped per seed at the precision floor, as in the plots: float32 rounding can put f below f*
+                "final_suboptimality": None if floor is None else _mean([max(f - self.f_star, floor) for f in finals]),
                 "updates": _mean([h.updates for h in runs]), "samples": _mean([h.samples for h in runs]),
                 "time": _mean([h.wall_time for h in runs]),
                 "time_to_target": _mean([r["time"] for r in reached]) if reached else None,
                 "updates_to_target": _mean([r["update"] for r in reached]) if reached else None,
                 "samples_to_target": _mean([r["samples"] for r in reached]) if reached else None,
-                "reached_target": len(reached),
+                "reached_target": len(reached),  # the three ->target means are over these seeds only
                 **{f"final_{k}": _mean([float(h.evals[k][-1]) for h in runs])
                    for k in ("test_loss", "test_accuracy") if all(k in h.evals for h in runs)},
                 "diverged": _diverged_text(runs),
                 "diverged_at": [h.diverged_at for h in runs if h.diverged],
             }
             rows.append(row)
-        given = target is not None or self._target is not None
-        return Summary(rows, target=target_value, f_star=self.f_star, seeds=len(self.seeds),
-                       target_rule="given" if given else "")
+        return Summary(rows, target=target_value, f_star=self.f_star, seeds=len(self.seeds), target_rule=rule,
+                       suboptimality_floor=floor)
 
     def plot(self, x: str | Sequence[str] = "epoch", y: str = "auto", ax: Any = None, bands: bool = True,
              title: str | None = None) -> Any:
@@ -184,7 +207,7 @@ class Comparison:
 
         Returns the matplotlib Figure.
         """
-        from tinygrad_mb.gd.plots import plot_comparison  # noqa: PLC0415  (matplotlib only when plotting)
+        from tinygrad_mb.gd.compare_plot import plot_comparison  # noqa: PLC0415  (matplotlib only when plotting)
 
         return plot_comparison(self, x=x, y=y, ax=ax, bands=bands, title=title)
 
@@ -244,9 +267,10 @@ class Summary:
     """The summary table: ``rows`` (dicts), printable, exportable."""
 
     def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int,
-                 target_rule: str = "") -> None:
+                 target_rule: str = "", suboptimality_floor: float | None = None) -> None:
         self.rows, self.target, self.f_star, self.seeds = rows, target, f_star, seeds
         self.target_rule = target_rule  # how the target was chosen, for the header
+        self.suboptimality_floor = suboptimality_floor  # final f-f* is clipped here (float rounding)
 
     def __getitem__(self, label: str) -> dict[str, Any]:
         for row in self.rows:
@@ -259,7 +283,7 @@ class Summary:
                 and (c[0] != "final_test_accuracy" or all(c[0] in r for r in self.rows))]
         table = [[title for _, title, _ in cols]]
         for row in self.rows:
-            table.append([_fmt(row.get(key), fmt) for key, _, fmt in cols])
+            table.append([self._cell(row, key, fmt) for key, _, fmt in cols])
         widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
         last = len(cols) - 1  # the first (names) and last (diverged) columns read better left-aligned
         lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
@@ -267,10 +291,26 @@ class Summary:
         lines.insert(1, "-" * len(lines[0]))
         what = self.target_rule or ("f* + 1% of (f0 - f*)" if self.f_star is not None
                                     else "best loss seen + 10% of (f0 - best)")
-        head = f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s); time = training only"
+        # a mean over the seeds that got there says nothing about the ones that did not: 'reached' counts them
+        head = (f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s), the ->target ones "
+                "over the seeds that reached it; time = training only")
+        if any(self._at_floor(row) for row in self.rows):
+            lines.append(f"final f-f* <={self.suboptimality_floor:.2g}: within one rounding step (ulp) of f* in the "
+                         "parameters' precision, i.e. at the optimum as far as the computed loss can tell")
         return head + "\n" + "\n".join(lines)
 
     __repr__ = __str__
+
+    def _at_floor(self, row: dict[str, Any]) -> bool:
+        value, floor = row.get("final_suboptimality"), self.suboptimality_floor
+        return value is not None and floor is not None and value <= floor * (1 + 1e-9)
+
+    def _cell(self, row: dict[str, Any], key: str, fmt: str) -> str:
+        if fmt == "of seeds":
+            return f"{row[key]}/{row['seeds']}"
+        if key == "final_suboptimality" and self._at_floor(row):
+            return f"<={self.suboptimality_floor:.2g}"
+        return _fmt(row.get(key), fmt)
 
 
 def _fmt(value: Any, fmt: str) -> str:

@@ -57,6 +57,21 @@ def dataset_f_star(obj: Any) -> float | None:
     return None
 
 
+def precision_floor(f_star: float, dtype: str = "") -> float:
+    """The smallest f - f* that a loss computed in ``dtype`` resolves: one unit in the last place of f*.
+
+    Near f* = 0.25 float32 numbers are 1.5e-8 apart, so once the weights are at
+    the optimum an evaluated f - f* is rounding noise of that size, often <= 0
+    (f* itself is exact, from float64). Plots and summaries clip f - f* to this
+    floor instead of dropping such points. ``dtype`` is the parameters' (e.g.
+    ``"float32"``; unknown: float64). For f* = 0 it is the smallest normal number.
+    """
+    kind = np.dtype(dtype) if dtype in ("float16", "float32", "float64") else np.dtype(np.float64)
+    if f_star == 0:
+        return float(np.finfo(kind).tiny)
+    return float(np.spacing(kind.type(abs(f_star))))
+
+
 def _label_dtype(ds: Any) -> Any:
     tensors = getattr(ds, "tensors", None)
     if tensors is not None and len(tensors) > 1:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend as _backend
-from tinygrad_mb.gd.evaluation import flat_params
+from tinygrad_mb.gd.evaluation import flat_params, precision_floor
 from tinygrad_mb.gd.variants import Variant
 
 STEP_COLUMNS = ("update", "epoch", "samples", "time", "loss", "grad_norm", "lr")
@@ -181,6 +181,11 @@ class History:
     def best_loss(self) -> float:
         """Lowest full training loss evaluated during the run."""
         return float(np.nanmin(self.evals["train_loss"]))
+
+    @property
+    def suboptimality_floor(self) -> float | None:
+        """f - f* below this is float rounding noise (see :func:`precision_floor`); None when f* is unknown."""
+        return None if self.f_star is None else precision_floor(self.f_star, self.dtype)
 
     def reach(self, target: float, key: str = "train_loss") -> dict[str, float] | None:
         """Where the evaluated ``key`` first got to ``<= target``: update, epoch, samples, time; or None."""

@@ -337,6 +337,7 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
                        cmap="Blues_r", alpha=0.5)
             a.contour(W1, W2, gap, levels=levels, colors="white", linewidths=0.7)
         a.set_aspect("equal")
+        a.set_anchor("N")  # an equal-aspect panel shorter than its slot sits under its title, not mid-slot
         color = COLORS[i % len(COLORS)]
         at = result.diverged_at(label)
         drawn, left = _visible_part(path, lo, hi)

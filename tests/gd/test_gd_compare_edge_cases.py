@@ -1,0 +1,155 @@
+"""compare() at its edges: runs that diverge at once, long labels, seeds that miss the target,
+runs that never improve, and f - f* below float32 precision."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+from tinygrad_mb import gd
+from tinygrad_mb.gd.evaluation import precision_floor
+from tinygrad_mb.gd.plots import COLORS
+
+plt = pytest.importorskip("matplotlib.pyplot")
+
+
+@pytest.fixture(scope="module")
+def prob():
+    return gd.make_problem("linear")
+
+
+def _draw(fig):
+    """Render the figure (where layout errors surface) with every warning an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO(), format="png", dpi=40)
+
+
+def _visible(panel, line):
+    """The points of a line inside the panel's view limits (a ✕ is one point)."""
+    x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+    (x0, x1), (y0, y1) = sorted(panel.get_xlim()), sorted(panel.get_ylim())
+    return np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+
+
+def _marks(panel):
+    return [line for line in panel.get_lines() if line.get_marker() == "X"]
+
+
+def _curves(panel):
+    return [line for line in panel.get_lines() if line.get_marker() != "X" and line.get_label()[:1] != "_"]
+
+
+def test_plot_draws_when_every_run_diverges_before_its_first_evaluation(prob):
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(1e30), gd.Stochastic(1e30),
+                   gd.MiniBatch(32, 1e30)], epochs=1, seeds=[0])
+    assert all(h.diverged and len(h.evals["train_loss"]) == 1 for hs in c.histories.values() for h in hs)
+    for y in ("auto", "loss"):
+        fig = c.plot(x="all", y=y)
+        _draw(fig)  # used to raise "Data cannot be log-scaled" in tight_layout
+        assert "every run diverged" in fig.texts[0].get_text()  # the suptitle says so
+        for panel in fig.axes:
+            lo, hi = panel.get_ylim()
+            assert 0 < lo < hi < 100 * lo, panel.get_title()
+            marks = _marks(panel)
+            assert {m.get_color() for m in marks} == set(COLORS[:3]), panel.get_title()
+            assert all(len(_visible(panel, m)) == 1 for m in marks)
+            # the three runs fail at update 2, from the same start: the marks are spread, not stacked
+            spots = {tuple(np.round(m.get_transform().transform(np.column_stack(m.get_data()))[0])) for m in marks}
+            assert len(spots) == 3, panel.get_title()
+        plt.close(fig)
+
+
+def test_every_variant_is_visible_in_every_panel(prob):
+    variants = [gd.Batch(1.5), gd.Stochastic(0.5), gd.MiniBatch(32, 2.0)]
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=10, seeds=[0])
+    sgd = c.histories["sgd (B=1, lr=0.5)"][0]
+    assert sgd.diverged and len(sgd.evals["train_loss"]) == 1  # diverged before its first evaluation
+    fig = c.plot(x="all")
+    _draw(fig)
+    for panel in fig.axes:
+        marks = {m.get_color(): m for m in _marks(panel)}
+        assert set(marks) == set(COLORS[:3]), panel.get_title()
+        assert all(len(_visible(panel, m)) == 1 for m in marks.values()), panel.get_title()
+        curves = {line.get_color(): line for line in _curves(panel)}
+        for color in (COLORS[0], COLORS[2]):  # batch and mini-batch were evaluated on their way up
+            assert len(_visible(panel, curves[color])) == len(curves[color].get_xdata()) > 0, panel.get_title()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("k", [1, 4, 6])
+def test_the_figure_legend_fits_with_long_labels(k):
+    moons = gd.make_problem("moons")
+    variants = [gd.MiniBatch(2 ** (i + 2), 0.0123456789, name=f"a_rather_long_variant_name_{i}") for i in range(k)]
+    c = gd.compare(moons.model_fn, moons.loss_fn, moons.train, variants, updates=2, seeds=[0])
+    fig = c.plot(x="all")
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert len(legend.get_texts()) == k
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and box.y0 >= 0
+    assert box.y1 < min(panel.xaxis.label.get_window_extent().y0 for panel in fig.axes)  # below the axis labels
+    plt.close(fig)
+
+
+def test_the_summary_says_how_many_seeds_reached_the_target(prob):
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Stochastic(0.01)], epochs=1, seeds=[0, 1, 2])
+    bests = sorted(h.best_loss for h in c.histories["sgd (B=1, lr=0.01)"])
+    some = c.summary(target=bests[1])  # the two seeds with the lowest best losses get there
+    row = some["sgd"]
+    assert row["reached_target"] == 2 and row["updates_to_target"] is not None
+    text = str(some)
+    assert "reached" in text.splitlines()[1] and " 2/3 " in text.splitlines()[3]
+    assert "over the seeds that reached it" in text.splitlines()[0]
+    none = c.summary(target=bests[0] - 1.0)
+    assert none["sgd"]["reached_target"] == 0 and none["sgd"]["time_to_target"] is None
+    assert " 0/3 " in str(none).splitlines()[3] and str(none).splitlines()[3].count(" - ") >= 3
+
+
+def test_the_default_target_is_below_every_start_when_no_run_improves(prob):
+    data = (prob.train.X, prob.train.y)  # plain arrays: f* unknown
+    c = gd.compare(prob.model_fn, prob.loss_fn, data, [gd.Batch(1.5)], epochs=3, seeds=[0, 1])
+    runs = c.histories["batch (B=N=1000, lr=1.5)"]
+    assert c.f_star is None and all(h.best_loss == h.initial_loss for h in runs)  # the loss only rises
+    f0 = min(h.initial_loss for h in runs)
+    assert c.target == pytest.approx(0.9 * f0)
+    s = c.summary()
+    assert s["batch"]["reached_target"] == 0 and s["batch"]["updates_to_target"] is None
+    assert "no run got far below the start" in str(s).splitlines()[0]
+
+
+def test_the_default_target_without_f_star_is_unchanged_when_runs_improve(prob):
+    c = gd.compare(prob.model_fn, prob.loss_fn, (prob.train.X, prob.train.y), [gd.Batch(0.5)], epochs=3, seeds=[0])
+    (h,) = c.histories["batch (B=N=1000, lr=0.5)"]
+    assert c.target == pytest.approx(h.best_loss + 0.1 * (h.initial_loss - h.best_loss))
+    assert "best loss seen + 10%" in str(c.summary()).splitlines()[0]
+
+
+def test_precision_floor():
+    assert precision_floor(0.25, "float32") == float(np.spacing(np.float32(0.25)))
+    assert precision_floor(0.25, "float64") == precision_floor(0.25) == float(np.spacing(0.25))
+    assert precision_floor(-3.0, "float32") == float(np.spacing(np.float32(3.0)))
+    assert precision_floor(0.0, "float32") == float(np.finfo(np.float32).tiny)
+
+
+def test_f_minus_f_star_below_float32_precision_is_clipped_not_dropped(prob):
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=10, seeds=[0, 1, 2])
+    runs = c.histories["batch (B=N=1000, lr=0.5)"]
+    assert all(h.dtype == "float32" for h in runs) and any((h.evals["suboptimality"] <= 0).any() for h in runs)
+    floor = c.suboptimality_floor
+    assert floor == pytest.approx(np.spacing(np.float32(prob.f_star)))
+    fig = c.plot(x="epoch")
+    _draw(fig)
+    panel = fig.axes[0]
+    (curve,) = _curves(panel)
+    x, y = curve.get_data()
+    assert x[-1] == 10 and len(x) == 11  # every evaluation, to the end of the run
+    assert np.all(y >= floor * (1 - 1e-9)) and y[-1] == pytest.approx(floor)
+    assert any(line.get_linestyle() == ":" and line.get_ydata()[0] == floor for line in panel.get_lines())
+    assert any("float32 precision" in t.get_text() for t in panel.texts)
+    plt.close(fig)
+    s = c.summary()
+    assert s["batch"]["final_suboptimality"] == pytest.approx(floor)  # clipped per seed, as in the plot
+    text = str(s)
+    assert f"<={floor:.2g}" in text.splitlines()[3] and "ulp" in text.splitlines()[-1]
