@@ -326,7 +326,7 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     lo, hi = np.array([W1.min(), W2.min()]), np.array([W1.max(), W2.max()])
     ratio = float((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-12))  # equal axis scales: true contour shapes
     legend_below = ratio < 0.5  # a flat panel has no room inside for the legend
-    height = min(max(4.4 * ratio, 1.2), 6.5) + 1.8 + (0.9 if legend_below else 0)
+    height = min(max(4.4 * ratio, 1.2), 6.5) + 1.4 + (0.9 if legend_below else 0)
     fig, axes = new_figure(1, k, (4.8 * k, height), sharex=True, sharey=True)
     contours = _contour_levels(F)
     for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
