@@ -57,8 +57,7 @@ class TinygradMLP:
 
         self.F, self.Tensor, self.backend = F, Tensor, backend
         self.model = build_model(weights)
-        if backend != "numpy":
-            self.model.to(backend)
+        self.model.to(backend)  # also to NumPy: the model is built on the default backend ($TINYGRAD_MB_BACKEND)
         self.opt = optim.SGD(self.model.parameters(), lr=lr)
 
     def prepare(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:

@@ -77,3 +77,17 @@ def test_minibatch_training_copies_nothing_per_batch():
     assert counts[4]["host_to_device"] - counts[1]["host_to_device"] <= 3 * 2  # at most a permutation per epoch
     reads_more = counts[4]["device_to_host"] - counts[1]["device_to_host"]
     assert reads_more <= 4 * (evaluations[4] - evaluations[1]) + updates_more // 64 + 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy backend not usable here")
+def test_noise_and_sweep_move_a_numpy_model_to_the_requested_backend():
+    ds, loss = _linear_problem()
+    on_host = {name: nn.Linear(8, 1, seed=0) for name in ("numpy", "cupy")}
+    noise = {name: gd.gradient_noise(model, loss, ds, batch_sizes=[1, 16], draws=20, seed=0, backend=name)
+             for name, model in on_host.items()}
+    assert on_host["cupy"].weight.backend == "cupy"  # moved, as train() moves it
+    np.testing.assert_allclose(noise["cupy"].measured, noise["numpy"].measured, rtol=1e-3)
+    result = gd.sweep(nn.Linear(8, 1, seed=0), loss, ds, batch_sizes=[8, 64], lrs=[0.05, 0.2], epochs=2,
+                      backend="cupy")
+    assert len(result.steps_to_target) == 2

@@ -92,6 +92,18 @@ def test_where_gradient_flows_to_the_chosen_side(backend_name, shapes, data):
     assert gradcheck(lambda p, q: ops.where(c, p, q), x, y)
 
 
+def test_where_with_a_host_condition_and_python_numbers(backend_name):
+    # A NumPy mask, a list or a Python bool as the condition, Python numbers as one side:
+    # the tensors decide where the result lives (CuPy's where accepts device arrays only).
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True, backend=backend_name)
+    for cond in (np.array([True, False, True]), [True, False, True]):
+        out = ops.where(cond, x, 0.0)
+        assert out.backend == backend_name
+        np.testing.assert_array_equal(out.numpy(), [1.0, 0.0, 3.0])
+    assert gradcheck(lambda p: ops.where(np.array([True, False, True]), p, 0.0), x)
+    assert gradcheck(lambda p: ops.where(False, 1.0, p), x)
+
+
 def test_maximum_tie_shares_the_gradient():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = Tensor([1.0, 3.0], requires_grad=True)

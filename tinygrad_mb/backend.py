@@ -244,15 +244,10 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     """``target[index] += values`` where repeated indices *accumulate* (in place).
 
     Plain ``target[index] += values`` would count a repeated index once; the
-    backward of indexing needs every use counted. NumPy spells this
-    ``np.add.at``; CuPy ``cupyx.scatter_add``.
+    backward of indexing needs every use counted: ``add.at``, in NumPy and in
+    CuPy alike (CuPy 12 deprecated its older ``cupyx.scatter_add`` for it).
     """
-    if _cupy is not None and isinstance(target, _cupy.ndarray):
-        import cupyx  # noqa: PLC0415
-
-        cupyx.scatter_add(target, index, values)
-    else:
-        np.add.at(target, index, values)
+    array_module(target).add.at(target, index, values)
 
 
 # --- BLAS threads -----------------------------------------------------------------

@@ -147,7 +147,7 @@ def gradient_noise(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
             shuffled partitions, so each batch is a uniform sample without replacement).
             B = 1 uses the N per-sample gradients themselves.
         seed: for the shuffling.
-        backend: where the data and gradients live (default: the model's backend).
+        backend: where the data and gradients live (default: the model's backend); the model is moved there.
 
     Returns:
         A :class:`NoiseResult` (``print`` it, ``.plot()`` it).
@@ -161,7 +161,9 @@ def gradient_noise(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
         raise HyperparameterError(f"batch_sizes must lie between 1 and N={n}, got {list(batch_sizes)}")
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
         raise HyperparameterError(f"draws must be an int >= 2, got {draws!r}")
-    backend = backend or _model_backend(model)
+    if backend is not None and backend != _model_backend(model):
+        model.to(backend)  # as train() does: the gradients are taken where the data is
+    backend = _model_backend(model)
     rng = _backend.as_rng(seed)
     G = full_gradient(model, loss_fn, ds, backend)
     per_sample = np.stack([g for _, g in minibatch_gradients(model, loss_fn, ds, 1, shuffle=False,

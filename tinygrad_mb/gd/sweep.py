@@ -224,8 +224,10 @@ def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
     from tinygrad_mb.gd.noise import _model_backend  # noqa: PLC0415
     from tinygrad_mb.tensor import no_grad  # noqa: PLC0415
 
+    if backend is not None and backend != _model_backend(model):
+        model.to(backend)  # where the runs will train it (train() moves it too): data and weights together
     with no_grad():
-        f0 = EvalData(as_dataset(dataset), None, backend or _model_backend(model), {}).evaluate(model, loss_fn)
+        f0 = EvalData(as_dataset(dataset), None, _model_backend(model), {}).evaluate(model, loss_fn)
     f_star = dataset_f_star(dataset)
     return f_star + 3e-4 * (f0["train_loss"] - f_star) if f_star is not None else 0.1 * f0["train_loss"]
 

@@ -10,9 +10,10 @@ Inputs may be Python numbers (``x * 2``); the engine ignores their gradients.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from tinygrad_mb.backend import array_module
+from tinygrad_mb.backend import array_module, backend_of, to_backend
 from tinygrad_mb.tensor import Function
 
 
@@ -78,7 +79,10 @@ class Pow(Function):
         if isinstance(b, (int, float)):  # a constant exponent needs no gradient
             return (g * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(g)), None
         ga = g * (b * a ** xp.where(b == 0, 1, b - 1))  # b = 0: b * a^1 = 0, not 0 * inf
-        safe_log = xp.log(xp.where(a > 0, a, 1))
+        if hasattr(a, "dtype"):
+            safe_log = xp.log(xp.where(a > 0, a, 1))
+        else:  # a Python number as the base (2 ** x): CuPy's where takes arrays only
+            safe_log = math.log(a) if a > 0 else 0.0
         return ga, g * self.out * safe_log
 
 
@@ -245,8 +249,12 @@ class Where(Function):
     """out = a where cond else b;   d/da = cond,  d/db = not cond.  (cond is not differentiable.)"""
 
     def forward(self, a, b, cond=None):
-        self.cond = cond
-        return array_module(cond).where(cond, a, b)
+        # The operands decide where the result lives; a host condition (a NumPy mask, a
+        # Python bool) is copied there once (CuPy's where accepts only device arrays).
+        operands = [x for x in (a, b) if hasattr(x, "dtype")]
+        xp = array_module(operands[0]) if operands else array_module(cond)
+        self.cond = to_backend(cond, backend_of(operands[0])) if operands else cond
+        return xp.where(self.cond, a, b)
 
     def backward(self, g):
         xp = array_module(g)
