@@ -37,3 +37,23 @@ def on_backend(backend_name):
         return moved[0] if len(moved) == 1 else moved
 
     return move
+
+
+def _compare_on_the_host(assertion):
+    """``assertion`` with CuPy arrays copied to the host first (NumPy's testing functions refuse them)."""
+
+    def host_assertion(*args, **kwargs):
+        return assertion(*[backend.to_numpy(a) if backend.backend_of(a) == backend.CUPY else a for a in args],
+                         **kwargs)
+
+    return host_assertion
+
+
+if os.environ.get(backend.ENV_VAR, "").strip().lower() == backend.CUPY:
+    # The whole suite on CuPy (``TINYGRAD_MB_BACKEND=cupy``, the `.ci/gpu` suite stage): tensors
+    # are made on the GPU, and the expected values are NumPy's; compare them on the host.
+    import numpy as np  # noqa: E402
+
+    for _name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal",
+                  "assert_array_less", "assert_almost_equal"):
+        setattr(np.testing, _name, _compare_on_the_host(getattr(np.testing, _name)))
