@@ -42,6 +42,12 @@ def test_leaf_gradients_are_independent_arrays():
     a.grad[0] = 100.0  # writable, and does not change b.grad
     assert b.grad[0] == 1.0
     assert a.grad.dtype == a.dtype and a.grad.shape == a.shape
+    c = Tensor([1.0, 2.0], requires_grad=True)
+    d = Tensor([1.0, 2.0], requires_grad=True)
+    ((c + d) * 2).sum().backward()  # the same array again, but a fresh one that owns its memory
+    assert c.grad is not d.grad
+    c.grad[0] = 100.0
+    assert d.grad[0] == 2.0
 
 
 def test_a_chain_of_100000_ops_backpropagates_without_recursion_error():
@@ -223,6 +229,11 @@ def test_backward_stores_a_copy_of_the_given_gradient_in_the_tensor_dtype():
     v[:] = 100  # the caller reuses its array: x.grad must not change
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])
     assert x.grad.dtype == np.float32
+    same_dtype = Tensor(np.zeros(2), requires_grad=True)
+    w = np.ones(2)  # float64 like the tensor: no conversion that would copy anyway
+    (same_dtype + 1).backward(w)  # add passes the gradient on as it is
+    w[:] = 100
+    np.testing.assert_array_equal(same_dtype.grad, [1.0, 1.0])
     leaf = Tensor(np.zeros(2), requires_grad=True)
     given = Tensor(np.ones(2, dtype=np.float32))
     leaf.backward(given)
@@ -234,6 +245,7 @@ def test_backward_stores_a_copy_of_the_given_gradient_in_the_tensor_dtype():
 def test_a_zero_dimensional_gradient_stays_an_array_when_it_accumulates():
     x = Tensor(np.float64(2.0), requires_grad=True)
     (x * 3).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 3.0
     (x * 3).backward()
     assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == 6.0
 

@@ -103,3 +103,27 @@ def test_gradcheck_checks_non_leaf_and_read_only_inputs_as_leaves():
         gradcheck(lambda a: WrongSquare.apply(a).sum(), x32.astype("float64"))
     read_only = Tensor(np.broadcast_to(np.array([0.3, 0.7]), (2, 2)), requires_grad=True)
     assert gradcheck(lambda a: (a * a).sum(), read_only)
+
+
+def test_skip_kinks_skips_kinks_only_not_wrong_gradients():
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)  # smooth points: nothing to skip
+    with pytest.raises(GradcheckError, match="gradient mismatch"):
+        gradcheck(lambda a: WrongSquare.apply(a).sum(), x, skip_kinks=True)
+
+
+class ZeroGradSoftmax(Function):
+    """Softmax with a backward that returns zeros: right only for an upstream gradient of all ones,
+    since sum(softmax(x)) = 1 does not depend on x."""
+
+    def forward(self, x):
+        e = np.exp(x - x.max())
+        return e / e.sum()
+
+    def backward(self, g):
+        return np.zeros_like(g)
+
+
+def test_a_random_upstream_gradient_catches_what_a_sum_would_miss():
+    x = Tensor(np.array([0.1, -0.4, 0.7]), requires_grad=True)
+    with pytest.raises(GradcheckError):
+        gradcheck(ZeroGradSoftmax.apply, x)

@@ -311,6 +311,14 @@ def test_sequential_warmup_then_cosine():
     np.testing.assert_allclose(lrs(schedule, 5), [0.5, 0.75, 1.0, 0.5, 0.0, 0.0])
 
 
+def test_sequential_switches_exactly_at_the_milestone_like_pytorch():
+    # Two schedules that differ at the milestone: the second one must be in charge from step 2 on.
+    opt = sgd(1.0)
+    schedule = optim.SequentialLR(opt, [optim.ExponentialLR(opt, gamma=0.5), optim.StepLR(opt, step_size=10)],
+                                  milestones=[2])
+    np.testing.assert_allclose(lrs(schedule, 4), [1.0, 0.5, 1.0, 1.0, 1.0])  # torch.optim.lr_scheduler gives these
+
+
 def test_chained_scheduler_multiplies():
     opt = sgd(1.0)
     chain = optim.ChainedScheduler(opt, [optim.LinearWarmup(opt, 2, start_factor=0.5),

@@ -126,6 +126,23 @@ def test_generic_dataset_is_collated():
     for xb, yb in batches:
         assert xb.dtype == np.float32 and yb.dtype == np.int64
         np.testing.assert_array_equal(xb.numpy()[:, 1], yb.numpy() ** 2)
+    order = np.concatenate([yb.numpy() for _, yb in batches])
+    assert sorted(order) == list(range(7)) and list(order) != list(range(7))  # shuffled, every sample once
+    same = np.concatenate([yb.numpy() for _, yb in DataLoader(Squares(), batch_size=3, shuffle=True, seed=0)])
+    np.testing.assert_array_equal(same, order)  # the seed fixes the order
+
+
+def test_python_float_samples_become_float32_like_tensor():
+    class Halves(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return i / 2, i  # a Python float and a Python int
+
+    xb, yb = next(iter(DataLoader(Halves(), batch_size=4)))
+    assert xb.dtype == np.float32 and yb.dtype == np.int64
+    np.testing.assert_array_equal(xb.numpy(), [0.0, 0.5, 1.0, 1.5])
 
 
 def test_tensor_dataset_indexing_and_conversion():

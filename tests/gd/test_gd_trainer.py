@@ -226,3 +226,50 @@ def test_a_finite_but_exploding_loss_counts_as_diverged():
     assert h.diverged and h.stop_reason == "diverged"
     assert np.isfinite(h.diverged_loss) and h.diverged_loss > BLOWUP_FACTOR * h.initial_loss
     assert h.updates == h.diverged_at - 1 < 40
+
+
+def test_a_schedule_can_step_after_every_update(problem64):
+    X, y = problem64
+    v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5), schedule_unit="update")
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), v, updates=3)
+    np.testing.assert_allclose(h.steps["lr"], [0.1, 0.05, 0.025])  # halved after every update, not every epoch
+
+
+def test_optimizer_presets_are_what_their_names_say():
+    params = list(linear64().parameters())
+    momentum = gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="momentum"), params)
+    nesterov = gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="nesterov"), params)
+    assert isinstance(momentum, optim.SGD) and momentum.momentum == 0.9 and not momentum.nesterov
+    assert isinstance(nesterov, optim.SGD) and nesterov.momentum == 0.9 and nesterov.nesterov
+    assert isinstance(gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="adam"), params), optim.Adam)
+    plain = gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01), params)
+    assert isinstance(plain, optim.SGD) and plain.momentum == 0 and plain.lr == 0.01
+
+
+def test_a_mini_batch_loss_that_overflows_marks_the_update_that_met_it(problem64):
+    X, y = (a.astype(np.float32) for a in problem64)
+    # float32 and lr = 1e20: the first step is finite, the next batch's loss overflows to inf.
+    # One evaluation per epoch, so it is the mini-batch loss, not an evaluation, that sees it.
+    h = gd.train(nn.Linear(D, 1, seed=0), nn.MSELoss(), (X, y), gd.MiniBatch(10, 1e20), epochs=2, eval_every=N)
+    assert h.diverged and len(h.steps["update"]) == 1  # update 1 was taken ...
+    assert h.diverged_at == 2 and not math.isfinite(h.diverged_loss)  # ... update 2 met the overflow
+
+
+def test_batch_gd_is_the_plain_full_gradient_loop_bit_for_bit(problem64):
+    X, y = problem64  # batch GD uses the data in its order: no shuffling, so no reordered sums
+    by_library, by_hand = linear64(), linear64()
+    gd.train(by_library, nn.MSELoss(), (X, y), gd.Batch(0.1), updates=3)
+    opt = optim.SGD(by_hand.parameters(), lr=0.1)
+    for _ in range(3):
+        loss = nn.MSELoss()(by_hand(tg_tensor(X)), tg_tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(weights(by_library), weights(by_hand)):
+        np.testing.assert_array_equal(a, b)
+
+
+def tg_tensor(a):
+    from tinygrad_mb import Tensor
+
+    return Tensor(a)

@@ -62,3 +62,12 @@ def test_default_lr_covers_every_problem():
     for problem in gd.DATASETS:
         for b in (None, 1, 16, 32, 256):
             assert 0 < gd.default_lr(problem, b, 1000) <= gd.DEFAULT_LRS[problem]["batch"]
+
+
+def test_a_batch_of_exactly_n_is_the_full_batch():
+    # B = N is batch gradient descent: its label and its default rate say so (B > N is too).
+    assert gd.MiniBatch(32, 0.1).label(32) == "minibatch (B=N=32, lr=0.1)"
+    assert gd.MiniBatch(32, 0.1).label(33) == "minibatch (B=32, lr=0.1)"
+    batch_rate = gd.variants.DEFAULT_LRS["digits"]["batch"]
+    assert gd.variants.default_lr("digits", 40, 40) == batch_rate
+    assert gd.variants.default_lr("digits", 39, 40) < batch_rate  # a true mini-batch: the sqrt-scaled rate

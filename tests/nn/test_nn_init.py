@@ -26,6 +26,7 @@ def test_gains():
     assert init.calculate_gain("linear") == 1 and init.calculate_gain("sigmoid") == 1
     assert init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
+    assert init.calculate_gain("selu") == 0.75  # PyTorch's value (self-normalising networks)
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
     with pytest.raises(HyperparameterError, match="unknown nonlinearity"):
         init.calculate_gain("swish")

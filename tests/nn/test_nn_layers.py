@@ -95,6 +95,8 @@ def test_functional_activations_match_layers():
     x = t64(3, 4)
     np.testing.assert_array_equal(F.relu(x).data, nn.ReLU()(x).data)
     np.testing.assert_array_equal(F.leaky_relu(x, 0.1).data, nn.LeakyReLU(0.1)(x).data)
+    assert nn.LeakyReLU().negative_slope == 0.01  # PyTorch's default
+    np.testing.assert_allclose(nn.LeakyReLU()(tg.Tensor([-2.0, 3.0])).numpy(), [-0.02, 3.0], rtol=1e-6)
     np.testing.assert_array_equal(F.sigmoid(x).data, nn.Sigmoid()(x).data)
     np.testing.assert_array_equal(F.tanh(x).data, nn.Tanh()(x).data)
     np.testing.assert_array_equal(F.softmax(x, dim=0).data, nn.Softmax(0)(x).data)
