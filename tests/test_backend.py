@@ -58,7 +58,7 @@ class _FakeGPUArray(np.ndarray):
 def test_mixing_backends_in_one_op_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(backend, "_cupy", types.SimpleNamespace(ndarray=_FakeGPUArray))
     gpu = Tensor._wrap(np.ones(2).view(_FakeGPUArray))
-    cpu = Tensor(np.ones(2))
+    cpu = Tensor(np.ones(2), backend="numpy")
     assert gpu.backend == "cupy" and cpu.backend == "numpy"
     with pytest.raises(BackendMismatchError, match=r"Add: inputs live on different backends.*x.to\('cupy'\)"):
         gpu + cpu

@@ -15,7 +15,9 @@ G2 = np.array([-0.25, 0.5, 1.0])
 
 
 def param(values=P0):
-    return nn.Parameter(np.array(values, dtype=np.float64))
+    # On NumPy whatever the default backend: these tests feed NumPy gradients and check the update
+    # equations; test_optimizers_on_backend runs the optimizers on every backend.
+    return nn.Parameter(np.array(values, dtype=np.float64), backend="numpy")
 
 
 def take_steps(opt, p, grads):
@@ -95,7 +97,7 @@ def test_float32_parameters_stay_float32():
     lin = nn.Linear(3, 2, seed=0)
     opt = optim.Adam(lin.parameters(), lr=0.1)
     for p in lin.parameters():
-        p.grad = np.ones(p.shape, np.float32)
+        p.grad = tg.backend.to_backend(np.ones(p.shape, np.float32), p.backend)
     opt.step()
     assert all(p.dtype == np.float32 for p in lin.parameters())
 

@@ -40,7 +40,7 @@ def test_trace_sigma_from_per_sample_gradients():
     model = nn.Linear(3, 1, seed=1, dtype="float64")
     r = gd.gradient_noise(model, nn.MSELoss(), (X, y), batch_sizes=[1, 50], draws=10)
     A = np.hstack([X, np.ones((50, 1))])
-    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    w = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
     g = 2 * (A @ w - y[:, 0])[:, None] * A  # per-sample gradients of (a.w - y)^2
     G = g.mean(0)
     assert r.trace_sigma == pytest.approx(np.mean(np.sum((g - G) ** 2, axis=1)), rel=1e-10)

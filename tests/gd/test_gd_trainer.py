@@ -26,7 +26,7 @@ def linear64(seed=0):
 
 
 def weights(model):
-    return [p.data.copy() for p in model.parameters()]
+    return [p.numpy().copy() for p in model.parameters()]
 
 
 def test_minibatch_of_size_n_is_batch_gd_exactly(problem64):
@@ -51,7 +51,7 @@ def test_minibatch_of_size_n_is_batch_gd_exactly(problem64):
         np.testing.assert_array_equal(a, c)
     # and the math in plain NumPy: w <- w - lr * (2/N) A^T (A w - y)
     ref = linear64()
-    w = np.concatenate([ref.weight.data.ravel(), ref.bias.data])
+    w = np.concatenate([ref.weight.numpy().ravel(), ref.bias.numpy()])
     A = np.hstack([X, np.ones((N, 1))])
     for _ in range(7):
         w = w - 0.3 * 2 / N * A.T @ (A @ w - y[:, 0])
@@ -62,7 +62,7 @@ def test_batch_size_one_is_per_sample_sgd(problem64):
     X, y = problem64
     ds = data.TensorDataset(X, y)
     model = linear64()
-    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    w = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
     h = gd.train(model, nn.MSELoss(), ds, gd.Stochastic(0.02), epochs=2, seed=5)
     assert h.updates == 2 * N and h.batch_size == 1
     # hand-written SGD on the samples in the order a loader seeded the same way gives them
@@ -70,11 +70,11 @@ def test_batch_size_one_is_per_sample_sgd(problem64):
     loader = data.DataLoader(ds, batch_size=1, shuffle=True, seed=5)
     for _ in range(2):
         for xb, yb in loader:
-            x, target = np.append(xb.data[0], 1.0), yb.data[0, 0]
+            x, target = np.append(xb.numpy()[0], 1.0), yb.numpy()[0, 0]
             r = x @ w - target
             losses.append(r * r)
             w = w - lr * 2 * r * x
-    np.testing.assert_allclose(np.concatenate([model.weight.data.ravel(), model.bias.data]), w, rtol=1e-10)
+    np.testing.assert_allclose(np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()]), w, rtol=1e-10)
     np.testing.assert_allclose(h.steps["loss"], losses, rtol=1e-10)
 
 
@@ -90,7 +90,7 @@ def test_size_weighted_minibatch_gradients_average_to_the_full_gradient(problem6
     np.testing.assert_allclose(weighted, gd.full_gradient(model, nn.MSELoss(), ds), rtol=1e-12, atol=1e-14)
     # and it is the analytic one, (2/N) A^T (A w - y)
     A = np.hstack([X, np.ones((N, 1))])
-    w = np.concatenate([model.weight.data.ravel(), model.bias.data])
+    w = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
     np.testing.assert_allclose(weighted, 2 / N * A.T @ (A @ w - y[:, 0]), rtol=1e-12)
 
 

@@ -41,7 +41,7 @@ def test_linear_default_init_is_pytorchs_uniform_bound():
         assert np.abs(p.data).max() <= bound
         assert np.abs(p.data).max() > 0.95 * bound  # really spread over the whole interval
     # variance of U(-b, b) is b^2 / 3
-    assert lin.weight.data.var() == pytest.approx(bound**2 / 3, rel=0.02)
+    assert lin.weight.numpy().var() == pytest.approx(bound**2 / 3, rel=0.02)
 
 
 def test_linear_seed_is_reproducible_and_generators_chain():
@@ -123,7 +123,7 @@ def test_dropout_gradcheck_with_a_fixed_mask():
 
 def test_dropout_is_inverted_and_seeded():
     x = tg.Tensor(np.ones((200, 500)))
-    out = F.dropout(x, 0.3, seed=0).data
+    out = F.dropout(x, 0.3, seed=0).numpy()
     kept = out != 0
     assert set(np.unique(out)) == {0.0, 1 / 0.7}
     assert kept.mean() == pytest.approx(0.7, abs=0.01)
@@ -164,7 +164,8 @@ def test_batchnorm_training_forward_running_stats_and_gradcheck(shape):
     bn.bias.data[:] = RNG.standard_normal(shape[1])
     x = t64(*shape)
     out = bn(x)
-    np.testing.assert_allclose(out.data, bn_reference(x.data, bn.weight.data, bn.bias.data), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.data, bn_reference(x.numpy(), bn.weight.numpy(), bn.bias.numpy()), rtol=1e-10,
+                               atol=1e-12)
     axes = (0,) if x.ndim == 2 else (0, 2)
     m = x.size // shape[1]
     np.testing.assert_allclose(bn.running_mean.data, 0.1 * x.data.mean(axis=axes), rtol=1e-12)
@@ -191,7 +192,7 @@ def test_batchnorm_without_affine_or_running_stats():
     bn = nn.BatchNorm1d(3, affine=False, track_running_stats=False, dtype="float64")
     assert list(bn.parameters()) == [] and list(bn.state_dict()) == []
     x = t64(5, 3)
-    np.testing.assert_allclose(bn.eval()(x).data, bn_reference(x.data, np.ones(3), np.zeros(3)), atol=1e-12)
+    np.testing.assert_allclose(bn.eval()(x).data, bn_reference(x.numpy(), np.ones(3), np.zeros(3)), atol=1e-12)
     assert tg.gradcheck(bn, x)
 
 

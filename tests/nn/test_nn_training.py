@@ -37,7 +37,7 @@ def train_mlp(digits, seed, epochs=20):
 
 def accuracy(model, X, y):
     with tg.no_grad():
-        return float((model(tg.Tensor(X)).data.argmax(axis=1) == y).mean())
+        return float((model(tg.Tensor(X)).numpy().argmax(axis=1) == y).mean())
 
 
 @pytest.mark.slow

@@ -57,7 +57,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """
     _check_reduction(reduction, "mse_loss")
     if not isinstance(target, Tensor):
-        target = Tensor(_target_array(target, pred), dtype=pred.dtype)
+        target = Tensor(_target_array(target, pred), dtype=pred.dtype, backend=pred.backend)  # where pred is
     elif target.dtype != pred.dtype:
         target = target.astype(pred.dtype)
     if tuple(target.shape) != tuple(pred.shape):
