@@ -91,30 +91,32 @@ def _convert_index(idx):
     return tuple(out) if isinstance(idx, tuple) else out[0]
 
 
+_NOT_AN_OPERAND = object()
+
+
+def _operand(other, name):
+    """The NumPy payload of a device array or a Python/NumPy scalar; NumPy arrays are refused."""
+    if isinstance(other, ndarray):
+        return other._a
+    if isinstance(other, (int, float, bool, complex, _np.generic)):
+        return other
+    if isinstance(other, _np.ndarray):
+        _reject(other, f"operator {name}")
+    return _NOT_AN_OPERAND
+
+
 def _binop(name):
     def op(self, other):
-        if isinstance(other, ndarray):
-            o = other._a
-        elif isinstance(other, (int, float, bool, complex, _np.generic)):
-            o = other
-        elif isinstance(other, _np.ndarray):
-            _reject(other, f"operator {name}")
-        else:
-            return NotImplemented
-        return _wrap(getattr(self._a, name)(o))
+        o = _operand(other, name)
+        return NotImplemented if o is _NOT_AN_OPERAND else _wrap(getattr(self._a, name)(o))
     op.__name__ = name
     return op
 
 
 def _iop(name):
     def op(self, other):
-        if isinstance(other, ndarray):
-            o = other._a
-        elif isinstance(other, (int, float, bool, complex, _np.generic)):
-            o = other
-        elif isinstance(other, _np.ndarray):
-            _reject(other, f"operator {name}")
-        else:
+        o = _operand(other, name)
+        if o is _NOT_AN_OPERAND:
             return NotImplemented
         getattr(self._a, name)(o)
         return self
