@@ -257,3 +257,36 @@ def test_a_cast_to_integers_leaves_the_graph():
     z = x.astype(np.float64)  # a float cast stays differentiable
     z.sum().backward()
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_a_no_grad_function_called_from_two_threads_leaves_each_thread_as_it_was():
+    import threading
+
+    @no_grad()
+    def evaluate(t, entered, release):  # stays inside until released
+        entered.set()
+        release.wait(10)
+        return t * 2
+
+    x = Tensor([1.0], requires_grad=True)
+    events = {name: (threading.Event(), threading.Event()) for name in "ab"}
+    seen = {}
+
+    def a():  # recording on, around the call
+        evaluate(x, *events["a"])
+        seen["a"] = is_grad_enabled()
+
+    def b():  # recording off, around the call
+        with no_grad():
+            evaluate(x, *events["b"])
+            seen["b"] = is_grad_enabled()
+
+    threads = {name: threading.Thread(target=f) for name, f in (("a", a), ("b", b))}
+    threads["a"].start()
+    assert events["a"][0].wait(10)  # a is inside ...
+    threads["b"].start()
+    assert events["b"][0].wait(10)  # ... then b; a leaves first, b after
+    for name in "ab":
+        events[name][1].set()
+        threads[name].join()
+    assert seen == {"a": True, "b": False}

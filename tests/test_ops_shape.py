@@ -135,6 +135,8 @@ def test_flatten_unsqueeze_and_expand_reject_axes_that_do_not_exist():
         x.unsqueeze(5)
     with pytest.raises(ShapeError, match="new leading axis"):
         Tensor(np.ones(3)).expand(-1, 3)
+    with pytest.raises(ShapeError, match="fewer axes than the tensor"):
+        x.expand(-1, 4)
     assert x.flatten(-2).shape == (2, 12)
     assert x.unsqueeze(3).shape == x.unsqueeze(-1).shape == (2, 3, 4, 1)
     assert Tensor(np.ones(3)).expand(2, -1).shape == (2, 3)

@@ -38,16 +38,6 @@ COMMANDS = ("compare", "noise", "sweep", "trajectories")
 
 
 # --- argument types: each rejects bad text with a message naming what is valid ----------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (expected a positive integer)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not positive (expected a positive integer)")
-    return value
-
-
 def _int_at_least(low: int) -> Any:
     def parse(text: str) -> int:
         try:
@@ -59,6 +49,10 @@ def _int_at_least(low: int) -> Any:
         return value
 
     return parse
+
+
+_positive_int = _int_at_least(1)
+_positive_int_or_zero = _int_at_least(0)
 
 
 def _positive_float(text: str) -> float:
@@ -190,16 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int_or_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (expected 0, 1, 2, ...)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative (expected 0, 1, 2, ...)")
-    return value
-
-
 # --- validation beyond argparse: everything before any work or file ------------------------------
 def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
     """Check the combination of arguments; return the prepared objects. Exits with 2 on a problem."""
@@ -315,8 +299,6 @@ def _run_noise(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
 
     prob = prep["problem"]
     model = prob.model_fn(args.seed)
-    if args.backend:
-        model.to(args.backend)
     result = gradient_noise(model, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, draws=args.draws,
                             seed=args.seed, backend=args.backend)
     _say(args, f"{prob.description}\n{result}")

@@ -40,7 +40,8 @@ class _GradMode(threading.local):
     the flag, so it is one attribute of one object: next to nothing to check.
     """
 
-    enabled = True  # the default in every new thread
+    def __init__(self) -> None:  # runs once in every thread that reads the flag
+        self.enabled = True  # an instance attribute: the fastest read a thread-local object offers
 
 
 _grad_mode = _GradMode()
@@ -61,7 +62,10 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
     """
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []  # one entry per active use (the decorator reuses this object)
+        self._previous: list[bool] = []  # one entry per active ``with`` of this object
+
+    def _recreate_cm(self) -> no_grad:
+        return no_grad()  # as a decorator: a fresh object per call, so calls in other threads cannot mix
 
     def __enter__(self) -> no_grad:
         self._previous.append(_grad_mode.enabled)

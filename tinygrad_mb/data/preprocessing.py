@@ -101,7 +101,7 @@ def standardize(X_train: Any, X_test: Any = None) -> Standardized:
     """Scale every feature to mean 0 and standard deviation 1, using training statistics.
 
     ``x' = (x - mean) / std`` per feature (column), with ``mean`` and ``std``
-    of ``X_train``, applied to both arrays. A constant feature (``std == 0``,
+    of ``X_train``, applied to both arrays. A constant feature (all its values equal,
     e.g. an always-blank pixel) is only centred: its ``std`` is reported as 1.
 
     Returns:

@@ -267,7 +267,7 @@ class Summary:
     """The summary table: ``rows`` (dicts), printable, exportable."""
 
     def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int,
-                 target_rule: str = "", suboptimality_floor: float | None = None) -> None:
+                 target_rule: str, suboptimality_floor: float | None = None) -> None:
         self.rows, self.target, self.f_star, self.seeds = rows, target, f_star, seeds
         self.target_rule = target_rule  # how the target was chosen, for the header
         self.suboptimality_floor = suboptimality_floor  # final f-f* is clipped here (float rounding)
@@ -289,8 +289,7 @@ class Summary:
         lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                  .rstrip() for r in table]
         lines.insert(1, "-" * len(lines[0]))
-        what = self.target_rule or ("f* + 1% of (f0 - f*)" if self.f_star is not None
-                                    else "best loss seen + 10% of (f0 - best)")
+        what = self.target_rule
         # a mean over the seeds that got there says nothing about the ones that did not: 'reached' counts them
         head = (f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s), the ->target ones "
                 "over the seeds that reached it; time = training only")

@@ -60,7 +60,7 @@ def dataset_f_star(obj: Any) -> float | None:
 def precision_floor(f_star: float, dtype: str = "") -> float:
     """The smallest f - f* that a loss computed in ``dtype`` resolves: one unit in the last place of f*.
 
-    Near f* = 0.25 float32 numbers are 1.5e-8 apart, so once the weights are at
+    Just below f* = 0.25 float32 numbers are 1.5e-8 apart, so once the weights are at
     the optimum an evaluated f - f* is rounding noise of that size, often <= 0
     (f* itself is exact, from float64). Plots and summaries clip f - f* to this
     floor instead of dropping such points. ``dtype`` is the parameters' (e.g.

@@ -57,7 +57,9 @@ class SweepResult:
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python (infinities as strings, so it is valid JSON)."""
-        return {k: _clean(v) for k, v in asdict(self).items()}
+        from tinygrad_mb.gd.compare import _sanitize  # noqa: PLC0415  (one convention for every result)
+
+        return _sanitize(asdict(self))
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
@@ -97,16 +99,6 @@ class SweepResult:
         if self.fit is not None:
             rows.append(f"fit steps = S_min (1 + B_noise/B): S_min = {self.fit[0]:.4g}, B_noise = {self.fit[1]:.4g}")
         return "\n".join(rows)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
 
 
 def fit_steps(batch_sizes: Sequence[float], steps: Sequence[float]) -> tuple[float, float] | None:
@@ -219,7 +211,10 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
 
 
 def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, backend: str | None = None) -> float:
-    """``f* + 3e-4 (f0 - f*)`` when the dataset knows f*, else ``0.1 f0`` (f0: the loss at the model's weights)."""
+    """``f* + 3e-4 (f0 - f*)`` when the dataset knows f*, else ``0.1 f0`` (f0: the loss at the model's weights).
+
+    With ``backend`` given, the model is moved there first (where the sweep will train it).
+    """
     from tinygrad_mb.gd.evaluation import EvalData  # noqa: PLC0415
     from tinygrad_mb.gd.noise import _model_backend  # noqa: PLC0415
     from tinygrad_mb.tensor import no_grad  # noqa: PLC0415

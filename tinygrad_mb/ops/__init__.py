@@ -237,6 +237,8 @@ def expand(x: Tensor, *shape) -> Tensor:
     """Like broadcast_to; -1 keeps that axis's size (PyTorch's ``expand``)."""
     shape = _shape_arg(shape)
     offset = len(shape) - x.ndim
+    if offset < 0:
+        raise ShapeError(f"expand: shape {shape} has fewer axes than the tensor's {x.shape}; give one size per axis")
     if -1 in shape[:offset]:
         raise ShapeError(f"expand: -1 (keep the size) used for a new leading axis in {shape}; give its size")
     shape = tuple(x.shape[i - offset] if n == -1 else n for i, n in enumerate(shape))
