@@ -184,3 +184,18 @@ def test_a_failed_or_interrupted_run_leaves_the_output_folder_as_it_was(tmp_path
     assert not (tmp_path / "new").exists()  # the folders the run created are gone again
     err = capsys.readouterr().err
     assert ("interrupted; no files were written" if status == 130 else "error: the run failed") in err
+
+
+def test_an_interruption_while_moving_the_results_in_says_which_files_arrived(tmp_path, monkeypatch, capsys):
+    from tinygrad_mb import cli, output_folder
+
+    real_move_in = output_folder.move_in
+
+    def first_then_ctrl_c(written, out):
+        real_move_in(written[:1], out)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output_folder, "move_in", first_then_ctrl_c)
+    assert cli.main(["noise", "--out", str(tmp_path / "o"), "--draws", "5", "--batch-sizes", "1,4"]) == 130
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["noise.png"]
+    assert "interrupted; only noise.png moved in before it stopped" in capsys.readouterr().err

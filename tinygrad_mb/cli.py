@@ -372,10 +372,15 @@ def _main(argv: Sequence[str] | None) -> int:
     # end, so an error or Ctrl-C leaves the folder as it was: no half-written file, no mix of
     # new and old results.
     staging = tempfile.mkdtemp(prefix=".tinygrad-mb-", dir=args.out)
+    written: list[str] = []
     try:
-        paths = output_folder.move_in(runner(args, prep, staging), args.out)
+        written = runner(args, prep, staging)
+        paths = output_folder.move_in(written, args.out)
     except KeyboardInterrupt:
-        print(f"tinygrad-mb {args.command}: interrupted; no files were written", file=sys.stderr)
+        # Only a Ctrl-C in the last milliseconds, while the finished files are moved in, leaves some.
+        left = [os.path.basename(w) for w in written if not os.path.exists(w)]
+        said = f"only {', '.join(left)} moved in before it stopped" if left else "no files were written"
+        print(f"tinygrad-mb {args.command}: interrupted; {said}", file=sys.stderr)
         return 130  # the shell's code for a program stopped by Ctrl-C
     except TinygradMBError as exc:
         print(f"tinygrad-mb {args.command}: error: {exc}", file=sys.stderr)
