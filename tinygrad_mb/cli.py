@@ -378,8 +378,8 @@ def _main(argv: Sequence[str] | None) -> int:
         paths = output_folder.move_in(written, args.out)
     except KeyboardInterrupt:
         # Only a Ctrl-C in the last milliseconds, while the finished files are moved in, leaves some.
-        left = [os.path.basename(w) for w in written if not os.path.exists(w)]
-        said = f"only {', '.join(left)} moved in before it stopped" if left else "no files were written"
+        arrived = [os.path.basename(w) for w in written if not os.path.exists(w)]
+        said = f"only {', '.join(arrived)} moved in before it stopped" if arrived else "no files were written"
         print(f"tinygrad-mb {args.command}: interrupted; {said}", file=sys.stderr)
         return 130  # the shell's code for a program stopped by Ctrl-C
     except TinygradMBError as exc:
