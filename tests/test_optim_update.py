@@ -72,7 +72,7 @@ def test_blas_path_really_writes_in_place_and_switch_off_gives_the_same(monkeypa
 def test_the_address_handed_to_blas_is_where_the_data_starts(order, writeable):
     target, _ = arrays(BIG, np.float32, order)
     target.flags.writeable = writeable  # a read-only array takes the slower lookup, same answer
-    assert update._address(target) == target.ctypes.data
+    assert update._address(target, target.flags) == target.ctypes.data
 
 
 def test_a_read_only_gradient_goes_through_blas_too():

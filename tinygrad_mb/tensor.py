@@ -90,7 +90,7 @@ class Function:
     (:func:`unbroadcast`), so no op repeats that bookkeeping.
     """
 
-    parents: tuple | None  # the inputs of this op (tensors or constants); None once released
+    parents: tuple | None = None  # the inputs of this op (tensors or constants); None once released
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         """Compute the output array from the input arrays (and keyword settings)."""
@@ -147,9 +147,12 @@ class Function:
         return result
 
     def release(self) -> None:
-        """Drop the references to inputs and saved arrays (after backward)."""
+        """Drop the references to inputs and saved arrays (after backward).
+
+        Everything an op saves lives in its instance dict; once that is empty,
+        ``parents`` reads the class default None, which marks the op as released.
+        """
         self.__dict__.clear()
-        self.parents = None
 
 
 def _check_same_backend(op: str, args: tuple) -> None:
@@ -344,7 +347,7 @@ class Tensor:
                     f"backward() without a gradient needs a one-element output, got shape {self.shape}; "
                     "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of the same shape"
                 )
-            grad = xp.ones_like(self.data)
+            grad = xp.ones(self.data.shape, self.data.dtype)  # ones_like does the same, slower
         else:
             # A copy, in this tensor's dtype: .grad must own its memory, so that changing
             # the caller's array afterwards cannot change the gradients (PyTorch copies too).
@@ -389,7 +392,7 @@ class Tensor:
         # inputs) or be a read-only broadcast view; a leaf gets its own copy then.
         if g.ndim == 0:  # NumPy hands back scalars for 0-d results; store a real array
             g = backend.array_module(g).array(g)
-        elif id(g) in handed_out or not g.flags.owndata:
+        elif g.base is not None or id(g) in handed_out:  # a view, or an array a leaf already holds
             g = g.copy(order="K")  # keep the layout of the parameter (see nn.Linear)
         handed_out.add(id(g))
         if self.grad is None:

@@ -56,6 +56,29 @@ def test_cross_entropy(reduction):
     assert tg.gradcheck(lambda z: F.cross_entropy(z, y, reduction), z)
 
 
+@pytest.mark.parametrize("layout", ["column-major", "transposed view"])
+def test_cross_entropy_of_logits_in_any_memory_layout(layout):
+    # The loss picks z_i[y_i] with flat indices; they must count elements row by row
+    # even when the logits (and so the softmax in backward) are not stored that way.
+    values = RNG.standard_normal((5, 3))
+    y = np.array([2, 0, 1, 2, 0])
+    if layout == "column-major":
+        leaf = tg.Tensor(np.asfortranarray(values), requires_grad=True)
+        z = leaf
+    else:
+        leaf = tg.Tensor(np.ascontiguousarray(values.T), requires_grad=True)
+        z = leaf.T  # a (5, 3) view of a (3, 5) array
+    assert not z.data.flags.c_contiguous
+    loss = F.cross_entropy(z, y)
+    loss.backward()
+    reference = tg.Tensor(np.ascontiguousarray(values), requires_grad=True)
+    F.cross_entropy(reference, y).backward()
+    np.testing.assert_allclose(loss.data, ce_reference(values, y).mean(), rtol=1e-12)
+    grad = leaf.grad if layout == "column-major" else leaf.grad.T
+    np.testing.assert_allclose(grad, reference.grad, rtol=1e-12)
+    assert tg.gradcheck(lambda z: F.cross_entropy(z, y), tg.Tensor(np.asfortranarray(values), requires_grad=True))
+
+
 def test_cross_entropy_accepts_tensors_lists_and_small_int_types_and_is_stable():
     z = tg.Tensor(np.array([[1000.0, 0.0], [0.0, -1000.0]]))
     for y in ([0, 1], np.array([0, 1], np.uint8), tg.Tensor(np.array([0, 1]))):

@@ -84,7 +84,8 @@ class Linear(Function):
         gw = None
         if self.needs_input_grad(1):
             weight = self.weight
-            if weight.flags.f_contiguous and not weight.flags.c_contiguous and self.x.dtype == g2.dtype == weight.dtype:
+            layout = weight.flags  # a new object at every ``.flags``: read it once
+            if layout.f_contiguous and not layout.c_contiguous and self.x.dtype == g2.dtype == weight.dtype:
                 # A column-major weight (nn.Linear's) gets a column-major gradient, written
                 # straight into place: W -= lr * dW is then a plain contiguous sweep.
                 gw = array_module(g2).empty(weight.shape, dtype=g2.dtype, order="F")
@@ -142,23 +143,30 @@ class CrossEntropy(Function):
 
     Every exponent is <= 0, so nothing overflows, and backward reuses the
     forward's exponentials instead of computing them again.
+
+    The entries z_i[y_i] are picked with one flat index, i * C + y_i (``take``
+    and ``put`` count elements row by row, whatever the memory layout): indexing
+    with a pair of index arrays, ``z[rows, labels]``, costs about twice as much.
     """
 
     def forward(self, logits, labels=None, reduction="mean"):
         xp = array_module(logits)
+        n, c = logits.shape
         shifted = logits - logits.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
         self.sums = self.exp.sum(axis=1)
-        self.rows, self.labels, self.reduction = xp.arange(logits.shape[0]), labels, reduction
-        losses = xp.log(self.sums) - shifted[self.rows, labels]
+        # flat index of z_i[y_i]; labels may be a host array or a list even when the logits are on the GPU
+        self.picked, self.reduction = xp.arange(0, n * c, c) + xp.asarray(labels), reduction
+        losses = xp.log(self.sums) - shifted.take(self.picked)
         if reduction == "none":
             return losses
         total = losses.sum()
-        return total if reduction == "sum" else total / logits.shape[0]
+        return total if reduction == "sum" else total / n
 
     def backward(self, g):
         grad = self.exp / self.sums[:, None]  # softmax: a fresh array, so the edits below are safe
-        grad[self.rows, self.labels] -= 1
+        picked = self.picked
+        grad.put(picked, grad.take(picked) - 1)  # minus the one-hot of the labels
         if self.reduction == "none":
             grad *= g[:, None]
             return grad

@@ -77,6 +77,11 @@ class SGD(Optimizer):
         (see :mod:`tinygrad_mb.optim.update`).
         """
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
+        if not (mu or wd):  # plain gradient descent: p -= lr * g, and nothing else to compute
+            for p in self.params:
+                if p.grad is not None:
+                    add_scaled_(p.data, -lr, p.grad)
+            return
         damp, nesterov = self.dampening, self.nesterov
         for p, state in zip(self.params, self.state):
             g = p.grad

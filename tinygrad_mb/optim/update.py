@@ -49,21 +49,24 @@ def add_scaled_(target: Any, alpha: float, x: Any) -> None:
     for ``alpha == 0``, where BLAS skips the work but NumPy turns ``0 * inf``
     into NaN: both paths must give the same answer).
     """
-    if (BLAS_AXPY and alpha and type(target) is np.ndarray and type(x) is np.ndarray and target.size >= MIN_SIZE
-            and x.dtype is target.dtype and x.shape == target.shape and target.flags.writeable
-            and ((target.flags.c_contiguous and x.flags.c_contiguous)
-                 or (target.flags.f_contiguous and x.flags.f_contiguous))
-            and (x is target or not np.may_share_memory(x, target))):
-        routines = _axpy if _axpy is not _UNSET else _find_axpy()
-        routine = routines.get(target.dtype) if routines else None
-        if routine is not None:
-            # y <- a*x + y; both arrays walked as one flat vector (stride 1).
-            routine(target.size, float(alpha), _address(x), 1, _address(target), 1)
-            return
+    if (target.size >= MIN_SIZE and BLAS_AXPY and alpha and type(target) is np.ndarray and type(x) is np.ndarray
+            and x.dtype is target.dtype and x.shape == target.shape):
+        # Each ``.flags`` builds a new object: read them once.
+        target_flags, x_flags = target.flags, x.flags
+        if (target_flags.writeable
+                and ((target_flags.c_contiguous and x_flags.c_contiguous)
+                     or (target_flags.f_contiguous and x_flags.f_contiguous))
+                and (x is target or not np.may_share_memory(x, target))):
+            routines = _axpy if _axpy is not _UNSET else _find_axpy()
+            routine = routines.get(target.dtype) if routines else None
+            if routine is not None:
+                # y <- a*x + y; both arrays walked as one flat vector (stride 1).
+                routine(target.size, float(alpha), _address(x, x_flags), 1, _address(target, target_flags), 1)
+                return
     target += alpha * x
 
 
-def _address(a: np.ndarray) -> int:
+def _address(a: np.ndarray, flags: Any) -> int:
     """Where the data of a contiguous array starts in memory, for passing it to C.
 
     ``a.ctypes.data`` gives the same number but builds a helper object in
@@ -72,9 +75,9 @@ def _address(a: np.ndarray) -> int:
     needs a writable buffer in C order; the transpose of a column-major array is
     one, and it starts at the same address.
     """
-    if not a.flags.writeable:  # a read-only gradient (rare): the slow way works for any array
+    if not flags.writeable:  # a read-only gradient (rare): the slow way works for any array
         return a.ctypes.data
-    return ctypes.addressof(ctypes.c_char.from_buffer(a if a.flags.c_contiguous else a.T))
+    return ctypes.addressof(ctypes.c_char.from_buffer(a if flags.c_contiguous else a.T))
 
 
 def _find_axpy() -> dict | None:
