@@ -81,7 +81,8 @@ def test_cross_entropy_of_logits_in_any_memory_layout(layout):
 
 def test_cross_entropy_accepts_tensors_lists_and_small_int_types_and_is_stable():
     z = tg.Tensor(np.array([[1000.0, 0.0], [0.0, -1000.0]]))
-    for y in ([0, 1], np.array([0, 1], np.uint8), tg.Tensor(np.array([0, 1]))):
+    for y in ([0, 1], np.array([0, 1], np.uint8), np.array([0, 1], np.uint64), np.array([0, 1], np.int8),
+              tg.Tensor(np.array([0, 1]))):
         loss = F.cross_entropy(z, y, "none")
         np.testing.assert_allclose(loss.data, [0.0, 1000.0])
 

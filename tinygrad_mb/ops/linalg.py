@@ -155,8 +155,10 @@ class CrossEntropy(Function):
         shifted = logits - logits.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
         self.sums = self.exp.sum(axis=1)
-        # flat index of z_i[y_i]; labels may be a host array or a list even when the logits are on the GPU
-        self.picked, self.reduction = xp.arange(0, n * c, c) + xp.asarray(labels), reduction
+        labels = xp.asarray(labels)  # a host array or a list is accepted even when the logits are on the GPU
+        if labels.dtype.kind == "u":  # int64 row starts + uint64 labels would give float64, useless as indices
+            labels = labels.astype(xp.int64)
+        self.picked, self.reduction = xp.arange(0, n * c, c) + labels, reduction  # flat index of z_i[y_i]
         losses = xp.log(self.sums) - shifted.take(self.picked)
         if reduction == "none":
             return losses
