@@ -109,10 +109,13 @@ def test_cross_entropy_of_uniform_logits_is_log_c():
         (np.array([0, 9, -3, 9, 1, 9], np.int16)[::2], "from -3 to 1"),  # a strided view
     ],
 )
-def test_cross_entropy_label_errors(labels, pattern):
+@pytest.mark.parametrize("loss", [F.cross_entropy, tg.cross_entropy], ids=["F", "ops"])
+def test_cross_entropy_label_errors(labels, pattern, loss):
+    # The fused op checks too: ops.cross_entropy picks z[i, y_i] by the flat index
+    # i * C + y_i, where a bad label would silently pick an entry of another row.
     z = tg.Tensor(np.zeros((3, 4)), requires_grad=True)
     with pytest.raises(LabelError, match=pattern):
-        F.cross_entropy(z, labels)
+        loss(z, labels)
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16])
@@ -133,6 +136,13 @@ def test_cross_entropy_needs_2d_logits_and_a_valid_reduction():
         F.cross_entropy(tg.Tensor(np.zeros((1, 4))), np.array([0]), reduction="avg")
     with pytest.raises(HyperparameterError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
+    # the fused ops themselves check as well (they used to take any other string for "mean")
+    with pytest.raises(ShapeError, match="\\(N, C\\)"):
+        tg.cross_entropy(tg.Tensor(np.zeros((2, 2, 4))), np.array([0, 1]))
+    with pytest.raises(HyperparameterError, match="reduction"):
+        tg.cross_entropy(tg.Tensor(np.zeros((1, 4))), np.array([0]), reduction="avg")
+    with pytest.raises(HyperparameterError, match="reduction"):
+        tg.mse_loss(tg.Tensor(np.zeros(4)), np.zeros(4), reduction="avg")
 
 
 def bce_reference(x, y):

@@ -19,17 +19,10 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend, ops
-from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
+from tinygrad_mb.errors import LabelError, ShapeError
 from tinygrad_mb.nn.module import Module
+from tinygrad_mb.ops.linalg import check_reduction
 from tinygrad_mb.tensor import Function, Tensor
-
-_REDUCTIONS = ("mean", "sum", "none")
-_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # same-size unsigned type, by itemsize
-
-
-def _check_reduction(reduction: str, loss: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise HyperparameterError(f"{loss}: reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
 
 
 def _target_array(target: Any, like: Tensor) -> Any:
@@ -55,7 +48,7 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     ``pred`` and ``target`` must have the same shape: a (N, 1) prediction against
     a (N,) target would otherwise broadcast to an (N, N) matrix of wrong pairs.
     """
-    _check_reduction(reduction, "mse_loss")
+    check_reduction(reduction, "mse_loss")
     if not isinstance(target, Tensor):
         target = Tensor(_target_array(target, pred), dtype=pred.dtype, backend=pred.backend)  # where pred is
     elif target.dtype != pred.dtype:
@@ -69,48 +62,6 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 # --- classification -----------------------------------------------------------------------
-def _check_labels(labels: Any, logits: Tensor) -> None:
-    """Integer dtype, shape (N,) matching (N, C) logits, values in [0, C): else LabelError."""
-    n, c = logits.shape
-    if labels.dtype.kind not in "iu":
-        if labels.ndim == 2 and tuple(labels.shape) == (n, c):
-            raise LabelError(
-                f"cross_entropy: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
-                "pass class indices instead, e.g. y.argmax(axis=1)"
-            )
-        raise LabelError(
-            f"cross_entropy: labels must be integers; got {labels.dtype} — use y.astype(int) "
-            "(labels are class indices 0..C-1, not probabilities)"
-        )
-    if labels.ndim != 1 or labels.shape[0] != n:
-        raise LabelError(
-            f"cross_entropy: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
-            f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
-        )
-    if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
-        return
-    signed, bits = labels.dtype.kind == "i", 8 * labels.dtype.itemsize
-    if signed and c > 1 << (bits - 1):
-        # More classes than the type's positive range (int8 labels, over 128 classes):
-        # no value it holds reaches C, so only a negative label can be out of range.
-        out_of_range = labels[labels.argmin()] < 0
-    else:
-        # One pass instead of min() and max(): read as unsigned, a negative label wraps
-        # around to 2^bits - |label| >= 2^(bits-1) >= C, so "max >= C" catches both ends.
-        # (The max as the element at argmax: NumPy's argmax is a plain loop, its max() a
-        # trip through the general reduction machinery, several times the cost on a small batch.)
-        as_unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize]) if signed else labels
-        out_of_range = as_unsigned[as_unsigned.argmax()] >= c
-    if out_of_range:
-        lo, hi = int(labels.min()), int(labels.max())
-        hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
-        raise LabelError(
-            f"cross_entropy: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
-            f"got values from {lo} to {hi}. Give the model as many outputs as there are classes, or remap the "
-            f"labels to 0..{c - 1}.{hint}"
-        )
-
-
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy: loss_i = logsumexp(z_i) - z_i[y_i] for logits z (N, C), labels y (N,).
 
@@ -125,15 +76,8 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     Raises:
         LabelError: labels are not integers, have the wrong shape, or are out of range.
     """
-    _check_reduction(reduction, "cross_entropy")
-    if logits.ndim != 2:
-        raise ShapeError(
-            f"cross_entropy: logits must be (N, C), got shape {tuple(logits.shape)}; "
-            "for a single sample use logits.reshape(1, -1)"
-        )
-    labels = _target_array(target, logits)
-    _check_labels(labels, logits)
-    return ops.cross_entropy(logits, labels, reduction=reduction)
+    # The fused op checks the reduction, the logits' shape and the labels (ops.linalg.check_labels).
+    return ops.cross_entropy(logits, _target_array(target, logits), reduction=reduction)
 
 
 class BCEWithLogitsFn(Function):
@@ -171,7 +115,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
         ShapeError: target and logits differ in shape.
         LabelError: a target lies outside [0, 1].
     """
-    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    check_reduction(reduction, "binary_cross_entropy_with_logits")
     if isinstance(target, Tensor) and target.requires_grad:
         y = target if target.dtype == logits.dtype else target.astype(logits.dtype)
     else:
@@ -203,7 +147,7 @@ class MSELoss(_Loss):
     """Module form of :func:`mse_loss`: ``MSELoss()(pred, target)``."""
 
     def __init__(self, reduction: str = "mean"):
-        _check_reduction(reduction, "MSELoss")
+        check_reduction(reduction, "MSELoss")
         super().__init__(reduction)
 
     def forward(self, pred: Tensor, target: Any) -> Tensor:
@@ -214,7 +158,7 @@ class CrossEntropyLoss(_Loss):
     """Module form of :func:`cross_entropy`: ``CrossEntropyLoss()(logits, labels)``."""
 
     def __init__(self, reduction: str = "mean"):
-        _check_reduction(reduction, "CrossEntropyLoss")
+        check_reduction(reduction, "CrossEntropyLoss")
         super().__init__(reduction)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
@@ -225,7 +169,7 @@ class BCEWithLogitsLoss(_Loss):
     """Module form of :func:`binary_cross_entropy_with_logits`."""
 
     def __init__(self, reduction: str = "mean"):
-        _check_reduction(reduction, "BCEWithLogitsLoss")
+        check_reduction(reduction, "BCEWithLogitsLoss")
         super().__init__(reduction)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:

@@ -8,9 +8,17 @@ the fused log-softmax is also the numerically stable way to compute it.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from tinygrad_mb import backend
 from tinygrad_mb.backend import array_module
-from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
 from tinygrad_mb.tensor import Function
+
+REDUCTIONS = ("mean", "sum", "none")
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # same-size unsigned type, by itemsize
 
 
 def _swap(m):
@@ -133,6 +141,58 @@ class LogSoftmax(Function):
         return g - array_module(g).exp(self.out) * g.sum(axis=self.axis, keepdims=True)
 
 
+def check_reduction(reduction: str, loss: str) -> None:
+    """HyperparameterError unless ``reduction`` is "mean", "sum" or "none"."""
+    if reduction not in REDUCTIONS:
+        raise HyperparameterError(f"{loss}: reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+
+
+def check_labels(labels: Any, logits: Any) -> None:
+    """Integer dtype, shape (N,) matching (N, C) logits, values in [0, C): else LabelError.
+
+    Checked before the loss picks z_i[y_i]: a label out of range would otherwise
+    pick an entry of another row (or, on CuPy, wrap around) without any error.
+    """
+    n, c = logits.shape
+    if labels.dtype.kind not in "iu":
+        if labels.ndim == 2 and tuple(labels.shape) == (n, c):
+            raise LabelError(
+                f"cross_entropy: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
+                "pass class indices instead, e.g. y.argmax(axis=1)"
+            )
+        raise LabelError(
+            f"cross_entropy: labels must be integers; got {labels.dtype} — use y.astype(int) "
+            "(labels are class indices 0..C-1, not probabilities)"
+        )
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise LabelError(
+            f"cross_entropy: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
+            f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
+        )
+    if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
+        return
+    signed, bits = labels.dtype.kind == "i", 8 * labels.dtype.itemsize
+    if signed and c > 1 << (bits - 1):
+        # More classes than the type's positive range (int8 labels, over 128 classes):
+        # no value it holds reaches C, so only a negative label can be out of range.
+        out_of_range = labels[labels.argmin()] < 0
+    else:
+        # One pass instead of min() and max(): read as unsigned, a negative label wraps
+        # around to 2^bits - |label| >= 2^(bits-1) >= C, so "max >= C" catches both ends.
+        # (The max as the element at argmax: NumPy's argmax is a plain loop, its max() a
+        # trip through the general reduction machinery, several times the cost on a small batch.)
+        as_unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize]) if signed else labels
+        out_of_range = as_unsigned[as_unsigned.argmax()] >= c
+    if out_of_range:
+        lo, hi = int(labels.min()), int(labels.max())
+        hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
+        raise LabelError(
+            f"cross_entropy: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
+            f"got values from {lo} to {hi}. Give the model as many outputs as there are classes, or remap the "
+            f"labels to 0..{c - 1}.{hint}"
+        )
+
+
 class CrossEntropy(Function):
     """Mean (or sum, or per-sample) of -log softmax(z)[y] for logits z (N, C) and labels y (N,).
 
@@ -150,12 +210,19 @@ class CrossEntropy(Function):
     """
 
     def forward(self, logits, labels=None, reduction="mean"):
+        check_reduction(reduction, "cross_entropy")
+        if logits.ndim != 2:
+            raise ShapeError(
+                f"cross_entropy: logits must be (N, C), got shape {tuple(logits.shape)}; "
+                "for a single sample use logits.reshape(1, -1)"
+            )
         xp = array_module(logits)
+        labels = xp.asarray(labels)  # a host array or a list is accepted even when the logits are on the GPU
+        check_labels(labels, logits)
         n, c = logits.shape
         shifted = logits - logits.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
         self.sums = self.exp.sum(axis=1)
-        labels = xp.asarray(labels)  # a host array or a list is accepted even when the logits are on the GPU
         if labels.dtype.kind == "u":  # int64 row starts + uint64 labels would give float64, useless as indices
             labels = labels.astype(xp.int64)
         self.picked, self.reduction = xp.arange(0, n * c, c) + labels, reduction  # flat index of z_i[y_i]
@@ -180,6 +247,7 @@ class MSELoss(Function):
     """Mean (or sum, or elementwise) of (p - t)^2;   dL/dp = 2 (p - t) (/ n for the mean), dL/dt = -dL/dp."""
 
     def forward(self, pred, target, reduction="mean"):
+        check_reduction(reduction, "mse_loss")
         self.diff, self.reduction = pred - target, reduction
         sq = self.diff * self.diff
         if reduction == "none":
