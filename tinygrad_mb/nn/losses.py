@@ -47,8 +47,8 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
     ``pred`` and ``target`` must have the same shape: a (N, 1) prediction against
     a (N,) target would otherwise broadcast to an (N, N) matrix of wrong pairs.
+    The fused op checks the reduction.
     """
-    check_reduction(reduction, "mse_loss")
     if not isinstance(target, Tensor):
         target = Tensor(_target_array(target, pred), dtype=pred.dtype, backend=pred.backend)  # where pred is
     elif target.dtype != pred.dtype:
