@@ -17,6 +17,8 @@ or ``a + b`` are thin calls into those ops; they are listed in ``ops`` too.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 import threading
 from typing import Any
 
@@ -74,6 +76,10 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
     def __exit__(self, *exc: object) -> None:
         _grad_mode.enabled = self._previous.pop()
+
+
+_recorded_ops = itertools.count()  # numbers every recorded op, in the order the ops ran
+_sequence_number = operator.attrgetter("_ctx.sequence_number")  # of the op that made a tensor
 
 
 class Function:
@@ -137,7 +143,7 @@ class Function:
         result.data = out
         result.grad = None
         if requires_grad and _grad_mode.enabled:
-            fn.parents = args
+            fn.parents, fn.sequence_number = args, next(_recorded_ops)  # the number orders backward
             result.requires_grad = True
             result._ctx = fn
         else:
@@ -340,14 +346,16 @@ class Tensor:
                 "backward() on a tensor that does not require grad: create the inputs with "
                 "requires_grad=True (and not inside no_grad())"
             )
-        xp = backend.array_module(self.data)
+        data = self.data
+        xp = backend.array_module(data)
         if grad is None:
-            if self.size != 1:
+            if data.size != 1:
                 raise BackwardError(
-                    f"backward() without a gradient needs a one-element output, got shape {self.shape}; "
+                    f"backward() without a gradient needs a one-element output, got shape {data.shape}; "
                     "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of the same shape"
                 )
-            grad = xp.ones(self.data.shape, self.data.dtype)  # ones_like does the same, slower
+            # dL/dL = 1. For the usual 0-d loss, array(1) is several times cheaper than ones().
+            grad = xp.array(1, data.dtype) if data.ndim == 0 else xp.ones(data.shape, data.dtype)
         else:
             # A copy, in this tensor's dtype: .grad must own its memory, so that changing
             # the caller's array afterwards cannot change the gradients (PyTorch copies too).
@@ -360,7 +368,7 @@ class Tensor:
             return
         grads = {id(self): grad}  # dL/d(node) for op results not yet processed
         handed_out: set[int] = set()  # ids of arrays already stored in some .grad
-        for node in reversed(self._topological_order()):
+        for node in self._topological_order():
             g = grads.pop(id(node), None)
             if g is None:  # no path from here to the output carried a gradient
                 continue
@@ -403,24 +411,21 @@ class Tensor:
                 self.grad = np.asarray(self.grad)
 
     def _topological_order(self) -> list[Tensor]:
-        """The op results this tensor depends on, each after all of its inputs (iterative DFS).
+        """The op results this tensor depends on, newest first: each before all of its inputs.
 
         Leaves are left out: they have no backward to run, and receive their
-        gradients straight from the ops that consumed them.
+        gradients straight from the ops that consumed them. The order needs no
+        depth-first search: every recorded op gets a number from a counter when
+        it runs (:meth:`Function.apply`), and an op's inputs always exist
+        before it does, so sorting by that number, highest first, puts every
+        node ahead of the nodes it was computed from. (PyTorch's engine orders
+        its work by such "sequence numbers" too.) The walk that collects the
+        nodes uses a stack, not recursion, so deep graphs are fine.
         """
-        order: list[Tensor] = []
-        visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        found = {id(self): self}
+        stack = [self]
         while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:  # every input is already in ``order``
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            parents = node._ctx.parents
+            parents = stack.pop()._ctx.parents
             if parents is None:
                 raise GraphReleasedError(
                     "backward() through a graph that was already freed by an earlier backward(); "
@@ -428,9 +433,10 @@ class Tensor:
                     "or recompute the forward pass"
                 )
             for parent in parents:
-                if isinstance(parent, Tensor) and parent._ctx is not None and id(parent) not in visited:
-                    stack.append((parent, False))
-        return order
+                if isinstance(parent, Tensor) and parent._ctx is not None and id(parent) not in found:
+                    found[id(parent)] = parent
+                    stack.append(parent)
+        return sorted(found.values(), key=_sequence_number, reverse=True)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
