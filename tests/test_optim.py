@@ -184,6 +184,32 @@ def test_matches_pytorch_when_available(make, kwargs):
     np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [
+        (optim.SGD, {"lr": 0.1}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+        (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
+        (optim.AdamW, {"lr": 0.1}),
+    ],
+)
+def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
+    # A learnable scale or temperature is a 0-d parameter. NumPy turns 0-d products into
+    # scalars, and an in-place edit of a scalar changes a copy: the state must stay arrays.
+    scalar, vector = param(2.0), param([2.0])
+    opt_scalar, opt_vector = make([scalar], **kwargs), make([vector], **kwargs)
+    for g in (0.5, -0.3, 0.8, 0.1):
+        scalar.grad, vector.grad = np.array(g), np.array([g])
+        opt_scalar.step()
+        opt_vector.step()
+        assert scalar.data.shape == () and scalar.data[()] == vector.data[0]
+    for name, value in opt_vector.state[0].items():
+        np.testing.assert_array_equal(np.reshape(opt_scalar.state[0][name], 1), np.reshape(value, 1))
+
+
 # --- hyper-parameter errors -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("make", "pattern"),

@@ -86,11 +86,13 @@ class Adam(Optimizer):
                     g = g + wd * p.data
             m *= b1
             add_scaled_(m, 1.0 - b1, g)  # m += (1 - b1) g, one sweep (see optim.update)
-            work = g * g  # the one scratch array of this step, reused below
+            # The one scratch array of this step, reused below (out=: for a 0-d parameter
+            # g * g would be a NumPy scalar, which the out= calls below cannot write into).
+            xp = array_module(m)
+            work = xp.multiply(g, g, out=xp.empty_like(m))
             v *= b2
             add_scaled_(v, 1.0 - b2, work)
             # p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)  ==  the m_hat / v_hat form
-            xp = array_module(work)
             xp.sqrt(v, out=work)
             work *= 1.0 / math.sqrt(1.0 - b2**t)
             work += eps

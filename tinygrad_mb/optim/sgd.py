@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 from tinygrad_mb.optim.update import add_scaled_
@@ -87,8 +88,9 @@ class SGD(Optimizer):
             g = p.grad
             if g is None:
                 continue
-            if wd:
-                d = p.data * wd  # d = g + wd * p
+            if wd:  # d = g + wd * p, in a new array (out=: NumPy makes a scalar of a 0-d product,
+                # and the in-place edits below would then change a copy)
+                d = array_module(g).multiply(p.data, wd, out=array_module(g).empty_like(p.data))
                 d += g
                 fresh = True
             else:
