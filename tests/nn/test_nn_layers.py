@@ -196,6 +196,27 @@ def test_batchnorm_without_affine_or_running_stats():
     assert tg.gradcheck(bn, x)
 
 
+@pytest.mark.parametrize("which", ["weight only", "bias only"])
+def test_functional_batch_norm_with_only_a_weight_or_only_a_bias(which):
+    x, gamma, beta = t64(5, 3), t64(3), t64(3)
+    weight, bias = (gamma, None) if which == "weight only" else (None, beta)
+    out = F.batch_norm(x, None, None, weight, bias, training=True)
+    ones, zeros = np.ones(3), np.zeros(3)
+    expected = bn_reference(x.numpy(), gamma.numpy() if weight is not None else ones,
+                            beta.numpy() if bias is not None else zeros)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    given = weight if weight is not None else bias
+    assert tg.gradcheck(lambda a, p: F.batch_norm(a, None, None, p if given is weight else None,
+                                                  p if given is bias else None, training=True), x, given)
+
+
+def test_functional_batch_norm_wants_both_running_statistics_or_neither():
+    running_mean = tg.Tensor(np.zeros(3))
+    with pytest.raises(HyperparameterError, match="running_mean and running_var must both"):
+        F.batch_norm(t64(4, 3), running_mean, None, training=True)
+    np.testing.assert_array_equal(running_mean.data, 0.0)  # untouched by the failed call
+
+
 def test_batchnorm_errors_are_explained():
     bn = nn.BatchNorm1d(4)
     with pytest.raises(ShapeError, match="batch size >= 2.*eval"):

@@ -51,12 +51,12 @@ class BatchNormFn(Function):
         self.inv_std = (1.0 / array_module(x).sqrt(var + eps)).reshape(shape)
         self.xhat = (x - mean.reshape(shape)) * self.inv_std
         self.gamma = None if gamma is None else gamma.reshape(shape)
-        self.training, self.m = training, x.size // x.shape[1]
+        self.training, self.m, self.has_beta = training, x.size // x.shape[1], beta is not None
         out = self.xhat if gamma is None else self.xhat * self.gamma
         return out if beta is None else out + beta.reshape(shape)
 
     def backward(self, g):
-        """The gradients of the class docstring: dL/dx, then dL/dgamma and dL/dbeta if affine."""
+        """The gradients of the class docstring: dL/dx, dL/dgamma and dL/dbeta (None without gamma or beta)."""
         axes, xhat = self.axes, self.xhat
         dxhat = g if self.gamma is None else g * self.gamma
         if self.training:
@@ -66,9 +66,9 @@ class BatchNormFn(Function):
             )
         else:
             dx = dxhat * self.inv_std
-        if self.gamma is None:
-            return dx
-        return dx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
+        dgamma = None if self.gamma is None else (g * xhat).sum(axis=axes)
+        dbeta = g.sum(axis=axes) if self.has_beta else None
+        return dx, dgamma, dbeta
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
@@ -82,6 +82,12 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     """
     if x.ndim not in (2, 3):
         raise ShapeError(f"batch_norm: input must be (N, C) or (N, C, L), got shape {tuple(x.shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise HyperparameterError(
+            "batch_norm: running_mean and running_var must both be given or both be None, got "
+            f"running_mean={'None' if running_mean is None else 'a tensor'} and "
+            f"running_var={'None' if running_var is None else 'a tensor'}"
+        )
     use_batch = training or running_mean is None
     if use_batch:
         axes = (0,) if x.ndim == 2 else (0, 2)
@@ -100,8 +106,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
             running_var.data += (momentum * m / (m - 1)) * var
     else:
         mean, var = running_mean.data, running_var.data
-    affine = () if weight is None else (weight, bias)
-    return BatchNormFn.apply(x, *affine, mean=mean, var=var, eps=eps, training=use_batch)
+    return BatchNormFn.apply(x, weight, bias, mean=mean, var=var, eps=eps, training=use_batch)
 
 
 class BatchNorm1d(Module):
