@@ -377,6 +377,26 @@ def test_schedule_state_dict():
 
 
 @pytest.mark.parametrize(
+    ("state", "pattern"),
+    [
+        ({"last_step": 7, "base_lr": -1.0}, "base_lr=-1.0"),
+        ({"last_step": -2, "base_lr": 1.0}, "last_step must be an int >= 0"),
+        ({"last_step": 2.5, "base_lr": 1.0}, "last_step must be an int >= 0"),
+        ({"base_lr": 1.0}, "missing \\['last_step'\\]"),
+    ],
+)
+def test_a_bad_schedule_state_is_refused_before_anything_changes(state, pattern):
+    opt = sgd(1.0)
+    schedule = optim.StepLR(opt, step_size=2, gamma=0.5)
+    lrs(schedule, 3)
+    before = (schedule.last_step, schedule.base_lr, opt.lr)
+    with pytest.raises((StateDictError, HyperparameterError), match=pattern):
+        schedule.load_state_dict(state)
+    assert (schedule.last_step, schedule.base_lr, opt.lr) == before
+    assert schedule.step() == 0.25  # and it goes on from where it was
+
+
+@pytest.mark.parametrize(
     ("make", "pattern"),
     [
         (lambda o: optim.StepLR(o, step_size=0), "step_size=0"),

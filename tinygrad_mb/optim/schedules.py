@@ -27,7 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from tinygrad_mb.errors import HyperparameterError
+import numpy as np
+
+from tinygrad_mb.errors import HyperparameterError, StateDictError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 
 
@@ -70,12 +72,22 @@ class LRScheduler:
         return {"last_step": self.last_step, "base_lr": self.base_lr}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore the step count and base lr, and set ``optimizer.lr`` accordingly."""
-        for key in ("last_step", "base_lr"):
-            if key not in state:
-                raise HyperparameterError(f"{type(self).__name__}.load_state_dict: missing {key!r}")
-        self.last_step, self.base_lr = int(state["last_step"]), float(state["base_lr"])
-        self.optimizer.lr = self.get_lr()
+        """Restore the step count and base lr, and set ``optimizer.lr`` accordingly.
+
+        Everything is checked before anything changes: a bad state leaves the
+        schedule and the optimizer as they were.
+        """
+        owner = f"{type(self).__name__}.load_state_dict"
+        missing = [key for key in ("last_step", "base_lr") if key not in state]
+        if missing:
+            raise StateDictError(f"{owner}: missing {missing}; pass what {type(self).__name__}.state_dict() returned")
+        last_step = state["last_step"]
+        if isinstance(last_step, bool) or not isinstance(last_step, (int, np.integer)) or last_step < 0:
+            raise StateDictError(f"{owner}: last_step must be an int >= 0, got {last_step!r}")
+        base_lr = check_range("base_lr", state["base_lr"], owner=owner)
+        lr = check_range("lr", self.lr_at(int(last_step), base_lr), owner=owner)
+        self.last_step, self.base_lr = int(last_step), base_lr
+        self.optimizer.lr = lr
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(step={self.last_step}, lr={self.lr:.6g})"
