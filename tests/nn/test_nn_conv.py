@@ -96,6 +96,8 @@ def test_conv2d_errors():
         layer(tg.Tensor(np.ones((1, 3, 2, 2), np.float32)))
     with pytest.raises(HyperparameterError, match="stride"):
         nn.Conv2d(3, 4, 3, stride=0)
+    with pytest.raises(HyperparameterError, match="kernel_size must be an int >= 1 or a pair of them, got 2.0"):
+        nn.Conv2d(3, 4, 2.0)  # a float, not a sequence
 
 
 POOL_CASES = [  # kernel, stride, padding

@@ -28,7 +28,9 @@ def test_gains():
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("selu") == 0.75  # PyTorch's value (self-normalising networks)
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
-    with pytest.raises(HyperparameterError, match="unknown nonlinearity"):
+    for name in ("identity", "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
+        assert init.calculate_gain(name) == 1  # as PyTorch
+    with pytest.raises(HyperparameterError, match="unknown nonlinearity.*valid: linear, identity, .*conv2d.*selu"):
         init.calculate_gain("swish")
 
 

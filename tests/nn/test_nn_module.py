@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_mb as tg
 from tinygrad_mb import nn
-from tinygrad_mb.errors import StateDictError
+from tinygrad_mb.errors import DTypeError, StateDictError
 
 
 class MLP(nn.Module):
@@ -48,6 +48,24 @@ def test_shared_parameter_is_listed_once():
     assert seq.num_parameters() == 12
 
 
+def test_tied_weights_appear_under_every_name_in_the_state_dict_as_in_pytorch():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 3, seed=0), nn.Linear(3, 3, seed=1)
+            self.b.weight = self.a.weight  # one weight, two names
+
+    model = Tied()
+    assert list(model.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert len(list(model.parameters())) == 3  # the optimizer still sees it once
+    fresh = Tied()
+    fresh.load_state_dict(model.state_dict())  # strict: every key is expected
+    np.testing.assert_array_equal(fresh.b.weight.data, model.a.weight.data)
+    assert fresh.b.weight is fresh.a.weight
+    seq = nn.Sequential(model.a, nn.ReLU(), model.a)  # a shared layer, as in PyTorch: both positions listed
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
 def test_num_parameters():
     assert MLP().num_parameters() == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 3
     m = MLP()
@@ -74,6 +92,17 @@ def test_reassigning_attributes_updates_the_registries():
     with pytest.raises(TypeError, match="cannot assign a ndarray as buffer 'stat'"):
         m.stat = np.ones(2)
     assert [n for n, _ in m.named_buffers()] == ["stat"]
+    m.sub = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="cannot assign a function as sub-module 'sub'.*Module or None"):
+        m.sub = lambda x: x  # would silently drop the layer from training and saving
+    assert [n for n, _ in m.named_children()] == ["sub"] and len(list(m.parameters())) == 2
+    m.sub = None  # an empty slot stays listed, as in PyTorch
+    assert list(m.named_children()) == [] and "sub" in m._module_names
+    with pytest.raises(TypeError, match="register_parameter\\('v', ...\\) needs a Parameter or None, got a Tensor"):
+        m.register_parameter("v", tg.Tensor(np.ones(3)))
+    with pytest.raises(TypeError, match="got a ndarray"):
+        m.register_parameter("v", np.ones(3))
+    assert not hasattr(m, "v") and [n for n, _ in m.named_parameters()] == []
 
 
 def test_setattr_before_init_says_what_to_do():
@@ -251,6 +280,16 @@ def test_load_state_dict_accepts_tensors():
 def test_to_dtype_converts_parameters_and_buffers():
     m = MLP().to(dtype="float64")
     assert all(t.dtype == np.float64 for t in list(m.parameters()) + list(m.buffers()))
+
+
+def test_to_an_integer_dtype_is_refused_before_anything_changes():
+    m = MLP()
+    before = m.state_dict()
+    with pytest.raises(DTypeError, match="dtype must be floating point.*got int32"):
+        m.to(dtype="int32")  # would truncate every weight to 0 and keep training integers
+    for name, value in m.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+        assert value.dtype == before[name].dtype
 
 
 def test_to_backend_moves_everything_and_back(backend_name):

@@ -33,7 +33,10 @@ from tinygrad_mb.tensor import Function, Tensor
 
 
 def _pair(value: int | tuple[int, int], name: str, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:  # a float or other non-sequence: same message as any other bad value
+        pair = ()
     if len(pair) != 2 or any(not isinstance(v, (int, np.integer)) or v < minimum for v in pair):
         raise HyperparameterError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])

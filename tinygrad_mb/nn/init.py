@@ -58,10 +58,10 @@ def calculate_fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The factor that keeps the variance of activations steady through ``nonlinearity``.
 
-    linear, sigmoid, conv: 1;  tanh: 5/3;  relu: sqrt(2);
+    linear, identity, sigmoid, conv*/conv_transpose*: 1;  tanh: 5/3;  relu: sqrt(2);
     leaky_relu with slope a: sqrt(2 / (1 + a^2))  (a defaults to 0.01);  selu: 3/4.
     """
-    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d"):
+    if nonlinearity in _GAIN_ONE:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3.0
@@ -73,8 +73,14 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "selu":
         return 0.75
     raise HyperparameterError(
-        f"calculate_gain: unknown nonlinearity {nonlinearity!r}; valid: linear, sigmoid, tanh, relu, leaky_relu, selu"
+        f"calculate_gain: unknown nonlinearity {nonlinearity!r}; valid: "
+        f"{', '.join((*_GAIN_ONE, 'tanh', 'relu', 'leaky_relu', 'selu'))}"
     )
+
+
+# Gain 1, as in PyTorch: no nonlinearity, and the convolutions (linear maps themselves).
+_GAIN_ONE = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+             "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
 
 def _fan(tensor: Tensor, mode: str) -> int:

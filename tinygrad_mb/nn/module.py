@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import StateDictError
+from tinygrad_mb.errors import DTypeError, StateDictError
 from tinygrad_mb.tensor import Tensor
 
 
@@ -98,6 +98,14 @@ class Module:
             pass  # replacing a buffer's tensor keeps it a buffer
         elif name in params and value is None:
             pass  # e.g. ``self.bias = None``: stays listed, skipped while iterating
+        elif name in modules and value is None:
+            pass  # a sub-module slot left empty: stays listed, skipped while iterating (as in PyTorch)
+        elif name in modules:
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} as sub-module {name!r} of {type(self).__name__}: it must "
+                f"be a Module or None (a plain function can be wrapped in a Module's forward); to remove the "
+                f"sub-module, use del self.{name} first"
+            )
         elif name in params or name in buffers:
             # Silently dropping the name would leave a layer whose weight is not trained or saved.
             kind, needed = ("parameter", "a Parameter (nn.Parameter(...))") if name in params else (
@@ -132,6 +140,11 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Same as ``setattr(self, name, param)`` (``None`` reserves the name, e.g. no bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter({name!r}, ...) needs a Parameter or None, got a {type(param).__name__}; "
+                f"wrap the values: nn.Parameter(...) (or use register_buffer for state that is not trained)"
+            )
         self._buffer_names.pop(name, None)
         self._module_names.pop(name, None)
         self._parameter_names[name] = None
@@ -246,6 +259,11 @@ class Module:
         """
         if backend_name is not None:
             backend_name = backend.check_name(backend_name)
+        if dtype is not None and np.dtype(dtype).kind != "f":  # checked before any tensor changes
+            raise DTypeError(
+                f"{type(self).__name__}.to: dtype must be floating point (e.g. 'float32' or 'float64'), got "
+                f"{np.dtype(dtype)}; parameters need floating-point values to have gradients"
+            )
         for t in list(self.parameters()) + list(self.buffers()):
             for attr in ("data", "grad"):
                 array = getattr(t, attr)
@@ -271,15 +289,24 @@ class Module:
         return state
 
     def _state_tensors(self) -> OrderedDict[str, Tensor]:
-        """Parameters and buffers by dotted name, module by module (PyTorch's order)."""
+        """Parameters and buffers by dotted name, module by module (PyTorch's order).
+
+        A tensor or sub-module used in two places (tied weights) is listed under
+        both names, as PyTorch's ``state_dict`` does, so state dicts keep the same
+        keys in both libraries; loading writes it once per name.
+        """
         tensors: OrderedDict[str, Tensor] = OrderedDict()
-        seen: set[int] = set()
-        for prefix, module in self.named_modules():
+
+        def visit(prefix: str, module: Module, ancestors: frozenset) -> None:
             for name in (*module._parameter_names, *module._buffer_names):
                 tensor = module.__dict__.get(name)
-                if tensor is not None and id(tensor) not in seen:
-                    seen.add(id(tensor))
+                if tensor is not None:
                     tensors[f"{prefix}.{name}" if prefix else name] = tensor
+            for child_name, child in module.named_children():
+                if id(child) not in ancestors:  # a module inside itself would never end
+                    visit(f"{prefix}.{child_name}" if prefix else child_name, child, ancestors | {id(child)})
+
+        visit("", self, frozenset({id(self)}))
         return tensors
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
