@@ -134,8 +134,9 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         optimizer: optimizer name for every run (see :class:`Variant`).
 
     Once a rate of one batch size has reached the target, the other rates of that
-    batch size are stopped at its number of updates (they can only tie or lose),
-    which keeps the sweep cheap; their rows then say ``capped``.
+    batch size get only as many updates as could still beat it (their seeds
+    together fewer than the best rate's), which keeps the sweep cheap; their
+    rows then say ``capped``.
     """
     lrs = sorted((float(x) for x in (lrs if lrs is not None else 2.0 ** np.arange(-10, 1.25, 0.5))),
                  reverse=True)
@@ -175,10 +176,21 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
                 if bar is not None:
                     bar.update(1)
                 continue
-            # a rate needing more updates than the best one so far can only lose (ceil: means over seeds)
-            cap = budget if not math.isfinite(best[0]) else math.ceil(best[0])
-            steps, samples, diverged = [], [], False
+            # A rate beats the best one so far only if its mean over the seeds is lower, that is,
+            # if all its seeds together need fewer than len(seeds) * best updates. So each seed
+            # may run for what the seeds before it left of that total, and once it is spent the
+            # rate has lost. (Capping every seed at the best *mean* would cut off a winner whose
+            # seeds differ: one seed above the mean, the others well below it.)
+            steps, samples, diverged, capped = [], [], False, False
             for s in seeds:
+                cap = budget
+                if math.isfinite(best[0]):
+                    left = len(seeds) * best[0] - sum(steps)  # -inf once a seed has missed
+                    if left <= 0:
+                        steps, samples, capped = [math.inf], [math.inf], True  # lost: skip the other seeds
+                        break
+                    cap = min(budget, math.ceil(left))
+                capped |= cap < budget
                 nets[s].load_state_dict(initial[s])
                 h = train(nets[s], loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer), updates=cap, seed=s,
                           stop_loss=target, eval_every=max(b, n // 200), backend=backend)
@@ -188,7 +200,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
                 samples.append(hit["samples"] if hit else math.inf)
             mean_steps = float(np.mean(steps))
             runs.append({"batch_size": b, "lr": lr, "steps": mean_steps, "samples": float(np.mean(samples)),
-                         "diverged": diverged, "capped": cap < budget, "best": False})
+                         "diverged": diverged, "capped": capped, "best": False})
             if bar is not None:
                 bar.update(1)
             if mean_steps < best[0]:
