@@ -92,6 +92,9 @@ def test_linear_regression_split_gives_plain_arrays():
         (lambda: data.spirals(n_classes=1), "n_classes must be an int >= 2"),
         (lambda: data.blobs(n=2, n_classes=3), "n must be an int >= 3"),
         (lambda: data.two_moons(noise=float("nan")), "noise"),
+        (lambda: data.linear_regression(noise="0.5"), "noise must be a finite number >= 0, got '0.5'"),
+        (lambda: data.two_moons(noise=None), "noise must be a finite number >= 0, got None"),
+        (lambda: data.blobs(std=[1, 2]), "std must be a finite number >= 0, got \\[1, 2\\]"),
     ],
 )
 def test_bad_generator_arguments_are_rejected(call, match):

@@ -138,6 +138,9 @@ def test_budgets(problem64):
     assert gd.train(linear64(), loss, (X, y), gd.Batch(0.1)).updates == 10  # default: 10 epochs
     with pytest.raises(HyperparameterError):
         gd.train(linear64(), loss, (X, y), gd.Batch(0.1), epochs=0)
+    # NumPy numbers are budgets too (e.g. computed from a shape), stored as plain Python numbers
+    h = gd.train(linear64(), loss, (X, y), gd.MiniBatch(10, 0.05), updates=np.int64(13), epochs=np.float64(5))
+    assert h.updates == 13 and type(h.budget["updates"]) is int and type(h.budget["epochs"]) is float
 
 
 def test_stop_loss_and_reach(problem64):
@@ -160,6 +163,24 @@ def test_evaluation_time_is_not_counted(problem64):
     total = time.perf_counter() - start
     assert total > 11 * 0.02 and h.wall_time < 0.1 * total
     assert h.evals["time"][0] == 0.0 and np.all(np.diff(h.evals["time"]) >= 0)
+
+
+def test_setting_up_the_blas_threads_is_not_counted_as_training(problem64, monkeypatch):
+    # The trainer sets the BLAS thread count after the first evaluation (importing
+    # threadpoolctl the first time): setup, which must not land in update 1's time.
+    import contextlib
+
+    from tinygrad_mb import backend
+
+    @contextlib.contextmanager
+    def slow_setup(n):
+        time.sleep(0.2)
+        yield
+
+    monkeypatch.setattr(backend, "blas_threads", slow_setup)
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Stochastic(0.01), updates=5)
+    assert h.steps["time"][0] < 0.1 and h.wall_time < 0.1
 
 
 def test_same_seed_same_history_other_seed_other_order(problem64):

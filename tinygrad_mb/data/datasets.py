@@ -17,6 +17,7 @@ Conventions (all datasets, also :func:`~tinygrad_mb.data.load_digits` and
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,5 +253,6 @@ def _check_counts(min_n: int = 1, **counts: Any) -> None:
 
 def _check_nonnegative(**values: Any) -> None:
     for key, value in values.items():
-        if not np.isfinite(value) or value < 0:
+        # A number first: np.isfinite of a string or None raises a TypeError that names neither.
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) or value < 0:
             raise DataError(f"{key} must be a finite number >= 0, got {value!r}")

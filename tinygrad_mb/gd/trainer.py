@@ -28,6 +28,7 @@ it *diverged* at that update; so does a full-data loss that has grown past
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,8 +99,10 @@ def resolve_budget(n: int, batch_size: int, epochs: float | None, updates: int |
     budget = {k: v for k, v in (("epochs", epochs), ("updates", updates), ("samples", samples),
                                 ("seconds", seconds)) if v is not None}
     for key, value in budget.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        # numbers.Real: NumPy numbers count too (a budget computed from an array's shape is one)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
             raise HyperparameterError(f"budget {key}={value!r} must be a finite number > 0")
+        budget[key] = int(value) if isinstance(value, numbers.Integral) else float(value)  # plain, for JSON
     if not budget:
         budget = {"epochs": 10}
     return budget
@@ -195,8 +198,11 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     check_every = 1 if backend == _backend.NUMPY else 64
     clock = Stopwatch()
 
-    def evaluate(k: int, seen: int) -> bool:
-        """Full-data evaluation at update k with the clock paused; False if it diverged."""
+    def evaluate(k: int, seen: int, resume: bool = True) -> bool:
+        """Full-data evaluation at update k with the clock paused; False if it diverged.
+
+        ``resume=False`` leaves the clock stopped afterwards (the caller starts it).
+        """
         t = clock.pause()
         model.eval()
         with no_grad():
@@ -205,14 +211,15 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
         history.add_eval(k, seen, t, record, optimizer_lr(optimizer))
         if callback is not None:
             callback({"update": k, "samples": seen, "time": t, **record, "variant": variant.label(n)})
-        clock.start()  # resume: training time only
+        if resume:
+            clock.start()  # resume: training time only
         loss, start = record["train_loss"], history.initial_eval("train_loss")
         return math.isfinite(loss) and (k == 0 or abs(loss) <= BLOWUP_FACTOR * max(abs(start), 1e-12))
 
     model.train()
     if record_params:
         history.add_params(0, params)
-    evaluate(0, 0)  # starts the clock when done
+    evaluate(0, 0, resume=False)
     k = seen = 0
     epoch_start = 0
     next_eval = min(eval_every, n)
@@ -221,6 +228,9 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     # would stall a GPU are off, and BLAS gets the thread count that suits this batch.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _backend.skip_sync_checks(), \
             _backend.blas_threads(_backend.recommended_blas_threads(batch_size)):
+        # Started only now: setting the thread count (and importing threadpoolctl the first
+        # time) is setup, not training, and counted would make update 1 look ~100x slower.
+        clock.start()
         while not stop:
             for xb, yb in loader:
                 loss = loss_fn(model(xb), yb)
