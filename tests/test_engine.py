@@ -340,3 +340,38 @@ def test_a_no_grad_function_called_from_two_threads_leaves_each_thread_as_it_was
         events[name][1].set()
         threads[name].join()
     assert seen == {"a": True, "b": False}
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda f32: Tensor(np.array([0, 128, 255], np.uint8)) / 255, np.float32),  # normalising pixels
+        (lambda f32: Tensor([1, 2, 3]) * 0.5, np.float32),
+        (lambda f32: Tensor([1, 2, 3]).exp(), np.float32),
+        (lambda f32: f32 + Tensor([1, 2, 3]), np.float32),  # NumPy: float32 + int64 -> float64
+        (lambda f32: f32 * np.array([1, 2, 3], np.int32), np.float32),
+        (lambda f32: f32.clip(np.float64(0), np.float64(0.5)), np.float32),
+        (lambda f32: f32.leaky_relu(np.float64(0.1)), np.float32),
+        (lambda f32: f32 + Tensor(np.ones(3)), np.float64),  # a float64 input asks for float64
+        (lambda f32: Tensor([1, 2, 3]).astype("float64") * 0.5, np.float64),  # so does a cast
+        (lambda f32: Tensor(np.ones(3)).exp(), np.float64),
+    ],
+)
+def test_results_are_float32_unless_an_input_is_float64_like_pytorch(make, expected):
+    f32 = Tensor(np.ones(3, np.float32), requires_grad=True)
+    out = make(f32)
+    assert out.dtype == expected
+    if out.requires_grad:
+        out.sum().backward()
+        assert f32.grad.dtype == np.float32
+
+
+def test_integer_inputs_keep_a_float32_network_in_float32():
+    from tinygrad_mb import ops
+
+    pixels = Tensor(np.array([[0, 128, 255]], np.uint8)) / 255
+    weight = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    out = ops.linear(pixels, weight)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert weight.grad.dtype == np.float32

@@ -97,6 +97,7 @@ class Function:
     """
 
     parents: tuple | None = None  # the inputs of this op (tensors or constants); None once released
+    chooses_dtype = False  # True for an op whose settings name the result's dtype (Cast)
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         """Compute the output array from the input arrays (and keyword settings)."""
@@ -133,6 +134,8 @@ class Function:
             out = fn.forward(*datas, **params)
             if isinstance(out, np.generic):  # NumPy turns 0-d results into scalars; keep arrays
                 out = np.asarray(out)
+            if out.dtype is _FLOAT64 and not cls.chooses_dtype:
+                out = _float32_unless_asked(out, datas)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
             if isinstance(exc, TinygradMBError):  # an op's own message already says what is wrong
                 raise
@@ -159,6 +162,24 @@ class Function:
         ``parents`` reads the class default None, which marks the op as released.
         """
         self.__dict__.clear()
+
+
+_FLOAT64 = np.dtype(np.float64)  # NumPy's dtype objects for built-in types are singletons: ``is`` works
+
+
+def _float32_unless_asked(out: Any, datas: list) -> Any:
+    """A float64 result in float32, unless an input array was float64 (PyTorch's rule).
+
+    NumPy gives float64 for integers divided or exponentiated, for integer
+    arrays times a Python float, and for float32 combined with int64 arrays;
+    PyTorch keeps its default float32 in all of these, and asking for float64
+    means giving a float64 input. Without this, ``Tensor(uint8_pixels) / 255``
+    would turn a whole float32 network into float64, at twice the memory and time.
+    """
+    for data in datas:
+        if getattr(data, "dtype", None) is _FLOAT64:
+            return out
+    return out.astype(np.float32)
 
 
 def _check_same_backend(op: str, args: tuple) -> None:

@@ -264,6 +264,8 @@ class Where(Function):
 class Cast(Function):
     """out = x converted to ``dtype``;   d/dx = 1 (the engine casts g back to x's dtype)."""
 
+    chooses_dtype = True  # a cast to float64 is asked for: the engine must not make it float32
+
     def forward(self, x, dtype: Any = None):
         return x.astype(dtype)
 
