@@ -375,3 +375,30 @@ def test_integer_inputs_keep_a_float32_network_in_float32():
     assert out.dtype == np.float32
     out.sum().backward()
     assert weight.grad.dtype == np.float32
+
+
+def test_a_custom_backward_with_a_wrong_shape_or_too_few_gradients_is_named():
+    class ForgotToTranspose(Function):
+        def forward(self, x):
+            return x.T.copy()
+
+        def backward(self, g):
+            return g  # (3, 2) for a (2, 3) input: same size, so a reshape would hide it
+
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(BackwardError, match=r"ForgotToTranspose.backward returned a gradient of shape \(3, 2\) "
+                                            r"for an input of shape \(2, 3\)"):
+        ForgotToTranspose.apply(x).backward(np.ones((3, 2)))
+    assert x.grad is None
+
+    class ForgotOne(Function):
+        def forward(self, a, b):
+            self.b = b
+            return a * b
+
+        def backward(self, g):
+            return g * self.b  # no gradient for b
+
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(BackwardError, match=r"ForgotOne.backward returned 1 gradient\(s\) for 2 input\(s\)"):
+        ForgotOne.apply(a, b).sum().backward()

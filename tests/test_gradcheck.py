@@ -127,3 +127,19 @@ def test_a_random_upstream_gradient_catches_what_a_sum_would_miss():
     x = Tensor(np.array([0.1, -0.4, 0.7]), requires_grad=True)
     with pytest.raises(GradcheckError):
         gradcheck(ZeroGradSoftmax.apply, x)
+
+
+def test_a_point_where_the_function_is_not_finite_is_an_error_not_a_pass():
+    # At x = 1e-6, x - eps = 0 and log gives -inf: the numeric slope is inf, and
+    # "|analytic - inf| <= tol * inf" would accept any analytic value, even a wrong one.
+    class WrongLog(Function):
+        def forward(self, x):
+            return np.log(x)
+
+        def backward(self, g):
+            return g * 123.0
+
+    x = Tensor(np.array([1e-6, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"index \(0,\): not finite here .*f\(x-eps\) = -inf"):
+        gradcheck(lambda t: WrongLog.apply(t), x)
+    assert gradcheck(lambda t: t.log(), Tensor(np.array([0.5, 2.0]), requires_grad=True))

@@ -89,3 +89,16 @@ def test_variance_without_degrees_of_freedom_is_nan_as_in_numpy():
     assert np.isnan(Tensor([1.0]).var(ddof=1).item())
     assert np.isnan(Tensor([1.0, 3.0]).var(ddof=2).item())
     assert Tensor([1.0, 3.0]).var(ddof=1).item() == pytest.approx(np.var([1.0, 3.0], ddof=1))
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_of_an_empty_tensor_along_a_non_empty_axis_is_empty_and_an_empty_axis_is_an_error(op):
+    x = Tensor(np.ones((0, 3)), requires_grad=True)
+    out = getattr(x, op)(axis=1)  # three candidates in each of zero rows: fine, as in NumPy
+    assert out.shape == (0,)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+    with pytest.raises(ShapeError, match=f"{op}: cannot reduce over axis 0 of length 0"):
+        getattr(x, op)(axis=0)
+    with pytest.raises(ShapeError, match="axis 0 of length 0"):
+        getattr(x, op)()

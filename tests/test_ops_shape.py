@@ -140,3 +140,12 @@ def test_flatten_unsqueeze_and_expand_reject_axes_that_do_not_exist():
     assert x.flatten(-2).shape == (2, 12)
     assert x.unsqueeze(3).shape == x.unsqueeze(-1).shape == (2, 3, 4, 1)
     assert Tensor(np.ones(3)).expand(2, -1).shape == (2, 3)
+
+
+def test_indexing_with_an_empty_list_selects_nothing():
+    # e.g. the samples of a class that has none in this batch
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    picked = x[[]]
+    assert picked.shape == (0, 4)
+    (picked.sum() + x.sum()).backward()
+    np.testing.assert_array_equal(x.grad, np.ones((3, 4)))

@@ -24,6 +24,12 @@ def test_axes_are_valid_for_numpy(data, ndim):
     np.sum(np.ones((2,) * ndim), axis=axis)  # raises on an invalid axis
 
 
+@given(axis=axes(0, allow_none=False, allow_tuple=False))
+def test_axes_of_a_zero_dimensional_tensor_are_not_an_empty_strategy(axis):
+    assert axis in (0, -1)
+    assert Tensor(2.0).sum(axis=axis).item() == 2.0  # accepted, as in PyTorch
+
+
 @given(a=arrays(shapes(), positive=True, margin=0.5), b=arrays((5,), avoid=[0.0, 1.0], margin=0.1))
 def test_arrays_positive_and_avoid(a, b):
     assert np.all(a >= 0.5) and a.dtype == np.float64

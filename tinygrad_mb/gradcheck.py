@@ -20,6 +20,7 @@ backward with probability one.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -113,6 +114,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             tensor.data[index] = original
             numeric = (up - down) / (2 * eps)
             a = float(grad[index])
+            if not (math.isfinite(up) and math.isfinite(down) and math.isfinite(a)):
+                # inf - inf, or inf <= inf, would make the comparison below meaningless (and pass)
+                raise GradcheckError(
+                    f"gradcheck: input {k} (shape {tuple(tensor.shape)}) at index {index}: not finite here "
+                    f"(f(x+eps) = {up:.6g}, f(x-eps) = {down:.6g}, analytic gradient {a:.6g}); the function "
+                    f"is not differentiable within eps={eps:g} of this point: move the input away from it "
+                    "(e.g. log near 0) or use a smaller eps"
+                )
             if abs(a - numeric) <= atol + rtol * abs(numeric):
                 continue
             center = _scalar(fn, inputs, v)

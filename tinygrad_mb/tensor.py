@@ -206,6 +206,9 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:])):
+        # Not a broadcast of ``shape``: a backward that returned the wrong gradient.
+        raise BackwardError(f"a gradient of shape {tuple(grad.shape)} for an input of shape {tuple(shape)}")
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
@@ -399,12 +402,24 @@ class Tensor:
             in_grads = fn.backward(g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            for parent, pg in zip(fn.parents, in_grads):
+            parents = fn.parents
+            if len(in_grads) != len(parents):  # zip would silently drop the missing ones
+                raise BackwardError(
+                    f"{type(fn).__name__}.backward returned {len(in_grads)} gradient(s) for {len(parents)} "
+                    "input(s); return one per positional input, in order (None for an input that needs none)"
+                )
+            for parent, pg in zip(parents, in_grads):
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
                 data = parent.data
                 if pg.shape != data.shape:  # the ONE place broadcasting is undone
-                    pg = unbroadcast(pg, data.shape)
+                    try:
+                        pg = unbroadcast(pg, data.shape)
+                    except BackwardError as exc:
+                        raise BackwardError(
+                            f"{type(fn).__name__}.backward returned {exc}; a gradient must have its input's "
+                            "shape (or the op's broadcast output shape, which the engine sums back)"
+                        ) from None
                 if pg.dtype != data.dtype:
                     pg = pg.astype(data.dtype)
                 if parent._ctx is None:  # a leaf (a parameter, an input): into .grad at once

@@ -50,7 +50,12 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
 
 def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True,
          allow_negative: bool = True) -> st.SearchStrategy:
-    """Valid ``axis`` arguments for a tensor of rank ``ndim``: None, an int or a tuple of distinct ints."""
+    """Valid ``axis`` arguments for a tensor of rank ``ndim``: None, an int or a tuple of distinct ints.
+
+    A 0-d tensor has no axis: it gets None and (), which NumPy accepts too. Only when
+    neither is allowed does it get 0 and -1, which tinygrad_mb's reductions accept on
+    a 0-d tensor as PyTorch does (NumPy refuses them), so the strategy is never empty.
+    """
     options = []
     if allow_none:
         options.append(st.none())
@@ -66,6 +71,8 @@ def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True,
             )
     elif allow_tuple:
         options.append(st.just(()))
+    elif not allow_none:  # nothing else left: the ints a 0-d tensor accepts (see the docstring)
+        options.append(st.sampled_from([0, -1] if allow_negative else [0]))
     return st.one_of(*options)
 
 

@@ -265,7 +265,9 @@ def getitem(x: Tensor, index) -> Tensor:
     if isinstance(index, tuple):
         index = tuple(_data(i) if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, (Tensor, list)):
-        index = x.xp.asarray(_data(index))
+        # [] would become a float64 array, which NumPy refuses as an index: no positions is intp
+        index = x.xp.asarray(_data(index), dtype=x.xp.intp) if isinstance(index, list) and not index \
+            else x.xp.asarray(_data(index))
     return GetItem.apply(x, index=index)
 
 

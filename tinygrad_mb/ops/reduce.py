@@ -76,8 +76,13 @@ class Max(Function):
 
     def forward(self, x, axis=None, keepdims=False, smallest=False):
         self.axes = normalize_axes(axis, x.ndim, "min" if smallest else "max")
-        if x.size == 0:
-            raise ShapeError(f"{'min' if smallest else 'max'}: cannot reduce an empty tensor of shape {x.shape}")
+        empty = [a for a in self.axes if x.shape[a] == 0]
+        if empty:  # a max of nothing has no value (reducing (0, 3) over its axis 1 is fine: shape (0,))
+            raise ShapeError(
+                f"{'min' if smallest else 'max'}: cannot reduce over axis {empty[0]} of length 0 "
+                f"(tensor of shape {tuple(x.shape)}); there is no element to take the "
+                f"{'minimum' if smallest else 'maximum'} of"
+            )
         reduce = x.min if smallest else x.max
         out = reduce(axis=self.axes, keepdims=True)
         # The winners: elements equal to the result, or NaN where the result is NaN
