@@ -79,3 +79,36 @@ def test_a_leaf_alone_is_one_node():
     nodes, edges = graph_nodes(Tensor(1.0))
     assert len(nodes) == 1 and edges == []
     plt.close(draw_graph(Tensor(1.0)))
+
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _arrows(fig):
+    """(start, end, rad) of every arrow drawn, in data coordinates."""
+    ax = fig.axes[0]
+    return [(ann.xyann, ann.xy, ann.arrow_patch.get_connectionstyle().rad)
+            for ann in ax.texts if hasattr(ann, "arrow_patch") and ann.arrow_patch is not None]
+
+
+def test_every_arrow_can_be_seen_when_a_value_is_used_twice_or_skips_a_column():
+    # y = x * x + x: x goes into × twice and into + past the × and its output.
+    x = Tensor(3.0, requires_grad=True)
+    y = x * x + x
+    fig = draw_graph(y)
+    arrows = _arrows(fig)
+    assert len(arrows) == len(graph_nodes(y)[1]) == 6
+    twin_rads = sorted(rad for start, end, rad in arrows if end[0] < 1.5)
+    assert len(twin_rads) == 2 and twin_rads[0] != twin_rads[1]  # two arcs, not one line drawn twice
+    skipping = [rad for start, end, rad in arrows if end[0] - start[0] > 1.5]
+    assert skipping and all(rad != 0 for rad in skipping)  # arcs over the boxes in between
+    low, high = fig.axes[0].get_ylim()
+    assert low < -0.5 and high > 0.5  # room for the arcs
+    plt.close(fig)
+
+
+def test_an_edge_past_empty_rows_stays_straight():
+    a, b, c = (Tensor(v, requires_grad=True) for v in (2.0, -3.0, 10.0))
+    fig = draw_graph((a * b + c).tanh())
+    assert all(rad == 0 for _, _, rad in _arrows(fig))  # c's arrow passes no box: no need to bend
+    plt.close(fig)

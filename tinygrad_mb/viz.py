@@ -120,6 +120,17 @@ def _label(node: dict[str, Any], names: dict[int, str], show_grad: bool) -> str:
     return "\n".join(lines)
 
 
+def _blocked(i: int, j: int, nodes: list[dict[str, Any]], y: Any) -> bool:
+    """Whether the straight arrow from node i to node j would pass through another node's box."""
+    start, stop = nodes[i]["level"], nodes[j]["level"]
+    for k, node in enumerate(nodes):
+        if start < node["level"] < stop:
+            on_line = y[i] + (y[j] - y[i]) * (node["level"] - start) / (stop - start)
+            if abs(y[k] - on_line) < 0.45:  # rows are 1 apart; a box is about half a row tall
+                return True
+    return False
+
+
 def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: Any = None,
                show_grad: bool = True, title: str | None = None) -> Any:
     """Draw the computational graph that produced ``tensor``; returns the matplotlib Figure.
@@ -188,12 +199,38 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
     fig.canvas.draw()  # sizes the boxes, so the arrows can run from edge to edge
     to_data = ax.transData.inverted()
     extents = [to_data.transform(t.get_bbox_patch().get_window_extent()) for t in texts]  # [[x0,y0],[x1,y1]]
+    # Straight arrows, except where a straight line would hide one: an edge that skips
+    # columns would run behind the boxes in between, and a value used twice by one op
+    # (x * x) would draw its two arrows on top of each other. Those get arcs.
+    copies: dict[tuple[int, int], int] = {}
+    bends = []
     for i, j in edges:
-        start = (extents[i][1][0], -y[i])  # right edge of the input's box
-        end = (extents[j][0][0], -y[j])  # left edge of the consumer's box
+        copy = copies[i, j] = copies.get((i, j), -1) + 1
+        total = edges.count((i, j))
+        if total > 1:
+            bends.append(0.6 * (copy - (total - 1) / 2))  # spread around the straight line
+        elif _blocked(i, j, nodes, y):
+            bends.append(-0.3)  # arc over the nodes in between
+        else:
+            bends.append(0.0)
+    starts = [(extents[i][1][0], -y[i]) for i, _ in edges]  # right edge of the input's box
+    ends = [(extents[j][0][0], -y[j]) for _, j in edges]  # left edge of the consumer's box
+    # Make room above and below for the arcs: a quadratic arc with ``rad`` r bulges by
+    # r/2 of its length (in screen units) away from the straight line.
+    to_screen = ax.transData
+    low, high = ax.get_ylim()
+    for start, end, bend in zip(starts, ends, bends):
+        if bend:
+            (x0, y0), (x1, y1) = to_screen.transform([start, end])
+            bulge = abs(bend) / 2 * np.hypot(x1 - x0, y1 - y0)
+            per_unit = to_screen.transform([(0, 1)])[0][1] - to_screen.transform([(0, 0)])[0][1]
+            middle = (start[1] + end[1]) / 2
+            low, high = min(low, middle - bulge / per_unit - 0.3), max(high, middle + bulge / per_unit + 0.3)
+    ax.set_ylim(low, high)
+    for start, end, bend in zip(starts, ends, bends):
         ax.annotate("", xy=end, xytext=start, zorder=2,
                     arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=0, shrinkB=0,
-                                    mutation_scale=12))
+                                    mutation_scale=12, connectionstyle=f"arc3,rad={bend}"))
     ax.set_title(title or "Computational graph (values flow left to right, gradients right to left)",
                  fontsize=11)
     return fig
