@@ -58,6 +58,11 @@ def test_compare_options(tmp_path):
     assert r.returncode == 0 and r.stdout == "", r.stderr
     rows = json.loads((tmp_path / "o2" / "compare.json").read_text())["summary"]
     assert [row["lr"] for row in rows] == [0.05, 0.4] and all(row["updates"] == 20 for row in rows)
+    # the JSON says what produced it, so the run can be repeated from its own output
+    run_block = json.loads((tmp_path / "o" / "compare.json").read_text())["run"]
+    assert run_block["command"].startswith("tinygrad-mb compare --dataset moons --variants batch,minibatch:16@0.3")
+    assert run_block["backend"] == "numpy" and "moons" in run_block["problem"]
+    assert run_block["options"]["optimizer"] == "momentum" and run_block["options"]["seeds"] == [0]
 
 
 @pytest.mark.parametrize("command, extra, files", [
@@ -72,6 +77,8 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(files)
     assert_png(tmp_path / "out" / files[0])
     assert "wrote" in r.stdout
+    run_block = json.loads((tmp_path / "out" / files[2]).read_text())["run"]
+    assert run_block["command"].startswith(f"tinygrad-mb {command} ") and run_block["options"]["dataset"]
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -334,6 +334,35 @@ def _run_trajectories(args: argparse.Namespace, prep: dict[str, Any], out: str) 
     return _write_result(result, result.plot(), out, "trajectories")
 
 
+def _record_settings(written: list[str], args: argparse.Namespace, problem: Any, argv: list[str]) -> None:
+    """Put a ``"run"`` block first in the command's JSON file: what ran, with which settings.
+
+    The results alone do not say which dataset, model or backend produced them;
+    with this block a run can be repeated from its own output folder.
+    """
+    import json  # noqa: PLC0415
+
+    from tinygrad_mb import __version__  # noqa: PLC0415
+
+    options = {}
+    for key, value in sorted(vars(args).items()):
+        if key in ("subparser", "out"):  # the parser object; where the files went (not a setting)
+            continue
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = repr(value)
+        options[key] = value
+    run = {"command": f"tinygrad-mb {' '.join(argv)}", "tinygrad_mb": __version__,
+           "backend": args.backend or _backend.get_backend(), "problem": problem.description, "options": options}
+    for path in written:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as f:
+                result = json.load(f)
+            with open(path, "w", encoding="utf-8") as f:  # in the staging folder: moved in when all is written
+                json.dump({"run": run, **result}, f, indent=1, allow_nan=False)
+
+
 def _say(args: argparse.Namespace, text: str) -> None:
     if args.quiet:
         return
@@ -375,6 +404,7 @@ def _main(argv: Sequence[str] | None) -> int:
     written: list[str] = []
     try:
         written = runner(args, prep, staging)
+        _record_settings(written, args, prep["problem"], sys.argv[1:] if argv is None else list(argv))
         paths = output_folder.move_in(written, args.out)
     except KeyboardInterrupt:
         # Only a Ctrl-C in the last milliseconds, while the finished files are moved in, leaves some.
