@@ -1,6 +1,7 @@
 """The autograd engine: topological order, accumulation, graph release, no_grad and its errors."""
 
 import gc
+import pickle
 import weakref
 
 import numpy as np
@@ -355,6 +356,10 @@ def test_a_no_grad_function_called_from_two_threads_leaves_each_thread_as_it_was
         (lambda f32: f32 + Tensor(np.ones(3)), np.float64),  # a float64 input asks for float64
         (lambda f32: Tensor([1, 2, 3]).astype("float64") * 0.5, np.float64),  # so does a cast
         (lambda f32: Tensor(np.ones(3)).exp(), np.float64),
+        # float64 that is not NumPy's cached dtype object: after pickling, or big-endian
+        (lambda f32: Tensor(pickle.loads(pickle.dumps(np.ones(3)))).sigmoid(), np.float64),
+        (lambda f32: Tensor(np.ones(3, dtype=">f8")).sum(), np.float64),
+        (lambda f32: Tensor(np.array([3 + 4j])).abs(), np.float64),  # complex128 asks for float64, as in PyTorch
     ],
 )
 def test_results_are_float32_unless_an_input_is_float64_like_pytorch(make, expected):

@@ -376,6 +376,15 @@ def test_schedule_state_dict():
     assert other.step() == schedule.step()
 
 
+def test_a_schedule_state_saved_with_numpy_loads(tmp_path):
+    schedule = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    lrs(schedule, 3)
+    np.savez(tmp_path / "s.npz", **schedule.state_dict())  # numbers come back as 0-d arrays
+    other = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    other.load_state_dict(dict(np.load(tmp_path / "s.npz")))
+    assert (other.last_step, other.lr) == (3, 0.5) and type(other.last_step) is int
+
+
 @pytest.mark.parametrize(
     ("state", "pattern"),
     [

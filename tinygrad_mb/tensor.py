@@ -134,7 +134,7 @@ class Function:
             out = fn.forward(*datas, **params)
             if isinstance(out, np.generic):  # NumPy turns 0-d results into scalars; keep arrays
                 out = np.asarray(out)
-            if out.dtype is _FLOAT64 and not cls.chooses_dtype:
+            if out.dtype.type is np.float64 and not cls.chooses_dtype:
                 out = _float32_unless_asked(out, datas)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
             if isinstance(exc, TinygradMBError):  # an op's own message already says what is wrong
@@ -164,11 +164,11 @@ class Function:
         self.__dict__.clear()
 
 
-_FLOAT64 = np.dtype(np.float64)  # NumPy's dtype objects for built-in types are singletons: ``is`` works
+_DOUBLE = (np.float64, np.complex128)  # inputs that ask for float64 results (the .type, for any byte order)
 
 
 def _float32_unless_asked(out: Any, datas: list) -> Any:
-    """A float64 result in float32, unless an input array was float64 (PyTorch's rule).
+    """A float64 result in float32, unless an input array was float64 or complex128 (PyTorch's rule).
 
     NumPy gives float64 for integers divided or exponentiated, for integer
     arrays times a Python float, and for float32 combined with int64 arrays;
@@ -177,7 +177,8 @@ def _float32_unless_asked(out: Any, datas: list) -> Any:
     would turn a whole float32 network into float64, at twice the memory and time.
     """
     for data in datas:
-        if getattr(data, "dtype", None) is _FLOAT64:
+        dtype = getattr(data, "dtype", None)
+        if dtype is not None and dtype.type in _DOUBLE:  # .type, not the dtype object: '>f8' is float64 too
             return out
     return out.astype(np.float32)
 

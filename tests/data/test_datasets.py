@@ -83,6 +83,11 @@ def test_linear_regression_split_gives_plain_arrays():
     assert len(train) == 40 and len(test) == 10
 
 
+def test_generator_settings_may_be_numpy_numbers():
+    assert len(data.linear_regression(n=20, noise=np.array(0.1), seed=0)) == 20
+    assert len(data.blobs(n=30, std=np.float32(0.5), seed=0)) == 30
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [

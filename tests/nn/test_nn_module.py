@@ -62,6 +62,9 @@ def test_tied_weights_appear_under_every_name_in_the_state_dict_as_in_pytorch():
     fresh.load_state_dict(model.state_dict())  # strict: every key is expected
     np.testing.assert_array_equal(fresh.b.weight.data, model.a.weight.data)
     assert fresh.b.weight is fresh.a.weight
+    older = model.state_dict()
+    del older["b.weight"]  # state dicts saved before 2026-12-02 listed a tied weight once
+    fresh.load_state_dict(older)  # strict, and still complete: b.weight is a.weight
     seq = nn.Sequential(model.a, nn.ReLU(), model.a)  # a shared layer, as in PyTorch: both positions listed
     assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
@@ -285,7 +288,8 @@ def test_to_dtype_converts_parameters_and_buffers():
 def test_to_an_integer_dtype_is_refused_before_anything_changes():
     m = MLP()
     before = m.state_dict()
-    with pytest.raises(DTypeError, match="dtype must be floating point.*got int32"):
+    assert MLP().to(dtype="complex128").fc1.weight.dtype == np.complex128  # complex is fine, as in PyTorch
+    with pytest.raises(DTypeError, match="dtype must be floating point or complex.*got int32"):
         m.to(dtype="int32")  # would truncate every weight to 0 and keep training integers
     for name, value in m.state_dict().items():
         np.testing.assert_array_equal(value, before[name])

@@ -253,6 +253,8 @@ def _check_counts(min_n: int = 1, **counts: Any) -> None:
 
 def _check_nonnegative(**values: Any) -> None:
     for key, value in values.items():
+        if isinstance(value, np.ndarray) and value.ndim == 0:  # np.array(0.1) is a number too
+            value = value.item()
         # A number first: np.isfinite of a string or None raises a TypeError that names neither.
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) or value < 0:
             raise DataError(f"{key} must be a finite number >= 0, got {value!r}")

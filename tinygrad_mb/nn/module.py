@@ -259,9 +259,9 @@ class Module:
         """
         if backend_name is not None:
             backend_name = backend.check_name(backend_name)
-        if dtype is not None and np.dtype(dtype).kind != "f":  # checked before any tensor changes
+        if dtype is not None and np.dtype(dtype).kind not in "fc":  # checked before any tensor changes
             raise DTypeError(
-                f"{type(self).__name__}.to: dtype must be floating point (e.g. 'float32' or 'float64'), got "
+                f"{type(self).__name__}.to: dtype must be floating point or complex (e.g. 'float32'), got "
                 f"{np.dtype(dtype)}; parameters need floating-point values to have gradients"
             )
         for t in list(self.parameters()) + list(self.buffers()):
@@ -335,7 +335,10 @@ class Module:
                 "pass model.state_dict() or tinygrad_mb.load(path)"
             )
         targets = self._state_tensors()
-        missing = [k for k in targets if k not in state]
+        # A tied tensor is listed under each of its names; a state dict that has it under
+        # one of them (as state dicts saved before 2026-12-02 do) has loaded it.
+        present = {id(targets[k]) for k in targets if k in state}
+        missing = [k for k in targets if k not in state and id(targets[k]) not in present]
         unexpected = [k for k in state if k not in targets]
         if strict and (missing or unexpected):
             parts = []

@@ -81,10 +81,12 @@ class LRScheduler:
         missing = [key for key in ("last_step", "base_lr") if key not in state]
         if missing:
             raise StateDictError(f"{owner}: missing {missing}; pass what {type(self).__name__}.state_dict() returned")
-        last_step = state["last_step"]
+        # np.savez / np.load give 0-d arrays back for plain numbers: take their values
+        last_step, base_lr = (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v
+                              for v in (state["last_step"], state["base_lr"]))
         if isinstance(last_step, bool) or not isinstance(last_step, (int, np.integer)) or last_step < 0:
             raise StateDictError(f"{owner}: last_step must be an int >= 0, got {last_step!r}")
-        base_lr = check_range("base_lr", state["base_lr"], owner=owner)
+        base_lr = check_range("base_lr", base_lr, owner=owner)
         lr = check_range("lr", self.lr_at(int(last_step), base_lr), owner=owner)
         self.last_step, self.base_lr = int(last_step), base_lr
         self.optimizer.lr = lr
