@@ -31,6 +31,48 @@ def test_use_backend_restores_the_previous_one():
     assert backend.get_backend() == before
 
 
+def test_use_backend_holds_in_its_own_thread_only(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(backend, "require_cupy", lambda: None)  # only the names matter here
+    entered, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with backend.use_backend("cupy"):
+            seen["inside"] = backend.get_backend()
+            entered.set()
+            release.wait(5)
+        seen["after"] = backend.get_backend()
+
+    before = backend.get_backend()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert entered.wait(5)
+    assert backend.get_backend() == before  # the other thread's block does not move this one
+    with backend.use_backend("numpy"):  # blocks in two threads, left in either order
+        release.set()
+        thread.join(5)
+    assert seen == {"inside": "cupy", "after": before} and backend.get_backend() == before
+
+
+def test_use_backend_works_with_a_bad_environment_variable():
+    code = ("import numpy as np, tinygrad_mb as tg\n"
+            "with tg.use_backend('numpy'):\n    print(tg.Tensor(np.ones(2)).backend)")
+    env = dict(os.environ, TINYGRAD_MB_BACKEND="tpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "numpy", out.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "4.0", "many"])
+def test_a_bad_blas_thread_count_is_refused(monkeypatch, value):
+    monkeypatch.setenv("TINYGRAD_MB_BLAS_THREADS", value)
+    with pytest.raises(BackendError, match="use 'auto' or a positive integer"):
+        backend.recommended_blas_threads(8)
+    monkeypatch.setenv("TINYGRAD_MB_BLAS_THREADS", "2")
+    assert backend.recommended_blas_threads(8) == 2
+
+
 def test_environment_variable_selects_the_backend():
     code = "import tinygrad_mb as tg; print(tg.get_backend())"
     env = dict(os.environ, TINYGRAD_MB_BACKEND="numpy")

@@ -63,6 +63,8 @@ def test_factories():
     assert tg.ones(4).numpy().sum() == 4
     assert tg.full((2, 2), 7.0).numpy().tolist() == [[7.0, 7.0], [7.0, 7.0]]
     assert tg.arange(5).dtype == np.int64 and tg.arange(0.0, 1.0, 0.25).dtype == np.float32
+    assert tg.arange(10, step=2).tolist() == [0, 2, 4, 6, 8]  # a stop and a step, as numpy.arange
+    assert tg.full(np.int64(3), 1.0).shape == (3,)
     np.testing.assert_array_equal(tg.eye(3).numpy(), np.eye(3))
     like = Tensor(np.ones((2, 5), dtype=np.float64))
     assert tg.zeros_like(like).dtype == np.float64 and tg.ones_like(like).shape == (2, 5)

@@ -14,6 +14,7 @@ The current backend is ``"numpy"`` unless the environment variable
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator
 from types import ModuleType
@@ -102,14 +103,22 @@ def _backend_from_env() -> str:
 # backend is needed, with its message, instead of making ``import tinygrad_mb`` (or
 # ``tinygrad-mb --help``) fail.
 _current: str | None = None
+# What ``use_backend`` chose, for this thread (or asyncio task) only: a block in one
+# thread must not move the tensors another thread creates meanwhile.
+_chosen_here: contextvars.ContextVar[str | None] = contextvars.ContextVar("tinygrad_mb_backend", default=None)
 
 
 def get_backend() -> str:
     """Name of the backend new tensors are created on: ``"numpy"`` or ``"cupy"``.
 
+    Inside ``use_backend(...)`` that block's choice, else the process-wide default.
+
     Raises:
         BackendError: ``$TINYGRAD_MB_BACKEND`` names no backend (only until one is set).
     """
+    chosen = _chosen_here.get()
+    if chosen is not None:
+        return chosen
     global _current
     if _current is None:
         _current = _backend_from_env()
@@ -132,13 +141,19 @@ def set_backend(name: str) -> None:
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[str]:
-    """Context manager: ``with use_backend("cupy"): ...`` then back to the previous one."""
-    previous = get_backend()
-    set_backend(name)
+    """Context manager: ``with use_backend("cupy"): ...`` then back to the previous one.
+
+    The choice holds in this thread (and asyncio task) only, like ``no_grad``;
+    other threads keep creating tensors on their own backend meanwhile.
+    """
+    name = check_name(name)
+    if name == CUPY:
+        require_cupy()
+    token = _chosen_here.set(name)
     try:
-        yield get_backend()
+        yield name
     finally:
-        set_backend(previous)
+        _chosen_here.reset(token)
 
 
 # --- which backend does an array live on? --------------------------------------
@@ -201,23 +216,22 @@ def count_transfers() -> Iterator[dict[str, int]]:
 # Some input checks read a value back from the array (are all labels in range?).
 # On NumPy that is free; on a GPU it waits for all queued work, once per call.
 # A training loop validates its data once, then turns such checks off.
-_sync_checks = True
+_sync_checks: contextvars.ContextVar[bool] = contextvars.ContextVar("tinygrad_mb_sync_checks", default=True)
 
 
 def sync_checks_enabled(array: Any) -> bool:
     """Whether a check that reads ``array`` back to the host should run now."""
-    return _sync_checks or backend_of(array) == NUMPY
+    return _sync_checks.get() or backend_of(array) == NUMPY
 
 
 @contextlib.contextmanager
 def skip_sync_checks() -> Iterator[None]:
-    """Inside the block, checks that would read GPU arrays back to the host are skipped."""
-    global _sync_checks
-    previous, _sync_checks = _sync_checks, False
+    """Inside the block, checks that would read GPU arrays back to the host are skipped (this thread only)."""
+    token = _sync_checks.set(False)
     try:
         yield
     finally:
-        _sync_checks = previous
+        _sync_checks.reset(token)
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -267,9 +281,12 @@ def recommended_blas_threads(batch_size: int) -> int | None:
     setting = os.environ.get(THREADS_ENV_VAR, "auto").strip().lower()
     if setting not in ("", "auto"):
         try:
-            return max(1, int(setting))
+            threads = int(setting)
         except ValueError:
-            raise BackendError(f"{THREADS_ENV_VAR}={setting!r}: use 'auto' or a positive integer") from None
+            threads = 0
+        if threads < 1:
+            raise BackendError(f"{THREADS_ENV_VAR}={setting!r}: use 'auto' or a positive integer")
+        return threads
     return 1 if batch_size < SMALL_BATCH else None
 
 
@@ -320,5 +337,5 @@ def reuse_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, REUSE_MMAP_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, REUSE_TRIM_BYTES))
 
 
-if os.environ.get(REUSE_ENV_VAR, "1").strip() != "0":
+if os.environ.get(REUSE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off"):
     reuse_freed_memory()

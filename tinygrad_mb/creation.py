@@ -30,7 +30,7 @@ def _make(array: Any, requires_grad: bool, backend_name: str | None) -> Tensor:
 def full(shape, value: float, dtype: Any = "float32", requires_grad: bool = False,
          backend: str | None = None) -> Tensor:
     """A tensor of ``shape`` filled with ``value``."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return _make(_xp(backend).full(shape, value, dtype=dtype), requires_grad, backend)
 
 
@@ -51,7 +51,7 @@ def ones(*shape, dtype: Any = "float32", requires_grad: bool = False, backend: s
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
            requires_grad: bool = False, backend: str | None = None) -> Tensor:
     """Evenly spaced values in [start, stop), like ``numpy.arange`` (float32 unless integer args)."""
-    values = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    values = np.arange(start, stop, step)  # stop=None: ``start`` is the stop, as in NumPy
     if dtype is None:
         dtype = np.int64 if values.dtype.kind in "iu" else np.float32
     return _make(values.astype(dtype), requires_grad, backend)

@@ -77,6 +77,13 @@ def test_linear_regression_recovers_the_truth_with_little_noise():
     assert ds.loss(ds.w_true.reshape(1, -1), np.array([ds.b_true])) >= ds.min_loss
 
 
+def test_the_parts_of_a_split_have_their_own_meta():
+    whole = data.linear_regression(n=50, seed=0)
+    train, test = whole.split(test_size=10, seed=0)
+    train.meta["note"] = "train only"
+    assert "note" not in test.meta and "note" not in whole.meta
+
+
 def test_linear_regression_split_gives_plain_arrays():
     train, test = data.linear_regression(n=50, seed=0).split(test_size=10, seed=0)
     assert type(train) is data.ArrayData and train.task == "regression"
@@ -100,6 +107,7 @@ def test_generator_settings_may_be_numpy_numbers():
         (lambda: data.linear_regression(noise="0.5"), "noise must be a finite number >= 0, got '0.5'"),
         (lambda: data.two_moons(noise=None), "noise must be a finite number >= 0, got None"),
         (lambda: data.blobs(std=[1, 2]), "std must be a finite number >= 0, got \\[1, 2\\]"),
+        (lambda: data.spirals(n_classes="3"), "n_classes must be an int >= 2, got '3'"),
     ],
 )
 def test_bad_generator_arguments_are_rejected(call, match):

@@ -132,6 +132,29 @@ def test_generic_dataset_is_collated():
     np.testing.assert_array_equal(same, order)  # the seed fixes the order
 
 
+def test_a_tensor_dataset_subclass_with_its_own_getitem_is_asked_for_each_sample():
+    class Negated(TensorDataset):  # e.g. a transform or an augmentation
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return -x.numpy(), y.numpy()
+
+    xb, yb = next(iter(DataLoader(Negated(np.arange(4.0).reshape(2, 2), np.array([0, 1])), batch_size=2)))
+    np.testing.assert_array_equal(xb.numpy(), [[-0.0, -1.0], [-2.0, -3.0]])
+    np.testing.assert_array_equal(yb.numpy(), [0, 1])
+
+
+def test_samples_that_are_not_numbers_get_a_clear_error():
+    class Dicts(Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return {"x": i}
+
+    with pytest.raises(DataError, match="hold dict values, which cannot be stacked.*tuple of arrays"):
+        next(iter(DataLoader(Dicts(), batch_size=2)))
+
+
 def test_python_float_samples_become_float32_like_tensor():
     class Halves(Dataset):
         def __len__(self):

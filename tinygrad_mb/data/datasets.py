@@ -96,9 +96,12 @@ class ArrayData:
         """``(train, test)`` copies with the samples divided as by :func:`train_test_split`."""
         X_tr, X_te, y_tr, y_te = train_test_split(self.X, self.y, test_size=test_size, seed=seed,
                                                   stratify=stratify)
-        kept = {k: v for k, v in vars(self).items() if k not in ("X", "y", "name")}
-        return (ArrayData(X=X_tr, y=y_tr, name=f"{self.name}[train]", **kept),
-                ArrayData(X=X_te, y=y_te, name=f"{self.name}[test]", **kept))
+        def kept() -> dict:  # each part gets its own meta dict: editing one must not edit the others
+            return {k: dict(v) if isinstance(v, dict) else v for k, v in vars(self).items()
+                    if k not in ("X", "y", "name")}
+
+        return (ArrayData(X=X_tr, y=y_tr, name=f"{self.name}[train]", **kept()),
+                ArrayData(X=X_te, y=y_te, name=f"{self.name}[test]", **kept()))
 
     def __repr__(self) -> str:
         extra = f", n_classes={self.n_classes}" if self.n_classes is not None else ""
@@ -245,7 +248,8 @@ def _shuffled(name: str, X: np.ndarray, y: np.ndarray, n_classes: int, rng: np.r
 
 
 def _check_counts(min_n: int = 1, **counts: Any) -> None:
-    for key, value in counts.items():
+    for key in sorted(counts, key=lambda k: k != "n_classes"):  # n_classes first: n's minimum may be it
+        value = counts[key]
         low = min_n if key == "n" else (2 if key == "n_classes" else 1)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise DataError(f"{key} must be an int >= {low}, got {value!r}")

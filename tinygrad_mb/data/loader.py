@@ -162,7 +162,9 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.num_samples = n
         self.epoch = 0
-        if isinstance(dataset, TensorDataset):
+        # The fast path slices the arrays directly; a subclass with its own __getitem__
+        # (a transform, augmentation) must be asked for each sample, as PyTorch's loader does.
+        if isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__:
             self.backend = _check_backend(backend or dataset.backend)
             # The one move to the target backend; later batches are cut out where the data lives.
             self._arrays: list[Any] | None = [_move(t.data, self.backend) for t in dataset.tensors]
@@ -215,6 +217,11 @@ class DataLoader:
                     hint = f"; their shapes differ: {sorted({tuple(getattr(p, 'shape', ())) for p in parts})}"
                 raise DataError(f"samples of {type(self.dataset).__name__} cannot be stacked into a batch "
                                 f"({exc}){hint}") from None
+            if stacked.dtype == object:  # dicts, strings, None...: not numbers a Tensor can hold
+                kinds = sorted({type(p).__name__ for p in parts})
+                raise DataError(f"samples of {type(self.dataset).__name__} hold {', '.join(kinds)} values, which "
+                                "cannot be stacked into a batch; return a tuple of arrays or numbers, "
+                                "e.g. (input, label)")
             if stacked.dtype == np.float64 and all(not hasattr(p, "dtype") for p in parts):
                 stacked = stacked.astype(np.float32)  # Python floats become float32, as in Tensor()
             fields.append(Tensor(stacked, backend=self.backend))
