@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor, gradcheck, ops
 from tinygrad_mb.backend import to_numpy
+from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.testing import arrays, broadcastable_shapes, distinct_arrays, shapes
 
 
@@ -177,3 +178,13 @@ def test_the_documented_gradients_at_the_kinks():
     x = Tensor(np.array([-1.0, 0.5, 1.0, 1.5, -2.0]), requires_grad=True)
     x.clip(-1.0, 1.0).sum().backward()
     np.testing.assert_array_equal(x.grad, [1.0, 1.0, 1.0, 0.0, 0.0])
+
+
+def test_clip_takes_tensor_bounds_and_comparisons_name_shapes():
+    x = Tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    out = x.clip(Tensor(0.0), Tensor(1.0))
+    np.testing.assert_array_equal(out.numpy(), [0.0, 0.5, 1.0])
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+    with pytest.raises(ShapeError, match="lt: cannot compare shapes \\(3,\\) and \\(2,\\)"):
+        _ = x < Tensor([1.0, 2.0])

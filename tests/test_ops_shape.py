@@ -28,9 +28,13 @@ def test_reshape(backend_name, a):
 def test_transpose_permute_and_T(backend_name, data):
     a = data.draw(arrays(shapes(max_dims=4)))
     perm = data.draw(st.permutations(list(range(a.ndim))))
-    _check(lambda x: x.transpose(*perm), lambda v: v.transpose(perm), a, backend_name)
+    if len(perm) != 2:  # two axes mean "swap these two" (PyTorch), not a permutation (NumPy)
+        _check(lambda x: x.transpose(*perm), lambda v: v.transpose(perm), a, backend_name)
     _check(lambda x: x.permute(perm), lambda v: v.transpose(perm), a, backend_name)
     _check(lambda x: x.T, lambda v: v.T, a, backend_name)
+    if a.ndim >= 2:
+        i, j = data.draw(st.tuples(st.integers(-a.ndim, a.ndim - 1), st.integers(-a.ndim, a.ndim - 1)))
+        _check(lambda x: x.transpose(i, j), lambda v: np.swapaxes(v, i, j), a, backend_name)
 
 
 @given(data=st.data())
@@ -149,3 +153,10 @@ def test_indexing_with_an_empty_list_selects_nothing():
     assert picked.shape == (0, 4)
     (picked.sum() + x.sum()).backward()
     np.testing.assert_array_equal(x.grad, np.ones((3, 4)))
+
+
+def test_joining_nothing_is_a_shape_error():
+    with pytest.raises(ShapeError, match="concatenate: needs at least one tensor"):
+        concatenate([])
+    with pytest.raises(ShapeError, match="stack: needs at least one tensor"):
+        stack([])

@@ -85,3 +85,44 @@ def test_random_factories_are_seeded_and_leave_global_state_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], state)
     with pytest.raises(TypeError, match="seed must be"):
         tg.randn(2, seed="x")
+
+
+def test_a_matrix_transposes_with_axes_0_1_as_in_pytorch():
+    m = tg.Tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(m.transpose(0, 1).numpy(), [[1.0, 3.0], [2.0, 4.0]])  # NumPy: unchanged
+    np.testing.assert_array_equal(m.permute(0, 1).numpy(), m.numpy())  # permute is a permutation
+    assert tg.Tensor(np.zeros((2, 3, 4))).transpose(1, 2).shape == (2, 4, 3)
+
+
+def test_python_and_numpy_conversions():
+    t = tg.Tensor([1.5, -2.0])
+    assert float(tg.Tensor(2.5)) == 2.5 and int(tg.Tensor(3)) == 3 and [10, 20, 30][tg.Tensor(1)] == 20
+    assert np.allclose(t, [1.5, -2.0]) and np.asarray(t, dtype=np.float64).dtype == np.float64
+    np.testing.assert_array_equal(abs(t).numpy(), [1.5, 2.0])
+    assert (+t) is t
+    assert [x.item() for x in t] == [1.5, -2.0]
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(tg.Tensor(5.0))
+    with pytest.raises(TypeError, match="only integer tensors"):
+        [1, 2][tg.Tensor(1.0)]
+    assert isinstance(np.ones(2) + t, tg.Tensor)  # NumPy on the left still gives a Tensor
+
+
+@pytest.mark.parametrize("data", [None, [1.0, None], "abc"])
+def test_data_that_is_not_numbers_is_refused(data):
+    with pytest.raises(DTypeError, match="cannot make a tensor of"):
+        tg.Tensor(data)
+
+
+def test_a_tensor_requiring_grad_owns_its_memory_and_a_plain_one_shares():
+    w0 = np.asfortranarray(np.zeros((2, 3), np.float32))
+    p = Tensor(w0, requires_grad=True)
+    plain = Tensor(w0)
+    assert plain.data is w0  # no copy for data (like torch.as_tensor)
+    assert not np.shares_memory(p.data, w0) and p.data.flags.f_contiguous  # a copy, same layout
+    from tinygrad_mb import optim
+
+    p.grad = np.ones((2, 3), np.float32)
+    optim.SGD([p], lr=1.0).step()
+    np.testing.assert_array_equal(w0, 0.0)  # training did not write into the caller's array
+    np.testing.assert_array_equal(p.data, -1.0)

@@ -221,6 +221,11 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
 _PYTHON_FLOAT = np.dtype(np.float32)  # default dtype for Python floats and lists
 
 
+def _short(data: Any) -> str:
+    text = repr(data)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     """Turn user data into an array of the right dtype on the right backend."""
     if isinstance(data, Tensor):
@@ -230,7 +235,12 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     xp = backend.get_array_module(target)
     if dtype is None and not hasattr(data, "dtype"):  # Python numbers and lists
         probe = np.asarray(data)
-        if probe.dtype.kind == "f" or probe.dtype.kind == "O":
+        if probe.dtype.kind not in "biufc":  # None, strings, ragged lists...: no number to hold
+            raise DTypeError(
+                f"cannot make a tensor of {type(data).__name__} data {_short(data)}: give numbers, "
+                "a (nested) list of numbers of one shape, or an array"
+            )
+        if probe.dtype.kind == "f":
             dtype = _PYTHON_FLOAT
         elif probe.dtype.kind in "iu":
             dtype = np.int64
@@ -251,6 +261,11 @@ class Tensor:
             Python ints, and the array's own dtype for arrays.
         backend: ``"numpy"`` or ``"cupy"``; default: a CuPy array stays on
             the GPU, everything else goes to the current default backend.
+
+    An array of the right dtype and backend is used as it is, without a copy
+    (like ``torch.as_tensor``), except for a tensor that requires gradients:
+    optimizers update such a leaf in place, so it gets its own copy, and
+    training never writes into the caller's array (like ``torch.tensor``).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
@@ -263,6 +278,8 @@ class Tensor:
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
                 "create it with floats or pass dtype='float32'"
             )
+        if requires_grad and self.data is (data.data if isinstance(data, Tensor) else data):
+            self.data = self.data.copy(order="K")  # its own memory, in the same layout (see the class docstring)
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx: Function | None = None
@@ -297,6 +314,35 @@ class Tensor:
 
     def __bool__(self) -> bool:
         return bool(self.data)
+
+    def __iter__(self):  # Python would otherwise index 0, 1, ... until IndexError: a 0-d tensor looked empty
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor; use .item() for its value")
+        return (self[i] for i in range(len(self)))
+
+    # Python numbers and NumPy from a tensor: float(loss), int(n), range(k), np.asarray(t)
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
+        return int(self.item())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The values for NumPy functions (np.asarray(t), np.allclose(t, ...)); NumPy-backed tensors only.
+
+        A CuPy tensor refuses, as CuPy arrays do, so that no GPU-to-host copy happens
+        unnoticed (in a loop it would be slow): call ``.numpy()`` for an explicit one.
+        """
+        if backend.backend_of(self.data) != backend.NUMPY:
+            raise TypeError("implicit conversion of a GPU tensor to a NumPy array; call .numpy() to copy it")
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
 
     # --- leaving the graph / changing representation ------------------------
     def numpy(self) -> np.ndarray:

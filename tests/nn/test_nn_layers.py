@@ -8,7 +8,7 @@ import pytest
 import tinygrad_mb as tg
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import nn
-from tinygrad_mb.errors import HyperparameterError, ShapeError
+from tinygrad_mb.errors import DTypeError, HyperparameterError, ShapeError
 
 RNG = np.random.default_rng(1234)
 
@@ -225,3 +225,8 @@ def test_batchnorm_errors_are_explained():
         bn(tg.Tensor(np.ones((3, 5), np.float32)))
     with pytest.raises(HyperparameterError, match="momentum"):
         nn.BatchNorm1d(4, momentum=2.0)
+
+
+def test_dropout_needs_floats():
+    with pytest.raises(DTypeError, match="dropout: needs a floating-point tensor, got dtype int64"):
+        F.dropout(tg.Tensor(np.ones(10, dtype=np.int64)), p=0.3, seed=0)

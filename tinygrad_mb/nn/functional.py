@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend, ops
-from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.errors import DTypeError, HyperparameterError
 from tinygrad_mb.nn.conv import conv2d, max_pool2d
 from tinygrad_mb.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from tinygrad_mb.nn.normalization import batch_norm
@@ -75,6 +75,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: int | np.ran
     """
     if not 0 <= p <= 1:
         raise HyperparameterError(f"dropout: p must be in [0, 1], got {p}")
+    if x.dtype.kind not in "fc":  # 1/(1-p) would be cut to an integer: 1, whatever p
+        raise DTypeError(f"dropout: needs a floating-point tensor, got dtype {x.dtype}; use x.astype('float32')")
     if not training or p == 0:
         return x
     if p == 1:  # everything dropped; 1/(1-p) would divide by zero

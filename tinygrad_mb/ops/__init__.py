@@ -136,8 +136,8 @@ def minimum(a, b) -> Tensor:
 
 
 def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
-    """Limit values to [lo, hi] (either bound may be None)."""
-    return Clip.apply(x, lo=lo, hi=hi)
+    """Limit values to [lo, hi] (either bound may be None, a number or a tensor; no gradient to the bounds)."""
+    return Clip.apply(x, lo=_data(lo), hi=_data(hi))
 
 
 def where(cond, a, b) -> Tensor:
@@ -163,8 +163,9 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     for a in axes:
         n *= x.shape[a]
     centered = x - mean(x, axis=axes, keepdims=True)
-    # n - ddof <= 0: no degrees of freedom left, the variance is undefined (NaN, as in NumPy)
-    scale = 1.0 / (n - ddof) if n > ddof else float("nan")
+    # n - ddof <= 0: no degrees of freedom left; NumPy and PyTorch then divide by 0 (inf), or by
+    # a negative count: max(..., 0) gives inf here too (NaN where the sum of squares is 0)
+    scale = 1.0 / (n - ddof) if n > ddof else float("inf")
     return sum(centered * centered, axis=axes, keepdims=keepdims) * scale
 
 
@@ -207,12 +208,24 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 
 def transpose(x: Tensor, *axes) -> Tensor:
-    """Permute the axes (reverse them when none are given)."""
+    """``x.transpose(a, b)`` swaps axes a and b (PyTorch's meaning); with no axes, reverse them all.
+
+    A full permutation of three or more axes is also taken, as by :func:`permute`.
+    (NumPy reads two axes as a permutation, so ``np.transpose(m, (0, 1))`` leaves a
+    matrix as it is: here, as in PyTorch, it transposes it.)
+    """
     axes = _shape_arg(axes)
+    if len(axes) == 2:
+        first, second = _axis(axes[0], x.ndim, "transpose"), _axis(axes[1], x.ndim, "transpose")
+        order = list(range(x.ndim))
+        order[first], order[second] = order[second], order[first]
+        axes = tuple(order)
     return Transpose.apply(x, axes=axes or None)
 
 
-permute = transpose
+def permute(x: Tensor, *axes) -> Tensor:
+    """Reorder the axes: ``x.permute(2, 0, 1)`` puts axis 2 first (reverse them when none are given)."""
+    return Transpose.apply(x, axes=_shape_arg(axes) or None)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -273,12 +286,18 @@ def getitem(x: Tensor, index) -> Tensor:
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    return Concatenate.apply(*[_lift(t) for t in tensors], axis=axis)
+    tensors = [_lift(t) for t in tensors]
+    if not tensors:
+        raise ShapeError("concatenate: needs at least one tensor, got an empty sequence")
+    return Concatenate.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis."""
-    return Stack.apply(*[_lift(t) for t in tensors], axis=axis)
+    tensors = [_lift(t) for t in tensors]
+    if not tensors:
+        raise ShapeError("stack: needs at least one tensor, got an empty sequence")
+    return Stack.apply(*tensors, axis=axis)
 
 
 # --- neural-network ops ---------------------------------------------------------------
@@ -312,7 +331,11 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 # --- comparisons (no gradient) -----------------------------------------------------------
 def _compare(name: str):
     def compare(a: Tensor, b) -> Tensor:
-        return Tensor._wrap(getattr(a.data, name)(_data(b)))
+        try:
+            return Tensor._wrap(getattr(a.data, name)(_data(b)))
+        except ValueError as exc:  # shapes that do not broadcast: say so as the other ops do
+            raise ShapeError(f"{name.strip('_')}: cannot compare shapes {tuple(a.shape)} and "
+                             f"{tuple(getattr(b, 'shape', ()))} ({exc})") from None
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise comparison ``{name}``: a boolean tensor, not differentiable."
@@ -332,7 +355,7 @@ _METHODS = {
     "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
     "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
     "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": neg, "__getitem__": getitem,
+    "__neg__": neg, "__abs__": abs, "__pos__": lambda x: x, "__getitem__": getitem,
     "__lt__": _compare("__lt__"), "__le__": _compare("__le__"), "__gt__": _compare("__gt__"),
     "__ge__": _compare("__ge__"), "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
