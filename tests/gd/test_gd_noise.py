@@ -66,3 +66,26 @@ def test_bad_batch_sizes():
         gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, y), batch_sizes=[0, 4])
     with pytest.raises(HyperparameterError):
         gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, y), batch_sizes=[40])
+
+
+def test_draws_are_independent_and_b1_is_exact(monkeypatch):
+    # Batches of one shuffle are not independent: with B = N/2 the two halves' gradients
+    # average to G exactly. Each draw must come from a fresh shuffle, or std/sqrt(draws)
+    # is not the standard error the plot's error bars claim.
+    from tinygrad_mb.gd import noise
+
+    seen = []
+    real = noise.batch_gradient
+
+    def recording(*args):
+        g = real(*args)
+        seen.append(g)
+        return g
+
+    monkeypatch.setattr(noise, "batch_gradient", recording)
+    lin = data.linear_regression(n=4, d=2, seed=0)
+    result = gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[1, 2], draws=40, seed=0)
+    assert result.measured_se[0] == 0.0  # B = 1 averages all N per-sample gradients: exact
+    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, "numpy")
+    halves = sum(np.allclose((seen[k] + seen[k + 1]) / 2, G) for k in range(0, 40, 2))
+    assert halves < 12  # about 20/6 by chance; all 20 when consecutive draws split one shuffle

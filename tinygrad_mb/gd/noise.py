@@ -143,9 +143,10 @@ def gradient_noise(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
     Args:
         model, loss_fn, dataset: as in :func:`~tinygrad_mb.gd.train` (``loss_fn`` a mean over the batch).
         batch_sizes: the B's to measure (each between 1 and N).
-        draws: mini-batches averaged per batch size (drawn as consecutive epochs of
-            shuffled partitions, so each batch is a uniform sample without replacement).
-            B = 1 uses the N per-sample gradients themselves.
+        draws: mini-batches averaged per batch size, each the first batch of a fresh
+            shuffle: uniform samples without replacement, independent of each other, so
+            the standard error is std / sqrt(draws). B = 1 uses the N per-sample
+            gradients themselves (exact: standard error 0), B = N the full batch.
         seed: for the shuffling.
         backend: where the data and gradients live (default: the model's backend); the model is moved there.
 
@@ -174,20 +175,24 @@ def gradient_noise(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
     grad_norm_sq = float(G @ G)
     measured, se = [], []
     for b in sizes:
-        if b == 1:
-            values = sq_dev  # every sample once: the exact B = 1 average
-        elif b == n:
-            values = np.zeros(2)  # one batch: the whole data set, no noise at all
-        else:
-            loader = DataLoader(ds, batch_size=b, shuffle=True, drop_last=True, seed=rng, backend=backend)
-            values = []
-            while len(values) < draws:
-                for xb, yb in loader:
-                    d = batch_gradient(model, loss_fn, xb, yb) - G
-                    values.append(float(d @ d))
-                    if len(values) == draws:
-                        break
-            values = np.asarray(values)
+        if b == 1:  # every sample once: the exact B = 1 average, no sampling error
+            measured.append(float(sq_dev.mean()))
+            se.append(0.0)
+            continue
+        if b == n:  # one batch: the whole data set, no noise at all
+            measured.append(0.0)
+            se.append(0.0)
+            continue
+        # Each draw is the first batch of a fresh shuffle, so the draws are independent
+        # and std / sqrt(draws) is their standard error. (The batches of one shuffle are
+        # not: the two halves of a B = N/2 split have exactly the same |g_B - G|^2.)
+        loader = DataLoader(ds, batch_size=b, shuffle=True, drop_last=True, seed=rng, backend=backend)
+        values = []
+        for _ in range(draws):
+            xb, yb = next(iter(loader))
+            d = batch_gradient(model, loss_fn, xb, yb) - G
+            values.append(float(d @ d))
+        values = np.asarray(values)
         measured.append(float(values.mean()))
         se.append(float(values.std(ddof=1) / math.sqrt(len(values))))
     theory = [trace_sigma / b * (n - b) / (n - 1) if n > 1 else 0.0 for b in sizes]

@@ -107,7 +107,8 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
     a.plot(b, result.trace_sigma / b, color="gray", lw=1.2, ls="--", label=r"tr(Σ)/B  (with replacement)")
     bs = np.asarray(result.batch_sizes)
     a.errorbar(bs, result.measured, yerr=2 * np.asarray(result.measured_se), fmt="o", color=COLORS[1], ms=6,
-               capsize=3, label=f"measured ({result.draws} mini-batches each, ±2 s.e.)", zorder=3)
+               capsize=3, zorder=3,
+               label=f"measured ({result.draws} mini-batches each, ±2 s.e.; B = 1: all N samples, exact)")
     a.axhline(result.grad_norm_sq, color=COLORS[0], ls=":", lw=1.4, label="signal |∇f|² (squared full gradient)")
     if np.isfinite(result.b_simple) and result.b_simple > 0:
         a.axvline(result.b_simple, color=COLORS[2], ls="-.", lw=1.4,
