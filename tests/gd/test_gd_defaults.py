@@ -30,7 +30,10 @@ def test_problems_and_models():
         assert model(gd.evaluation.as_dataset(prob.train).tensors[0]).shape[0] == prob.n_train
     assert gd.make_problem("linear").f_star == pytest.approx(gd.make_problem("linear").train.min_loss)
     mlp = gd.make_problem("linear", model="mlp")
-    assert mlp.model_name == "mlp" and mlp.f_star is not None
+    # the least-squares minimum is the linear model's optimum only (an MLP can go below it):
+    # no f*, neither on the problem nor on its data, where compare() would find it
+    assert mlp.model_name == "mlp" and mlp.f_star is None
+    assert gd.evaluation.dataset_f_star(mlp.train) is None and len(mlp.train) == 1000
     with pytest.raises(HyperparameterError, match="valid datasets"):
         gd.make_problem("cifar")
     with pytest.raises(HyperparameterError, match="two weights"):
