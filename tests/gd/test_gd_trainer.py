@@ -294,3 +294,13 @@ def tg_tensor(a):
     from tinygrad_mb import Tensor
 
     return Tensor(a)
+
+
+@pytest.mark.parametrize("variant", [gd.Batch(1.5), gd.MiniBatch(100, 5.0)])
+def test_a_divergence_stands_at_the_same_place_on_every_axis(variant):
+    # Found at an evaluation (the loss of the weights after update k is not finite) or inside
+    # a step: either way update k + 1 is the one that fails, with its batch counted as seen.
+    prob = gd.make_problem("linear")
+    h = gd.train(prob.model_fn(0), prob.loss_fn, prob.train, variant, epochs=50)
+    assert h.diverged
+    assert h.diverged_samples == h.diverged_at * h.batch_size  # full batches: no partial epoch here

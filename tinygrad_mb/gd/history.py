@@ -124,8 +124,14 @@ class History:
         if self.diverged or not self._evals:
             return
         last = {k: v.pop() for k, v in self._evals.items()}  # keep only finite curves
-        # the weights after update k give a non-finite loss: update k + 1 is the one that cannot be taken
-        self.mark_diverged(int(last["update"]) + 1, int(last["samples"]), last["time"], last["train_loss"])
+        # The weights after update k give a non-finite loss: update k + 1 is the one that cannot be
+        # taken, and it would have seen one more batch (the rest of the epoch, if that is shorter).
+        # Counted the same way as a loss that fails inside a step, so the marker stands at the same
+        # place on the update, sample and epoch axes.
+        seen = int(last["samples"])
+        within = seen % self.n_train
+        self.mark_diverged(int(last["update"]) + 1, seen + min(self.batch_size, self.n_train - within),
+                           last["time"], last["train_loss"])
 
     def finish(self, stop_reason: str) -> None:
         """Turn the lists into arrays (called once when the run ends)."""
