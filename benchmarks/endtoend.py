@@ -44,13 +44,16 @@ def subprocess_env() -> dict[str, str]:
 def import_cost(statement: str, runs: int = 5) -> dict:
     """Median time and RSS of ``statement`` (e.g. ``import tinygrad_mb``) over fresh interpreters."""
     code = _IMPORT_PROBE.format(imports=statement, heavy=HEAVY)
-    samples = []
-    for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              cwd=REPO, env=subprocess_env(), timeout=120)
-        if proc.returncode != 0:
-            return {"statement": statement, "error": tail(proc.stderr)}
-        samples.append(ast.literal_eval(proc.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="tgmb_pycache_") as cache:
+        # Byte-code in a private cache, written by one untimed run first: NumPy loads its
+        # .pyc files from site-packages, so tinygrad_mb must not be timed compiling its
+        # sources (PYTHONDONTWRITEBYTECODE, or a fresh checkout, would make it).
+        env = {k: v for k, v in subprocess_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, env=env, timeout=120)
+        samples = _timed_imports(code, runs, env)
+    if isinstance(samples, str):
+        return {"statement": statement, "error": samples}
     return {
         "statement": statement,
         "runs": runs,
@@ -61,6 +64,18 @@ def import_cost(statement: str, runs: int = 5) -> dict:
         "heavy": samples[0]["heavy"],
         "matplotlib_imported": "matplotlib" in samples[0]["heavy"],
     }
+
+
+def _timed_imports(code: str, runs: int, env: dict) -> list[dict] | str:
+    """The probe's results over ``runs`` fresh interpreters, or the error text of a failed run."""
+    samples = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=REPO, env=env, timeout=120)
+        if proc.returncode != 0:
+            return tail(proc.stderr)
+        samples.append(ast.literal_eval(proc.stdout.strip().splitlines()[-1]))
+    return samples
 
 
 def imports(runs: int = 5) -> dict:

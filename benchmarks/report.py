@@ -133,17 +133,21 @@ def memory_section(mem: dict) -> list[str]:
         rows = []
         for kind, r in train.items():
             if "error" in r:
-                rows.append([kind, r["error"]] + ["—"] * 5)
+                rows.append([kind, r["error"]] + ["—"] * 6)
                 continue
             first, last = r["samples"][0], r["samples"][-1]
-            rows.append([kind, f"{r['updates']:,} in {r['seconds']:.1f} s ({r['updates'] / r['seconds']:,.0f}/s)",
-                         _mib(first[1]), _mib(r["rss_max_after"]), _mib(last[1]),
-                         f"{r['growth'] / 2**20:+.1f} MiB", _mib(r["peak_rss"])])
+            done = f"{r['updates']:,} in {r['seconds']:.1f} s ({r['updates'] / r['seconds']:,.0f}/s)"
+            if not r.get("complete", True):
+                done += f" — stopped at the time cap, {r['requested']:,} asked: incomplete"
+            peak_growth = f"{r['peak_growth'] / 2**20:+.1f} MiB" if "peak_growth" in r else "—"
+            rows.append([kind, done, _mib(first[1]), _mib(r["rss_max_after"]), _mib(last[1]),
+                         f"{r['growth'] / 2**20:+.1f} MiB", _mib(r["peak_rss"]), peak_growth])
         feeds = "; ".join(f"{k}: {r['feed']}" for k, r in train.items() if "feed" in r)
         out += [f"Batch-size-1 training of the {N_IN}-{N_HIDDEN}-{N_OUT} MLP (the real training loop, "
-                "in a fresh process), RSS sampled every 1,000 updates. Batches: " + feeds + ".", ""]
+                "in a fresh process, one BLAS thread), RSS and its peak (VmHWM) read every 1,000 updates. "
+                "Batches: " + feeds + ".", ""]
         out += _table(["run", "updates", "RSS at 1,000", "max RSS after", "RSS at end",
-                       "growth (max − at 1,000)", "peak (VmHWM)"], rows)
+                       "growth (max − at 1,000)", "peak (VmHWM)", "peak growth (end − at 1,000)"], rows)
     imports = mem.get("imports", {})
     if imports:
         rows = []

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         results["compare"] = endtoend.compare_command()
     if "memory" in sections:
         print("memory: long batch-size-1 run, import cost", flush=True)
-        results["memory"] = {"training": memory.measure(5_000 if quick else 100_000, 1_000, 60.0),
+        results["memory"] = {"training": memory.measure(5_000 if quick else 100_000, 1_000, 60.0 if quick
+                                                        else memory.TIME_CAP_S),
                              "imports": endtoend.imports(2 if quick else 5)}
     if "gpu" in sections:
         print("gpu: throughput on CuPy", flush=True)
