@@ -163,17 +163,23 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and all below it, depth first, with dotted names ("" for itself)."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, with dotted names ("" for itself).
+
+        A module used in several places is listed once, unless ``remove_duplicate``
+        is False (as in PyTorch): then under each of its names, which is what
+        :meth:`state_dict` lists. A module inside itself is never entered twice.
+        """
         seen: set[int] = set()
-        stack = [(prefix, self)]
+        stack = [(prefix, self, frozenset())]
         while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
+            name, module, above = stack.pop()
+            if id(module) in above or (remove_duplicate and id(module) in seen):
                 continue
             seen.add(id(module))
             yield name, module
-            below = [(f"{name}.{child_name}" if name else child_name, child)
+            inside = above | {id(module)}
+            below = [(f"{name}.{child_name}" if name else child_name, child, inside)
                      for child_name, child in module.named_children()]
             stack.extend(reversed(below))
 
@@ -296,17 +302,11 @@ class Module:
         keys in both libraries; loading writes it once per name.
         """
         tensors: OrderedDict[str, Tensor] = OrderedDict()
-
-        def visit(prefix: str, module: Module, ancestors: frozenset) -> None:
+        for prefix, module in self.named_modules(remove_duplicate=False):
             for name in (*module._parameter_names, *module._buffer_names):
                 tensor = module.__dict__.get(name)
                 if tensor is not None:
                     tensors[f"{prefix}.{name}" if prefix else name] = tensor
-            for child_name, child in module.named_children():
-                if id(child) not in ancestors:  # a module inside itself would never end
-                    visit(f"{prefix}.{child_name}" if prefix else child_name, child, ancestors | {id(child)})
-
-        visit("", self, frozenset({id(self)}))
         return tensors
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:

@@ -277,27 +277,29 @@ def getitem(x: Tensor, index) -> Tensor:
     """x[index]: slices, integers, integer arrays and boolean masks."""
     if isinstance(index, tuple):
         index = tuple(_data(i) if isinstance(i, Tensor) else i for i in index)
-    elif isinstance(index, (Tensor, list)):
-        # [] would become a float64 array, which NumPy refuses as an index: no positions is intp
-        index = x.xp.asarray(_data(index), dtype=x.xp.intp) if isinstance(index, list) and not index \
-            else x.xp.asarray(_data(index))
+    elif isinstance(index, Tensor):
+        index = x.xp.asarray(index.data)
+    elif isinstance(index, list):  # [] alone would become float64, which NumPy refuses as an index
+        index = x.xp.asarray(index, dtype=None if index else x.xp.intp)
     return GetItem.apply(x, index=index)
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    tensors = [_lift(t) for t in tensors]
-    if not tensors:
-        raise ShapeError("concatenate: needs at least one tensor, got an empty sequence")
-    return Concatenate.apply(*tensors, axis=axis)
+    return Concatenate.apply(*_to_join(tensors, "concatenate"), axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis."""
-    tensors = [_lift(t) for t in tensors]
-    if not tensors:
-        raise ShapeError("stack: needs at least one tensor, got an empty sequence")
-    return Stack.apply(*tensors, axis=axis)
+    return Stack.apply(*_to_join(tensors, "stack"), axis=axis)
+
+
+def _to_join(tensors, op: str) -> list[Tensor]:
+    """The tensors to join, lifted; at least one."""
+    lifted = [_lift(t) for t in tensors]
+    if not lifted:
+        raise ShapeError(f"{op}: needs at least one tensor, got an empty sequence")
+    return lifted
 
 
 # --- neural-network ops ---------------------------------------------------------------

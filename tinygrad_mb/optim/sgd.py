@@ -90,7 +90,8 @@ class SGD(Optimizer):
                 continue
             if wd:  # d = g + wd * p, in a new array (out=: NumPy makes a scalar of a 0-d product,
                 # and the in-place edits below would then change a copy)
-                d = array_module(g).multiply(p.data, wd, out=array_module(g).empty_like(p.data))
+                xp = array_module(g)
+                d = xp.multiply(p.data, wd, out=xp.empty_like(p.data))
                 d += g
                 fresh = True
             else:
