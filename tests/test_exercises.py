@@ -321,7 +321,7 @@ def test_axis_reading(capsys, small_comparison):
         ex.check_axis_reading(None, {"per_update": "batch", "per_sample": "sgd"})
 
 
-def _loop(new_loader_each_epoch=False, step=True):
+def _loop(new_loader_each_epoch=False, step=True, zero_grad=True):
     from tinygrad_mb import data, optim
 
     def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
@@ -332,7 +332,8 @@ def _loop(new_loader_each_epoch=False, step=True):
         for _ in range(epochs):
             for xb, yb in (make() if new_loader_each_epoch else loader):
                 loss = loss_fn(model(xb), yb)
-                opt.zero_grad()
+                if zero_grad:
+                    opt.zero_grad()
                 loss.backward()
                 if step:
                     opt.step()
@@ -344,6 +345,8 @@ def test_training_loop(capsys):
     accepts(ex.check_training_loop, _loop(), capsys)
     rejects(ex.check_training_loop, _loop(new_loader_each_epoch=True), "batch_size=1", "created ONCE")
     rejects(ex.check_training_loop, _loop(step=False), "batch_size=20", "did not move")
+    # Without zero_grad the full-batch case fails first; its order cannot be the cause, so the hint says so.
+    rejects(ex.check_training_loop, _loop(zero_grad=False), "batch_size=20", "without zero_grad")
 
 
 # --- 04 gradient noise ---------------------------------------------------------------------------
@@ -375,6 +378,11 @@ def test_noise_scale(capsys):
     rejects(ex.check_noise_scale, not_squared, "SQUARED")
     rejects(ex.check_noise_scale, trace_only, "that is tr\\(Sigma\\)")
 
+    def mean_of_variances(g):
+        return ((g - g.mean(axis=0)) ** 2).mean() / (g.mean(axis=0) @ g.mean(axis=0))
+
+    rejects(ex.check_noise_scale, mean_of_variances, "SUM of the variances")
+
 
 def test_batch_for_noise(capsys):
     import math
@@ -400,6 +408,7 @@ def test_stable_lr(capsys):
     rejects(ex.check_stable_lr, lambda X: 1 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1], "that is 1/L")
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[0], "LARGEST eigenvalue")
     rejects(ex.check_stable_lr, lambda X: 2 / np.trace(2 / len(X) * X.T @ X), "trace")
+    rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 * X.T @ X)[-1], "MEAN over the N samples")
 
 
 def test_lr_for_batch_size(capsys):

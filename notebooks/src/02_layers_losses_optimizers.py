@@ -256,14 +256,14 @@ for t in range(10):
             ax.text(p, t, confusion[t, p], ha="center", va="center", fontsize=8,
                     color="white" if t == p else "black")
 ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
-       title="Confusion matrix on the test set (counts)")
+       title="Confusion matrix on the test set\n(numbers: counts; shading: log scale)")
 plt.show()
 
 # %% [markdown]
-# **What to notice.** Almost all counts sit on the diagonal. The few errors off it are mostly between
-# digits that share strokes at 8×8 resolution, such as 1, 8 and 9, and several are made with low
-# confidence $p$ -- the network "knows" it is unsure. Some of the misclassified images above would
-# puzzle a person too.
+# **What to notice.** Almost all counts sit on the diagonal. Many of the few errors off it are
+# confusions among digits that share strokes at 8×8 resolution, such as 1, 8 and 9 (8 is the most
+# common wrong answer), and several are made with low confidence $p$ -- the network "knows" it is
+# unsure. Some of the misclassified images above would puzzle a person too.
 #
 # ## Exercises
 #

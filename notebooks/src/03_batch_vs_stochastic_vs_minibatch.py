@@ -147,18 +147,19 @@ plt.show()
 
 # %%
 lin = gd.make_problem("linear")
-lin_variants = [gd.Batch(lr=0.5), gd.Stochastic(lr=0.01), gd.Stochastic(lr=0.0025, name="sgd, small lr"),
-                gd.MiniBatch(32, lr=0.1)]
+lin_variants = [gd.Batch(lr=0.5), gd.Stochastic(lr=0.01), gd.MiniBatch(32, lr=0.1),  # the colours of section 4
+                gd.Stochastic(lr=0.0025, name="sgd, small lr")]
 lin_cmp = gd.compare(lin.model_fn, lin.loss_fn, lin.train, lin_variants, epochs=6, seeds=[0, 1])
 fig = lin_cmp.plot(x="epoch", title="Linear regression: suboptimality per epoch")
 plt.show()
 
 # %% [markdown]
-# **What to notice.** Batch GD converges *linearly* -- a straight line on the log scale -- until it hits
-# float32 rounding near $10^{-8}$. SGD and mini-batch drop fast and then stall on a **noise floor**: with
-# a constant step, the noise in $g_B$ keeps kicking the weights around the optimum. The floor is roughly
-# proportional to $\eta / B$: the SGD run with a 4× smaller rate settles several times lower (theory: 4×),
-# but takes longer to get there, and the mini-batch run ($\eta/B \approx 0.003$) sits lower than SGD too.
+# **What to notice.** Batch GD converges *linearly* -- a straight line on the log scale -- until, after
+# its 6 updates, it reaches float32 rounding near $10^{-8}$ (the dotted line). SGD and mini-batch drop fast
+# and then stall on a **noise floor**: with a constant step, the noise in $g_B$ keeps kicking the weights
+# around the optimum. The floor is roughly proportional to $\eta / B$: the SGD run with a 4× smaller rate
+# settles several times lower (theory: 4×), but takes longer to get there, and the mini-batch run
+# ($\eta/B \approx 0.003$) sits lower than SGD too.
 # Getting below the floor needs a decaying learning rate or a growing batch (notebook 05).
 #
 # ## Exercises

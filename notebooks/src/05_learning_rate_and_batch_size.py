@@ -70,19 +70,21 @@ for c in (0.9, 0.99, 1.01):
 ax1.set(xlabel="update (= epoch for batch GD)", ylabel="f(w) − f*  (log scale; 1e-8 = float32 rounding)",
         title="Batch GD on both sides of the stability limit")
 ax2.axhline(0, color="gray", lw=0.8)
+ax2.set_ylim(-1.4, 2.2)  # room above the points for the legend
 ax2.set(xlabel="update", ylabel="(w − w*) along the top eigenvector",
         title="The steepest direction flips sign every step")
 ax1.legend()
-ax2.legend(fontsize=8.5)
+ax2.legend(loc="upper left", fontsize=8.5)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # **What to notice.** Below the limit every run converges; at $0.99 \cdot 2/L$ only slowly, because the top
 # direction shrinks by just 2% per step while flipping sign (right). Just *above* the limit nothing looks
-# wrong at first: the loss falls for many updates, as every other direction still converges, while the
-# top direction grows by 2% per step -- until it dominates and the loss climbs without end. A run can look
-# healthy for dozens of steps and then explode. At $1.1 \cdot 2/L$ it explodes at once.
+# wrong at first: the loss falls for about a dozen updates, as every other direction still converges, while the
+# top direction grows by 2% per step -- until it dominates and the loss climbs, slowly but without end. A run
+# can look healthy for a while and only then go wrong. At $1.1 \cdot 2/L$ the top direction grows by 20% per
+# step: the climb starts after a few updates and reaches $10^7$ within 50.
 #
 # For a neural network $H$ changes as the weights move and $L$ is not known in advance, but the lesson
 # carries over: there is a largest usable learning rate, set by the curvature, and exceeding it does not
@@ -127,9 +129,10 @@ plt.show()
 # that is its promise -- per sample, the batch size does not matter, so the larger batches need 4× and 16×
 # fewer updates for the same result. But at $B = 512$ the rule asks for $\eta = 1.6 > 2/L$, and the run
 # blows up (✕, off the top of the plot): the stability limit does not grow with the batch size. The square-root
-# rule stays safe, is slower per epoch for large batches early on, and ends lower: a larger batch has a lower
-# noise floor at a similar rate. In practice: scale linearly while the batch is small, and cap the rate near
-# the stability limit.
+# rule stays safe; its large batches are slower per epoch early on, but end lower. The noise floor is
+# proportional to $\eta / B$ (notebook 03): the linear rule keeps $\eta / B$ constant, so its floors nearly
+# coincide, while the square-root rule lets it fall like $1/\sqrt B$. In practice: scale linearly while the
+# batch is small, and cap the rate near the stability limit.
 #
 # ## 3. A sweep: steps to a target against the batch size
 #
@@ -242,13 +245,13 @@ fig = warm.plot(x="epoch", title="Digits MLP, B = 32, peak lr = 1.4: with and wi
 plt.show()
 
 # %% [markdown]
-# **What to notice.** Without warm-up, the loss shoots *up* within the first epoch -- to ten times its
-# starting value and more -- and much of the run is spent recovering. With warm-up, the same peak rate is
+# **What to notice.** Without warm-up, the loss shoots *up* within the first epoch -- to about ten times its
+# starting value -- and much of the run is spent recovering. With warm-up, the same peak rate is
 # reached only after the weights have moved into a calmer region: the loss rises far less (to about 3 at worst,
-# from a start near 2.3), and the run ends between two and three times lower (0.089 against 0.23 in the
-# table). (With a peak rate of 1 neither run has a problem, and at 2 both blow up: warm-up widens the range
-# of usable rates, it does not remove the limit. It matters when you push the rate, for instance after
-# scaling it up for a large batch with the linear rule.)
+# the top of its band, from a start near 2.3), and the run ends between two and three times lower (0.089
+# against 0.22 in the table). (With a peak rate of 1 neither run has a problem, and at 2 both shoot up to
+# about 60: warm-up widens the range of usable rates, it does not remove the limit. It matters when you push
+# the rate, for instance after scaling it up for a large batch with the linear rule.)
 #
 # ## Exercises
 #
@@ -260,8 +263,9 @@ plt.show()
 #
 # ### Exercise 1 — the stability limit
 #
-# Write `stable_lr(X)`: the largest learning rate for which batch gradient descent on
-# $f(w) = \frac1N \sum_i (x_i^\top w - y_i)^2$ (no bias) converges from every start. `X` has shape $(N, d)$.
+# Write `stable_lr(X)`: the stability limit of batch gradient descent on
+# $f(w) = \frac1N \sum_i (x_i^\top w - y_i)^2$ (no bias), the rate $\eta_\text{max}$ such that it converges
+# from every start exactly when $0 < \eta < \eta_\text{max}$. `X` has shape $(N, d)$.
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below

@@ -209,12 +209,12 @@ print(f"\n{len(failures)} failing inputs seen. The first one found has shape {fi
 print(f"The last one, after shrinking: {last}")
 
 # %% [markdown]
-# **What to notice.** The first failing tensor hypothesis stumbled on is big and its numbers mean
-# nothing in particular. Hypothesis then **shrank** it: it tried smaller shapes and simpler values,
-# keeping each change that still failed, until nothing simpler failed. The result, a single
-# $x = -1$, is a *minimal example*: it says at a glance that the bug is about negative inputs --
-# exactly the missing $\operatorname{sign}(x)$.
-# Put that example in a regular unit test, fix the op, and the bug can never return silently.
+# **What to notice.** The first failing tensor hypothesis stumbled on is big (its shape and the range of
+# its values are printed above), and its values say little about the cause. Hypothesis then **shrank** it:
+# it tried smaller shapes and simpler values, keeping each change that still failed, until nothing simpler
+# failed. The result, a single $x = -1$, is a *minimal example*: it says at a glance that the bug is about
+# negative inputs -- exactly the missing $\operatorname{sign}(x)$. Put that example in a regular unit test,
+# fix the op, and the bug can never return silently.
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -224,8 +224,9 @@ LogCosh.apply(xt).sum().backward()
 ax.plot(xs, np.tanh(xs), lw=3, alpha=0.5, label="true derivative tanh(x)")
 ax.plot(xs, xt.grad, "--", label="LogCosh.backward (the bug: tanh(|x|))")
 ax.axvline(-1, color="gray", ls=":", label="hypothesis's minimal example x = −1")
-ax.set(xlabel="x", ylabel="d/dx log cosh(x)", title="The planted bug: right for x > 0, wrong for x < 0")
-ax.legend(loc="center left")
+ax.set(xlabel="x", ylabel="d/dx log cosh(x)", ylim=(-1.5, 1.1),
+       title="The planted bug: right for x > 0, wrong for x < 0")
+ax.legend(loc="lower right", fontsize=9)  # the empty corner: both curves are positive for x > 0
 plt.show()
 
 # %% [markdown]

@@ -4,7 +4,7 @@
 # # 07 · The GPU with CuPy
 #
 # Everything so far ran on NumPy, on the CPU. [CuPy](https://cupy.dev) offers the same array API on an
-# NVIDIA GPU, and `tinygrad_mb` can use either: its ops never import NumPy or CuPy themselves, they ask
+# NVIDIA GPU, and `tinygrad_mb` can use either: its ops never call NumPy or CuPy by name, they ask
 # each input array which module it belongs to (`array_module(x)`) and call that. This notebook:
 #
 # 1. checks whether a GPU is usable here, and switches the backend;

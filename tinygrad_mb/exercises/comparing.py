@@ -98,6 +98,11 @@ def check_axis_reading(cmp: Any, answers: Mapping[str, str]) -> None:
     passed(f"per update, {answers['per_update']!r} is ahead; per sample seen, {answers['per_sample']!r} is ahead")
 
 
+def _rounded(values: Any) -> list[float]:
+    """Values as a short list for a message (float64 first, so float32 noise does not show as 0.013650000095)."""
+    return np.round(np.asarray(values, dtype=np.float64).ravel(), 5).tolist()
+
+
 @checker
 def check_training_loop(fn: Callable[..., Any]) -> None:
     """Check ``fn(model, loss_fn, X, y, batch_size, lr, epochs, seed)``, a hand-written training loop.
@@ -128,7 +133,10 @@ def check_training_loop(fn: Callable[..., Any]) -> None:
                     hint = ("shuffle with DataLoader(TensorDataset(X, y), batch_size, shuffle=True, seed=seed) "
                             "created ONCE before the epoch loop (each pass then draws a fresh order), and "
                             "call zero_grad() before every backward()")
+                else:
+                    hint = ("with the full batch the order does not matter, so look at the update itself: "
+                            "per batch, loss, zero_grad(), backward(), step() -- without zero_grad() the "
+                            "gradients of all steps add up")
                 fail(f"batch_size={batch_size}, lr={lr}, {epochs} epochs on 20 samples: {name} is "
-                     f"{np.round(got[name].ravel(), 5).tolist()}, gd.train gives "
-                     f"{np.round(want[name].ravel(), 5).tolist()}", hint)
+                     f"{_rounded(got[name])}, gd.train gives {_rounded(want[name])}", hint)
     passed("your loop matches gd.train for batch sizes N = 20, 1 and 7: one loop, three variants")

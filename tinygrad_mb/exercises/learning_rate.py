@@ -40,6 +40,8 @@ def check_stable_lr(fn: Callable[[np.ndarray], Any]) -> None:
                 hint = "that is 1/L, the best step for the top direction; the limit of stability is 2/L"
             elif math.isclose(got, 1 / (2 * eig[0]), rel_tol=1e-6) or math.isclose(got, 1 / eig[0], rel_tol=1e-6):
                 hint = "use the LARGEST eigenvalue: the steepest direction is the first to blow up"
+            elif math.isclose(got * n, want, rel_tol=1e-6):
+                hint = "the loss is a MEAN over the N samples: the Hessian is (2/N) X^T X, not 2 X^T X"
             elif math.isclose(got, 2 / (2 * eig.sum()), rel_tol=1e-6):
                 hint = "the trace sums all eigenvalues; L is the largest one (np.linalg.eigvalsh(H)[-1])"
             fail(f"X of shape {X.shape}: expected 2/L = {want:.6g}, got {got:.6g}", hint)

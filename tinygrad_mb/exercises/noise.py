@@ -69,6 +69,9 @@ def check_noise_scale(fn: Callable[[np.ndarray], Any]) -> None:
                 hint = "divide by the SQUARED norm |G|^2"
             elif math.isclose(got, tr, rel_tol=1e-9):
                 hint = "that is tr(Sigma); divide it by |G|^2"
+            elif math.isclose(got * g.shape[1], want, rel_tol=1e-9):
+                hint = ("tr(Sigma) is the SUM of the variances of the P components (a mean over the samples, "
+                        "a sum over the components), not their mean")
             fail(f"per-sample gradients of shape {g.shape}: expected B_simple = {want:.6g}, got {got:.6g}", hint)
     passed("B_simple = tr(Sigma) / |G|^2: right on all 3 test sets of per-sample gradients")
 
