@@ -106,7 +106,7 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
 
 
 def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
-    """Read a state dict written by :func:`save`: name -> NumPy array, in the saved order.
+    """Read a state dict written by :func:`~tinygrad_mb.serialization.save`: name -> NumPy array, in the saved order.
 
     Pickled objects are refused (``allow_pickle=False``), so loading an
     untrusted file cannot run code. Pass the result to ``load_state_dict``,

@@ -119,7 +119,7 @@ class DataLoader:
         drop_last: skip the last batch when it would have fewer than ``B``
             samples (then every update sees exactly ``B`` samples).
         seed: an int or a ``numpy.random.Generator`` for the shuffling order;
-            the same seed gives the same batches, epoch after epoch.
+            the same seed gives the same sequence of epochs, each in its own order.
         backend: where the batches live; default: the TensorDataset's backend
             (for other datasets, the current default backend). The data is
             moved there once, here, not batch by batch.
