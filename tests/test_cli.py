@@ -101,6 +101,12 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["sweep", "--target", "inf"], "not a finite loss"),
     (["compare", "--variants", "batch,minibatch:1000"], "identical runs"),
     (["compare", "--variants", "sgd,minibatch:1"], "identical runs"),
+    (["compare", "--ref-batch-size", "8"], "--ref-batch-size only matters with --lr-rule"),
+    # options that do not exist: the error says where the setting goes instead
+    (["compare", "--batch-size", "4"], "the batch size is part of each variant: --variants batch,sgd,minibatch:64"),
+    (["compare", "--learning-rate", "0.1"], "the learning rate is --lr"),
+    (["compare", "digits"], "did you mean --dataset digits?"),
+    (["noise", "--seeds", "0,1"], "did you mean --seed?"),
     (["frobnicate"], "choose from 'compare', 'noise', 'sweep', 'trajectories'"),
     ([], "COMMAND"),
 ])
@@ -206,3 +212,20 @@ def test_an_interruption_while_moving_the_results_in_says_which_files_arrived(tm
     assert cli.main(["noise", "--out", str(tmp_path / "o"), "--draws", "5", "--batch-sizes", "1,4"]) == 130
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["noise.png"]
     assert "interrupted; only noise.png moved in before it stopped" in capsys.readouterr().err
+
+
+def test_an_earlier_runs_files_are_replaced_with_a_notice_first(tmp_path, capsys):
+    from tinygrad_mb import cli
+
+    args = ["noise", "--out", str(tmp_path / "o"), "--draws", "5", "--batch-sizes", "1,4"]
+    assert cli.main(args) == 0
+    first = capsys.readouterr().out
+    assert "note:" not in first and "replaced" not in first
+    (tmp_path / "o" / "notes.txt").write_text("mine")  # not one of noise's files: not mentioned, kept
+    assert cli.main(args) == 0
+    second = capsys.readouterr().out
+    # said before the run starts, while Ctrl-C can still keep the old files, and again at the end
+    assert second.startswith(f"note: {tmp_path / 'o'} holds noise.png, noise.csv, noise.json from an earlier run; "
+                             "this run replaces them when it finishes (use another --out to keep them)")
+    assert "replaced 3 earlier file(s))" in second and "notes.txt" not in second
+    assert (tmp_path / "o" / "notes.txt").read_text() == "mine"

@@ -112,3 +112,15 @@ def test_an_edge_past_empty_rows_stays_straight():
     fig = draw_graph((a * b + c).tanh())
     assert all(rad == 0 for _, _, rad in _arrows(fig))  # c's arrow passes no box: no need to bend
     plt.close(fig)
+
+
+def test_long_labels_in_neighbouring_columns_leave_room_for_the_arrow():
+    # linear -> "shape 4×2" -> crossentropy -> loss: wide boxes that used to touch, hiding the arrow
+    from tinygrad_mb import nn
+
+    x = Tensor(np.ones((4, 3), dtype="float32"))
+    loss = nn.functional.cross_entropy(nn.Linear(3, 2, seed=0)(x), Tensor(np.array([0, 1, 0, 1])))
+    fig = draw_graph(loss)
+    lengths = [end[0] - start[0] for start, end, _ in _arrows(fig)]  # box edge to box edge, columns 1 apart
+    assert min(lengths) >= 0.25, lengths
+    plt.close(fig)

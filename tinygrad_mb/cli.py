@@ -17,6 +17,7 @@ prints the valid choices and exits with status 2, leaving no files behind.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import shutil
@@ -34,7 +35,15 @@ from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, par
 
 DEFAULT_OUT = "tinygrad_mb_out"
 NOISE_BATCH_SIZES = (1, 4, 16, 64, 256)
+DEFAULT_REF_BATCH_SIZE = 32
 COMMANDS = ("compare", "noise", "sweep", "trajectories")
+# The files each command writes into --out. Known before the run, so a user can be told
+# up front which results of an earlier run in the same folder this run will replace.
+OUTPUT_FILES = {
+    "compare": ("compare.png", "compare_evals.csv", "compare_steps.csv", "compare_summary.csv", "compare.json"),
+    **{command: (f"{command}.png", f"{command}.csv", f"{command}.json")
+       for command in ("noise", "sweep", "trajectories")},
+}
 
 
 # --- argument types: each rejects bad text with a message naming what is valid ----------------
@@ -126,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the documented rate for each")
     p.add_argument("--lr-rule", choices=LR_RULES, default=None,
                    help="derive each variant's rate from a single --lr given at --ref-batch-size")
-    p.add_argument("--ref-batch-size", type=_positive_int, default=32, help="batch size --lr refers to (default 32)")
+    p.add_argument("--ref-batch-size", type=_positive_int, default=None,
+                   help=f"with --lr-rule: the batch size --lr refers to (default {DEFAULT_REF_BATCH_SIZE})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)")
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--eval-every", type=_positive_int, default=None,
@@ -215,12 +225,17 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
             variants = parse_variants(args.variants, args.dataset, n)
         except TinygradMBError as exc:
             parser.error(f"argument --variants: {exc}")
+        if getattr(args, "ref_batch_size", None) is not None and args.lr_rule is None:
+            # without a rule nothing is scaled, so the option would be silently ignored
+            parser.error("--ref-batch-size only matters with --lr-rule (it is the batch size the single --lr "
+                         "is meant for); add e.g. --lr-rule linear, or leave --ref-batch-size out")
         lrs = args.lr
         if lrs is not None:
             if getattr(args, "lr_rule", None) is not None:
                 if len(lrs) != 1:
                     parser.error("--lr-rule needs exactly one --lr (the rate at --ref-batch-size)")
-                lrs = [scale_lr(lrs[0], args.ref_batch_size, v.resolve_batch_size(n), args.lr_rule)
+                ref_batch_size = args.ref_batch_size or DEFAULT_REF_BATCH_SIZE
+                lrs = [scale_lr(lrs[0], ref_batch_size, v.resolve_batch_size(n), args.lr_rule)
                        for v in variants]
             elif len(lrs) == 1:
                 lrs = lrs * len(variants)
@@ -263,9 +278,9 @@ def _save_figure(fig: Any, path: str) -> None:
     plt.close(fig)
 
 
-def _write_result(result: Any, fig: Any, out: str, stem: str) -> list[str]:
-    """``stem``.png, .csv and .json for a noise, sweep or trajectories result."""
-    paths = [os.path.join(out, f"{stem}.{ext}") for ext in ("png", "csv", "json")]
+def _write_result(result: Any, fig: Any, out: str, command: str) -> list[str]:
+    """``command``.png, .csv and .json for a noise, sweep or trajectories result."""
+    paths = [os.path.join(out, name) for name in OUTPUT_FILES[command]]
     _save_figure(fig, paths[0])
     result.to_csv(paths[1])
     result.to_json(paths[2])
@@ -283,8 +298,7 @@ def _run_compare(args: argparse.Namespace, prep: dict[str, Any], out: str) -> li
                   test_dataset=prob.test, eval_every=args.eval_every, target=args.target, f_star=prob.f_star,
                   backend=args.backend, progress=not args.quiet, **budget)
     _say(args, f"{prob.description}\n{cmp.summary()}")
-    paths = [os.path.join(out, name) for name in ("compare.png", "compare_evals.csv", "compare_steps.csv",
-                                                  "compare_summary.csv", "compare.json")]
+    paths = [os.path.join(out, name) for name in OUTPUT_FILES["compare"]]
     fig = cmp.plot(x="all", title=f"Batch vs stochastic vs mini-batch GD — {prob.description}")
     _save_figure(fig, paths[0])
     cmp.to_csv(paths[1], table="evals")
@@ -382,9 +396,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _unrecognized(extra: list[str], args: argparse.Namespace) -> str:
+    """The error for arguments no option takes, with the likely fix.
+
+    argparse's own message names only the arguments, under the top-level usage;
+    a student who typed ``--batch-size 64`` needs to hear where the batch size goes.
+    """
+    options = [opt for action in args.subparser._actions for opt in action.option_strings]
+    word = extra[0].split("=", 1)[0]
+    hint = f"see 'tinygrad-mb {args.command} -h' for the options"
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.75)  # a typo, e.g. --seeds for --seed
+    if "batch" in word.lower() and "--variants" in options:
+        hint = ("the batch size is part of each variant: --variants batch,sgd,minibatch:64 "
+                "(batch = all N samples per update, sgd = one)")
+    elif "learning" in word.lower() and "--lr" in options:
+        hint = "the learning rate is --lr, e.g. --lr 0.05"
+    elif word in DATASETS and "--dataset" in options:
+        hint = f"did you mean --dataset {word}?"
+    elif close:
+        hint = f"did you mean {close[0]}?"
+    return f"unrecognized arguments: {' '.join(extra)}; {hint}"
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits with 2 and the valid choices on a bad argument
+    args, extra = parser.parse_known_args(argv)  # exits with 2 and the valid choices on a bad argument
+    if extra:
+        args.subparser.error(_unrecognized(extra, args))
     prep = _validate(args.subparser, args)  # errors name the subcommand, e.g. 'tinygrad-mb compare: error'
     import matplotlib  # noqa: PLC0415  (only now: nothing is drawn before the arguments are known good)
 
@@ -394,6 +432,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as exc:
         args.subparser.error(f"--out {args.out!r}: cannot write files there ({exc.strerror or exc}); "
                              "give a folder you can write to, e.g. --out ./results")
+    earlier = output_folder.existing(args.out, OUTPUT_FILES[args.command])
+    if earlier:  # said before the run, so there is time to stop it (Ctrl-C keeps the old files)
+        _say(args, f"note: {args.out} holds {', '.join(earlier)} from an earlier run; this run replaces them "
+                   "when it finishes (use another --out to keep them)")
     start = time.perf_counter()
     runner = {"compare": _run_compare, "noise": _run_noise, "sweep": _run_sweep,
               "trajectories": _run_trajectories}[args.command]
@@ -419,7 +461,8 @@ def _main(argv: Sequence[str] | None) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         if not os.listdir(args.out):
             output_folder.remove_empty(args.out, created)
-    _say(args, f"wrote {', '.join(paths)} ({time.perf_counter() - start:.1f} s)")
+    replaced = f"; replaced {len(earlier)} earlier file(s)" if earlier else ""
+    _say(args, f"wrote {', '.join(paths)} ({time.perf_counter() - start:.1f} s{replaced})")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 
 
 def prepare(out: str) -> str | None:
@@ -52,6 +53,11 @@ def remove_empty(out: str, created: str | None) -> None:
         if path == created:
             return
         path = os.path.dirname(path)
+
+
+def existing(out: str, names: Sequence[str]) -> list[str]:
+    """Those of ``names`` already in ``out``: results of an earlier run that this one will replace."""
+    return [name for name in names if os.path.exists(os.path.join(out, name))]
 
 
 def move_in(written: list[str], out: str) -> list[str]:

@@ -131,6 +131,29 @@ def _blocked(i: int, j: int, nodes: list[dict[str, Any]], y: Any) -> bool:
     return False
 
 
+# Columns are 1 apart in data units; boxes in neighbouring columns keep at least this much
+# of it free, so the arrow between them shows.
+MIN_GAP = 0.3
+
+
+def _box_extents(fig: Any, ax: Any, texts: list[Any]) -> list[Any]:
+    """Each text's box in data units, ``[[x0, y0], [x1, y1]]`` (drawing first sizes the boxes)."""
+    fig.canvas.draw()
+    to_data = ax.transData.inverted()
+    return [to_data.transform(t.get_bbox_patch().get_window_extent()) for t in texts]
+
+
+def _narrowest_gap(extents: list[Any], nodes: list[dict[str, Any]]) -> float:
+    """The smallest horizontal space between the boxes of two neighbouring columns, in data units."""
+    left: dict[int, float] = {}
+    right: dict[int, float] = {}
+    for ((x0, _), (x1, _)), node in zip(extents, nodes):
+        level = node["level"]
+        left[level] = min(left.get(level, np.inf), x0)
+        right[level] = max(right.get(level, -np.inf), x1)
+    return min((left[level + 1] - right[level] for level in right if level + 1 in left), default=1.0)
+
+
 def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: Any = None,
                show_grad: bool = True, title: str | None = None) -> Any:
     """Draw the computational graph that produced ``tensor``; returns the matplotlib Figure.
@@ -175,7 +198,8 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
             y[members[0]] = np.mean([y[i] for i in inputs_of[members[0]]])
     height = max(np.ptp(y) + 1, 2)
 
-    if ax is None:
+    own_figure = ax is None  # only then may the figure be resized to fit the labels
+    if own_figure:
         fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 1.25 * levels)), max(2.8, 1.0 * height)))
     else:
         fig = ax.figure
@@ -196,9 +220,13 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
     ax.set_xlim(-0.6, levels - 0.4)
     ax.set_ylim(-(y.max() + 0.8), -(y.min() - 0.8))
     ax.axis("off")
-    fig.canvas.draw()  # sizes the boxes, so the arrows can run from edge to edge
-    to_data = ax.transData.inverted()
-    extents = [to_data.transform(t.get_bbox_patch().get_window_extent()) for t in texts]  # [[x0,y0],[x1,y1]]
+    extents = _box_extents(fig, ax, texts)
+    if own_figure and _narrowest_gap(extents, nodes) < MIN_GAP:
+        # Long labels ("crossentropy", "shape 4×2") in neighbouring columns touched, leaving
+        # no room for the arrow between them: widen the figure until they are apart.
+        width, fig_height = fig.get_size_inches()
+        fig.set_size_inches(width * (1 - _narrowest_gap(extents, nodes)) / (1 - MIN_GAP), fig_height)
+        extents = _box_extents(fig, ax, texts)
     # Straight arrows, except where a straight line would hide one: an edge that skips
     # columns would run behind the boxes in between, and a value used twice by one op
     # (x * x) would draw its two arrows on top of each other. Those get arcs.

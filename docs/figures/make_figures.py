@@ -81,10 +81,8 @@ def fig_noise() -> None:
     result = gd.gradient_noise(prob.model_fn(0), prob.loss_fn, prob.train, batch_sizes=(1, 4, 16, 64, 256),
                                draws=1000, seed=0)
     print(result)
-    fig = result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n"
-                            f"{prob.description}")
-    fig.axes[0].legend(fontsize=8.5, framealpha=0.9, loc="lower left")  # upper right hides the point at B = 4
-    save(fig, "noise.png")
+    save(result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n"
+                           f"{prob.description}"), "noise.png")
 
 
 def fig_trajectories() -> None:

@@ -153,3 +153,24 @@ def test_f_minus_f_star_below_float32_precision_is_clipped_not_dropped(prob):
     assert s["batch"]["final_suboptimality"] == pytest.approx(floor)  # clipped per seed, as in the plot
     text = str(s)
     assert f"<={floor:.2g}" in text.splitlines()[3] and "ulp" in text.splitlines()[-1]
+
+
+def test_summary_says_what_a_diverged_runs_final_loss_is(prob):
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.MiniBatch(32, 1e30)], epochs=1,
+                   seeds=[0])
+    text = str(c.summary())
+    # the blown-up run's 'final loss' is its starting loss: without a word it reads as where training ended
+    assert "diverged runs: final loss, best loss and f-f* are from their last evaluation before diverging" in text
+    calm = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=1, seeds=[0])
+    assert "diverged runs:" not in str(calm.summary())
+
+
+def test_summary_times_keep_three_significant_digits():
+    from tinygrad_mb.gd.compare import _fmt
+
+    # batch GD's sub-millisecond times printed as 0.000 with a fixed 3 decimals: "took no time"
+    assert _fmt(0.000733, "seconds") == "0.000733"
+    assert _fmt(0.35063, "seconds") == "0.351"
+    assert _fmt(12.34, "seconds") == "12.3"
+    assert _fmt(1234.5, "seconds") == "1234"  # plain, not 1.23e+03
+    assert _fmt(0.0, "seconds") == "0" and _fmt(None, "seconds") == "-"

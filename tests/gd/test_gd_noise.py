@@ -89,3 +89,21 @@ def test_draws_are_independent_and_b1_is_exact(monkeypatch):
     G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, "numpy")
     halves = sum(np.allclose((seen[k] + seen[k + 1]) / 2, G) for k in range(0, 40, 2))
     assert halves < 12  # about 20/6 by chance; all 20 when consecutive draws split one shuffle
+
+
+@pytest.mark.parametrize("dataset", ["linear", "moons", "linear2d"])
+def test_noise_plot_legend_hides_no_measured_point(dataset):
+    import matplotlib.pyplot as plt
+
+    prob = gd.make_problem(dataset)
+    sizes = [b for b in (1, 4, 16, 64, 256) if b <= prob.n_train]
+    result = gd.gradient_noise(prob.model_fn(0), prob.loss_fn, prob.train, batch_sizes=sizes, draws=50, seed=0)
+    fig = result.plot()
+    fig.canvas.draw()  # places the legend
+    ax = fig.axes[0]
+    box = ax.get_legend().get_window_extent()
+    points = ax.transData.transform(np.column_stack([result.batch_sizes, result.measured]))
+    # in the top right corner the legend used to cover the point at B = 4 (moons, linear2d)
+    hidden = [b for b, (x, y) in zip(result.batch_sizes, points) if box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1]
+    assert hidden == [], f"the legend covers the measured noise at B = {hidden}"
+    plt.close(fig)

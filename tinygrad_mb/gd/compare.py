@@ -107,8 +107,8 @@ SUMMARY_COLUMNS = (
     ("variant", "variant", "{}"), ("batch_size", "B", "{}"), ("lr", "lr", "{:g}"),
     ("final_loss", "final loss", "{:.4g}"), ("best_loss", "best loss", "{:.4g}"),
     ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "count"),
-    ("samples", "samples", "count"), ("time", "time [s]", "{:.3f}"),
-    ("reached_target", "reached", "of seeds"), ("time_to_target", "t->target [s]", "{:.3f}"),
+    ("samples", "samples", "count"), ("time", "time [s]", "seconds"),
+    ("reached_target", "reached", "of seeds"), ("time_to_target", "t->target [s]", "seconds"),
     ("updates_to_target", "upd->target", "count"),
     ("samples_to_target", "smp->target", "count"), ("final_test_accuracy", "test acc", "{:.3f}"),
     ("diverged", "diverged", "{}"),
@@ -296,6 +296,10 @@ class Summary:
         if any(self._at_floor(row) for row in self.rows):
             lines.append(f"final f-f* <={self.suboptimality_floor:.2g}: within one rounding step (ulp) of f* in the "
                          "parameters' precision, i.e. at the optimum as far as the computed loss can tell")
+        if any(row["diverged_at"] for row in self.rows):
+            # without this a blown-up run's 'final loss' reads as where training ended up
+            lines.append("diverged runs: final loss, best loss and f-f* are from their last evaluation before "
+                         "diverging (the crosses in the figure); a smaller learning rate avoids it")
         return head + "\n" + "\n".join(lines)
 
     __repr__ = __str__
@@ -317,7 +321,21 @@ def _fmt(value: Any, fmt: str) -> str:
         return "-"
     if fmt == "count":  # a mean over seeds of a count: a whole number, or one decimal when the seeds differ
         return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if fmt == "seconds":
+        return _seconds(value)
     return fmt.format(value)
+
+
+def _seconds(value: float, digits: int = 3) -> str:
+    """Seconds to ``digits`` significant digits, in plain decimals.
+
+    A fixed 3 decimals printed batch GD's 0.7 ms as 0.000, which reads as "no time at all"
+    in the very column that compares the variants' speed; 1234 s stays 1234, not 1.23e+03.
+    """
+    if value <= 0:
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(value)))
+    return f"{value:.{decimals}f}"
 
 
 def _mean(values: Sequence[float]) -> float:
