@@ -102,6 +102,7 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["compare", "--variants", "batch,minibatch:1000"], "identical runs"),
     (["compare", "--variants", "sgd,minibatch:1"], "identical runs"),
     (["compare", "--ref-batch-size", "8"], "--ref-batch-size only matters with --lr-rule"),
+    (["compare", "--eval-every", "50"], "use a multiple of 32, e.g. 64"),
     # options that do not exist: the error says where the setting goes instead
     (["compare", "--batch-size", "4"], "the batch size is part of each variant: --variants batch,sgd,minibatch:64"),
     (["compare", "--learning-rate", "0.1"], "the learning rate is --lr"),

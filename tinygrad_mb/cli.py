@@ -31,6 +31,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb import output_folder
 from tinygrad_mb.errors import TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
+from tinygrad_mb.gd.trainer import check_eval_grid
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
 
 DEFAULT_OUT = "tinygrad_mb_out"
@@ -257,6 +258,11 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         if len(set(labels)) != len(labels) or len(set(map(repr, runs))) != len(runs):
             parser.error(f"argument --variants: two variants would make identical runs ({labels}); "
                          "give them different batch sizes or rates")
+        if getattr(args, "eval_every", None) is not None:
+            try:
+                check_eval_grid(args.eval_every, n, [v.resolve_batch_size(n) for v in variants])
+            except TinygradMBError as exc:
+                parser.error(f"argument --eval-every: {exc}")
         prepared["variants"] = variants
     if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
         args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]

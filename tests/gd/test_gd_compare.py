@@ -39,6 +39,21 @@ def test_shared_evaluation_grid(cmp):
     assert set(batch) <= set(next(iter(grids.values())))
 
 
+def test_an_eval_grid_some_batch_size_does_not_divide_is_refused(prob):
+    # B = 32 would be evaluated after 64, 128, ... samples, B = 1 after 50, 100, ...: no shared points
+    variants = [gd.Stochastic(0.01), gd.MiniBatch(32, 0.1)]
+    with pytest.raises(HyperparameterError, match=r"eval_every=50 .* use a multiple of 32, e.g. 64"):
+        gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=1, eval_every=50)
+    with pytest.raises(HyperparameterError, match=r"multiple of 63"):  # lcm(7, 9)
+        gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(7, 0.1), gd.MiniBatch(9, 0.1)],
+                   epochs=1, eval_every=50)
+    # a multiple of every batch size, or a whole epoch, is fine: the grid is shared
+    for every in (96, 1000):
+        cmp = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=1, eval_every=every)
+        grids = [tuple(runs[0].evals["samples"]) for runs in cmp.histories.values()]
+        assert grids[0] == grids[1]
+
+
 def test_diverging_variant_is_reported_while_the_others_finish(cmp):
     summary = cmp.summary()
     bad = summary["too_fast"]

@@ -30,7 +30,7 @@ import numpy as np
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.history import History
-from tinygrad_mb.gd.trainer import default_eval_every, train
+from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, train
 from tinygrad_mb.gd.variants import Variant
 
 
@@ -49,7 +49,8 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
         variants: the :class:`Variant` s to run (their labels must differ).
         epochs, updates, samples, seconds: the budget of EACH run (default 10 epochs).
         seeds: one run per variant per seed.
-        eval_every: shared evaluation grid in samples (default ~N/20, a multiple of every batch size).
+        eval_every: shared evaluation grid in samples: a multiple of every mini-batch size, or N or
+            more for epoch ends only (default ~N/20).
         target: the loss whose time-to-reach :meth:`Comparison.summary` reports (see there).
         f_star: optimal training loss, if known (read from the dataset otherwise).
         progress: show a tqdm bar (only when stderr is a terminal).
@@ -65,8 +66,10 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     labels = [v.label(n) for v in variants]
     if len(set(labels)) != len(labels):
         raise HyperparameterError(f"two variants have the same label; make them differ: {labels}")
+    batch_sizes = [v.resolve_batch_size(n) for v in variants]
     if eval_every is None:
-        eval_every = default_eval_every(n, [v.resolve_batch_size(n) for v in variants])
+        eval_every = default_eval_every(n, batch_sizes)
+    check_eval_grid(eval_every, n, batch_sizes)  # the same evaluation points for every variant
     f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
     is_module = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
 

@@ -108,8 +108,8 @@ def resolve_budget(n: int, batch_size: int, epochs: float | None, updates: int |
     return budget
 
 
-def default_eval_every(n: int, batch_sizes: list[int], points_per_epoch: int = 20) -> int:
-    """A grid spacing (in samples) near ``n / points_per_epoch`` that every batch size divides.
+def _common_step(n: int, batch_sizes: list[int]) -> int:
+    """The least common multiple of the batch sizes below ``n``: the sample counts every variant stops at.
 
     Batch sizes >= n (full batch) are left out: they are evaluated at every update anyway.
     """
@@ -117,8 +117,34 @@ def default_eval_every(n: int, batch_sizes: list[int], points_per_epoch: int = 2
     for b in batch_sizes:
         if b < n:
             step = step * b // math.gcd(step, b)
+    return step
+
+
+def default_eval_every(n: int, batch_sizes: list[int], points_per_epoch: int = 20) -> int:
+    """A grid spacing (in samples) near ``n / points_per_epoch`` that every batch size divides."""
+    step = _common_step(n, batch_sizes)
     target = max(1, round(n / points_per_epoch))
     return max(step, round(target / step) * step) if step < n else n
+
+
+def check_eval_grid(eval_every: Any, n: int, batch_sizes: list[int]) -> None:
+    """HyperparameterError unless every batch size lands on every point of the grid ``eval_every``.
+
+    A run is evaluated after the update that reaches a grid point; when a batch
+    size does not divide the spacing, that update overshoots it, and variants
+    compared side by side would be evaluated after different numbers of samples.
+    (Epoch ends are evaluated anyway, so a spacing of N or more always works.)
+    """
+    if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every >= n:
+        return  # a wrong type or value is reported by train(); >= n means epoch ends only
+    step = _common_step(n, batch_sizes)
+    if eval_every % step:
+        minibatch_sizes = sorted({b for b in batch_sizes if b < n})
+        fix = f"a multiple of {step}, e.g. {max(step, round(eval_every / step) * step)}" if step < n else f"{n} (N)"
+        raise HyperparameterError(
+            f"eval_every={eval_every} is not a multiple of every batch size {minibatch_sizes}, so the "
+            f"variants would be evaluated after different numbers of samples; use {fix}, or leave it to the default"
+        )
 
 
 def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant: Variant, *,
