@@ -298,6 +298,26 @@ def test_bad_optimizer_state_dicts_are_rejected_without_changes():
     np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], G1)
 
 
+def test_loading_a_state_without_buffers_forgets_the_momentum():
+    # Catches load_state_dict keeping the old momentum buffer of a parameter the saved state has none for.
+    p = param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    fresh = opt.state_dict()  # saved before any step: no buffers
+    take_steps(opt, p, [G1])
+    opt.load_state_dict(fresh)
+    assert opt.state[0] == {}
+    take_steps(opt, p, [G2])  # so the next step starts a new buffer, as a fresh optimizer would
+    np.testing.assert_allclose(p.data, P0 - 0.1 * G1 - 0.1 * G2, rtol=1e-14)
+
+
+def test_loaded_state_takes_the_dtype_of_its_parameter():
+    # Catches load_state_dict keeping a float64 buffer (e.g. saved from a float64 model) for a float32 parameter.
+    p = nn.Parameter(P0.astype(np.float32), backend="numpy")
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.load_state_dict({**opt.state_dict(), "0.momentum_buffer": G1})
+    assert opt.state[0]["momentum_buffer"].dtype == np.float32
+
+
 # --- schedules -----------------------------------------------------------------------------------
 def lrs(schedule, steps):
     values = [schedule.optimizer.lr]
@@ -376,6 +396,16 @@ def test_schedule_state_dict():
     assert other.step() == schedule.step()
 
 
+def test_schedule_state_restores_the_base_lr():
+    # Catches load_state_dict restoring the step count but keeping the new schedule's own base lr.
+    schedule = optim.StepLR(sgd(2.0), step_size=2, gamma=0.5)
+    lrs(schedule, 2)
+    other = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    other.load_state_dict(schedule.state_dict())
+    assert other.base_lr == 2.0 and other.lr == 1.0
+    assert lrs(other, 2)[1:] == lrs(schedule, 2)[1:] == [1.0, 0.5]
+
+
 def test_a_schedule_state_saved_with_numpy_loads(tmp_path):
     schedule = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
     lrs(schedule, 3)
@@ -390,6 +420,7 @@ def test_a_schedule_state_saved_with_numpy_loads(tmp_path):
     [
         ({"last_step": 7, "base_lr": -1.0}, "base_lr=-1.0"),
         ({"last_step": -2, "base_lr": 1.0}, "last_step must be an int >= 0"),
+        ({"last_step": -1, "base_lr": 1.0}, "last_step must be an int >= 0"),  # the boundary: off by one
         ({"last_step": 2.5, "base_lr": 1.0}, "last_step must be an int >= 0"),
         ({"base_lr": 1.0}, "missing \\['last_step'\\]"),
     ],

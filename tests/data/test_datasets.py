@@ -50,6 +50,12 @@ def test_balanced_sets_are_shuffled_and_balanced():
     assert len(set(ds.y[:20].tolist())) > 1  # not one class after the other
 
 
+def test_shuffling_keeps_each_sample_with_its_label():
+    # Catches X and y being shuffled with different permutations: without noise every point sits on its centre.
+    ds = data.blobs(n=60, n_classes=4, std=0.0, seed=0)
+    np.testing.assert_allclose(ds.X, ds.meta["centers"][ds.y], rtol=1e-6)
+
+
 @given(n=st.integers(3, 300), d=st.integers(1, 12), noise=st.floats(0.0, 3.0), seed=st.integers(0, 2**32))
 def test_linear_regression_optimum_is_exact(n, d, noise, seed):
     ds = data.linear_regression(n=n, d=d, noise=noise, seed=seed)
@@ -82,6 +88,15 @@ def test_the_parts_of_a_split_have_their_own_meta():
     train, test = whole.split(test_size=10, seed=0)
     train.meta["note"] = "train only"
     assert "note" not in test.meta and "note" not in whole.meta
+
+
+def test_a_split_keeps_the_meta_data():
+    # Catches split() giving its parts an empty meta dict instead of a copy of the original's.
+    whole = data.blobs(n=30, seed=0)
+    train, test = whole.split(test_size=10, seed=0)
+    for part in (train, test):
+        np.testing.assert_array_equal(part.meta["centers"], whole.meta["centers"])
+        assert part.meta["std"] == whole.meta["std"] and part.n_classes == whole.n_classes
 
 
 def test_linear_regression_split_gives_plain_arrays():
@@ -131,6 +146,15 @@ def test_array_data_to_dataset_and_loader():
     loader = ds.loader(batch_size=16, shuffle=True, seed=0)
     assert len(loader) == 3
     assert sum(len(yb) for _, yb in loader) == 40
+
+
+
+def test_array_data_loader_uses_its_seed():
+    # Catches ArrayData.loader dropping the seed: the order would then change from run to run.
+    ds = data.blobs(n=40, seed=0)
+    orders = [[yb.numpy().tolist() for _, yb in ds.loader(batch_size=40, shuffle=True, seed=5)] for _ in range(2)]
+    expected = data.DataLoader(ds.to_dataset(), batch_size=40, shuffle=True, seed=5)
+    assert orders[0] == orders[1] == [yb.numpy().tolist() for _, yb in expected]
 
 
 def test_digits_are_the_uci_test_set():

@@ -238,3 +238,24 @@ def test_samples_of_different_shapes_name_the_shapes():
 
     with pytest.raises(DataError, match=r"shapes differ: \[\(1,\), \(2,\)\]"):
         next(iter(DataLoader(Ragged(), batch_size=2)))
+
+
+def test_float64_array_samples_keep_their_dtype():
+    # Catches the collate step turning every float64 batch into float32, not only batches of Python floats.
+    class Doubles(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return np.full(2, i / 3), np.float64(i)
+
+    xb, yb = next(iter(DataLoader(Doubles(), batch_size=3)))
+    assert xb.dtype == yb.dtype == np.float64
+    np.testing.assert_array_equal(xb.numpy()[:, 0], np.arange(3) / 3)
+
+
+def test_drop_last_with_a_batch_just_larger_than_the_data_is_refused():
+    # Catches an off-by-one in the check: batch_size = N + 1 with drop_last would give epochs without batches.
+    with pytest.raises(DataError, match="no batch"):
+        DataLoader(indexed_dataset(5), batch_size=6, drop_last=True)
+    assert epoch_indices(DataLoader(indexed_dataset(5), batch_size=5, drop_last=True)) == [[0, 1, 2, 3, 4]]

@@ -44,6 +44,21 @@ def test_stratified_split_keeps_class_proportions(counts, fraction, seed):
     np.testing.assert_array_equal(y[X_te[:, 0]], y_te)
 
 
+def test_stratified_split_gives_the_spare_places_to_the_largest_remainders():
+    # Catches the leftover test places going to the first classes: ideal counts 1.5, 0.9, 0.6 must give 1, 1, 1.
+    y = np.repeat([0, 1, 2], [5, 3, 2])
+    _, _, _, y_te = train_test_split(np.zeros((10, 1)), y, test_size=3, seed=0, stratify=True)
+    assert np.bincount(y_te, minlength=3).tolist() == [1, 1, 1]
+
+
+def test_stratified_test_part_is_shuffled_too():
+    # Catches the stratified test part coming out sorted by class (picked class after class).
+    y = np.repeat([0, 1], 50)
+    _, _, y_tr, y_te = train_test_split(np.zeros((100, 1)), y, test_size=0.5, seed=0, stratify=True)
+    for part in (y_tr, y_te):
+        assert np.any(np.diff(part) < 0)  # a 1 comes before a 0 somewhere
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "match"),
     [

@@ -126,6 +126,14 @@ def test_max_pool_layer_default_stride_and_tie_rule():
         nn.MaxPool2d(2, padding=2)
 
 
+def test_functional_max_pool_stride_defaults_to_the_kernel():
+    # Catches F.max_pool2d defaulting to stride 1 (overlapping windows) when only the layer is checked.
+    x = tg.Tensor(RNG.standard_normal((2, 3, 6, 4)))
+    out = F.max_pool2d(x, 2)
+    assert out.shape == (2, 3, 3, 2)
+    np.testing.assert_array_equal(out.data, pool_reference(x.numpy(), (2, 2), (2, 2), (0, 0)))
+
+
 def test_small_cnn_gradcheck_end_to_end():
     rng = np.random.default_rng(0)
     model = nn.Sequential(

@@ -28,6 +28,7 @@ def test_gains():
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("selu") == 0.75  # PyTorch's value (self-normalising networks)
     assert init.calculate_gain("leaky_relu", math.sqrt(5)) == pytest.approx(math.sqrt(1 / 3))
+    assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))  # slope 0.01, not 0
     for name in ("identity", "conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
         assert init.calculate_gain(name) == 1  # as PyTorch
     with pytest.raises(HyperparameterError, match="unknown nonlinearity.*valid: linear, identity, .*conv2d.*selu"):
@@ -51,6 +52,7 @@ def test_constant_fills():
         (lambda t, s: init.kaiming_uniform_(t, nonlinearity="relu", seed=s), math.sqrt(2 / 200)),
         (lambda t, s: init.kaiming_normal_(t, nonlinearity="relu", seed=s), math.sqrt(2 / 200)),
         (lambda t, s: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu", seed=s), math.sqrt(2 / 300)),
+        (lambda t, s: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="relu", seed=s), math.sqrt(2 / 300)),
         (lambda t, s: init.kaiming_uniform_(t, a=math.sqrt(5), seed=s), 1 / math.sqrt(200) / math.sqrt(3)),
     ],
 )

@@ -79,6 +79,7 @@ ACTIVATIONS = [
     (nn.Softmax(dim=1), lambda x: np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)),
     (nn.Softmax(dim=0), lambda x: np.exp(x) / np.exp(x).sum(axis=0, keepdims=True)),
     (nn.LogSoftmax(dim=-1), lambda x: x - np.log(np.exp(x).sum(axis=-1, keepdims=True))),
+    (nn.LogSoftmax(dim=0), lambda x: x - np.log(np.exp(x).sum(axis=0, keepdims=True))),  # dim is not ignored
     (nn.Identity(), lambda x: x),
 ]
 
@@ -186,6 +187,16 @@ def test_batchnorm_eval_uses_running_stats_and_gradcheck():
     np.testing.assert_array_equal(bn.running_mean.data, before)  # eval does not update
     check_layer(bn, x)
     assert bn(t64(1, 3)).shape == (1, 3)  # one sample is fine in eval mode
+
+
+def test_batchnorm_uses_its_own_eps_and_momentum():
+    # Catches eps or momentum not reaching batch_norm: the defaults (1e-5, 0.1) would hide it.
+    bn = nn.BatchNorm1d(3, eps=0.5, momentum=0.25, affine=False, dtype="float64")
+    x = t64(6, 3)
+    np.testing.assert_allclose(bn(x).data, bn_reference(x.numpy(), np.ones(3), np.zeros(3), eps=0.5), rtol=1e-10)
+    np.testing.assert_allclose(bn.running_mean.data, 0.25 * x.data.mean(axis=0), rtol=1e-12)
+    expected = (x.data - bn.running_mean.data) / np.sqrt(bn.running_var.data + 0.5)
+    np.testing.assert_allclose(bn.eval()(x).data, expected, rtol=1e-12)
 
 
 def test_batchnorm_without_affine_or_running_stats():

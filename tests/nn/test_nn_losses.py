@@ -175,6 +175,8 @@ def test_bce_errors():
         F.binary_cross_entropy_with_logits(tg.Tensor(np.zeros((4, 1))), np.zeros(4))
     with pytest.raises(LabelError, match="\\[0, 1\\].*\\(y \\+ 1\\) / 2"):
         F.binary_cross_entropy_with_logits(tg.Tensor(np.zeros(3)), np.array([-1.0, 1.0, 1.0]))
+    with pytest.raises(LabelError, match="\\[0, 1\\]"):  # above 1 too, not only below 0
+        F.binary_cross_entropy_with_logits(tg.Tensor(np.zeros(3)), np.array([0.0, 1.0, 2.0]))
 
 
 def test_losses_on_backend(backend_name, on_backend):

@@ -191,6 +191,14 @@ def test_sequential_indexing_len_iteration_and_slices():
         nn.Sequential(nn.ReLU(), lambda x: x)
 
 
+def test_a_sequential_slice_keeps_the_layer_names():
+    # Catches slices renumbering their layers from 0: state dict keys would no longer match the full model's.
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(2, 3), nn.Linear(3, 1))
+    tail = seq[1:]
+    assert [n for n, _ in tail.named_children()] == ["1", "2"]
+    assert list(tail.state_dict()) == ["1.weight", "1.bias", "2.weight", "2.bias"]
+
+
 # --- state dicts --------------------------------------------------------------------------------
 def test_state_dict_has_parameters_and_buffers_as_numpy_copies():
     m = MLP()
@@ -231,7 +239,7 @@ def _assert_unchanged(model, state):
         np.testing.assert_array_equal(value, state[key])
 
 
-@pytest.mark.parametrize("problem", ["missing", "extra", "shape", "dtype", "not_array"])
+@pytest.mark.parametrize("problem", ["missing", "extra", "shape", "transposed", "dtype", "not_array"])
 def test_bad_state_dict_raises_naming_the_key_and_changes_nothing(problem):
     m = MLP(seed=0)
     before = m.state_dict()
@@ -245,6 +253,9 @@ def test_bad_state_dict_raises_naming_the_key_and_changes_nothing(problem):
     elif problem == "shape":
         state["fc2.weight"] = np.zeros((4, 8), np.float32)  # fc2.weight is (3, 8)
         pattern = "'fc2.weight'.*\\(3, 8\\).*\\(4, 8\\)"
+    elif problem == "transposed":  # same size, other shape: a size-only check would let it through
+        state["fc2.weight"] = np.zeros((8, 3), np.float32)
+        pattern = "'fc2.weight'.*\\(3, 8\\).*\\(8, 3\\)"
     elif problem == "dtype":
         state["fc2.bias"] = state["fc2.bias"].astype(np.float64)
         pattern = "'fc2.bias'.*float32.*float64"
@@ -283,6 +294,16 @@ def test_load_state_dict_accepts_tensors():
 def test_to_dtype_converts_parameters_and_buffers():
     m = MLP().to(dtype="float64")
     assert all(t.dtype == np.float64 for t in list(m.parameters()) + list(m.buffers()))
+
+
+def test_to_dtype_converts_gradients_but_not_integer_buffers():
+    # Catches to() leaving .grad in the old dtype, or casting an integer buffer (a counter) to float.
+    m = MLP()
+    m.register_buffer("steps", tg.Tensor(np.array([3], dtype=np.int64)))
+    m.fc1.weight.grad = np.ones((8, 4), np.float32)
+    m.to(dtype="float64")
+    assert m.fc1.weight.grad.dtype == np.float64
+    assert m.steps.dtype == np.int64 and m.steps.data.tolist() == [3]
 
 
 def test_to_an_integer_dtype_is_refused_before_anything_changes():
