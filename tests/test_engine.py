@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_mb import Function, Tensor, is_grad_enabled, no_grad
+from tinygrad_mb import Function, Tensor, gradcheck, is_grad_enabled, no_grad
 from tinygrad_mb.errors import BackwardError, GraphReleasedError, ShapeError, TinygradMBError
 
 
@@ -407,3 +407,54 @@ def test_a_custom_backward_with_a_wrong_shape_or_too_few_gradients_is_named():
     a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
     with pytest.raises(BackwardError, match=r"ForgotOne.backward returned 1 gradient\(s\) for 2 input\(s\)"):
         ForgotOne.apply(a, b).sum().backward()
+
+
+def test_backward_refuses_a_gradient_of_the_right_size_but_another_shape():
+    # A (1, 2) gradient for a (2,) tensor has the right number of elements but is not dL/dy;
+    # comparing sizes instead of shapes would accept it (broadcasting then sums it back quietly).
+    y = Tensor([1.0, 2.0], requires_grad=True) * 2
+    with pytest.raises(ShapeError, match=r"grad has shape \(1, 2\) but the tensor has shape \(2,\)"):
+        y.backward(np.ones((1, 2)))
+    leaf = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ShapeError, match=r"\(1, 2\).*\(2,\)"):
+        leaf.backward(np.ones((1, 2)))
+    assert leaf.grad is None
+
+
+def test_each_node_is_walked_once_even_when_the_paths_to_it_multiply():
+    # y = y + y, 16 times over: 2^16 paths lead from the output back to x. A graph walk that does not
+    # remember the nodes it has already seen visits a node once per path: exponential time.
+    class CountingAdd(Function):
+        reads = 0  # how often the engine looked up an op's inputs
+
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, g):
+            return g, g
+
+        @property
+        def parents(self):
+            CountingAdd.reads += 1
+            return self.__dict__.get("_parents")  # None once released, as for every Function
+
+        @parents.setter
+        def parents(self, value):
+            self.__dict__["_parents"] = value
+
+    x = Tensor(np.array(1.0), requires_grad=True, backend="numpy")
+    y = x
+    for _ in range(16):
+        y = CountingAdd.apply(y, y)
+    y.backward()
+    assert x.grad == 2.0**16
+    assert CountingAdd.reads <= 4 * 16  # a few looks per node, not one per path
+
+
+def test_zero_dimensional_results_are_arrays_not_numpy_scalars():
+    # NumPy returns scalars (np.float64) for full reductions and 1-d dot products. A tensor holding
+    # one has read-only .data: gradcheck, which perturbs its inputs in place, could not check it.
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True, backend="numpy")
+    for out in (x.sum(), x.mean(), x.max(), x @ x, x.var(), x.sum() * 2):
+        assert type(out.data) is np.ndarray and out.shape == ()
+    assert gradcheck(lambda s: s * s, x.sum())  # a 0-d non-leaf, checked as a leaf of its own

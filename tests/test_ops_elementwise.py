@@ -188,3 +188,25 @@ def test_clip_takes_tensor_bounds_and_comparisons_name_shapes():
     np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
     with pytest.raises(ShapeError, match="lt: cannot compare shapes \\(3,\\) and \\(2,\\)"):
         _ = x < Tensor([1.0, 2.0])
+
+
+def test_minimum_tie_shares_the_gradient():
+    # the mirror of the maximum test: a tie rule written as a <= b would give all of it to a
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([1.0, 3.0], requires_grad=True)
+    a.minimum(b).sum().backward()
+    np.testing.assert_allclose(a.grad, [0.5, 1.0])
+    np.testing.assert_allclose(b.grad, [0.5, 0.0])
+
+
+def test_the_exponent_gets_slope_zero_where_the_base_is_not_positive():
+    # d(a^b)/db = a^b ln(a) has no real value for a <= 0; Pow takes it as 0 (its docstring), for a
+    # Python-number base (2 ** x) as for a tensor base. ln|a| would give a finite but wrong slope.
+    x = Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    ((-2.0) ** x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+    a = Tensor(np.array([-2.0, 0.0]), requires_grad=True)
+    b = Tensor(np.array([2.0, 3.0]), requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_array_equal(b.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(a.grad, [-4.0, 0.0])  # b * a^(b-1)

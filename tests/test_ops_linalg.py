@@ -111,3 +111,38 @@ def test_mse_loss(backend_name, data, reduction):
     expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
     np.testing.assert_allclose(mse_loss(p, t, reduction).numpy(), expected, rtol=1e-10)
     assert gradcheck(lambda a, b: mse_loss(a, b, reduction), p, t)
+
+
+def test_an_array_on_the_left_of_at_is_the_left_factor():
+    # np_array @ tensor goes to Tensor.__rmatmul__; without the swap of operands it would compute
+    # tensor @ array, a different product for matrices that do not commute
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = Tensor(np.array([[0.5, -1.0], [2.0, 1.0]]), requires_grad=True, backend="numpy")
+    out = m @ x
+    assert isinstance(out, Tensor)
+    np.testing.assert_allclose(out.numpy(), m @ x.numpy())
+    assert gradcheck(lambda t: m @ t, x)
+
+
+def test_linear_gives_each_input_its_gradient_when_the_others_are_frozen(backend_name):
+    # Linear.backward skips the gradients no input needs (needs_input_grad); asking about the wrong
+    # input would leave x without a gradient when the weight is frozen (fine-tuning, saliency maps)
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)]
+    for trainable in range(3):
+        inputs = [Tensor(v, requires_grad=k == trainable, backend=backend_name) for k, v in enumerate(values)]
+        assert gradcheck(lambda *t: linear(*t), *inputs)
+
+
+def test_linear_with_a_column_major_weight_as_nn_linear_stores_it():
+    # For a column-major weight, Linear.backward writes dW straight into a column-major array: a code
+    # path of its own, which the C-order weights drawn above never reach
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((5, 3)), requires_grad=True, backend="numpy")
+    w = Tensor(np.asfortranarray(rng.standard_normal((2, 3))), requires_grad=True, backend="numpy")
+    assert w.data.flags.f_contiguous and not w.data.flags.c_contiguous
+    assert gradcheck(lambda *t: linear(*t), x, w)
+    g = rng.standard_normal((5, 2))
+    linear(x, w).backward(g)
+    np.testing.assert_allclose(w.grad, g.T @ x.numpy(), rtol=1e-12)
+    assert w.grad.flags.f_contiguous

@@ -105,3 +105,13 @@ def test_max_min_of_an_empty_tensor_along_a_non_empty_axis_is_empty_and_an_empty
         getattr(x, op)(axis=0)
     with pytest.raises(ShapeError, match="axis 0 of length 0"):
         getattr(x, op)()
+
+
+@given(a=distinct_arrays(shapes(min_dims=1, max_dims=3)), data=st.data())
+def test_argmin_matches_numpy_and_has_no_graph(a, data):
+    # argmin is not argmax: a copy-paste slip there would go unseen by the argmax test above
+    axis = data.draw(st.one_of(st.none(), st.integers(-a.ndim, a.ndim - 1)))
+    x = Tensor(a, requires_grad=True)
+    idx = x.argmin(axis=axis)
+    np.testing.assert_array_equal(idx.numpy(), np.argmin(a, axis=axis))
+    assert not idx.requires_grad and idx.dtype.kind == "i"
