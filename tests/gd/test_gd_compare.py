@@ -1,5 +1,7 @@
 """compare(): same start, same data, same grid; summary, export and plots."""
 
+import csv
+import io
 import json
 import math
 
@@ -177,3 +179,50 @@ def test_summary_counts_show_a_fraction_only_when_the_seeds_disagree():
     assert _fmt(5 / 3, "count") == "1.7"
     assert _fmt(5000 / 3, "count") == "1666.7"
     assert _fmt(None, "count") == "-"
+
+
+def test_each_run_is_the_run_train_gives_with_that_seed(prob):
+    # catches: compare() seeding the variants' loaders differently, so SGD and mini-batch no longer
+    # walk through the samples in the same order (nor as gd.train with that seed does)
+    variants = [gd.Stochastic(0.01), gd.MiniBatch(8, 0.05)]
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, updates=40, seeds=[3])
+    for v in variants:
+        alone = gd.train(prob.model_fn(3), prob.loss_fn, prob.train, v, updates=40, seed=3)
+        np.testing.assert_array_equal(c.histories[v.label(1000)][0].steps["loss"], alone.steps["loss"])
+
+
+def test_summary_rows_are_means_over_seeds(cmp):
+    # catches: a column taken from one seed, or a ->target column read from the wrong axis of reach()
+    s = cmp.summary()
+    assert any(row["reached_target"] for row in s.rows)
+    for label, runs in cmp.histories.items():
+        row = s[label]
+        assert row["final_loss"] == pytest.approx(np.mean([h.final_loss for h in runs]))
+        assert row["time"] == pytest.approx(np.mean([h.wall_time for h in runs]))
+        hits = [hit for hit in (h.reach(s.target) for h in runs) if hit]
+        for axis, column in (("time", "time_to_target"), ("update", "updates_to_target"),
+                             ("samples", "samples_to_target")):
+            expected = pytest.approx(np.mean([hit[axis] for hit in hits])) if hits else None
+            assert row[column] == expected, (label, column)
+
+
+def test_a_given_target_and_f_star_are_used(prob):
+    # catches: compare() dropping its target= (the default one is used) or its f_star= (runs on plain
+    # arrays then record no f - f*)
+    c = gd.compare(prob.model_fn, prob.loss_fn, (prob.train.X, prob.train.y), [gd.Batch(0.5)], epochs=1,
+                   target=2.0, f_star=prob.f_star)
+    assert c.target == 2.0 and c.summary().target == 2.0
+    (h,) = c.histories["batch (B=N=1000, lr=0.5)"]
+    np.testing.assert_allclose(h.evals["suboptimality"], h.evals["train_loss"] - prob.f_star)
+
+
+def test_exported_columns_hold_what_their_headers_say(cmp):
+    # catches: the CSV's seed or batch_size column filled from another field (None for batch GD),
+    # the JSON's target or diverged_at mislabelled
+    rows = list(csv.DictReader(io.StringIO(cmp.to_csv())))
+    assert {r["seed"] for r in rows} == {"0", "1"}
+    assert {r["batch_size"] for r in rows if r["variant"].startswith("batch")} == {"1000"}
+    doc = json.loads(cmp.to_json(steps=False))
+    assert doc["target"] == cmp.summary().target
+    label = "too_fast (B=16, lr=5)"
+    assert [h["diverged_at"] for h in doc["histories"][label]] == [h.diverged_at for h in cmp.histories[label]]

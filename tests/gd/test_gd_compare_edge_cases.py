@@ -9,6 +9,7 @@ import pytest
 
 from tinygrad_mb import gd
 from tinygrad_mb.gd.evaluation import precision_floor
+from tinygrad_mb.gd.history import X_AXES
 from tinygrad_mb.gd.plots import COLORS
 
 plt = pytest.importorskip("matplotlib.pyplot")
@@ -174,3 +175,34 @@ def test_summary_times_keep_three_significant_digits():
     assert _fmt(12.34, "seconds") == "12.3"
     assert _fmt(1234.5, "seconds") == "1234"  # plain, not 1.23e+03
     assert _fmt(0.0, "seconds") == "0" and _fmt(None, "seconds") == "-"
+
+
+def test_each_panel_draws_the_mean_over_seeds_against_its_own_axis():
+    # catches: a panel drawn against another axis's numbers (updates at epochs, seconds at samples),
+    # or a linear-scale curve that is not the mean over the seeds
+    moons = gd.make_problem("moons")
+    c = gd.compare(moons.model_fn, moons.loss_fn, moons.train, [gd.MiniBatch(80, 0.5)], epochs=2, seeds=[0, 1, 2])
+    runs = c.histories["minibatch (B=80, lr=0.5)"]
+    fig = c.plot(x="all", y="train_accuracy")
+    for panel, axis in zip(fig.axes, X_AXES):
+        (curve,) = _curves(panel)
+        x = np.mean([h.evals[axis] for h in runs], axis=0)
+        keep = x > 0 if panel.get_xscale() == "log" else x >= 0  # x = 0 has no place on a log axis
+        np.testing.assert_allclose(curve.get_xdata(), x[keep], err_msg=axis)
+        np.testing.assert_allclose(curve.get_ydata(), np.mean([h.evals["train_accuracy"] for h in runs], axis=0)[keep])
+    plt.close(fig)
+
+
+def test_the_divergence_mark_stands_at_the_failed_update_and_the_last_finite_value(prob):
+    # catches: the ✕ at updates / N on the epoch axis (not samples / N), or at the starting loss
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(32, 2.0)], epochs=10, seeds=[0])
+    (h,) = c.histories["minibatch (B=32, lr=2)"]
+    assert h.diverged and len(h.evals["train_loss"]) > 2  # evaluated on its way up
+    fig = c.plot(x="all", y="loss")
+    where = {"epoch": h.diverged_samples / h.n_train, "update": h.diverged_at, "samples": h.diverged_samples,
+             "time": h.diverged_time}
+    for panel, axis in zip(fig.axes, X_AXES):
+        (mark,) = _marks(panel)
+        assert mark.get_xdata()[0] == pytest.approx(where[axis]), axis
+        assert mark.get_ydata()[0] == pytest.approx(h.evals["train_loss"][-1])
+    plt.close(fig)

@@ -1,5 +1,8 @@
 """gradient_noise: measured mini-batch gradient variance against the without-replacement theory."""
 
+import csv
+import io
+
 import numpy as np
 import pytest
 
@@ -106,4 +109,50 @@ def test_noise_plot_legend_hides_no_measured_point(dataset):
     # in the top right corner the legend used to cover the point at B = 4 (moons, linear2d)
     hidden = [b for b, (x, y) in zip(result.batch_sizes, points) if box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1]
     assert hidden == [], f"the legend covers the measured noise at B = {hidden}"
+    plt.close(fig)
+
+
+def test_measured_noise_is_the_mean_over_the_draws_with_its_standard_error(monkeypatch):
+    # catches: the mean or the standard error divided by the wrong count (draws - 1, draws not sqrt(draws))
+    from tinygrad_mb.gd import noise
+
+    lin = data.linear_regression(n=50, d=2, seed=0)
+    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, "numpy")
+    seen = []
+    real = noise.batch_gradient
+
+    def recording(*args):
+        seen.append(real(*args))
+        return seen[-1]
+
+    monkeypatch.setattr(noise, "batch_gradient", recording)
+    r = gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[1, 5], draws=30, seed=0)
+    sq = np.array([(g - G) @ (g - G) for g in seen[-30:]])  # the last 30 gradients: the B = 5 draws
+    assert r.measured[1] == pytest.approx(sq.mean(), rel=1e-9)
+    assert r.measured_se[1] == pytest.approx(sq.std(ddof=1) / np.sqrt(30), rel=1e-9)
+
+
+def test_relative_errors_and_csv_columns(linear_noise):
+    # catches: the relative error as theory / measured, CSV values under the wrong headers
+    r = linear_noise
+    assert r.relative_error() == pytest.approx([m / t - 1 for m, t in zip(r.measured, r.theory)])
+    rows = list(csv.DictReader(io.StringIO(r.to_csv())))
+    assert [float(row["measured"]) for row in rows] == r.measured
+    assert [float(row["measured_se"]) for row in rows] == r.measured_se
+    assert [float(row["theory"]) for row in rows] == r.theory
+
+
+def test_noise_plot_draws_the_finite_population_theory_and_two_standard_error_bars(linear_noise):
+    import matplotlib.pyplot as plt
+
+    # catches: the drawn theory curve missing the (N - B)/(N - 1) factor, bars of 1 s.e. under a "±2 s.e." label
+    r = linear_noise
+    fig = r.plot()
+    ax = fig.axes[0]
+    (theory,) = [line for line in ax.get_lines() if line.get_label().startswith("theory")]
+    b, y = theory.get_data()
+    np.testing.assert_allclose(y, r.trace_sigma / b * (r.n - b) / (r.n - 1))
+    (bars,) = ax.containers[0].lines[2]
+    np.testing.assert_allclose([top[1] - bottom[1] for bottom, top in bars.get_segments()],
+                               4 * np.asarray(r.measured_se))
     plt.close(fig)

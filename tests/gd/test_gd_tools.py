@@ -1,5 +1,7 @@
 """trajectories() and sweep(): small runs, shapes, the expected orderings, figures."""
 
+import csv
+import io
 import json
 import math
 
@@ -79,3 +81,30 @@ def test_sweep_perfect_scaling_then_diminishing_returns():
     fig = r.plot()
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
     plt.close(fig)
+
+
+def test_trajectory_csv_rows_are_the_path_points(traj):
+    # catches: w1 and w2 written under each other's headers
+    rows = list(csv.DictReader(io.StringIO(traj.to_csv())))
+    for label, path in traj.paths.items():
+        points = [(float(r["weight[0]"]), float(r["weight[1]"])) for r in rows if r["variant"] == label]
+        np.testing.assert_array_equal(points, path)
+
+
+def test_fit_steps_recovers_s_min_and_b_noise():
+    # catches: B_noise returned as the fitted coefficient S_min * B_noise, not divided by S_min
+    from tinygrad_mb.gd.sweep import fit_steps
+
+    b = np.array([1, 4, 16, 64, 256])
+    assert fit_steps(b, 50 * (1 + 20 / b)) == pytest.approx((50, 20))
+
+
+def test_sweep_counts_samples_and_exports_them_under_their_headers():
+    # catches: samples-to-target filled with update counts, the CSV's steps and samples columns swapped
+    lin = data.linear_regression(n=200, d=5, seed=1)
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin, batch_sizes=(4, 200), lrs=(0.05, 0.2), epochs=5)
+    assert all(math.isfinite(s) for s in r.steps_to_target)
+    assert r.samples_to_target == [s * b for s, b in zip(r.steps_to_target, r.batch_sizes)]  # B divides N
+    rows = list(csv.DictReader(io.StringIO(r.to_csv())))
+    assert [float(row["steps_to_target"]) for row in rows] == [run["steps"] for run in r.runs]
+    assert [float(row["samples_to_target"]) for row in rows] == [run["samples"] for run in r.runs]

@@ -1,5 +1,6 @@
 """The one training loop: exactness against hand-written loops, records, budgets, divergence."""
 
+import itertools
 import math
 import time
 
@@ -304,3 +305,117 @@ def test_a_divergence_stands_at_the_same_place_on_every_axis(variant):
     h = gd.train(prob.model_fn(0), prob.loss_fn, prob.train, variant, epochs=50)
     assert h.diverged
     assert h.diverged_samples == h.diverged_at * h.batch_size  # full batches: no partial epoch here
+
+
+def test_a_nan_mini_batch_loss_stops_the_run_before_stepping_on_it(problem64):
+    # catches: only an infinite loss checked, so a NaN one is stepped on and the weights turn NaN
+    X, y = problem64
+    calls = itertools.count(1)
+
+    def nan_at_update_3(out, target):
+        loss = nn.MSELoss()(out, target)
+        return loss * math.nan if target.shape[0] < N and next(calls) == 3 else loss
+
+    model = linear64()
+    h = gd.train(model, nan_at_update_3, (X, y), gd.MiniBatch(10, 0.01), epochs=1)
+    assert h.diverged and h.diverged_at == 3 and h.updates == 2 and math.isnan(h.diverged_loss)
+    assert all(np.all(np.isfinite(w)) for w in weights(model))
+
+
+def test_a_divergence_on_the_short_last_batch_counts_only_its_samples(problem64):
+    # catches: the failed update counted as a whole batch (192 + 64 = 256 samples) where only 8 were left
+    X, y = problem64  # N = 200: batches of 64, 64, 64 and 8
+
+    def nan_on_the_short_batch(out, target):
+        loss = nn.MSELoss()(out, target)
+        return loss * math.nan if target.shape[0] == 8 else loss
+
+    h = gd.train(linear64(), nan_on_the_short_batch, (X, y), gd.MiniBatch(64, 0.01), epochs=2)
+    assert (h.diverged_at, h.diverged_samples) == (4, 200)
+    # the same when an evaluation finds it: the full-data loss after update 3 (192 samples) is NaN
+    evaluations = itertools.count(1)
+
+    def nan_at_the_4th_evaluation(out, target):
+        loss = nn.MSELoss()(out, target)
+        return loss * math.nan if target.shape[0] == N and next(evaluations) == 4 else loss
+
+    h = gd.train(linear64(), nan_at_the_4th_evaluation, (X, y), gd.MiniBatch(64, 0.01), epochs=2, eval_every=64)
+    assert (h.diverged_at, h.diverged_samples) == (4, 200)
+
+
+def test_a_seconds_budget_stops_at_the_first_update_past_it(problem64):
+    # catches: the budget checked against a later time, so the run goes on past it
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Stochastic(0.01), seconds=0.1, epochs=1e6)
+    assert h.stop_reason == "seconds" and h.steps["time"][-2] < 0.1 <= h.steps["time"][-1]
+
+
+def test_evaluations_record_fractional_epochs_and_the_scheduled_rate(problem64):
+    # catches: the eval table's epoch rounded to whole epochs, its lr frozen at the variant's rate
+    X, y = problem64
+    v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5))
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), v, epochs=3, eval_every=50)
+    np.testing.assert_allclose(h.evals["epoch"], h.evals["samples"] / N)
+    assert 0 < h.evals["epoch"][1] < 1
+    assert list(np.unique(h.evals["lr"])) == [0.025, 0.05, 0.1]
+
+
+def test_the_callback_gets_every_evaluation(problem64):
+    # catches: the callback's dict mislabelled (e.g. the update count passed as samples)
+    X, y = problem64
+    got = []
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(20, 0.05), epochs=1, eval_every=40,
+                 callback=got.append)
+    for key in ("update", "samples", "train_loss"):
+        assert [r[key] for r in got] == list(h.evals[key])
+    assert got[0]["variant"] == "minibatch (B=20, lr=0.05)"
+
+
+def test_the_rate_of_an_optimizer_that_keeps_it_in_param_groups_is_recorded(problem64):
+    # catches: optimizer_lr() ignoring param_groups (a factory's optimizer without .lr): lr recorded as NaN
+    X, y = problem64
+
+    class Grouped:
+        def __init__(self, params, lr):
+            self._sgd, self.param_groups = optim.SGD(params, lr=lr), [{"lr": lr}]
+
+        def zero_grad(self):
+            self._sgd.zero_grad()
+
+        def step(self):
+            self._sgd.step()
+
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(50, 0.1, optimizer=Grouped), updates=3)
+    assert np.all(h.steps["lr"] == 0.1) and np.all(h.evals["lr"] == 0.1)
+
+
+def test_the_full_loss_is_exact_when_evaluated_in_unequal_chunks(problem64, monkeypatch):
+    # catches: chunk losses averaged without weighting by their sizes (64, 64, 64 and 8 samples here)
+    from tinygrad_mb.gd import evaluation
+
+    monkeypatch.setattr(evaluation, "EVAL_CHUNK", 64)
+    X, y = problem64
+    model = linear64()
+    h = gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.1), updates=1)
+    w, b = weights(model)
+    assert h.final_loss == pytest.approx(np.mean((X @ w.T + b - y) ** 2), rel=1e-12)
+
+
+def test_flush_marks_the_first_non_finite_loss_and_drops_what_follows():
+    # catches (the GPU path, where losses are read back in bulk): a NaN missed, or the rows after it kept
+    h = gd.History(gd.MiniBatch(10, 0.1), seed=0, n_train=100, batch_size=10)
+    for k, loss in enumerate([1.0, 0.5, math.nan, 2.0], start=1):
+        h.add_step(k, 10 * k, 0.1 * k, np.float64(loss), np.float64(1.0), 0.1)
+    assert not h.flush()
+    assert (h.diverged_at, h.diverged_samples) == (3, 30) and math.isnan(h.diverged_loss)
+    h.finish("diverged")
+    assert list(h.steps["update"]) == [1, 2] and list(h.steps["loss"]) == [1.0, 0.5]
+
+
+def test_the_test_loss_is_measured_on_the_test_data(problem64):
+    # catches: the test set's loader built on the training data (the test loss is then the training loss)
+    X, y = problem64
+    model = linear64()
+    w, b = weights(model)
+    h = gd.train(model, nn.MSELoss(), (X[:150], y[:150]), gd.Batch(0.1), updates=1, test_dataset=(X[150:], y[150:]))
+    assert h.evals["test_loss"][0] == pytest.approx(np.mean((X[150:] @ w.T + b - y[150:]) ** 2), rel=1e-12)

@@ -71,3 +71,14 @@ def test_a_batch_of_exactly_n_is_the_full_batch():
     batch_rate = gd.variants.DEFAULT_LRS["digits"]["batch"]
     assert gd.variants.default_lr("digits", 40, 40) == batch_rate
     assert gd.variants.default_lr("digits", 39, 40) < batch_rate  # a true mini-batch: the sqrt-scaled rate
+
+
+def test_default_rates_of_big_mini_batches_stop_at_the_batch_rate():
+    # catches: the sqrt-scaled rate left uncapped near B = N (0.1 * sqrt(999 / 32) = 0.56 > batch GD's 0.5)
+    assert gd.default_lr("linear", 999, 1000) == gd.DEFAULT_LRS["linear"]["batch"]
+
+
+def test_to_dict_gives_the_batch_size_on_n_samples():
+    # catches: batch GD exported with batch_size None (as given) instead of N
+    assert gd.Batch(0.5).to_dict(1000)["batch_size"] == 1000 and gd.Batch(0.5).to_dict()["batch_size"] is None
+    assert gd.MiniBatch(32, 0.1).to_dict(1000)["batch_size"] == 32
