@@ -117,7 +117,7 @@ def test_an_array_on_the_left_of_at_is_the_left_factor():
     # np_array @ tensor goes to Tensor.__rmatmul__; without the swap of operands it would compute
     # tensor @ array, a different product for matrices that do not commute
     m = np.array([[1.0, 2.0], [3.0, 4.0]])
-    x = Tensor(np.array([[0.5, -1.0], [2.0, 1.0]]), requires_grad=True, backend="numpy")
+    x = Tensor(np.array([[0.5, -1.0], [2.0, 1.0]]), requires_grad=True)  # where m goes too: the default backend
     out = m @ x
     assert isinstance(out, Tensor)
     np.testing.assert_allclose(out.numpy(), m @ x.numpy())
