@@ -179,3 +179,93 @@ def test_reuse_freed_memory_changes_nothing_without_glibc(monkeypatch):
     assert backend.reuse_freed_memory() is False
     monkeypatch.setattr(ctypes, "CDLL", lambda name: object())  # a C library without mallopt
     assert backend.reuse_freed_memory() is False
+
+
+def test_the_environment_variable_ignores_case_and_spaces(monkeypatch):
+    # Catches the value compared as written: " NumPy " is a backend name too.
+    monkeypatch.setattr(backend, "_current", None)  # read the variable again (restored afterwards)
+    monkeypatch.setenv(backend.ENV_VAR, " NumPy ")
+    assert backend.get_backend() == "numpy"
+
+
+def test_backend_names_are_case_insensitive():
+    # Catches check_name accepting "NUMPY" without normalising it.
+    assert backend.check_name("NumPy") == "numpy"
+    with backend.use_backend("NUMPY"):
+        assert backend.get_backend() == "numpy"
+
+
+def test_set_backend_sticks_and_nested_use_backend_blocks_restore_the_outer_one(monkeypatch):
+    # Catches the default read from the environment again on every call, and a block's exit
+    # forgetting the enclosing block's choice.
+    monkeypatch.setattr(backend, "require_cupy", lambda: None)  # only the names matter here
+    monkeypatch.setattr(backend, "_current", backend.get_backend())  # restored afterwards
+    backend.set_backend("cupy")
+    assert backend.get_backend() == "cupy"
+    backend.set_backend("numpy")
+    with backend.use_backend("cupy"):
+        with backend.use_backend("numpy"):
+            assert backend.get_backend() == "numpy"
+        assert backend.get_backend() == "cupy"
+    assert backend.get_backend() == "numpy"
+
+
+@pytest.mark.skipif(backend.cupy_available(), reason="this machine has a usable GPU")
+def test_use_backend_cupy_without_a_gpu_fails_at_the_with():
+    # Catches the check deferred to the first tensor made inside the block.
+    with pytest.raises(BackendUnavailableError, match="pip install"):
+        with backend.use_backend("cupy"):
+            pass
+    assert backend.get_backend() == "numpy"
+
+
+@pytest.mark.parametrize(("setting", "batch_size", "expected"),
+                         [("auto", 511, 1), ("auto", 512, None), (" AUTO ", 8, 1), ("", 8, 1), ("3", 8192, 3)])
+def test_blas_threads_auto_rule_switches_at_512_rows(monkeypatch, setting, batch_size, expected):
+    # Catches the rule off by one at SMALL_BATCH, and "" or "AUTO" not read as auto.
+    monkeypatch.setenv("TINYGRAD_MB_BLAS_THREADS", setting)
+    assert backend.recommended_blas_threads(batch_size) == expected
+
+
+def test_blas_threads_limits_blas_inside_the_block_only():
+    # Catches the limit not passed on to threadpoolctl.
+    from threadpoolctl import threadpool_info
+
+    def counts():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = counts()
+    with backend.blas_threads(1):
+        assert counts() == [1] * len(before)
+    with backend.blas_threads(None):  # None leaves it alone
+        assert counts() == before
+    assert counts() == before
+
+
+_MALLOPT_SPY = """
+import ctypes
+calls, real_cdll = [], ctypes.CDLL
+
+class Spy:  # records mallopt calls, passes everything else to the real C library
+    def __init__(self, name, *args, **kwargs):
+        self._lib = real_cdll(name, *args, **kwargs)
+
+    def __getattr__(self, attr):
+        return (lambda *a: calls.append(a) or 1) if attr == "mallopt" else getattr(self._lib, attr)
+
+ctypes.CDLL = Spy
+import tinygrad_mb
+print(calls)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="the mallopt setting exists only in glibc (Linux)")
+@pytest.mark.parametrize("setting", ["1", "0", "false", " No ", "OFF"])
+def test_reuse_memory_setting_at_import(setting):
+    # Catches only "0" turning it off, and glibc's parameter numbers mixed up (<malloc.h>:
+    # M_TRIM_THRESHOLD is -1, M_MMAP_THRESHOLD is -3).
+    env = {**os.environ, backend.REUSE_ENV_VAR: setting}
+    out = subprocess.run([sys.executable, "-c", _MALLOPT_SPY], env=env, capture_output=True, text=True, check=True)
+    on = [(-3, backend.REUSE_MMAP_BYTES), (-1, backend.REUSE_TRIM_BYTES)]
+    assert out.stdout.strip() == str(on if setting == "1" else [])

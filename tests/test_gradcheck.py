@@ -144,3 +144,121 @@ def test_a_point_where_the_function_is_not_finite_is_an_error_not_a_pass():
     with pytest.raises(GradcheckError, match=r"index \(0,\): not finite here .*f\(x-eps\) = -inf"):
         gradcheck(lambda t: WrongLog.apply(t), x)
     assert gradcheck(lambda t: t.log(), Tensor(np.array([0.5, 2.0]), requires_grad=True))
+
+
+def test_the_numeric_gradient_is_a_central_difference():
+    # Catches a forward difference (f(x+eps) - f(x)) / eps: for x^2 it is off by eps, the central one is exact.
+    x = Tensor(np.array([0.5, -1.5]), requires_grad=True)
+    assert gradcheck(lambda t: t * t, x, eps=1e-2, atol=1e-7, rtol=0)
+
+
+def test_every_element_is_checked_not_only_the_first():
+    # WrongSquare is right where x = 0 (0 = 0): only the last element can show the bug.
+    x = Tensor(np.array([[0.0, 0.0], [0.0, 1.0]]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"index \(1, 1\)"):
+        gradcheck(lambda t: WrongSquare.apply(t), x)
+
+
+class NoisyZero(Function):
+    """out = 0 * x, with a backward giving 1e-7 instead of an exact 0 (like rounding noise)."""
+
+    def forward(self, x):
+        return np.zeros_like(x)
+
+    def backward(self, g):
+        return np.full_like(g, 1e-7)
+
+
+class OffByATenthPercent(Function):
+    """out = 3x, with a backward 0.1 % too large (3.003)."""
+
+    def forward(self, x):
+        return 3 * x
+
+    def backward(self, g):
+        return 3.003 * g
+
+
+def test_the_tolerance_is_atol_plus_rtol_times_the_numeric_gradient():
+    # Catches atol ignored, rtol ignored, and the two swapped.
+    x = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    assert gradcheck(NoisyZero.apply, x, atol=1e-6, rtol=0.5)  # the numeric gradient is 0: only atol allows 1e-7
+    with pytest.raises(GradcheckError):
+        gradcheck(NoisyZero.apply, x, atol=1e-8, rtol=0.5)  # and rtol * 0 allows nothing
+    assert gradcheck(OffByATenthPercent.apply, x, atol=0, rtol=2e-3)  # 0.1 % is within rtol alone
+    with pytest.raises(GradcheckError):
+        gradcheck(OffByATenthPercent.apply, x, atol=0, rtol=5e-4)
+
+
+def test_float16_inputs_warn_too():
+    # Catches a warning for float32 only: every dtype but float64 is unreliable.
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float16), requires_grad=True)
+    with pytest.warns(GradcheckWarning, match="float16"):
+        gradcheck(lambda t: t * 2, x, atol=1e-1, rtol=1e-1, eps=1e-1)
+
+
+def test_a_wrong_gradient_at_a_smooth_point_is_not_blamed_on_a_kink():
+    # Catches the "not differentiable here" hint shown for every mismatch.
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="gradient mismatch") as info:
+        gradcheck(lambda a: WrongSquare.apply(a), x)
+    assert "not differentiable" not in str(info.value) and "skip_kinks" not in str(info.value)
+
+
+def test_the_error_counts_constant_inputs_too():
+    # Catches numbering the inputs among those requiring grad: the wrong one here is fn's second argument.
+    c = Tensor(np.ones(2))
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="for input 1 "):
+        gradcheck(lambda const, t: WrongSquare.apply(t) * const, c, x)
+
+
+def test_a_backward_that_forgets_an_input_is_caught():
+    # Returning None for b means "no gradient": b must then be checked against zero, not skipped.
+    class ForgetsB(Function):
+        def forward(self, a, b):
+            self.a, self.b = a, b
+            return a * b
+
+        def backward(self, g):
+            return g * self.b, None
+
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([3.0, 5.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(lambda x, y: ForgetsB.apply(x, y), a, b)
+
+
+def test_the_seed_fixes_the_upstream_gradient():
+    # Catches the seed ignored: the same seed must give the same check (and numbers), another one others.
+    x = Tensor(np.array([3.0, -2.0]), requires_grad=True)
+
+    def message(seed):
+        with pytest.raises(GradcheckError) as info:
+            gradcheck(lambda t: WrongSquare.apply(t), x, seed=seed)
+        return str(info.value)
+
+    assert message(1) == message(1) != message(2)
+
+
+def test_a_point_where_the_function_is_infinite_on_the_right_is_an_error():
+    # At x = -1e-6, -(x + eps) = 0 and log gives -inf on the right only: an unchecked f(x+eps)
+    # makes the numeric slope infinite and the comparison pass whatever the analytic value.
+    class WrongLog(Function):
+        def forward(self, x):
+            with np.errstate(divide="ignore"):
+                return np.log(x)
+
+        def backward(self, g):
+            return g * 123.0
+
+    x = Tensor(np.array([-1e-6]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"not finite here .*f\(x\+eps\) = -inf"):
+        gradcheck(lambda t: WrongLog.apply(-t), x)
+
+
+def test_an_output_that_does_not_depend_on_the_inputs_is_an_error():
+    # fn computed outside the graph (through NumPy): there is no analytic gradient to check.
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="depends on the inputs"):
+        gradcheck(lambda t: Tensor(t.numpy() * 2), x)

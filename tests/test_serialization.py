@@ -78,6 +78,7 @@ def test_overwrite_is_atomic_and_a_failed_save_keeps_the_old_file(tmp_path):
         ({"a": 3.0}, "'a' is a float, not an array"),
         ({"a": np.array([object()])}, "dtype object"),
         ({1: np.zeros(1)}, "keys must be non-empty strings"),
+        ({"": np.zeros(1)}, "keys must be non-empty strings"),  # would be a member named ".npy"
         ([np.zeros(1)], "state dict"),
     ],
 )
@@ -186,3 +187,41 @@ def test_an_incomplete_optimizer_state_is_refused_and_changes_nothing():
     with pytest.raises(StateDictError, match=r"parameter 0 has state .* lacks \['exp_avg_sq'\]"):
         fresh.load_state_dict(state)
     assert fresh.lr == 0.2 and fresh.state == [{}]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    # Catches the temporary file left behind, and the OSError not turned into a SaveLoadError.
+    path = tmp_path / "model.npz"
+    save({"a": np.ones(2)}, path)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    with pytest.raises(SaveLoadError, match="could not write.*No space left"):
+        save({"a": np.zeros(2)}, path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]
+    np.testing.assert_array_equal(load(path)["a"], [1.0, 1.0])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_a_saved_file_has_a_normal_files_permissions(tmp_path):
+    # Catches the temporary file's private mode (0600, from mkstemp) kept after the rename.
+    old = os.umask(0o022)
+    try:
+        save({"a": np.ones(2)}, tmp_path / "m.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not tg.backend.cupy_available(), reason="CuPy backend not usable here")
+def test_save_copies_cupy_arrays_and_tensors_to_the_host(tmp_path):
+    # Catches GPU arrays handed to NumPy as they are: state_dict() copies to the host, a hand-made dict does not.
+    w = tg.Tensor(np.arange(3.0), backend="cupy")
+    save({"w": w, "twice": w.data * 2}, tmp_path / "g.npz")
+    state = load(tmp_path / "g.npz")
+    np.testing.assert_array_equal(state["w"], [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(state["twice"], [0.0, 2.0, 4.0])

@@ -1,11 +1,13 @@
 """The public hypothesis strategies generate what they promise."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor
-from tinygrad_mb.testing import arrays, axes, broadcastable_shapes, register_profiles, shapes, tensors
+from tinygrad_mb.testing import (
+    arrays, axes, broadcastable_shapes, distinct_arrays, register_profiles, shapes, tensors,
+)
 
 
 @given(shape=shapes(min_dims=1, max_dims=3, max_side=4))
@@ -47,5 +49,64 @@ def test_profiles_are_registered(monkeypatch):
         assert register_profiles() == name
         assert settings.get_profile(name).deadline is None
     assert settings.get_profile("ci").derandomize
+    monkeypatch.undo()  # back to the profile this run was started with
+    register_profiles()
+
+
+@given(shapes_=broadcastable_shapes(num_shapes=3, min_dims=1, max_dims=2, max_side=3))
+def test_broadcastable_shapes_respect_their_arguments(shapes_):
+    # Catches num_shapes, the number of dimensions or max_side ignored.
+    assert len(shapes_) == 3
+    assert all(1 <= len(s) <= 2 and all(1 <= n <= 3 for n in s) for s in shapes_)
+
+
+def test_broadcastable_shapes_do_not_all_come_out_equal():
+    # Catches equal shapes only: they "broadcast", but leave the broadcasting code untested.
+    assert find(broadcastable_shapes(), lambda p: p[0] != p[1])
+    assert find(broadcastable_shapes(), lambda p: len(p[0]) != len(p[1]))
+
+
+def test_shapes_include_0d_and_empty_ones_when_the_bounds_allow():
+    # Catches () or a side of 0 never generated although min_dims=0 or min_side=0 asks for them.
+    assert find(shapes(), lambda s: s == ()) == ()
+    assert 0 in find(shapes(min_dims=1, min_side=0), lambda s: 0 in s)
+
+
+def test_axes_include_negative_ones():
+    # Catches negative axes never generated (as an int, or inside a tuple).
+    assert find(axes(3), lambda a: isinstance(a, int) and a < 0) in (-3, -2, -1)
+    assert find(axes(3), lambda a: isinstance(a, tuple) and min(a) < 0)
+
+
+@given(axis=axes(3, allow_none=False, allow_tuple=False, allow_negative=False))
+def test_axes_leave_out_what_is_not_allowed(axis):
+    # Catches allow_none, allow_tuple or allow_negative ignored.
+    assert isinstance(axis, int) and 0 <= axis < 3
+
+
+@given(a=arrays((4,), dtype=np.float32, min_value=-1.0, max_value=2.0), b=arrays((3,), avoid=0.0, margin=0.5))
+def test_arrays_respect_dtype_bounds_and_a_single_avoided_point(a, b):
+    # Catches dtype, min_value or max_value ignored, and an avoid given as a number (not a list) ignored.
+    assert a.dtype == np.float32 and np.all((a >= -1.0) & (a <= 2.0))
+    assert np.all(np.abs(b) > 0.5)
+
+
+def test_distinct_arrays_are_not_always_sorted():
+    # Catches 0..n-1 used in order instead of permuted: max would always be the last element.
+    assert find(distinct_arrays((4,)), lambda a: not np.all(np.diff(a) > 0)) is not None
+
+
+@given(t=tensors((2,), requires_grad=False, dtype=np.float32, positive=True))
+def test_tensors_pass_their_options_on(t):
+    # Catches requires_grad, dtype or the arrays() options (here positive) dropped.
+    assert not t.requires_grad and t.dtype == np.float32 and np.all(t.numpy() > 0)
+
+
+def test_dev_is_the_default_profile_and_thorough_searches_longest(monkeypatch):
+    # Catches another default profile, and profiles whose example counts are out of order.
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    assert register_profiles() == "dev"
+    dev, ci, thorough = (settings.get_profile(name).max_examples for name in ("dev", "ci", "thorough"))
+    assert dev <= ci < thorough
     monkeypatch.undo()  # back to the profile this run was started with
     register_profiles()
