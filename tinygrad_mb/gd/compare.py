@@ -69,7 +69,8 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     batch_sizes = [v.resolve_batch_size(n) for v in variants]
     if eval_every is None:
         eval_every = default_eval_every(n, batch_sizes)
-    check_eval_grid(eval_every, n, batch_sizes)  # the same evaluation points for every variant
+    else:
+        check_eval_grid(eval_every, n, batch_sizes)  # the same evaluation points for every variant
     f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
     is_module = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
 

@@ -113,11 +113,7 @@ def _common_step(n: int, batch_sizes: list[int]) -> int:
 
     Batch sizes >= n (full batch) are left out: they are evaluated at every update anyway.
     """
-    step = 1
-    for b in batch_sizes:
-        if b < n:
-            step = step * b // math.gcd(step, b)
-    return step
+    return math.lcm(*(b for b in batch_sizes if b < n))  # 1 when there are none
 
 
 def default_eval_every(n: int, batch_sizes: list[int], points_per_epoch: int = 20) -> int:
