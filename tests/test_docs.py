@@ -28,6 +28,7 @@ SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb")
 BUILD_TIME_LIMIT = 180.0  # seconds for the whole site, notebooks included
 
 sys.path.insert(0, str(DOCS / "_ext"))
+from cross_references import _closest, _defined_at, public_bases  # noqa: E402
 from plain_math import escape_bars  # noqa: E402
 from public_api import private_reexports, public_modules  # noqa: E402
 from summary_sentence import summary_without_open_literals  # noqa: E402
@@ -194,3 +195,43 @@ def test_summary_never_ends_inside_a_literal():
     cut = "Two classes: ``P(y=1 | x) = sigmoid(x."  # what Sphinx's splitter produces
     assert summary_without_open_literals(doc, cut) == "Two classes: ``P(y=1 | x) = sigmoid(x . w_true)``."
     assert summary_without_open_literals(["A sum. More."], "A sum.") == "A sum."
+
+
+# --- the cross-reference extension (fast, no build) ---------------------------------------------
+def test_public_names_lead_to_where_objects_are_defined():
+    assert _defined_at("tinygrad_mb.gd.train") == "tinygrad_mb.gd.trainer.train"
+    assert _defined_at("tinygrad_mb.load") == "tinygrad_mb.serialization.load"
+    assert _defined_at("tinygrad_mb.nn.Module") == "tinygrad_mb.nn.module.Module"
+    assert _defined_at("tinygrad_mb.gd.no_such_thing") is None
+    assert _defined_at("tinygrad_mb.no_such_module.f") is None
+
+
+def test_bare_names_go_to_the_closest_unique_definition():
+    candidates = ["tinygrad_mb.gd.trainer.train", "tinygrad_mb.exercises.gd.train"]
+    assert _closest(candidates, "tinygrad_mb.gd.compare") == "tinygrad_mb.gd.trainer.train"
+    assert _closest(candidates, "tinygrad_mb.exercises.gd") == "tinygrad_mb.exercises.gd.train"
+    assert _closest(candidates, "tinygrad_mb.nn") is None  # a tie: better no link than a wrong one
+    assert _closest([], "tinygrad_mb.gd") is None
+
+
+def test_private_base_classes_are_replaced_by_their_public_bases():
+    class Public: ...
+    class _Private(Public): ...
+    class _Deeper(_Private): ...
+    class Mixin: ...
+
+    bases = [_Deeper, Mixin]
+    public_bases(None, "X", None, None, bases)
+    assert bases == [Public, Mixin]
+    only_private = [type("_Alone", (), {})]
+    public_bases(None, "Y", None, None, only_private)
+    assert only_private == [object]
+
+
+@pytest.mark.slow
+def test_api_pages_link_short_names_to_their_definitions(site):
+    page = _html(site, "api/generated/tinygrad_mb.gd.compare.html")
+    assert 'href="tinygrad_mb.gd.trainer.html#tinygrad_mb.gd.trainer.train"' in page  # ":func:`train`"
+    assert 'href="tinygrad_mb.gd.variants.html#tinygrad_mb.gd.variants.Variant"' in page
+    losses = _html(site, "api/generated/tinygrad_mb.nn.losses.html")
+    assert "_Loss" not in re.sub(r"<[^>]+>", "", losses), "a private base class is shown"

@@ -291,7 +291,7 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the elements.")
     size = property(lambda self: self.data.size, doc="Number of elements.")
     backend = property(lambda self: backend.backend_of(self.data), doc='"numpy" or "cupy".')
-    xp = property(lambda self: backend.array_module(self.data), doc="The array module: numpy or cupy.")
+    xp = property(lambda self: backend.array_module(self.data), doc="The array module of the data, numpy or cupy.")
     is_leaf = property(lambda self: self._ctx is None, doc="True unless made by a tracked op.")
 
     def __len__(self) -> int:

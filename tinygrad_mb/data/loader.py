@@ -82,7 +82,7 @@ class TensorDataset(Dataset):
 
     @property
     def backend(self) -> str:
-        """Where the tensors live: ``"numpy"`` or ``"cupy"``."""
+        """The backend the tensors live on, ``"numpy"`` or ``"cupy"``."""
         return self.tensors[0].backend
 
     def __len__(self) -> int:

@@ -120,7 +120,7 @@ class TrajectoryResult:
     def to_json(self, path: str | os.PathLike | None = None) -> str:
         """JSON text: names, budget, optimum, paths, final losses and divergence; also written to ``path``.
 
-        Non-finite numbers are written as strings (``"inf"``, ``"nan"``), as :mod:`compare` does.
+        Non-finite numbers are written as strings (``"inf"``, ``"nan"``), as :mod:`tinygrad_mb.gd.compare` does.
         """
         from tinygrad_mb.gd.compare import _sanitize, _write_text  # noqa: PLC0415
 
