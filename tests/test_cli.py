@@ -230,3 +230,18 @@ def test_an_earlier_runs_files_are_replaced_with_a_notice_first(tmp_path, capsys
                              "this run replaces them when it finishes (use another --out to keep them)")
     assert "replaced 3 earlier file(s))" in second and "notes.txt" not in second
     assert (tmp_path / "o" / "notes.txt").read_text() == "mine"
+
+
+def test_a_minibatch_larger_than_the_dataset_runs_as_full_batch_with_a_note(tmp_path, capsys):
+    from tinygrad_mb import cli
+
+    args = ["compare", "--out", str(tmp_path / "o"), "--variants", "sgd,minibatch:5000", "--epochs", "1",
+            "--seeds", "0"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("note: minibatch with B=5000 is larger than the 1000 training samples of 'linear', "
+                          "so it runs as full batch (B=N=1000)\n")
+    assert "minibatch (B=N=1000, lr=0.5)" in out  # the summary row says so too, at the full-batch rate
+    exact = ["compare", "--out", str(tmp_path / "p"), "--variants", "sgd,minibatch:1000", *args[5:]]
+    assert cli.main(exact) == 0
+    assert "note:" not in capsys.readouterr().out  # B = N exactly: nothing to point out

@@ -264,6 +264,10 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
             except TinygradMBError as exc:
                 parser.error(f"argument --eval-every: {exc}")
         prepared["variants"] = variants
+        # Not an error (B >= N is batch gradient descent, a valid run), but not what the spec says either.
+        prepared["notes"] = [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
+                             f"{args.dataset!r}, so it runs as full batch (B=N={n})"
+                             for v in variants if v.batch_size is not None and v.batch_size > n]
     if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
         args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]
     if args.command in ("noise", "sweep"):
@@ -438,6 +442,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as exc:
         args.subparser.error(f"--out {args.out!r}: cannot write files there ({exc.strerror or exc}); "
                              "give a folder you can write to, e.g. --out ./results")
+    for note in prep.get("notes", []):
+        _say(args, note)
     earlier = output_folder.existing(args.out, OUTPUT_FILES[args.command])
     if earlier:  # said before the run, so there is time to stop it (Ctrl-C keeps the old files)
         _say(args, f"note: {args.out} holds {', '.join(earlier)} from an earlier run; this run replaces them "
