@@ -119,6 +119,22 @@ def test_real_cupy_round_trip_and_mixing():
     assert tg.randn(3, seed=0, backend="cupy").numpy().tolist() == tg.randn(3, seed=0).numpy().tolist()
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy backend not usable here")
+def test_lists_and_numpy_arrays_go_where_the_other_operand_lives():
+    with backend.use_backend("cupy"):  # the default is the GPU, these tensors are not
+        cpu = Tensor([1.0, 2.0], backend="numpy")
+        for result in (cpu + np.ones(2, np.float32), np.ones(2, np.float32) * cpu, cpu - [1.0, 1.0],
+                       tg.ops.maximum(cpu, np.zeros(2, np.float32)), tg.ops.stack([np.ones(2, np.float32), cpu]),
+                       tg.nn.functional.mse_loss(cpu, np.zeros(2, np.float32))):
+            assert result.backend == "numpy"
+    gpu = Tensor([1.0, 2.0], backend="cupy")
+    assert (gpu + [1.0, 1.0]).backend == "cupy"  # a list has no home: it follows the tensor
+    assert tg.ops.stack([[0.0, 0.0], gpu]).backend == "cupy"
+    with pytest.raises(BackendMismatchError, match=r"Mul: inputs live on different backends"):
+        gpu * np.ones(2, np.float32)  # no hidden host-to-GPU copy: said, with the fix
+
+
 def test_only_backend_py_imports_cupy():
     offenders = []
     for path in PACKAGE.rglob("*.py"):

@@ -17,6 +17,9 @@ from __future__ import annotations
 from numbers import Number
 from typing import Any
 
+import numpy as np
+
+from tinygrad_mb import backend
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.ops.elementwise import (
     Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
@@ -30,12 +33,24 @@ from tinygrad_mb.tensor import Tensor
 _SCALARS = (int, float, bool)
 
 
-def _lift(x: Any) -> Any:
-    """Tensors and Python numbers pass through; arrays and lists become constant tensors."""
+def _lift(x: Any, partner: Any = None) -> Any:
+    """Tensors and Python numbers pass through; arrays and lists become constant tensors.
+
+    A list or a NumPy array goes where ``partner`` (the op's other operand) lives,
+    when that is a tensor: ``numpy_tensor + numpy_array`` stays on NumPy even when
+    the default backend is CuPy. A NumPy array is never copied to the GPU
+    implicitly (a hidden copy in every step); it stays on NumPy, and the op then
+    says that the backends differ and how to move one.
+    """
     if isinstance(x, Tensor) or type(x) in _SCALARS:
         return x
     if isinstance(x, Number):  # NumPy scalars and the like
         return x.item() if hasattr(x, "item") else x
+    if isinstance(partner, Tensor):
+        where = partner.backend
+        if where == backend.CUPY and isinstance(x, np.ndarray):
+            where = backend.NUMPY
+        return Tensor(x, backend=where)
     return Tensor(x)
 
 
@@ -46,27 +61,27 @@ def _data(x: Any) -> Any:
 # --- arithmetic ------------------------------------------------------------------
 def add(a, b) -> Tensor:
     """a + b (broadcasting)."""
-    return Add.apply(_lift(a), _lift(b))
+    return Add.apply(_lift(a, b), _lift(b, a))
 
 
 def sub(a, b) -> Tensor:
     """a - b (broadcasting)."""
-    return Sub.apply(_lift(a), _lift(b))
+    return Sub.apply(_lift(a, b), _lift(b, a))
 
 
 def mul(a, b) -> Tensor:
     """a * b (broadcasting)."""
-    return Mul.apply(_lift(a), _lift(b))
+    return Mul.apply(_lift(a, b), _lift(b, a))
 
 
 def div(a, b) -> Tensor:
     """a / b (broadcasting)."""
-    return Div.apply(_lift(a), _lift(b))
+    return Div.apply(_lift(a, b), _lift(b, a))
 
 
 def pow(a, b) -> Tensor:  # noqa: A001  (the natural name)
     """a ** b, with a tensor or scalar exponent."""
-    return Pow.apply(_lift(a), _lift(b))
+    return Pow.apply(_lift(a, b), _lift(b, a))
 
 
 def neg(x: Tensor) -> Tensor:
@@ -76,7 +91,7 @@ def neg(x: Tensor) -> Tensor:
 
 def matmul(a, b) -> Tensor:
     """a @ b with NumPy's rules (1-D, 2-D, batched)."""
-    return MatMul.apply(_lift(a), _lift(b))
+    return MatMul.apply(_lift(a, b), _lift(b, a))
 
 
 # --- elementwise functions -----------------------------------------------------------
@@ -127,12 +142,12 @@ def softplus(x: Tensor) -> Tensor:
 
 def maximum(a, b) -> Tensor:
     """Elementwise max(a, b)."""
-    return Maximum.apply(_lift(a), _lift(b))
+    return Maximum.apply(_lift(a, b), _lift(b, a))
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise min(a, b)."""
-    return Minimum.apply(_lift(a), _lift(b))
+    return Minimum.apply(_lift(a, b), _lift(b, a))
 
 
 def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
@@ -142,7 +157,7 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """Elementwise ``a if cond else b``; cond is a boolean tensor or array (no gradient)."""
-    return Where.apply(_lift(a), _lift(b), cond=_data(cond))
+    return Where.apply(_lift(a, b), _lift(b, a), cond=_data(cond))
 
 
 # --- reductions --------------------------------------------------------------------
@@ -296,7 +311,9 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 def _to_join(tensors, op: str) -> list[Tensor]:
     """The tensors to join, lifted; at least one."""
-    lifted = [_lift(t) for t in tensors]
+    tensors = list(tensors)
+    partner = next((t for t in tensors if isinstance(t, Tensor)), None)
+    lifted = [_lift(t, partner) for t in tensors]
     if not lifted:
         raise ShapeError(f"{op}: needs at least one tensor, got an empty sequence")
     return lifted
@@ -327,7 +344,7 @@ def cross_entropy(logits: Tensor, labels, reduction: str = "mean") -> Tensor:
 
 def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean((pred - target)^2)."""
-    return MSELoss.apply(pred, _lift(target), reduction=reduction)
+    return MSELoss.apply(pred, _lift(target, pred), reduction=reduction)
 
 
 # --- comparisons (no gradient) -----------------------------------------------------------
