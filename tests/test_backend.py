@@ -128,11 +128,11 @@ def test_lists_and_numpy_arrays_go_where_the_other_operand_lives():
                        tg.ops.maximum(cpu, np.zeros(2, np.float32)), tg.ops.stack([np.ones(2, np.float32), cpu]),
                        tg.nn.functional.mse_loss(cpu, np.zeros(2, np.float32))):
             assert result.backend == "numpy"
-    gpu = Tensor([1.0, 2.0], backend="cupy")
-    assert (gpu + [1.0, 1.0]).backend == "cupy"  # a list has no home: it follows the tensor
-    assert tg.ops.stack([[0.0, 0.0], gpu]).backend == "cupy"
+    gpu = Tensor([1.0, 2.0], backend="cupy")  # under the NumPy default: host data follows the GPU tensor
+    for result in (gpu + [1.0, 1.0], gpu * np.ones(2, np.float32), tg.ops.stack([[0.0, 0.0], gpu])):
+        assert result.backend == "cupy"
     with pytest.raises(BackendMismatchError, match=r"Mul: inputs live on different backends"):
-        gpu * np.ones(2, np.float32)  # no hidden host-to-GPU copy: said, with the fix
+        cpu * backend.to_backend(np.ones(2, np.float32), "cupy")  # never a hidden copy back to the host
 
 
 def test_only_backend_py_imports_cupy():

@@ -17,8 +17,6 @@ from __future__ import annotations
 from numbers import Number
 from typing import Any
 
-import numpy as np
-
 from tinygrad_mb import backend
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.ops.elementwise import (
@@ -36,21 +34,19 @@ _SCALARS = (int, float, bool)
 def _lift(x: Any, partner: Any = None) -> Any:
     """Tensors and Python numbers pass through; arrays and lists become constant tensors.
 
-    A list or a NumPy array goes where ``partner`` (the op's other operand) lives,
-    when that is a tensor: ``numpy_tensor + numpy_array`` stays on NumPy even when
-    the default backend is CuPy. A NumPy array is never copied to the GPU
-    implicitly (a hidden copy in every step); it stays on NumPy, and the op then
-    says that the backends differ and how to move one.
+    Host data (a list, a NumPy array) goes where ``partner``, the op's other
+    operand, lives when that is a tensor: ``numpy_tensor + numpy_array`` stays
+    on NumPy under a CuPy default, and ``gpu_tensor * numpy_mask`` runs on the
+    GPU, so code written for NumPy runs unchanged after switching the backend.
+    A GPU array is never copied back to the host implicitly: it stays where it
+    is, and the op then says that the backends differ and how to move one.
     """
     if isinstance(x, Tensor) or type(x) in _SCALARS:
         return x
     if isinstance(x, Number):  # NumPy scalars and the like
         return x.item() if hasattr(x, "item") else x
-    if isinstance(partner, Tensor):
-        where = partner.backend
-        if where == backend.CUPY and isinstance(x, np.ndarray):
-            where = backend.NUMPY
-        return Tensor(x, backend=where)
+    if isinstance(partner, Tensor) and backend.backend_of(x) != backend.CUPY:
+        return Tensor(x, backend=partner.backend)
     return Tensor(x)
 
 
