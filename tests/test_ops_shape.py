@@ -129,6 +129,15 @@ def test_concatenate_shape_mismatch_names_the_op():
         concatenate([Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))], axis=0)
 
 
+def test_reshape_to_another_number_of_elements_says_both_sizes():
+    x = Tensor(np.zeros(6))
+    with pytest.raises(ShapeError, match=r"reshape: cannot view shape \(6,\) \(6 elements\) as \(4, 2\).*-1"):
+        x.reshape(4, 2)
+    with pytest.raises(ShapeError, match=r"as \(4, -1\)"):
+        x.reshape((4, -1))
+    assert x.reshape(3, -1).shape == (3, 2)
+
+
 def test_flatten_unsqueeze_and_expand_reject_axes_that_do_not_exist():
     x = Tensor(np.zeros((2, 3, 4)))
     with pytest.raises(ShapeError, match="flatten: axis 3 is out of range"):

@@ -55,6 +55,17 @@ def test_linear_seed_is_reproducible_and_generators_chain():
     np.testing.assert_array_equal(nn.Linear(2, 2, seed=rng2).weight.data, first.weight.data)
 
 
+def test_linear_takes_a_list_or_an_array_as_its_input():
+    layer = nn.Linear(3, 2, seed=0)
+    expected = layer(tg.Tensor(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))).numpy()
+    for given in ([[1.0, 2.0, 3.0]], np.array([[1.0, 2.0, 3.0]], dtype=np.float32)):
+        out = layer(given)
+        assert isinstance(out, tg.Tensor) and out.backend == layer.weight.backend
+        np.testing.assert_array_equal(out.numpy(), expected)
+    out.sum().backward()  # the input is a constant: only the parameters get gradients
+    assert layer.weight.grad is not None
+
+
 def test_linear_rejects_bad_sizes():
     with pytest.raises(HyperparameterError, match="in_features"):
         nn.Linear(0, 3)

@@ -328,6 +328,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias in one fused op (weight: (out_features, in_features))."""
+    x = _lift(x, weight)  # a list or an array as input: a constant tensor where the weight lives
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

@@ -17,7 +17,13 @@ class Reshape(Function):
 
     def forward(self, x, shape=None):
         self.shape = x.shape
-        return x.reshape(shape)
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ShapeError(
+                f"reshape: cannot view shape {tuple(x.shape)} ({x.size} elements) as {tuple(shape)}; the number "
+                "of elements must stay the same (one entry may be -1, computed from the others)"
+            ) from None
 
     def backward(self, g):
         return g.reshape(self.shape)
