@@ -231,6 +231,7 @@ def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
         (lambda p: optim.SGD([], lr=0.1), "empty parameter list"),
         (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "appears twice"),
         (lambda p: optim.SGD([np.zeros(3)], lr=0.1), "not a Tensor"),
+        (lambda p: optim.Adam(nn.Linear(2, 1).parameters, lr=0.1), r"the method itself; call it: model.parameters\(\)"),
     ],
 )
 def test_invalid_hyperparameters(make, pattern):

@@ -236,6 +236,14 @@ def test_bad_inputs_are_rejected_before_training(problem64):
         gd.train(model, nn.MSELoss(), (X, y), "sgd")
     with pytest.raises(HyperparameterError):
         gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.1), eval_every=0)
+    with pytest.raises(HyperparameterError, match=r"loss_fn is the class MSELoss; pass an instance, MSELoss\(\)"):
+        gd.train(model, nn.MSELoss, (X, y), gd.Batch(0.1))
+    with pytest.raises(HyperparameterError, match="loss_fn must be callable"):
+        gd.train(model, "mse", (X, y), gd.Batch(0.1))
+    with pytest.raises(HyperparameterError, match="model must be an nn.Module instance.*got a function"):
+        gd.train(lambda x: x, nn.MSELoss(), (X, y), gd.Batch(0.1))
+    with pytest.raises(HyperparameterError, match="got the class Linear"):
+        gd.train(nn.Linear, nn.MSELoss(), (X, y), gd.Batch(0.1))
     for a, b in zip(before, weights(model)):
         np.testing.assert_array_equal(a, b)
 

@@ -35,6 +35,20 @@ def test_mse_rejects_shapes_that_would_broadcast():
         F.mse_loss(tg.Tensor(np.zeros((5, 1))), np.zeros(5))
 
 
+def test_mse_shape_errors_say_what_is_probably_wrong():
+    with pytest.raises(ShapeError, match="gives 2 output.*targets have 1; give the last layer out_features=1"):
+        F.mse_loss(tg.Tensor(np.zeros((5, 2))), np.zeros((5, 1)))
+    with pytest.raises(ShapeError, match="integer class labels: for classification use nn.functional.cross_entropy"):
+        F.mse_loss(tg.Tensor(np.zeros((5, 3))), np.array([0, 1, 2, 0, 1]))
+    with pytest.raises(ShapeError, match="reshape one of them"):  # float targets of another length: no guess
+        F.mse_loss(tg.Tensor(np.zeros((5, 3))), np.zeros(5))
+
+
+def test_cross_entropy_on_a_one_output_model_with_real_targets_points_to_mse():
+    with pytest.raises(LabelError, match=r"must be integers; got float32.*regression\) use mse_loss"):
+        F.cross_entropy(tg.Tensor(np.zeros((3, 1))), np.zeros((3, 1), np.float32))
+
+
 def test_mse_casts_integer_targets_to_the_prediction_dtype():
     pred = tg.Tensor(np.zeros(3, np.float32))
     assert F.mse_loss(pred, np.array([1, 2, 3])).dtype == np.float32
@@ -97,6 +111,7 @@ def test_cross_entropy_of_uniform_logits_is_log_c():
         (np.array([0.0, 1.0, 2.0]), "labels must be integers; got float64 — use y.astype\\(int\\)"),
         (np.array([True, False, True]), "labels must be integers; got bool"),
         (np.eye(3, 4), "one-hot.*argmax"),
+        (np.zeros((3, 1)), "labels must be integers; got float64"),  # one column: regression targets, not one-hot
         (np.array([[0], [1], [2]]), "shape \\(N,\\) = \\(3,\\).*\\(3, 1\\).*reshape"),
         (np.array([0, 1]), "shape \\(N,\\) = \\(3,\\)"),
         (np.array([0, 4, 1]), "\\[0, 4\\).*from 0 to 4"),

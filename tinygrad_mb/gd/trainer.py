@@ -143,6 +143,19 @@ def check_eval_grid(eval_every: Any, n: int, batch_sizes: list[int]) -> None:
         )
 
 
+def check_model_and_loss(model: Any, loss_fn: Any) -> None:
+    """HyperparameterError unless ``model`` is a module and ``loss_fn`` a callable loss (not a loss class)."""
+    if isinstance(model, type) or not (callable(model) and hasattr(model, "parameters")):
+        what = f"the class {model.__name__}" if isinstance(model, type) else f"a {type(model).__name__}"
+        raise HyperparameterError(f"model must be an nn.Module instance such as nn.Linear(10, 1), got {what}; "
+                                  "wrap a function in a Module subclass with a forward() method")
+    if isinstance(loss_fn, type):  # nn.MSELoss instead of nn.MSELoss()
+        raise HyperparameterError(f"loss_fn is the class {loss_fn.__name__}; pass an instance, "
+                                  f"{loss_fn.__name__}(), or a function such as nn.functional.mse_loss")
+    if not callable(loss_fn):
+        raise HyperparameterError(f"loss_fn must be callable as loss_fn(outputs, targets), got {loss_fn!r}")
+
+
 def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant: Variant, *,
           epochs: float | None = None, updates: int | None = None, samples: int | None = None,
           seconds: float | None = None, seed: int | None = 0, test_dataset: Any = None,
@@ -181,6 +194,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
 
     if not isinstance(variant, Variant):
         raise HyperparameterError(f"variant must be a gd.Variant (e.g. gd.MiniBatch(32, 0.1)), got {variant!r}")
+    check_model_and_loss(model, loss_fn)
     train_ds = as_dataset(dataset, "dataset")
     test_ds = None if test_dataset is None else as_dataset(test_dataset, "test_dataset")
     n = len(train_ds)

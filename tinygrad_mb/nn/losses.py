@@ -50,13 +50,24 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     The fused op checks the reduction.
     """
     if not isinstance(target, Tensor):
-        target = Tensor(_target_array(target, pred), dtype=pred.dtype, backend=pred.backend)  # where pred is
-    elif target.dtype != pred.dtype:
+        target = _target_array(target, pred)
+        given_integers = target.dtype.kind in "iu"  # class labels, most likely (see the shape check)
+        target = Tensor(target, dtype=pred.dtype, backend=pred.backend)  # where pred is
+    else:
+        given_integers = target.dtype.kind in "iu"
+    if target.dtype != pred.dtype:
         target = target.astype(pred.dtype)
     if tuple(target.shape) != tuple(pred.shape):
+        if given_integers and pred.ndim == 2 and pred.shape[1] > 1 and tuple(target.shape) == pred.shape[:1]:
+            hint = ("the targets are integer class labels: for classification use nn.functional.cross_entropy "
+                    "(nn.CrossEntropyLoss), which takes (N, C) logits and N labels")
+        elif pred.ndim == target.ndim == 2 and pred.shape[0] == target.shape[0]:
+            hint = (f"the model gives {pred.shape[1]} output(s) per sample and the targets have "
+                    f"{target.shape[1]}; give the last layer out_features={target.shape[1]}")
+        else:
+            hint = "reshape one of them, e.g. pred.reshape(-1) for a (N, 1) prediction and (N,) targets"
         raise ShapeError(
-            f"mse_loss: prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}; "
-            "reshape one of them, e.g. pred.reshape(-1) for a (N, 1) prediction and (N,) targets"
+            f"mse_loss: prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}; {hint}"
         )
     return ops.mse_loss(pred, target, reduction=reduction)
 

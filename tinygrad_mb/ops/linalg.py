@@ -155,14 +155,15 @@ def check_labels(labels: Any, logits: Any) -> None:
     """
     n, c = logits.shape
     if labels.dtype.kind not in "iu":
-        if labels.ndim == 2 and tuple(labels.shape) == (n, c):
+        if labels.ndim == 2 and tuple(labels.shape) == (n, c) and c > 1:
             raise LabelError(
                 f"cross_entropy: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
                 "pass class indices instead, e.g. y.argmax(axis=1)"
             )
+        regression = " For real-valued targets (regression) use mse_loss instead." if c == 1 else ""
         raise LabelError(
             f"cross_entropy: labels must be integers; got {labels.dtype} — use y.astype(int) "
-            "(labels are class indices 0..C-1, not probabilities)"
+            f"(labels are class indices 0..C-1, not probabilities).{regression}"
         )
     if labels.ndim != 1 or labels.shape[0] != n:
         raise LabelError(

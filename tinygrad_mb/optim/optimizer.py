@@ -57,8 +57,10 @@ class Optimizer:
     state_names: tuple[str, ...] = ()  # per-parameter state saved by state_dict (subclasses set it)
 
     def __init__(self, params: Iterable[Tensor], defaults: Mapping[str, Any]):
-        self.params: list[Tensor] = list(params)
         owner = type(self).__name__
+        if callable(params) and not isinstance(params, Iterable):  # model.parameters without the ()
+            raise HyperparameterError(f"{owner}: params is the method itself; call it: model.parameters()")
+        self.params: list[Tensor] = list(params)
         if not self.params:
             raise HyperparameterError(
                 f"{owner} got an empty parameter list; pass model.parameters() of a model that has weights"
