@@ -93,6 +93,22 @@ def test_zero_grad():
     assert p.grad is None
 
 
+def test_zero_grad_in_place_keeps_the_arrays_and_accumulates_from_zero():
+    p = param()
+    p.grad = G1.copy()
+    held = p.grad
+    opt = optim.SGD([p], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is held and not held.any()
+    (p * tg.Tensor(G1)).sum().backward()  # d/dp sum(p * G1) = G1, added to the zeros
+    np.testing.assert_array_equal(p.grad, G1)
+    opt.zero_grad(set_to_none=False)
+    assert not p.grad.any()
+    fresh = param()  # no gradient yet: stays None, nothing to zero
+    optim.SGD([fresh], lr=0.1).zero_grad(set_to_none=False)
+    assert fresh.grad is None
+
+
 def test_float32_parameters_stay_float32():
     lin = nn.Linear(3, 2, seed=0)
     opt = optim.Adam(lin.parameters(), lr=0.1)

@@ -88,6 +88,12 @@ def test_save_refuses_what_npz_cannot_hold(tmp_path, state, pattern):
     assert os.listdir(tmp_path) == []
 
 
+def test_save_to_a_folder_asks_for_a_file_name_and_writes_nothing(tmp_path):
+    with pytest.raises(SaveLoadError, match=r"is a folder; give a file name in it, e.g. .*model\.npz"):
+        save({"a": np.zeros(1)}, tmp_path)
+    assert os.listdir(tmp_path) == [] and not [f for f in os.listdir(tmp_path.parent) if f.endswith(".tmp")]
+
+
 def test_save_into_a_missing_directory(tmp_path):
     with pytest.raises(SaveLoadError, match="directory"):
         save({"a": np.zeros(1)}, tmp_path / "nope" / "x.npz")

@@ -83,6 +83,9 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
         )
     arrays = {key: _as_numpy(key, value) for key, value in state_dict.items()}  # check all before writing
     path = os.fspath(path)
+    if os.path.isdir(path):  # checked first: os.replace would fail only after writing a temporary file
+        raise SaveLoadError(f"save: {path!r} is a folder; give a file name in it, e.g. "
+                            f"{os.path.join(path, 'model.npz')!r}")
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)

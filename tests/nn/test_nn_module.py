@@ -131,6 +131,10 @@ def test_zero_grad_sets_none():
     assert all(p.grad is not None for p in m.parameters())
     m.zero_grad()
     assert all(p.grad is None for p in m.parameters())
+    m(x).sum().backward()
+    held = [p.grad for p in m.parameters()]
+    m.zero_grad(set_to_none=False)  # PyTorch's option: the same arrays, filled with zeros
+    assert all(p.grad is g and not g.any() for p, g in zip(m.parameters(), held))
 
 
 def test_train_eval_propagate():

@@ -251,10 +251,13 @@ class Module:
         """Switch to evaluation mode: Dropout passes inputs through, BatchNorm uses running stats."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget all accumulated gradients (``p.grad = None`` for every parameter)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget all accumulated gradients: ``p.grad = None``, or zeros in place with ``set_to_none=False``."""
         for p in self._tensor_list("_parameter_names"):
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
 
     def to(self, backend_name: str | None = None, dtype: Any = None) -> Module:
         """Move every parameter and buffer (and gradient) to a backend and/or dtype, in place.

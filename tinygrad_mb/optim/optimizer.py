@@ -93,10 +93,17 @@ class Optimizer:
         """The current hyper-parameters by name (lr included)."""
         return {name: getattr(self, name) for name in self.defaults}
 
-    def zero_grad(self) -> None:
-        """Set ``p.grad = None`` for every parameter (cheaper than filling zeros)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``p.grad = None`` (cheaper), or zeros in place with ``set_to_none=False``.
+
+        In place keeps the gradient arrays (and any reference to them) alive and
+        filled with zeros, as PyTorch's ``zero_grad(set_to_none=False)`` does.
+        """
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
 
     def step(self) -> None:  # pragma: no cover - abstract
         """Update every parameter with a gradient, in place."""
