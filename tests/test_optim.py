@@ -100,7 +100,7 @@ def test_zero_grad_in_place_keeps_the_arrays_and_accumulates_from_zero():
     opt = optim.SGD([p], lr=0.1)
     opt.zero_grad(set_to_none=False)
     assert p.grad is held and not held.any()
-    (p * tg.Tensor(G1)).sum().backward()  # d/dp sum(p * G1) = G1, added to the zeros
+    (p * G1).sum().backward()  # d/dp sum(p * G1) = G1, added to the zeros (G1 goes where p lives)
     np.testing.assert_array_equal(p.grad, G1)
     opt.zero_grad(set_to_none=False)
     assert not p.grad.any()
