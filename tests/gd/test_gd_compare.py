@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_mb import gd, nn
-from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.errors import HyperparameterError, SaveLoadError
 from tinygrad_mb.gd.trainer import BLOWUP_FACTOR
 
 
@@ -125,6 +125,23 @@ def test_export(cmp, tmp_path):
     assert doc["histories"]["too_fast (B=16, lr=5)"][0]["diverged"] is True
     with pytest.raises(HyperparameterError):
         cmp.to_csv(table="nope")
+
+
+def test_export_to_a_path_that_cannot_be_written_says_why_and_leaves_nothing(cmp, tmp_path, monkeypatch):
+    with pytest.raises(SaveLoadError, match="it is a folder; give a file name in it"):
+        cmp.to_csv(tmp_path)
+    with pytest.raises(SaveLoadError, match=r"the folder .*nope.* does not exist; create it first"):
+        cmp.to_json(tmp_path / "nope" / "c.json")
+    (tmp_path / "c.json").write_text("old")
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("os.replace", refuse)
+    with pytest.raises(SaveLoadError, match="cannot write .*c.json.*Permission denied"):
+        cmp.to_json(tmp_path / "c.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no .tmp left behind
+    assert (tmp_path / "c.json").read_text() == "old"
 
 
 @pytest.mark.parametrize("x", ["epoch", "update", "samples", "time", "all"])
