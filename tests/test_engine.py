@@ -204,6 +204,18 @@ def test_detach_cuts_the_graph():
     assert not d.requires_grad and d.is_leaf
 
 
+def test_clone_copies_the_memory_and_keeps_the_graph():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    c = x.clone()
+    assert c.requires_grad and not c.is_leaf and not np.shares_memory(c.data, x.data)
+    c.data[0] = 10.0  # the copy's memory is its own
+    assert x.data[0] == 1.0
+    (c * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    labels = Tensor(np.array([1, 2]))
+    assert labels.clone().dtype == np.int64 and not labels.clone().requires_grad
+
+
 def test_a_custom_function_plugs_into_the_engine():
     class Cube(Function):
         """out = x^3;   d/dx = 3 x^2."""

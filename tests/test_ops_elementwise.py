@@ -23,6 +23,7 @@ def _sigmoid(a):
 # name, tinygrad function, NumPy reference, how to draw the input values
 UNARY = [
     ("neg", lambda x: -x, np.negative, {}),
+    ("clone", lambda x: x.clone(), np.copy, {}),
     ("exp", lambda x: x.exp(), np.exp, {}),
     ("log", lambda x: x.log(), np.log, {"positive": True, "margin": 0.1}),
     ("sqrt", lambda x: x.sqrt(), np.sqrt, {"positive": True, "margin": 0.1}),

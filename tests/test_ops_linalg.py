@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor, cross_entropy, gradcheck, linear, mse_loss
+from tinygrad_mb.ops import nll_loss
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.testing import arrays, axes, shapes
 
@@ -100,6 +101,19 @@ def test_fused_cross_entropy(backend_name, data, reduction):
     expected = {"mean": per_sample.mean(), "sum": per_sample.sum(), "none": per_sample}[reduction]
     np.testing.assert_allclose(cross_entropy(logits, y, reduction).numpy(), expected, rtol=1e-10)
     assert gradcheck(lambda t: cross_entropy(t, y, reduction), logits)
+
+
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_nll_loss(backend_name, data, reduction):
+    n, c = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5))
+    logp = data.draw(arrays((n, c)))  # any numbers: the loss is linear in them, valid log-probabilities or not
+    labels = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    x = Tensor(logp, requires_grad=True, backend=backend_name)
+    y = Tensor(labels, backend=backend_name)
+    per_sample = -logp[np.arange(n), labels]
+    expected = {"mean": per_sample.mean(), "sum": per_sample.sum(), "none": per_sample}[reduction]
+    np.testing.assert_allclose(nll_loss(x, y, reduction).numpy(), expected, rtol=1e-12)
+    assert gradcheck(lambda t: nll_loss(t, y, reduction), x)
 
 
 @given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]))

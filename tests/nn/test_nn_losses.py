@@ -101,6 +101,33 @@ def test_cross_entropy_accepts_tensors_lists_and_small_int_types_and_is_stable()
         np.testing.assert_allclose(loss.data, [0.0, 1000.0])
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_of_log_softmax_is_cross_entropy_with_the_same_gradient(reduction):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 4)) * 3
+    y = np.array([0, 3, 1, 1, 2, 0])
+    two_ops = tg.Tensor(z, requires_grad=True)
+    fused = tg.Tensor(z, requires_grad=True)
+    a = F.nll_loss(F.log_softmax(two_ops, dim=1), y, reduction)
+    b = F.cross_entropy(fused, y, reduction)
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    a.sum().backward()
+    b.sum().backward()
+    np.testing.assert_allclose(two_ops.grad, fused.grad, rtol=1e-10, atol=1e-15)
+    module = nn.Sequential(nn.LogSoftmax(dim=1))
+    np.testing.assert_allclose(nn.NLLLoss(reduction)(module(tg.Tensor(z)), y).numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_nll_loss_checks_its_labels_and_input_under_its_own_name():
+    logp = tg.Tensor(np.log(np.full((3, 4), 0.25)))
+    with pytest.raises(LabelError, match=r"nll_loss: labels must lie in \[0, 4\).*subtract 1"):
+        F.nll_loss(logp, np.array([1, 4, 2]))
+    with pytest.raises(ShapeError, match=r"nll_loss: log-probabilities must be \(N, C\)"):
+        F.nll_loss(tg.Tensor(np.zeros(4)), np.array([1]))
+    with pytest.raises(HyperparameterError, match="NLLLoss: reduction"):
+        nn.NLLLoss("avg")
+
+
 def test_cross_entropy_of_uniform_logits_is_log_c():
     assert F.cross_entropy(tg.Tensor(np.zeros((3, 10))), [1, 2, 3]).item() == pytest.approx(np.log(10))
 

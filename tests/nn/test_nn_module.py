@@ -193,6 +193,56 @@ def test_sequential_indexing_len_iteration_and_slices():
     assert [n for n, _ in named.named_parameters()] == ["fc1.weight", "fc1.bias"]
     with pytest.raises(TypeError, match="not a Module"):
         nn.Sequential(nn.ReLU(), lambda x: x)
+    with pytest.raises(TypeError, match="Sequential: item '4' is a function, not a Module"):
+        seq.append(lambda x: x)  # was silently kept out of forward() and parameters()
+
+
+class Tower(nn.Module):
+    """Depth chosen at construction: the case ModuleList is for."""
+
+    def __init__(self, depth):
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Linear(3, 3, seed=i) for i in range(depth))
+        self.head = nn.Linear(3, 1, seed=99)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x).relu()
+        return self.head(x)
+
+
+def test_a_module_list_registers_its_layers_so_they_are_trained_and_saved():
+    model = Tower(3)
+    assert len(model.blocks) == 3 and isinstance(model.blocks[-1], nn.Linear)
+    assert [n for n, _ in model.named_parameters()][:4] == ["blocks.0.weight", "blocks.0.bias", "blocks.1.weight",
+                                                           "blocks.1.bias"]
+    assert len(list(model.parameters())) == 8
+    model(tg.Tensor(np.ones((2, 3), dtype=np.float32))).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert set(model.state_dict()) >= {"blocks.2.weight", "head.bias"}
+    part = model.blocks[1:]
+    assert isinstance(part, nn.ModuleList) and list(part) == list(model.blocks)[1:]
+    assert [n for n, _ in part.named_children()] == ["0", "1"]  # renumbered, as PyTorch's ModuleList does
+    model.blocks.append(nn.Linear(3, 3)).extend([nn.Linear(3, 3)])
+    assert len(model.blocks) == 5
+    with pytest.raises(TypeError, match="ModuleList: item '5' is a int, not a Module"):
+        model.blocks.append(3)
+    with pytest.raises(IndexError, match="ModuleList index 9 out of range for 5 layers"):
+        model.blocks[9]
+    assert not hasattr(nn.ModuleList, "forward") or nn.ModuleList.forward is nn.Module.forward
+
+
+def test_a_plain_list_of_layers_is_refused_since_it_would_never_be_trained():
+    class Forgetful(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [nn.Linear(2, 2), nn.Linear(2, 1)]
+
+    with pytest.raises(TypeError, match=r"'layers' of Forgetful.*never be trained or saved; use nn.ModuleList"):
+        Forgetful()
+    m = nn.Linear(2, 1)
+    m.sizes = [2, 1]  # a list of anything else is an ordinary attribute
+    assert m.sizes == [2, 1]
 
 
 def test_a_sequential_slice_keeps_the_layer_names():

@@ -16,7 +16,7 @@ import numpy as np
 from tinygrad_mb import backend, ops
 from tinygrad_mb.errors import DTypeError, HyperparameterError
 from tinygrad_mb.nn.conv import conv2d, max_pool2d
-from tinygrad_mb.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from tinygrad_mb.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from tinygrad_mb.nn.normalization import batch_norm
 from tinygrad_mb.tensor import Tensor
 
@@ -87,5 +87,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: int | np.ran
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "linear", "conv2d", "max_pool2d",
-    "dropout", "dropout_mask", "batch_norm", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits",
+    "dropout", "dropout_mask", "batch_norm", "mse_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy_with_logits",
 ]

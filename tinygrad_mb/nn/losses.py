@@ -91,6 +91,19 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
     return ops.cross_entropy(logits, _target_array(target, logits), reduction=reduction)
 
 
+def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood: loss_i = -log_probs_i[y_i] for (N, C) log-probabilities and labels y (N,).
+
+    ``nll_loss(log_softmax(z, axis=1), y)`` is ``cross_entropy(z, y)``, in two
+    ops instead of one fused op; the gradient is -onehot(y_i) (divided by N for
+    the mean). Give it log-probabilities, not probabilities or raw logits.
+
+    Raises:
+        LabelError: labels are not integers, have the wrong shape, or are out of range.
+    """
+    return ops.nll_loss(log_probs, _target_array(target, log_probs), reduction=reduction)
+
+
 class BCEWithLogitsFn(Function):
     """loss = max(x, 0) - x*y + log(1 + e^-|x|): binary cross-entropy of sigmoid(x) vs y, without overflow.
 
@@ -174,6 +187,17 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return cross_entropy(logits, target, self.reduction)
+
+
+class NLLLoss(_Loss):
+    """Module form of :func:`nll_loss`: ``NLLLoss()(log_probs, labels)``, e.g. after ``nn.LogSoftmax()``."""
+
+    def __init__(self, reduction: str = "mean"):
+        check_reduction(reduction, "NLLLoss")
+        super().__init__(reduction)
+
+    def forward(self, log_probs: Tensor, target: Any) -> Tensor:
+        return nll_loss(log_probs, target, self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):

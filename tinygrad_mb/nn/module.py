@@ -23,7 +23,7 @@ parameters, buffers and children, in the order they were assigned.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -114,6 +114,12 @@ class Module:
                 f"cannot assign a {type(value).__name__} as {kind} {name!r} of {type(self).__name__}: it must be "
                 f"{needed} or None; to change its values in place, assign to {name}.data; to remove it, "
                 f"use del self.{name} first"
+            )
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, (Module, Parameter)) for v in value):
+            raise TypeError(
+                f"cannot assign a {type(value).__name__} of layers or parameters as {name!r} of "
+                f"{type(self).__name__}: the model would not see them, so they would never be trained or saved; "
+                f"use nn.ModuleList([...]) for layers (or register each Parameter as its own attribute)"
             )
         else:
             for registry in (params, buffers, modules):
@@ -407,32 +413,38 @@ class Module:
         return head + "\n" + "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Layers applied one after the other: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
+class ModuleList(Module):
+    """A list of layers whose parameters belong to the model: ``ModuleList([Linear(8, 8) for _ in range(3)])``.
 
-    Children are named ``"0"``, ``"1"``, ... (or by the keys of a dict passed
-    as the only argument). Supports ``len``, iteration, ``seq[i]`` and
-    ``seq[i:j]`` (a new Sequential sharing the same layers).
+    A plain Python list of layers is invisible to ``parameters()``, so they
+    would never be trained or saved; a ModuleList registers each one (named
+    ``"0"``, ``"1"``, ...). It has no ``forward``: the model that holds it
+    decides how its layers are used. Supports ``len``, iteration, ``lst[i]``,
+    ``lst[i:j]`` (a new list sharing the same layers), ``append`` and ``extend``.
     """
 
-    def __init__(self, *layers: Module | Mapping[str, Module]):
+    def __init__(self, modules: Iterable[Module] = ()):
         super().__init__()
-        if len(layers) == 1 and isinstance(layers[0], Mapping):
-            named = list(layers[0].items())
-        else:
-            named = [(str(i), layer) for i, layer in enumerate(layers)]
-        for name, layer in named:
-            if not isinstance(layer, Module):
-                raise TypeError(
-                    f"Sequential: item {name!r} is a {type(layer).__name__}, not a Module; "
-                    "wrap functions in a Module or use layers such as ReLU()"
-                )
-            setattr(self, name, layer)
+        self.extend(modules)
 
-    def append(self, layer: Module) -> Sequential:
+    def append(self, module: Module) -> ModuleList:
         """Add a layer at the end."""
-        setattr(self, str(len(self)), layer)
+        self._add(str(len(self)), module)
         return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add several layers at the end, in order."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def _add(self, name: str, module: Any) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(
+                f"{type(self).__name__}: item {name!r} is a {type(module).__name__}, not a Module; "
+                "wrap functions in a Module or use layers such as ReLU()"
+            )
+        setattr(self, name, module)
 
     def __len__(self) -> int:
         return len(self._module_names)
@@ -443,10 +455,35 @@ class Sequential(Module):
     def __getitem__(self, index: int | slice) -> Module:
         layers = list(self.named_children())
         if isinstance(index, slice):
-            return Sequential(OrderedDict(layers[index]))
+            return self._sliced(layers[index])
         if not -len(layers) <= index < len(layers):
-            raise IndexError(f"Sequential index {index} out of range for {len(layers)} layers")
+            raise IndexError(f"{type(self).__name__} index {index} out of range for {len(layers)} layers")
         return layers[index][1]
+
+    def _sliced(self, named: list[tuple[str, Module]]) -> Module:
+        return ModuleList(module for _, module in named)  # renumbered from "0", as PyTorch does
+
+
+class Sequential(ModuleList):
+    """Layers applied one after the other: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
+
+    A :class:`ModuleList` with a ``forward`` that feeds each layer's output to
+    the next. Children are named ``"0"``, ``"1"``, ... (or by the keys of a dict
+    passed as the only argument). ``seq[i:j]`` is a new Sequential sharing the
+    same layers, under the same names.
+    """
+
+    def __init__(self, *layers: Module | Mapping[str, Module]):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], Mapping):
+            named = list(layers[0].items())
+        else:
+            named = [(str(i), layer) for i, layer in enumerate(layers)]
+        for name, layer in named:
+            self._add(name, layer)
+
+    def _sliced(self, named: list[tuple[str, Module]]) -> Module:
+        return Sequential(OrderedDict(named))
 
     def forward(self, x: Any) -> Any:
         modules = self.__dict__

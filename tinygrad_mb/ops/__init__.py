@@ -20,10 +20,10 @@ from typing import Any
 from tinygrad_mb import backend
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.ops.elementwise import (
-    Abs, Add, Cast, Clip, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
+    Abs, Add, Cast, Clip, Copy, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
     Sigmoid, Softplus, Sqrt, Sub, Tanh, Where,
 )
-from tinygrad_mb.ops.linalg import CrossEntropy, Linear, LogSoftmax, MatMul, MSELoss, Softmax
+from tinygrad_mb.ops.linalg import CrossEntropy, Linear, LogSoftmax, MatMul, MSELoss, NLLLoss, Softmax
 from tinygrad_mb.ops.reduce import Max, Mean, Sum, normalize_axes
 from tinygrad_mb.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Stack, Transpose
 from tinygrad_mb.tensor import Tensor
@@ -104,6 +104,11 @@ def log(x: Tensor) -> Tensor:
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
     return Sqrt.apply(x)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy in new memory; gradients flow back to ``x`` (``detach()`` shares memory and cuts them)."""
+    return Copy.apply(x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
@@ -339,6 +344,11 @@ def cross_entropy(logits: Tensor, labels, reduction: str = "mean") -> Tensor:
     return CrossEntropy.apply(logits, labels=_data(labels), reduction=reduction)
 
 
+def nll_loss(log_probs: Tensor, labels, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of (N, C) log-probabilities (e.g. from log_softmax) at N integer labels."""
+    return NLLLoss.apply(log_probs, labels=_data(labels), reduction=reduction)
+
+
 def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean squared error: mean((pred - target)^2)."""
     return MSELoss.apply(pred, _lift(target, pred), reduction=reduction)
@@ -380,16 +390,16 @@ _METHODS = {
     "clip": clip, "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "argmax": argmax,
     "argmin": argmin, "reshape": reshape, "transpose": transpose, "permute": permute,
     "flatten": flatten, "expand": expand, "broadcast_to": broadcast_to, "squeeze": squeeze,
-    "unsqueeze": unsqueeze, "softmax": softmax, "log_softmax": log_softmax,
+    "unsqueeze": unsqueeze, "softmax": softmax, "log_softmax": log_softmax, "clone": clone,
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: transpose(self), doc="The tensor with its axes reversed.")
 
 __all__ = [name for name in _METHODS if not name.startswith("_")] + [
-    "where", "concatenate", "stack", "linear", "cross_entropy", "mse_loss", "Cast",
-    "Abs", "Add", "BroadcastTo", "Clip", "Concatenate", "CrossEntropy", "Div", "Exp", "GetItem",
+    "where", "concatenate", "stack", "linear", "cross_entropy", "nll_loss", "mse_loss", "Cast",
+    "Abs", "Add", "BroadcastTo", "Clip", "Concatenate", "Copy", "CrossEntropy", "Div", "Exp", "GetItem",
     "LeakyReLU", "Linear", "Log", "LogSoftmax", "MSELoss", "MatMul", "Max", "Maximum", "Mean",
-    "Minimum", "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Softmax", "Softplus", "Sqrt",
+    "Minimum", "Mul", "NLLLoss", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Softmax", "Softplus", "Sqrt",
     "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
 ]

@@ -261,6 +261,16 @@ class Where(Function):
         return xp.where(self.cond, g, 0), xp.where(self.cond, 0, g)
 
 
+class Copy(Function):
+    """out = x, in new memory;   d/dx = 1. This is ``x.clone()``: unlike ``detach()``, it stays in the graph."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
 class Cast(Function):
     """out = x converted to ``dtype``;   d/dx = 1 (the engine casts g back to x's dtype)."""
 

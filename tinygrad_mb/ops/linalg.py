@@ -147,7 +147,7 @@ def check_reduction(reduction: str, loss: str) -> None:
         raise HyperparameterError(f"{loss}: reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
 
 
-def check_labels(labels: Any, logits: Any) -> None:
+def check_labels(labels: Any, logits: Any, op: str = "cross_entropy") -> None:
     """Integer dtype, shape (N,) matching (N, C) logits, values in [0, C): else LabelError.
 
     Checked before the loss picks z_i[y_i]: a label out of range would otherwise
@@ -157,17 +157,17 @@ def check_labels(labels: Any, logits: Any) -> None:
     if labels.dtype.kind not in "iu":
         if labels.ndim == 2 and tuple(labels.shape) == (n, c) and c > 1:
             raise LabelError(
-                f"cross_entropy: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
+                f"{op}: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
                 "pass class indices instead, e.g. y.argmax(axis=1)"
             )
         regression = " For real-valued targets (regression) use mse_loss instead." if c == 1 else ""
         raise LabelError(
-            f"cross_entropy: labels must be integers; got {labels.dtype} — use y.astype(int) "
+            f"{op}: labels must be integers; got {labels.dtype} — use y.astype(int) "
             f"(labels are class indices 0..C-1, not probabilities).{regression}"
         )
     if labels.ndim != 1 or labels.shape[0] != n:
         raise LabelError(
-            f"cross_entropy: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
+            f"{op}: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
             f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
         )
     if n == 0 or not backend.sync_checks_enabled(labels):  # on a GPU in a training loop: checked once before
@@ -188,7 +188,7 @@ def check_labels(labels: Any, logits: Any) -> None:
         lo, hi = int(labels.min()), int(labels.max())
         hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
         raise LabelError(
-            f"cross_entropy: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
+            f"{op}: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
             f"got values from {lo} to {hi}. Give the model as many outputs as there are classes, or remap the "
             f"labels to 0..{c - 1}.{hint}"
         )
@@ -241,6 +241,44 @@ class CrossEntropy(Function):
             grad *= g[:, None]
             return grad
         grad *= g / grad.shape[0] if self.reduction == "mean" else g
+        return grad
+
+
+class NLLLoss(Function):
+    """Mean (or sum, or per-sample) of -logp_i[y_i] for log-probabilities logp (N, C) and labels y (N,).
+
+        loss_i = -logp_i[y_i]          dL/dlogp_i = -onehot(y_i)  (/ N for the mean)
+
+    Only the picked entries get a gradient. After ``log_softmax`` this is the
+    cross-entropy, computed in two ops; :class:`CrossEntropy` fuses the two.
+    """
+
+    def forward(self, log_probs, labels=None, reduction="mean"):
+        check_reduction(reduction, "nll_loss")
+        if log_probs.ndim != 2:
+            raise ShapeError(
+                f"nll_loss: log-probabilities must be (N, C), got shape {tuple(log_probs.shape)}; "
+                "for a single sample use reshape(1, -1)"
+            )
+        xp = array_module(log_probs)
+        labels = xp.asarray(labels)
+        check_labels(labels, log_probs, "nll_loss")
+        n, c = log_probs.shape
+        if labels.dtype.kind == "u":  # int64 + uint64 would give float64 (see CrossEntropy)
+            labels = labels.astype(xp.int64)
+        self.picked, self.shape, self.reduction = xp.arange(0, n * c, c) + labels, log_probs.shape, reduction
+        losses = -log_probs.take(self.picked)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total if reduction == "sum" else total / n
+
+    def backward(self, g):
+        xp = array_module(g)
+        grad = xp.zeros(self.shape, dtype=g.dtype)
+        n = self.shape[0]
+        per_sample = -g if self.reduction != "mean" else -g / n  # (N,) for "none", one number otherwise
+        grad.put(self.picked, xp.broadcast_to(per_sample, self.picked.shape))
         return grad
 
 
