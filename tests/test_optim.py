@@ -177,6 +177,33 @@ def test_adam_counts_steps_per_parameter():
     np.testing.assert_allclose(b.data, P0 - 0.01 * G1 / (np.abs(G1) + 1e-8), rtol=1e-12)
 
 
+# --- Adagrad / RMSprop -------------------------------------------------------------------------------
+def test_adagrad_divides_by_the_root_of_all_squared_gradients():
+    p = param()
+    take_steps(optim.Adagrad([p], lr=0.1, eps=1e-12), p, [G1])
+    np.testing.assert_allclose(p.data, P0 - 0.1 * np.sign(G1), rtol=1e-10)  # first step: lr * sign(g)
+    q = param()
+    take_steps(optim.Adagrad([q], lr=0.1), q, [G1, G2])
+    expected = P0 - 0.1 * G1 / (np.sqrt(G1**2) + 1e-10)
+    expected = expected - 0.1 * G2 / (np.sqrt(G1**2 + G2**2) + 1e-10)
+    np.testing.assert_allclose(q.data, expected, rtol=1e-12)
+
+
+def test_rmsprop_divides_by_the_root_of_a_running_mean_and_can_add_momentum():
+    p = param()
+    take_steps(optim.RMSprop([p], lr=0.01, alpha=0.9), p, [G1, G2])
+    v1 = 0.1 * G1**2
+    x1 = P0 - 0.01 * G1 / (np.sqrt(v1) + 1e-8)
+    v2 = 0.9 * v1 + 0.1 * G2**2
+    np.testing.assert_allclose(p.data, x1 - 0.01 * G2 / (np.sqrt(v2) + 1e-8), rtol=1e-12)
+    q = param()
+    opt = optim.RMSprop([q], lr=0.01, alpha=0.9, momentum=0.5)
+    take_steps(opt, q, [G1, G2])
+    d1, d2 = G1 / (np.sqrt(v1) + 1e-8), G2 / (np.sqrt(v2) + 1e-8)
+    np.testing.assert_allclose(q.data, P0 - 0.01 * d1 - 0.01 * (0.5 * d1 + d2), rtol=1e-12)
+    assert set(opt.state[0]) == {"step", "square_avg", "momentum_buffer"} and opt.state[0]["step"] == 2
+
+
 @pytest.mark.parametrize(
     ("make", "kwargs"),
     [
@@ -184,6 +211,9 @@ def test_adam_counts_steps_per_parameter():
         (optim.SGD, {"lr": 0.1, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.1}),
         (optim.Adam, {"lr": 0.01, "betas": (0.8, 0.95), "weight_decay": 0.1}),
         (optim.AdamW, {"lr": 0.01, "weight_decay": 0.1}),
+        (optim.Adagrad, {"lr": 0.1, "weight_decay": 0.1, "initial_accumulator_value": 0.2}),
+        (optim.RMSprop, {"lr": 0.01, "alpha": 0.9, "weight_decay": 0.1, "momentum": 0.8}),
+        (optim.RMSprop, {"lr": 0.01}),
     ],
 )
 def test_matches_pytorch_when_available(make, kwargs):
@@ -210,6 +240,8 @@ def test_matches_pytorch_when_available(make, kwargs):
         (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
         (optim.Adam, {"lr": 0.1, "weight_decay": 0.1}),
         (optim.AdamW, {"lr": 0.1}),
+        (optim.Adagrad, {"lr": 0.1, "weight_decay": 0.1}),
+        (optim.RMSprop, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
     ],
 )
 def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
@@ -244,6 +276,10 @@ def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
         (lambda p: optim.Adam(p, eps=0.0), "eps=0.0.*\\(0, inf\\)"),
         (lambda p: optim.AdamW(p, weight_decay=-0.01), "weight_decay=-0.01"),
         (lambda p: optim.Adam(p, lr="fast"), "lr='fast'"),
+        (lambda p: optim.Adagrad(p, eps=0.0), "Adagrad: invalid eps=0.0"),
+        (lambda p: optim.Adagrad(p, initial_accumulator_value=-1), "initial_accumulator_value=-1"),
+        (lambda p: optim.RMSprop(p, alpha=1.0), "RMSprop: invalid alpha=1.0.*\\[0, 1\\)"),
+        (lambda p: optim.RMSprop(p, momentum=-0.1), "momentum=-0.1"),
         (lambda p: optim.SGD([], lr=0.1), "empty parameter list"),
         (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "appears twice"),
         (lambda p: optim.SGD([np.zeros(3)], lr=0.1), "not a Tensor"),
@@ -266,7 +302,8 @@ def test_setting_a_negative_lr_later_is_refused():
 # --- state dicts -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("make", "kwargs"),
-    [(optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, {"lr": 0.01}), (optim.AdamW, {"lr": 0.01})],
+    [(optim.SGD, {"lr": 0.1, "momentum": 0.9}), (optim.Adam, {"lr": 0.01}), (optim.AdamW, {"lr": 0.01}),
+     (optim.Adagrad, {"lr": 0.1}), (optim.RMSprop, {"lr": 0.01, "momentum": 0.9})],
 )
 def test_state_dict_round_trip_resumes_exactly(make, kwargs):
     grads = [G1, G2, G1 * 2, G2 - 1]
@@ -475,7 +512,9 @@ def test_invalid_schedules(make, pattern):
 
 # --- backends ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
-                                  lambda ps: optim.AdamW(ps, lr=0.1)])
+                                  lambda ps: optim.AdamW(ps, lr=0.1),
+                                  lambda ps: optim.Adagrad(ps, lr=0.1, weight_decay=0.1),
+                                  lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5)])
 def test_optimizers_on_backend(backend_name, make):
     ref = param()
     p = nn.Parameter(P0, backend=backend_name)

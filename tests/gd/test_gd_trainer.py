@@ -213,7 +213,7 @@ def test_schedule_and_optimizer_choice(problem64):
     v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5))
     h = gd.train(linear64(), nn.MSELoss(), (X, y), v, epochs=3)
     assert list(np.unique(h.steps["lr"])) == [0.025, 0.05, 0.1]  # halved after every epoch
-    for opt in ("momentum", "nesterov", "adam"):
+    for opt in ("momentum", "nesterov", "adam", "rmsprop", "adagrad"):
         h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(50, 0.01, optimizer=opt), epochs=2)
         assert h.final_loss < h.initial_loss
 
@@ -273,6 +273,8 @@ def test_optimizer_presets_are_what_their_names_say():
     assert isinstance(momentum, optim.SGD) and momentum.momentum == 0.9 and not momentum.nesterov
     assert isinstance(nesterov, optim.SGD) and nesterov.momentum == 0.9 and nesterov.nesterov
     assert isinstance(gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="adam"), params), optim.Adam)
+    assert isinstance(gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="rmsprop"), params), optim.RMSprop)
+    assert isinstance(gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01, optimizer="adagrad"), params), optim.Adagrad)
     plain = gd.trainer.make_optimizer(gd.MiniBatch(50, 0.01), params)
     assert isinstance(plain, optim.SGD) and plain.momentum == 0 and plain.lr == 0.01
 

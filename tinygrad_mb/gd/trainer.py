@@ -87,6 +87,10 @@ def make_optimizer(variant: Variant, params: list[Any]) -> Any:
         return optim.SGD(params, lr=variant.lr, momentum=0.9)
     if variant.optimizer == "nesterov":
         return optim.SGD(params, lr=variant.lr, momentum=0.9, nesterov=True)
+    if variant.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=variant.lr)
+    if variant.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=variant.lr)
     return optim.Adam(params, lr=variant.lr)
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from tinygrad_mb.errors import HyperparameterError
 
 #: Optimizer names a :class:`Variant` understands (or pass a factory ``(params, lr) -> Optimizer``).
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 
 #: When a schedule's ``step()`` is called: after every epoch (the fair choice when
 #: batch sizes differ, since all variants then decay at the same sample count) or
@@ -67,8 +67,8 @@ class Variant:
             A value >= N is also a full batch.
         lr: the step size (learning rate), > 0.
         optimizer: ``"sgd"`` (plain steps, the default), ``"momentum"`` (SGD with
-            momentum 0.9), ``"nesterov"``, ``"adam"``, or a factory
-            ``(params, lr) -> Optimizer``.
+            momentum 0.9), ``"nesterov"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"``
+            (PyTorch's defaults apart from the rate), or a factory ``(params, lr) -> Optimizer``.
         schedule: ``None`` (constant rate) or a factory ``(optimizer) -> scheduler``
             whose ``step()`` changes ``optimizer.lr`` (e.g. ``lambda o: optim.StepLR(o, 10)``).
         schedule_unit: call the scheduler's ``step()`` after every ``"epoch"`` or every ``"update"``.

@@ -8,11 +8,13 @@
 * :mod:`~tinygrad_mb.optim.optimizer` -- the Optimizer base class
 * :mod:`~tinygrad_mb.optim.sgd` -- SGD (momentum, Nesterov, weight decay)
 * :mod:`~tinygrad_mb.optim.adam` -- Adam, AdamW
+* :mod:`~tinygrad_mb.optim.adaptive` -- Adagrad, RMSprop
 * :mod:`~tinygrad_mb.optim.schedules` -- StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup,
   SequentialLR, ChainedScheduler
 """
 
 from tinygrad_mb.optim.adam import Adam, AdamW
+from tinygrad_mb.optim.adaptive import Adagrad, RMSprop
 from tinygrad_mb.optim.optimizer import Optimizer
 from tinygrad_mb.optim.schedules import (
     ChainedScheduler, CosineAnnealingLR, ExponentialLR, LinearWarmup, LRScheduler, SequentialLR, StepLR,
@@ -20,6 +22,6 @@ from tinygrad_mb.optim.schedules import (
 from tinygrad_mb.optim.sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR",
-    "LinearWarmup", "SequentialLR", "ChainedScheduler",
+    "Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "LRScheduler", "StepLR", "ExponentialLR",
+    "CosineAnnealingLR", "LinearWarmup", "SequentialLR", "ChainedScheduler",
 ]
