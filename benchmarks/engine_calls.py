@@ -58,11 +58,11 @@ class EngineCallsMLP:
         unsigned = y.view(np.uint64)
         if unsigned[unsigned.argmax()] >= z.shape[1]:
             raise ValueError("label out of range")
+        c = z.shape[1]
+        picked = np.arange(0, n * c, c) + np.asarray(y)
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         sums = e.sum(axis=1)
-        c = z.shape[1]
-        picked = np.arange(0, n * c, c) + np.asarray(y)
         loss = np.asarray((np.log(sums) - shifted.take(picked)).sum() / n)
         # backward(): the seed gradient, then each op's backward in reverse order
         seed = np.ones_like(loss)

@@ -18,8 +18,8 @@ import os
 import tempfile
 import zipfile
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -67,6 +67,47 @@ def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, array, allow_pickle=False)
 
 
+def write_atomically(path: PathLike, fill: Callable[[BinaryIO], None], who: str, example: str) -> None:
+    """Write a file by calling ``fill(f)`` on a temporary file next to it, then renaming it into place.
+
+    A crash, a full disk or an error in ``fill`` leaves any old file at
+    ``path`` as it was and no temporary file behind. ``who`` starts the error
+    messages (``"save"``), ``example`` is a file name to suggest when ``path``
+    is a folder.
+
+    Raises:
+        SaveLoadError: ``path`` is a folder, its folder does not exist, or the
+            file cannot be written.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):  # checked first: os.replace would fail only after writing the temporary file
+        raise SaveLoadError(f"{who}: {path!r} is a folder; give a file name in it, e.g. "
+                            f"{os.path.join(path, example)!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise SaveLoadError(f"{who}: cannot write {path!r}: the folder {directory!r} does not exist; create it "
+                            "first (os.makedirs) or give another path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SaveLoadError(f"{who}: cannot write in the folder {directory!r}: {exc.strerror or exc}") from exc
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise SaveLoadError(f"{who}: could not write {path!r}: {exc.strerror or exc}") from exc
+        raise
+
+
 def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (name -> array or Tensor, NumPy or CuPy) to ``path`` as .npz, atomically.
 
@@ -82,30 +123,7 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
             "pass model.state_dict()"
         )
     arrays = {key: _as_numpy(key, value) for key, value in state_dict.items()}  # check all before writing
-    path = os.fspath(path)
-    if os.path.isdir(path):  # checked first: os.replace would fail only after writing a temporary file
-        raise SaveLoadError(f"save: {path!r} is a folder; give a file name in it, e.g. "
-                            f"{os.path.join(path, 'model.npz')!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SaveLoadError(f"save: cannot write to directory {directory!r} ({exc}); check that it exists") from exc
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise SaveLoadError(f"save: could not write {path!r}: {exc}") from exc
-        raise
+    write_atomically(path, lambda f: _write_npz(f, arrays), "save", "model.npz")
 
 
 def load(path: PathLike) -> OrderedDict[str, np.ndarray]:

@@ -128,7 +128,7 @@ def test_export(cmp, tmp_path):
 
 
 def test_export_to_a_path_that_cannot_be_written_says_why_and_leaves_nothing(cmp, tmp_path, monkeypatch):
-    with pytest.raises(SaveLoadError, match="it is a folder; give a file name in it"):
+    with pytest.raises(SaveLoadError, match=r"is a folder; give a file name in it, e.g. .*results\.csv"):
         cmp.to_csv(tmp_path)
     with pytest.raises(SaveLoadError, match=r"the folder .*nope.* does not exist; create it first"):
         cmp.to_json(tmp_path / "nope" / "c.json")
@@ -138,9 +138,9 @@ def test_export_to_a_path_that_cannot_be_written_says_why_and_leaves_nothing(cmp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("os.replace", refuse)
-    with pytest.raises(SaveLoadError, match="cannot write .*c.json.*Permission denied"):
+    with pytest.raises(SaveLoadError, match="could not write .*c.json.*Permission denied"):
         cmp.to_json(tmp_path / "c.json")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no .tmp left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]  # no temporary file left behind
     assert (tmp_path / "c.json").read_text() == "old"
 
 

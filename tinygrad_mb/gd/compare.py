@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.errors import HyperparameterError, SaveLoadError
+from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.history import History
 from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, train
 from tinygrad_mb.gd.variants import Variant
+from tinygrad_mb.serialization import write_atomically
 
 
 def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variants: Sequence[Variant], *,
@@ -379,27 +380,10 @@ def _json_default(obj: Any) -> Any:
 
 
 def _write_text(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file.
+    """Write a UTF-8 text file atomically: a crash never leaves half a file (see serialization.write_atomically).
 
     Raises:
-        SaveLoadError: ``path`` is a folder, its folder does not exist, or the
-            file cannot be written (the temporary file is removed again).
+        SaveLoadError: ``path`` is a folder, its folder does not exist, or the file cannot be written.
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise SaveLoadError(f"cannot write {path!r}: it is a folder; give a file name in it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SaveLoadError(f"cannot write {path!r}: the folder {folder!r} does not exist; create it first "
-                            "(os.makedirs) or give another path")
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise SaveLoadError(f"cannot write {path!r}: {exc.strerror or exc}") from exc
+    example = "results.json" if text.lstrip().startswith(("{", "[")) else "results.csv"  # a name to suggest
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")), "saving results", example)

@@ -194,6 +194,27 @@ def check_labels(labels: Any, logits: Any, op: str = "cross_entropy") -> None:
         )
 
 
+def label_entries(scores: Any, labels: Any, op: str, what: str) -> Any:
+    """The flat index i * C + y_i of each sample's entry scores[i, y_i], after checking shapes and labels.
+
+    ``take`` and ``put`` with this index count elements row by row, whatever
+    the memory layout. ``labels`` may be a host array or a list even when the
+    (N, C) ``scores`` live on the GPU.
+    """
+    if scores.ndim != 2:
+        raise ShapeError(
+            f"{op}: {what} must be (N, C), got shape {tuple(scores.shape)}; "
+            "for a single sample use reshape(1, -1)"
+        )
+    xp = array_module(scores)
+    labels = xp.asarray(labels)
+    check_labels(labels, scores, op)
+    n, c = scores.shape
+    if labels.dtype.kind == "u":  # int64 row starts + uint64 labels would give float64, useless as indices
+        labels = labels.astype(xp.int64)
+    return xp.arange(0, n * c, c) + labels
+
+
 class CrossEntropy(Function):
     """Mean (or sum, or per-sample) of -log softmax(z)[y] for logits z (N, C) and labels y (N,).
 
@@ -212,21 +233,11 @@ class CrossEntropy(Function):
 
     def forward(self, logits, labels=None, reduction="mean"):
         check_reduction(reduction, "cross_entropy")
-        if logits.ndim != 2:
-            raise ShapeError(
-                f"cross_entropy: logits must be (N, C), got shape {tuple(logits.shape)}; "
-                "for a single sample use logits.reshape(1, -1)"
-            )
-        xp = array_module(logits)
-        labels = xp.asarray(labels)  # a host array or a list is accepted even when the logits are on the GPU
-        check_labels(labels, logits)
-        n, c = logits.shape
+        self.picked, self.reduction = label_entries(logits, labels, "cross_entropy", "logits"), reduction
+        xp, n = array_module(logits), logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
         self.sums = self.exp.sum(axis=1)
-        if labels.dtype.kind == "u":  # int64 row starts + uint64 labels would give float64, useless as indices
-            labels = labels.astype(xp.int64)
-        self.picked, self.reduction = xp.arange(0, n * c, c) + labels, reduction  # flat index of z_i[y_i]
         losses = xp.log(self.sums) - shifted.take(self.picked)
         if reduction == "none":
             return losses
@@ -255,18 +266,8 @@ class NLLLoss(Function):
 
     def forward(self, log_probs, labels=None, reduction="mean"):
         check_reduction(reduction, "nll_loss")
-        if log_probs.ndim != 2:
-            raise ShapeError(
-                f"nll_loss: log-probabilities must be (N, C), got shape {tuple(log_probs.shape)}; "
-                "for a single sample use reshape(1, -1)"
-            )
-        xp = array_module(log_probs)
-        labels = xp.asarray(labels)
-        check_labels(labels, log_probs, "nll_loss")
-        n, c = log_probs.shape
-        if labels.dtype.kind == "u":  # int64 + uint64 would give float64 (see CrossEntropy)
-            labels = labels.astype(xp.int64)
-        self.picked, self.shape, self.reduction = xp.arange(0, n * c, c) + labels, log_probs.shape, reduction
+        self.picked = label_entries(log_probs, labels, "nll_loss", "log-probabilities")
+        self.shape, self.reduction, n = log_probs.shape, reduction, log_probs.shape[0]
         losses = -log_probs.take(self.picked)
         if reduction == "none":
             return losses
