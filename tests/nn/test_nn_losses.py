@@ -122,8 +122,11 @@ def test_nll_loss_checks_its_labels_and_input_under_its_own_name():
     logp = tg.Tensor(np.log(np.full((3, 4), 0.25)))
     with pytest.raises(LabelError, match=r"nll_loss: labels must lie in \[0, 4\).*subtract 1"):
         F.nll_loss(logp, np.array([1, 4, 2]))
-    with pytest.raises(ShapeError, match=r"nll_loss: log-probabilities must be \(N, C\)"):
-        F.nll_loss(tg.Tensor(np.zeros(4)), np.array([1]))
+    for bad in (np.zeros(4), np.float64(0.0)):  # 1-D and 0-d: said before any indexing
+        with pytest.raises(ShapeError, match=r"nll_loss: log-probabilities must be \(N, C\)"):
+            F.nll_loss(tg.Tensor(bad), np.array([1]))
+        with pytest.raises(ShapeError, match=r"cross_entropy: logits must be \(N, C\)"):
+            F.cross_entropy(tg.Tensor(bad), np.array([1]))
     with pytest.raises(HyperparameterError, match="NLLLoss: reduction"):
         nn.NLLLoss("avg")
 

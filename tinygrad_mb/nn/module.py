@@ -260,9 +260,9 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget all accumulated gradients: ``p.grad = None``, or zeros in place with ``set_to_none=False``."""
         for p in self._tensor_list("_parameter_names"):
-            if set_to_none or p.grad is None:
+            if set_to_none:
                 p.grad = None
-            else:
+            elif p.grad is not None:
                 p.grad[...] = 0
 
     def to(self, backend_name: str | None = None, dtype: Any = None) -> Module:

@@ -333,7 +333,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias in one fused op (weight: (out_features, in_features))."""
-    x = _lift(x, weight)  # a list or an array as input: a constant tensor where the weight lives
+    if not isinstance(x, Tensor):  # a list or an array as input: a constant tensor where the weight lives
+        x = _lift(x, weight)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)

@@ -194,19 +194,18 @@ def check_labels(labels: Any, logits: Any, op: str = "cross_entropy") -> None:
         )
 
 
-def label_entries(scores: Any, labels: Any, op: str, what: str) -> Any:
+def label_entries(xp: Any, scores: Any, labels: Any, op: str, what: str) -> Any:
     """The flat index i * C + y_i of each sample's entry scores[i, y_i], after checking shapes and labels.
 
     ``take`` and ``put`` with this index count elements row by row, whatever
     the memory layout. ``labels`` may be a host array or a list even when the
-    (N, C) ``scores`` live on the GPU.
+    (N, C) ``scores`` live on the GPU; ``xp`` is the scores' array module.
     """
     if scores.ndim != 2:
         raise ShapeError(
             f"{op}: {what} must be (N, C), got shape {tuple(scores.shape)}; "
             "for a single sample use reshape(1, -1)"
         )
-    xp = array_module(scores)
     labels = xp.asarray(labels)
     check_labels(labels, scores, op)
     n, c = scores.shape
@@ -233,8 +232,9 @@ class CrossEntropy(Function):
 
     def forward(self, logits, labels=None, reduction="mean"):
         check_reduction(reduction, "cross_entropy")
-        self.picked, self.reduction = label_entries(logits, labels, "cross_entropy", "logits"), reduction
-        xp, n = array_module(logits), logits.shape[0]
+        xp = array_module(logits)
+        self.picked, self.reduction = label_entries(xp, logits, labels, "cross_entropy", "logits"), reduction
+        n = logits.shape[0]
         shifted = logits - logits.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
         self.sums = self.exp.sum(axis=1)
@@ -266,7 +266,7 @@ class NLLLoss(Function):
 
     def forward(self, log_probs, labels=None, reduction="mean"):
         check_reduction(reduction, "nll_loss")
-        self.picked = label_entries(log_probs, labels, "nll_loss", "log-probabilities")
+        self.picked = label_entries(array_module(log_probs), log_probs, labels, "nll_loss", "log-probabilities")
         self.shape, self.reduction, n = log_probs.shape, reduction, log_probs.shape[0]
         losses = -log_probs.take(self.picked)
         if reduction == "none":

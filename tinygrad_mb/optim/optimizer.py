@@ -100,9 +100,9 @@ class Optimizer:
         filled with zeros, as PyTorch's ``zero_grad(set_to_none=False)`` does.
         """
         for p in self.params:
-            if set_to_none or p.grad is None:
+            if set_to_none:
                 p.grad = None
-            else:
+            elif p.grad is not None:
                 p.grad[...] = 0
 
     def step(self) -> None:  # pragma: no cover - abstract
