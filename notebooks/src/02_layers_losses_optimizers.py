@@ -12,7 +12,8 @@
 # 2. a `Linear` layer and a multi-layer perceptron (MLP);
 # 3. the cross-entropy loss, computed stably;
 # 4. stochastic gradient descent, and the training loop;
-# 5. the mistakes the trained network makes.
+# 5. the mistakes the trained network makes;
+# 6. five optimizers compared, each at its own learning rate.
 
 # %%
 # %matplotlib inline
@@ -389,8 +390,81 @@ check_sgd_momentum(MomentumSGD)
 # %% [markdown]
 # The library's versions of everything built here: `nn.Linear`, `nn.Sequential`, `nn.ReLU`,
 # `nn.CrossEntropyLoss` / `F.cross_entropy` (fused and stable) and `optim.SGD(params, lr, momentum=...)`
-# (also with Nesterov momentum and weight decay), plus `optim.Adam`. Notebook 03 uses them to compare
-# batch, stochastic and mini-batch gradient descent.
+# (also with Nesterov momentum and weight decay), plus the adaptive optimizers `optim.Adagrad`,
+# `optim.RMSprop` and `optim.Adam`. Notebook 03 uses them to compare batch, stochastic and mini-batch
+# gradient descent.
 
 # %%
 print(optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+
+# %% [markdown]
+# ## 8. Five optimizers, each at its own learning rate
+#
+# The **adaptive** optimizers divide each weight's step by a running measure of that weight's gradient
+# size: Adagrad by the root of the sum of all its squared gradients so far, RMSprop by the root of a
+# running mean of them, Adam like RMSprop with momentum on top. Their steps are therefore about `lr` per
+# weight whatever the scale of the gradient, while plain SGD's step is `lr` times the gradient. So the
+# same number means very different things to different optimizers, and comparing them at one shared
+# learning rate compares nothing. Below, each one trains the same network from the same initial weights
+# on the same shuffled batches for 10 epochs, at every rate of a grid from 0.001 to 3.
+
+# %%
+OPTIMIZERS = {
+    "SGD": lambda params, lr: optim.SGD(params, lr=lr),
+    "SGD + momentum 0.9": lambda params, lr: optim.SGD(params, lr=lr, momentum=0.9),
+    "Adagrad": lambda params, lr: optim.Adagrad(params, lr=lr),
+    "RMSprop": lambda params, lr: optim.RMSprop(params, lr=lr),
+    "Adam": lambda params, lr: optim.Adam(params, lr=lr),
+}
+RATES = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+
+
+def train_curve(make_optimizer, lr, epochs=10):
+    """Training loss after each epoch (index 0: before training); NaN once the loss is no longer finite."""
+    model = make_mlp(seed=0)
+    opt = make_optimizer(model.parameters(), lr)
+    loader = train.loader(batch_size=32, shuffle=True, seed=0)
+    curve = [evaluate(model, train)[0]]
+    for _ in range(epochs):
+        for xb, yb in loader:
+            loss = F.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        curve.append(evaluate(model, train)[0])
+        if not math.isfinite(curve[-1]):  # diverged: the rest would be NaN too
+            curve += [math.nan] * (epochs + 1 - len(curve))
+            break
+    return curve
+
+
+curves = {name: {lr: train_curve(make, lr) for lr in RATES} for name, make in OPTIMIZERS.items()}
+best_rate = {name: min(RATES, key=lambda lr: c[lr][-1] if math.isfinite(c[lr][-1]) else math.inf)
+             for name, c in curves.items()}
+for name, lr in best_rate.items():
+    print(f"{name:20s} best rate {lr:<6g} final training loss {curves[name][lr][-1]:.4f}")
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.4))
+for name, by_rate in curves.items():
+    finals = [by_rate[lr][-1] if math.isfinite(by_rate[lr][-1]) else np.nan for lr in RATES]
+    line, = ax1.plot(RATES, finals, "o-", ms=4, label=name)
+    ax2.plot(range(len(by_rate[best_rate[name]])), by_rate[best_rate[name]], "o-", ms=3, color=line.get_color(),
+             label=f"{name}, lr = {best_rate[name]:g}")
+ax1.set(xscale="log", yscale="log", xlabel="learning rate (log scale)",
+        ylabel="training loss after 10 epochs (log scale)",
+        title="Each optimizer has its own good rates\n(colours as on the right; a missing point: diverged)")
+ax2.set(yscale="log", xlabel="epoch", ylabel="cross-entropy on the full training set (log scale)",
+        title="Each at its best rate from the grid")
+ax2.legend(fontsize=8.5)
+fig.suptitle("MLP 64-64-10 on 8×8 digits, mini-batches of 32, same initial weights and batches")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** Every curve on the left is U-shaped: too small a rate barely moves in 10 epochs,
+# too large a rate makes the loss bounce or diverge. The good rates of the adaptive optimizers sit far
+# to the left of plain SGD's, and momentum 0.9 moves SGD's about ten times to the left, since a
+# momentum step adds up to 1 / (1 - 0.9) = 10 past gradients. On the right, at their own best rates,
+# the five end much closer together than a shared rate would suggest. Compare optimizers (or batch
+# sizes, as notebook 05 does) only after giving each its own rate.
