@@ -103,6 +103,12 @@ def test_python_and_numpy_conversions():
     assert [x.item() for x in t] == [1.5, -2.0]
     with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
         list(tg.Tensor(5.0))
+    with pytest.raises(TypeError, match=r"len\(\) of a 0-d tensor.*\.item\(\)"):
+        len(tg.Tensor(5.0))
+    assert len(t) == 2 and bool(tg.Tensor([3.0])) and not tg.Tensor(0.0)
+    for several in ([1.0, 2.0], np.zeros(0)):
+        with pytest.raises(ValueError, match=r"truth value of a tensor with \d elements is ambiguous.*item\(\)"):
+            bool(tg.Tensor(several))
     with pytest.raises(TypeError, match="only integer tensors"):
         [1, 2][tg.Tensor(1.0)]
     assert isinstance(np.ones(2) + t, tg.Tensor)  # NumPy on the left still gives a Tensor

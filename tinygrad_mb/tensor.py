@@ -295,6 +295,8 @@ class Tensor:
     is_leaf = property(lambda self: self._ctx is None, doc="True unless made by a tracked op.")
 
     def __len__(self) -> int:
+        if self.ndim == 0:  # NumPy's "len() of unsized object" does not say what to do
+            raise TypeError("len() of a 0-d tensor; it has no first axis (use .item() for its value)")
         return len(self.data)
 
     def __repr__(self) -> str:
@@ -313,6 +315,11 @@ class Tensor:
         return id(self)
 
     def __bool__(self) -> bool:
+        if self.data.size != 1:  # NumPy's message names a.any() and a.all(), which tensors do not have
+            raise ShapeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; compare a single "
+                "element (e.g. loss.item() < 0.1), or reduce first, e.g. (x > 0).numpy().all()"
+            )
         return bool(self.data)
 
     def __iter__(self):  # Python would otherwise index 0, 1, ... until IndexError: a 0-d tensor looked empty
