@@ -50,11 +50,8 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     The fused op checks the reduction.
     """
     if not isinstance(target, Tensor):
-        target = _target_array(target, pred)
-        given_integers = target.dtype.kind in "iu"  # class labels, most likely (see the shape check)
-        target = Tensor(target, dtype=pred.dtype, backend=pred.backend)  # where pred is
-    else:
-        given_integers = target.dtype.kind in "iu"
+        target = Tensor(_target_array(target, pred), backend=pred.backend)  # where pred is, in its own dtype
+    given_integers = target.dtype.kind in "iu"  # class labels, most likely (see the shape check)
     if target.dtype != pred.dtype:
         target = target.astype(pred.dtype)
     if tuple(target.shape) != tuple(pred.shape):
