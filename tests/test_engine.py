@@ -82,15 +82,27 @@ def test_the_order_puts_every_node_before_its_inputs_in_a_random_graph(seed):
         i, j = rng.integers(0, len(nodes), size=2)
         nodes.append(nodes[i] * 0.5 + nodes[j] * 0.25 if rng.random() < 0.5 else (nodes[i] * 0.1).exp())
     out = nodes[-1] + nodes[len(nodes) // 2]
-    order = out._topological_order()
-    position = {id(t): k for k, t in enumerate(order)}
-    assert len(position) == len(order) and order[0] is out
-    for node in order:
+    # Every op result in the graph (a plain search here), each with a spy on its op's backward
+    # that records the order in which backward() runs them.
+    results, stack = {}, [out]
+    while stack:
+        node = stack.pop()
+        if node._ctx is not None and id(node) not in results:
+            results[id(node)] = node
+            stack += [p for p in node._ctx.parents if isinstance(p, Tensor)]
+    ran: list[int] = []
+    for node in results.values():
+        fn = node._ctx
+        fn.backward = lambda g, fn=fn, node=node: (ran.append(id(node)), type(fn).backward(fn, g))[1]
+    out.backward(retain_graph=True)
+    position = {node_id: k for k, node_id in enumerate(ran)}
+    assert sorted(position) == sorted(results) and len(ran) == len(results), "an op was skipped or ran twice"
+    assert ran[0] == id(out)
+    for node in results.values():
         for parent in node._ctx.parents:
             if isinstance(parent, Tensor) and parent._ctx is not None:
-                assert position[id(parent)] > position[id(node)], "an input came before its consumer"
+                assert position[id(parent)] > position[id(node)], "an input ran before its consumer"
     # and the gradients are right: compare with central differences
-    out.backward(retain_graph=True)
     analytic = [0.0 if leaf.grad is None else leaf.grad.item() for leaf in leaves]  # None: out ignores it
 
     def rebuild(values):
@@ -137,6 +149,37 @@ def test_second_backward_through_a_freed_graph_says_what_to_do():
     loss.backward()
     with pytest.raises(GraphReleasedError, match="retain_graph=True"):
         loss.backward()
+
+
+def test_a_backward_that_fails_half_way_leaves_every_grad_as_it_was():
+    # y's own leaf (b) is reached first, then the shared part, freed by the first backward:
+    # the error must come before anything is written, so b.grad keeps its old value.
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    shared = a * 2
+    shared.sum().backward()
+    b.grad = np.array([10.0, 10.0], dtype=np.float32)
+    y = (shared * b).sum()
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        y.backward()
+    np.testing.assert_array_equal(b.grad, [10.0, 10.0])
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+
+
+def test_a_custom_backward_with_too_few_gradients_writes_no_grad():
+    class Broken(Function):  # two inputs, one gradient: a mistake the engine must name
+        def forward(self, u, v):
+            return u * v
+
+        def backward(self, g):
+            return g
+
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    loss = (Broken.apply(a, b) + b).sum()  # b's gradient from "+ b" arrives before Broken's backward runs
+    with pytest.raises(BackwardError, match="returned 1 gradient"):
+        loss.backward()
+    assert a.grad is None and b.grad is None
 
 
 def test_backward_on_a_non_scalar_needs_a_gradient():

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import operator
 import threading
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,18 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
 
 _recorded_ops = itertools.count()  # numbers every recorded op, in the order the ops ran
-_sequence_number = operator.attrgetter("_ctx.sequence_number")  # of the op that made a tensor
+
+
+def _live_ctx(tensor: Tensor) -> Function:
+    """The op that made ``tensor``; GraphReleasedError if an earlier backward() already freed it."""
+    fn = tensor._ctx
+    if fn.parents is None:
+        raise GraphReleasedError(
+            "backward() through a graph that was already freed by an earlier backward(); "
+            "pass retain_graph=True to the first backward() if you need to go through it twice, "
+            "or recompute the forward pass"
+        )
+    return fn
 
 
 class Function:
@@ -417,7 +428,9 @@ class Tensor:
                 again; by default it is freed to release memory.
 
         Gradients *accumulate* into ``.grad`` (like PyTorch), so call
-        ``zero_grad()`` (or set ``.grad = None``) between steps.
+        ``zero_grad()`` (or set ``.grad = None``) between steps. They are
+        written only once the whole walk has succeeded: if an op's backward
+        fails half-way, every ``.grad`` keeps the value it had.
         """
         if not self.requires_grad:
             raise BackwardError(
@@ -444,14 +457,19 @@ class Tensor:
         if self._ctx is None:  # backward on a leaf: its gradient is the one given
             self._accumulate_grad(grad, set())
             return
+        # Reverse topological order without a separate search: every recorded op got a
+        # sequence number when it ran, and an op's inputs always ran before it, so taking
+        # the pending node with the highest number first runs each node only after all
+        # of its consumers (PyTorch's engine orders its ready queue the same way).
+        # ``pending`` is a heap of (-number, node): heapq pops the smallest, i.e. the newest.
         grads = {id(self): grad}  # dL/d(node) for op results not yet processed
-        handed_out: set[int] = set()  # ids of arrays already stored in some .grad
-        for node in self._topological_order():
-            g = grads.pop(id(node), None)
-            if g is None:  # no path from here to the output carried a gradient
-                continue
+        pending = [(-_live_ctx(self).sequence_number, self)]
+        leaf_grads = []  # (tensor, gradient): written to .grad at the end, so an error leaves every .grad as it was
+        while pending:
+            node = heappop(pending)[1]
+            g = grads.pop(id(node))
             if node._retains_grad:
-                node._accumulate_grad(g, handed_out)
+                leaf_grads.append((node, g))
             fn = node._ctx
             in_grads = fn.backward(g)
             if type(in_grads) is not tuple:
@@ -476,14 +494,21 @@ class Tensor:
                         ) from None
                 if pg.dtype != data.dtype:
                     pg = pg.astype(data.dtype)
-                if parent._ctx is None:  # a leaf (a parameter, an input): into .grad at once
-                    parent._accumulate_grad(pg, handed_out)
+                if parent._ctx is None:  # a leaf (a parameter, an input): its .grad, once all went well
+                    leaf_grads.append((parent, pg))
                     continue
                 key = id(parent)
                 previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
+                if previous is None:  # the first contribution: the node now waits its turn
+                    grads[key] = pg
+                    heappush(pending, (-_live_ctx(parent).sequence_number, parent))
+                else:
+                    grads[key] = previous + pg
             if not retain_graph:
                 fn.release()
+        handed_out: set[int] = set()  # ids of arrays already stored in some .grad
+        for tensor, g in leaf_grads:
+            tensor._accumulate_grad(g, handed_out)
 
     def _accumulate_grad(self, g: Any, handed_out: set[int]) -> None:
         # A gradient array may be shared (an add passes the same array to both
@@ -499,34 +524,6 @@ class Tensor:
             self.grad = self.grad + g
             if isinstance(self.grad, np.generic):  # NumPy's sum of two 0-d arrays is a scalar
                 self.grad = np.asarray(self.grad)
-
-    def _topological_order(self) -> list[Tensor]:
-        """The op results this tensor depends on, newest first: each before all of its inputs.
-
-        Leaves are left out: they have no backward to run, and receive their
-        gradients straight from the ops that consumed them. The order needs no
-        depth-first search: every recorded op gets a number from a counter when
-        it runs (:meth:`Function.apply`), and an op's inputs always exist
-        before it does, so sorting by that number, highest first, puts every
-        node ahead of the nodes it was computed from. (PyTorch's engine orders
-        its work by such "sequence numbers" too.) The walk that collects the
-        nodes uses a stack, not recursion, so deep graphs are fine.
-        """
-        found = {id(self): self}
-        stack = [self]
-        while stack:
-            parents = stack.pop()._ctx.parents
-            if parents is None:
-                raise GraphReleasedError(
-                    "backward() through a graph that was already freed by an earlier backward(); "
-                    "pass retain_graph=True to the first backward() if you need to go through it twice, "
-                    "or recompute the forward pass"
-                )
-            for parent in parents:
-                if isinstance(parent, Tensor) and parent._ctx is not None and id(parent) not in found:
-                    found[id(parent)] = parent
-                    stack.append(parent)
-        return sorted(found.values(), key=_sequence_number, reverse=True)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
