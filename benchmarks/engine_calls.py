@@ -46,9 +46,15 @@ class EngineCallsMLP:
 
     def step(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """One SGD update on ``(x, y)``, call for call as tinygrad_mb; returns the loss before it."""
+        saved = self.forward(x, y)
+        self.update(self.backward(saved))
+        return saved[-1]
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> tuple:
+        """What backward needs (as the ops save it), the loss last."""
         W1, b1, W2, b2 = self.W1, self.b1, self.W2, self.b2
         n = x.shape[0]
-        # forward: ops.linear, ops.relu, ops.linear (each result a fresh array)
+        # ops.linear, ops.relu, ops.linear (each result a fresh array)
         h = x.dot(W1.T)
         h += b1
         r = np.maximum(h, 0)
@@ -64,11 +70,16 @@ class EngineCallsMLP:
         e = np.exp(shifted)
         sums = e.sum(axis=1)
         loss = np.asarray((np.log(sums) - shifted.take(picked)).sum() / n)
-        # backward(): the seed gradient, then each op's backward in reverse order
+        return x, r, e, sums, picked, loss
+
+    def backward(self, saved: tuple) -> tuple[np.ndarray, ...]:
+        """The seed gradient, then each op's backward in reverse order: dW1, db1, dW2, db2."""
+        x, r, e, sums, picked, loss = saved
+        W1, W2 = self.W1, self.W2
         seed = np.ones_like(loss)
         dz = e / sums[:, None]
         dz.put(picked, dz.take(picked) - 1)
-        dz *= seed / n
+        dz *= seed / x.shape[0]
         dr = dz.dot(W2)
         dW2 = np.empty(W2.shape, dtype=dz.dtype, order="F")
         r.T.dot(dz, out=dW2.T)
@@ -77,10 +88,12 @@ class EngineCallsMLP:
         dW1 = np.empty(W1.shape, dtype=dh.dtype, order="F")  # no dL/dx: the input needs no gradient
         x.T.dot(dh, out=dW1.T)
         db1 = dh.sum(axis=0)
-        # SGD.step(): p -= lr * grad, parameter by parameter
-        for p, g in ((W1, dW1), (b1, db1), (W2, dW2), (b2, db2)):
+        return dW1, db1, dW2, db2
+
+    def update(self, grads: tuple[np.ndarray, ...]) -> None:
+        """SGD.step(): p -= lr * grad, parameter by parameter."""
+        for p, g in zip((self.W1, self.b1, self.W2, self.b2), grads):
             self.add_scaled_(p, -self.lr, g)
-        return loss
 
     def weights(self) -> dict[str, np.ndarray]:
         """Current weights in PyTorch names and layout."""

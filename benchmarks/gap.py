@@ -14,7 +14,11 @@ Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max
    the graph, backward's walk over it, the module and optimizer loops. Timed on
    a 4-4-3 MLP at batch 1, where the arithmetic costs next to nothing, and on
    the benchmark's 784-128-10 MLP at batch sizes 1 and 32.
-2. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
+2. **The step in three parts**: the clock read after the forward pass (the
+   loss, with its graph), after backward (gradients) and after the SGD update,
+   for tinygrad_mb's calls without the engine and for tinygrad_mb, at the
+   full size: where the engine's bookkeeping goes.
+3. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
    twice (the temporary ``lr * g``, then the subtraction). The hand-written
    step folds ``lr`` into its output gradient, so its weight gradients come out
    already scaled and one subtraction does. NumPy has no one-pass ``a*x + y``;
@@ -27,7 +31,9 @@ Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max
 from __future__ import annotations
 
 import argparse
+import random
 import sys
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -86,6 +92,48 @@ def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
     return step_times(TINY, 1, repeats, target_s)
 
 
+PHASES = ("forward", "backward", "update")  # loss with its graph; gradients; SGD step
+
+
+def phase_times(sizes: tuple[int, int, int], batch: int, repeats: int, steps: int) -> dict[str, dict[str, Summary]]:
+    """Seconds per phase of a step, ``{implementation: {phase: Summary}}``, for the engine's calls and tinygrad_mb.
+
+    Both run the step as ``forward``, ``backward`` and ``update``, with the clock
+    read between the parts; ``repeats`` rounds of ``steps`` steps each, the two
+    in a fresh order every round, on one BLAS thread.
+    """
+    if tinygrad_mlp.unavailable() is not None:
+        return {}
+    weights = initial_weights(sizes=sizes)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], size=batch)
+    models = {ENGINE_CALLS: EngineCallsMLP(weights), TINYGRAD: tinygrad_mlp.TinygradMLP(weights)}
+    batches = {name: model.prepare(x, y) for name, model in models.items()}
+    per_round: dict[str, list[list[float]]] = {name: [] for name in models}
+    clock, order = time.perf_counter, list(models)
+    with blas_threads(1):
+        for round_ in range(repeats + 1):  # round 0 warms up
+            random.Random(round_).shuffle(order)
+            for name in order:
+                model, (xb, yb), spent = models[name], batches[name], [0.0, 0.0, 0.0]
+                for _ in range(steps):
+                    t0 = clock()
+                    out = model.forward(xb, yb)
+                    t1 = clock()
+                    grads = model.backward(out)
+                    t2 = clock()
+                    model.update(grads)
+                    t3 = clock()
+                    spent[0] += t1 - t0
+                    spent[1] += t2 - t1
+                    spent[2] += t3 - t2
+                if round_:
+                    per_round[name].append([t / steps for t in spent])
+    return {name: {phase: Summary.of([r[k] for r in rounds]) for k, phase in enumerate(PHASES)}
+            for name, rounds in per_round.items()}
+
+
 def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     """Seconds per update of a first-layer weight: two passes (lr * g, then subtract), one, and tinygrad_mb's.
 
@@ -130,12 +178,29 @@ def step_rows(times: dict[str, Summary], sizes: tuple[int, int, int], batch: int
     return rows
 
 
+def phase_rows(phases: dict[str, dict[str, Summary]], batch: int) -> list[list[str]]:
+    """Table rows for one :func:`phase_times` result: each phase of each step, and what the engine adds to it."""
+    model = f"{'-'.join(map(str, FULL))} MLP, batch {batch}"
+    rows = [[f"{phase}, {model}: {name}", _us(s)] for name, parts in phases.items() for phase, s in parts.items()]
+    if len(phases) == 2:
+        for phase in PHASES:
+            added = (phases[TINYGRAD][phase].median - phases[ENGINE_CALLS][phase].median) * 1e6
+            rows.append([f"→ {phase}, {model}: {TINYGRAD}'s bookkeeping", f"{added:+.1f}"])
+    return rows
+
+
 def report(book: dict[str, Summary], sgd: dict[str, Summary],
-           full: dict[int, dict[str, Summary]] | None = None) -> str:
-    """The measurements as a Markdown table (µs, median [min–max]); ``full`` maps batch size to step times."""
+           full: dict[int, dict[str, Summary]] | None = None,
+           phases: dict[int, dict[str, dict[str, Summary]]] | None = None) -> str:
+    """The measurements as a Markdown table (µs, median [min–max]).
+
+    ``full`` maps a batch size to step times, ``phases`` to the times of the parts of a step.
+    """
     rows = step_rows(book, TINY, 1)
     for batch, times in (full or {}).items():
         rows += step_rows(times, FULL, batch)
+    for batch, parts in (phases or {}).items():
+        rows += phase_rows(parts, batch)
     for label, s in sgd.items():
         code, _, threads = label.partition(" [")  # "stmt [all BLAS threads]" or just "stmt"
         threads = threads.rstrip("]") or "1 BLAS thread"
@@ -150,7 +215,8 @@ def main(argv: list[str] | None = None) -> str:
     repeats, target_s = (3, 0.02) if args.quick else (15, 0.15)
     book = bookkeeping(repeats, target_s)
     full = {batch: step_times(FULL, batch, repeats, target_s) for batch in FULL_BATCHES}
-    table = report(book, sgd_update(repeats, target_s), full)
+    phases = {batch: phase_times(FULL, batch, repeats, 10 if args.quick else 200) for batch in FULL_BATCHES}
+    table = report(book, sgd_update(repeats, target_s), full, phases)
     print(table)
     return table
 

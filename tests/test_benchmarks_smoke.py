@@ -122,10 +122,33 @@ def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
     threaded = f"{gap.ADD_SCALED} [{gap.ALL_THREADS}]"
     assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED, threaded}
-    table = gap.report(book, sgd, full)
-    assert table.count("\n") == 15  # header, rule, 5 rows per step measurement, 4 update rows
+    phases = {4: gap.phase_times(gap.FULL, 4, repeats=2, steps=3)}
+    assert set(phases[4]) == {gap.ENGINE_CALLS, "tinygrad_mb"}
+    assert all(set(parts) == set(gap.PHASES) for parts in phases[4].values())
+    assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for parts in phases[4].values() for s in parts.values())
+    table = gap.report(book, sgd, full, phases)
+    assert table.count("\n") == 24  # header, rule, 5 rows per step measurement, 9 phase rows, 4 update rows
     assert "4-4-3 MLP, batch 1: tinygrad_mb's bookkeeping" in table and "784-128-10 MLP, batch 4: the API's" in table
+    assert "→ backward, 784-128-10 MLP, batch 4: tinygrad_mb's bookkeeping" in table
     assert table.count("1 BLAS thread: `") == 3 and "all BLAS threads: `add_scaled_(p, -lr, g)`" in table
+
+
+def test_the_step_in_parts_is_the_step():
+    """forward, backward and update in turn do what step() does, for the engine's calls and for tinygrad_mb."""
+    from benchmarks.engine_calls import EngineCallsMLP
+    from benchmarks.tinygrad_mlp import TinygradMLP
+
+    weights = problem.initial_weights(sizes=gap.TINY)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, gap.TINY[0]), dtype=np.float32), rng.integers(0, gap.TINY[-1], size=5)
+    for build in (EngineCallsMLP, TinygradMLP):
+        whole, parts = build(weights), build(weights)
+        xb, yb = whole.prepare(x, y)
+        whole.step(xb, yb)
+        parts.update(parts.backward(parts.forward(*parts.prepare(x, y))))
+        for name, w in whole.weights().items():
+            np.testing.assert_array_equal(parts.weights()[name], w, err_msg=f"{build.__name__}: {name}")
+        assert not np.array_equal(whole.weights()["0.weight"], weights["0.weight"])  # a real update happened
 
 
 def test_engine_calls_step_is_tinygrad_mb_without_the_engine():
