@@ -166,6 +166,33 @@ def test_a_backward_that_fails_half_way_leaves_every_grad_as_it_was():
     np.testing.assert_array_equal(a.grad, [2.0, 2.0])
 
 
+def test_a_weight_used_many_times_holds_one_gradient_during_backward():
+    # An unrolled loop uses the same weight at every step. Its contributions must be summed as
+    # they arrive: keeping each one until the end would hold uses x weight-size bytes at once.
+    alive: list[weakref.ref] = []
+    most_alive = 0
+
+    class Scale(Function):  # out = w * x; records how many of its earlier gradients for w still exist
+        def forward(self, w, x):
+            self.w, self.x = w, x
+            return w * x
+
+        def backward(self, g):
+            nonlocal most_alive
+            most_alive = max(most_alive, sum(ref() is not None for ref in alive))
+            gw = g * self.x
+            alive.append(weakref.ref(gw))
+            return gw, g * self.w
+
+    w = Tensor(np.full(1000, 0.5), dtype="float64", requires_grad=True)
+    h = Tensor(np.ones(1000), dtype="float64", requires_grad=True)
+    for _ in range(30):
+        h = Scale.apply(w, h)
+    h.sum().backward()
+    assert most_alive <= 2, f"{most_alive} gradients of w were alive at once"
+    np.testing.assert_allclose(w.grad, 30 * 0.5**29)  # d/dw of w^30 (times h0 = 1)
+
+
 def test_a_custom_backward_with_too_few_gradients_writes_no_grad():
     class Broken(Function):  # two inputs, one gradient: a mistake the engine must name
         def forward(self, u, v):

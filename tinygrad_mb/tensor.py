@@ -464,12 +464,15 @@ class Tensor:
         # ``pending`` is a heap of (-number, node): heapq pops the smallest, i.e. the newest.
         grads = {id(self): grad}  # dL/d(node) for op results not yet processed
         pending = [(-_live_ctx(self).sequence_number, self)]
-        leaf_grads = []  # (tensor, gradient): written to .grad at the end, so an error leaves every .grad as it was
+        # id -> (tensor, summed gradient) for the leaves (and retain_grad() results): written to .grad
+        # only at the end, so an error half-way leaves every .grad as it was. Summed as they arrive, so a
+        # weight used many times (an unrolled RNN) holds one gradient array here, not one per use.
+        leaf_grads: dict[int, tuple[Tensor, Any]] = {}
         while pending:
             node = heappop(pending)[1]
             g = grads.pop(id(node))
             if node._retains_grad:
-                leaf_grads.append((node, g))
+                leaf_grads[id(node)] = (node, g)
             fn = node._ctx
             in_grads = fn.backward(g)
             if type(in_grads) is not tuple:
@@ -495,7 +498,9 @@ class Tensor:
                 if pg.dtype != data.dtype:
                     pg = pg.astype(data.dtype)
                 if parent._ctx is None:  # a leaf (a parameter, an input): its .grad, once all went well
-                    leaf_grads.append((parent, pg))
+                    key = id(parent)
+                    previous = leaf_grads.get(key)
+                    leaf_grads[key] = (parent, pg if previous is None else previous[1] + pg)
                     continue
                 key = id(parent)
                 previous = grads.get(key)
@@ -507,7 +512,7 @@ class Tensor:
             if not retain_graph:
                 fn.release()
         handed_out: set[int] = set()  # ids of arrays already stored in some .grad
-        for tensor, g in leaf_grads:
+        for tensor, g in leaf_grads.values():
             tensor._accumulate_grad(g, handed_out)
 
     def _accumulate_grad(self, g: Any, handed_out: set[int]) -> None:
