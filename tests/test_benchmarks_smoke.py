@@ -241,5 +241,54 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_modules_stay_short():
-    for module in (gap, gpu, numpy_mlp, problem, report, run, throughput, timing):
+    from benchmarks import targets
+
+    for module in (gap, gpu, numpy_mlp, problem, report, run, targets, throughput, timing):
         assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__
+
+
+def _fake_results(ours_s: float, limit_s: float, torch_s: float, add_us: float) -> dict:
+    """A results.json as the runner writes it (batch sizes as strings), with chosen seconds per step."""
+    def timing(seconds_per_step):
+        return {bs: {"seconds": [seconds_per_step * int(bs)] * 3} for bs in ("1", "32", "128", "8192")}
+
+    return {
+        "machine": {"date": "2026-12-02 12:00 UTC"}, "config": {"sections": ["mlp", "overhead", "memory"]},
+        "mlp": {"results": {"hand-written NumPy, 1 thread": timing(limit_s), "hand-written NumPy, 2 threads":
+                            timing(2 * limit_s), "PyTorch, 1 thread": timing(torch_s),
+                            "tinygrad_mb, 2 threads": timing(ours_s)}},
+        "overhead": {"per_call_s": {"numpy": {"add": [0.3e-6] * 3}, "tinygrad_mb": {"add": [add_us * 1e-6] * 3}}},
+        "memory": {"training": {"tinygrad_mb": {"growth": 0, "peak_growth": 2**20, "complete": True}},
+                   "imports": {"tinygrad_mb": {"seconds": [0.1] * 3, "matplotlib_imported": False}}},
+    }
+
+
+def test_targets_are_checked_per_run_and_counted():
+    from benchmarks import targets
+
+    good = _fake_results(ours_s=1.0, limit_s=0.97, torch_s=2.0, add_us=1.5)  # 0.97 of the limit everywhere
+    slow = _fake_results(ours_s=1.0, limit_s=0.6, torch_s=0.9, add_us=2.5)  # 0.6 of the limit, PyTorch faster
+    slow.pop("memory")
+    text = targets.table({"good run": good, "slow run": slow})
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
+    assert rows["batch 32: tinygrad_mb / limit ≥ 0.85"].endswith("| 0.970 ✓ | 0.600 ✗ | 1 of 2 |")
+    assert rows["batch 1: tinygrad_mb / limit ≥ 0.5"].endswith("| 0.970 ✓ | 0.600 ✓ | 2 of 2 |")
+    assert rows["batch 1: faster than PyTorch"].endswith("| 2.00× ✓ | 0.90× ✗ | 1 of 2 |")
+    assert rows["tracked add ≤ 2.0 µs"].endswith("| 1.50 µs ✓ | 2.50 µs ✗ | 1 of 2 |")
+    assert rows["tracked add ≤ 7× np.add"].endswith("| 5.0× ✓ | 8.3× ✗ | 1 of 2 |")
+    assert rows["peak RSS growth ≤ 5 MiB"].endswith("| +1.0 MiB ✓ | not measured | 1 of 1 |")
+    assert rows["import < 0.3 s, no matplotlib"].endswith("| 100 ms ✓ | not measured | 1 of 1 |")
+
+
+def test_targets_tool_reads_results_files_and_names_a_bad_one(tmp_path, capsys):
+    import json
+
+    from benchmarks import targets
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text(json.dumps(_fake_results(1.0, 0.9, 2.0, 1.0)))
+    text = targets.main([str(tmp_path / "a" / "results.json")])
+    assert "2026-12-02 12:00 UTC, all" in text and "0.900 ✓" in text
+    with pytest.raises(SystemExit) as stop:
+        targets.main([str(tmp_path / "missing.json")])
+    assert stop.value.code == 2 and "cannot read" in capsys.readouterr().err
