@@ -57,6 +57,7 @@ FULL_BATCHES = (1, 32)
 ENGINE_CALLS = "tinygrad_mb's NumPy calls, no engine"  # benchmarks.engine_calls
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
+PHASES = ("forward", "backward", "update")  # the parts of a step: loss with its graph; gradients; SGD step
 
 
 def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callable[[], object]]:
@@ -90,9 +91,6 @@ def step_times(sizes: tuple[int, int, int], batch: int, repeats: int, target_s: 
 def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
     """Seconds per training step of the tiny MLP at batch 1 (see :func:`step_times`)."""
     return step_times(TINY, 1, repeats, target_s)
-
-
-PHASES = ("forward", "backward", "update")  # loss with its graph; gradients; SGD step
 
 
 def phase_times(sizes: tuple[int, int, int], batch: int, repeats: int, steps: int) -> dict[str, dict[str, Summary]]:
