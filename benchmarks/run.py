@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root,
     sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not its modules as top-level names
 
-from benchmarks import endtoend, gpu, machine, memory, overhead, report, throughput  # noqa: E402
+from benchmarks import endtoend, gpu, machine, memory, overhead, report, targets, throughput  # noqa: E402
 from benchmarks.problem import BATCH_SIZES, LR, N_HIDDEN, N_IN, N_OUT  # noqa: E402
 
 SECTIONS = ("mlp", "overhead", "compare", "memory", "gpu")
@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     write(results, out)
     print(f"\nwrote {out} (and figures, results.json beside it) in {results['config']['total_seconds']:.0f} s")
+    print(f"\nthe speed and memory targets in this run (python -m benchmarks.targets {out.parent / 'results.json'}):")
+    print(targets.table({targets.run_name(out, results): results}))
     return 0
 
 

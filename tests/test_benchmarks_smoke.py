@@ -5,6 +5,8 @@ float64; its SGD step against ``w - lr * grad``; and, where PyTorch is
 installed, against PyTorch's step from the same weights.
 """
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import gap, gpu, instructions, numpy_mlp, problem, report, run, throughput, timing  # noqa: E402
+from benchmarks import gap, gpu, instructions, numpy_mlp, problem, report, run, targets, throughput, timing  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 
 
@@ -105,13 +107,17 @@ def test_interleaved_timing_reports_every_case_and_survives_a_failing_one():
     assert (s.median, s.low, s.high) == (5.0, 10 / 3, 10.0)
 
 
-def test_quick_mlp_run_writes_results_and_figure(tmp_path):
+def test_quick_mlp_run_writes_results_and_figure(tmp_path, capsys):
     out = tmp_path / "RESULTS.md"
     assert run.main(["--quick", "--only", "mlp", "--repeats", "2", "--target", "0.003", "--out", str(out)]) == 0
     text = out.read_text()
     assert "hand-written NumPy, 1 thread" in text and "samples per second" in text
     assert (tmp_path / "throughput.png").stat().st_size > 10_000
     assert (tmp_path / "results.json").exists()
+    # The run ends with its targets: measured ones with a value and a verdict, the others marked so.
+    printed = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()}
+    assert re.search(r"\| \d\.\d{3} [✓✗] \| [01] of 1 \|$", printed["batch 32: tinygrad_mb / limit ≥ 0.85"])
+    assert printed["batch 8192: tinygrad_mb / limit ≥ 0.95"].endswith("| not measured | 0 of 0 |")
 
 
 def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
@@ -241,8 +247,6 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_modules_stay_short():
-    from benchmarks import targets
-
     for module in (gap, gpu, numpy_mlp, problem, report, run, targets, throughput, timing):
         assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__
 
@@ -264,8 +268,6 @@ def _fake_results(ours_s: float, limit_s: float, torch_s: float, add_us: float) 
 
 
 def test_targets_are_checked_per_run_and_counted():
-    from benchmarks import targets
-
     good = _fake_results(ours_s=1.0, limit_s=0.97, torch_s=2.0, add_us=1.5)  # 0.97 of the limit everywhere
     slow = _fake_results(ours_s=1.0, limit_s=0.6, torch_s=0.9, add_us=2.5)  # 0.6 of the limit, PyTorch faster
     slow.pop("memory")
@@ -281,10 +283,6 @@ def test_targets_are_checked_per_run_and_counted():
 
 
 def test_targets_tool_reads_results_files_and_names_a_bad_one(tmp_path, capsys):
-    import json
-
-    from benchmarks import targets
-
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "results.json").write_text(json.dumps(_fake_results(1.0, 0.9, 2.0, 1.0)))
     text = targets.main([str(tmp_path / "a" / "results.json")])
