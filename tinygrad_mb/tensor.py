@@ -497,12 +497,11 @@ class Tensor:
                         ) from None
                 if pg.dtype != data.dtype:
                     pg = pg.astype(data.dtype)
+                key = id(parent)
                 if parent._ctx is None:  # a leaf (a parameter, an input): its .grad, once all went well
-                    key = id(parent)
                     previous = leaf_grads.get(key)
                     leaf_grads[key] = (parent, pg if previous is None else previous[1] + pg)
                     continue
-                key = id(parent)
                 previous = grads.get(key)
                 if previous is None:  # the first contribution: the node now waits its turn
                     grads[key] = pg
