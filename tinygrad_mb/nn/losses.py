@@ -156,7 +156,10 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
 
 # --- as modules ---------------------------------------------------------------------------------
 class _Loss(Module):
+    """A loss as a module: holds the reduction, checked once here for every loss (named after the subclass)."""
+
     def __init__(self, reduction: str = "mean"):
+        check_reduction(reduction, type(self).__name__)
         super().__init__()
         self.reduction = reduction
 
@@ -167,20 +170,12 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Module form of :func:`mse_loss`: ``MSELoss()(pred, target)``."""
 
-    def __init__(self, reduction: str = "mean"):
-        check_reduction(reduction, "MSELoss")
-        super().__init__(reduction)
-
     def forward(self, pred: Tensor, target: Any) -> Tensor:
         return mse_loss(pred, target, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
     """Module form of :func:`cross_entropy`: ``CrossEntropyLoss()(logits, labels)``."""
-
-    def __init__(self, reduction: str = "mean"):
-        check_reduction(reduction, "CrossEntropyLoss")
-        super().__init__(reduction)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return cross_entropy(logits, target, self.reduction)
@@ -189,20 +184,12 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Module form of :func:`nll_loss`: ``NLLLoss()(log_probs, labels)``, e.g. after ``nn.LogSoftmax()``."""
 
-    def __init__(self, reduction: str = "mean"):
-        check_reduction(reduction, "NLLLoss")
-        super().__init__(reduction)
-
     def forward(self, log_probs: Tensor, target: Any) -> Tensor:
         return nll_loss(log_probs, target, self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Module form of :func:`binary_cross_entropy_with_logits`."""
-
-    def __init__(self, reduction: str = "mean"):
-        check_reduction(reduction, "BCEWithLogitsLoss")
-        super().__init__(reduction)
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
         return binary_cross_entropy_with_logits(logits, target, self.reduction)
