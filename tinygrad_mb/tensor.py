@@ -322,8 +322,8 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extras)})"
 
-    def __hash__(self) -> int:  # identity hash, since == is elementwise
-        return id(self)
+    # Hash by identity (== is elementwise), in C: backward keys its dicts by tensor.
+    __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
         if self.data.size != 1:  # NumPy's message names a.any() and a.all(), which tensors do not have
@@ -462,17 +462,17 @@ class Tensor:
         # the pending node with the highest number first runs each node only after all
         # of its consumers (PyTorch's engine orders its ready queue the same way).
         # ``pending`` is a heap of (-number, node): heapq pops the smallest, i.e. the newest.
-        grads = {id(self): grad}  # dL/d(node) for op results not yet processed
+        grads = {self: grad}  # dL/d(node) for op results not yet processed
         pending = [(-_live_ctx(self).sequence_number, self)]
-        # id -> (tensor, summed gradient) for the leaves (and retain_grad() results): written to .grad
+        # tensor -> summed gradient, for the leaves (and retain_grad() results): written to .grad
         # only at the end, so an error half-way leaves every .grad as it was. Summed as they arrive, so a
         # weight used many times (an unrolled RNN) holds one gradient array here, not one per use.
-        leaf_grads: dict[int, tuple[Tensor, Any]] = {}
+        leaf_grads: dict[Tensor, Any] = {}
         while pending:
             node = heappop(pending)[1]
-            g = grads.pop(id(node))
+            g = grads.pop(node)
             if node._retains_grad:
-                leaf_grads[id(node)] = (node, g)
+                leaf_grads[node] = g
             fn = node._ctx
             in_grads = fn.backward(g)
             if type(in_grads) is not tuple:
@@ -497,21 +497,20 @@ class Tensor:
                         ) from None
                 if pg.dtype != data.dtype:
                     pg = pg.astype(data.dtype)
-                key = id(parent)
                 if parent._ctx is None:  # a leaf (a parameter, an input): its .grad, once all went well
-                    previous = leaf_grads.get(key)
-                    leaf_grads[key] = (parent, pg if previous is None else previous[1] + pg)
+                    previous = leaf_grads.get(parent)
+                    leaf_grads[parent] = pg if previous is None else previous + pg
                     continue
-                previous = grads.get(key)
+                previous = grads.get(parent)
                 if previous is None:  # the first contribution: the node now waits its turn
-                    grads[key] = pg
+                    grads[parent] = pg
                     heappush(pending, (-_live_ctx(parent).sequence_number, parent))
                 else:
-                    grads[key] = previous + pg
+                    grads[parent] = previous + pg
             if not retain_graph:
                 fn.release()
         handed_out: set[int] = set()  # ids of arrays already stored in some .grad
-        for tensor, g in leaf_grads.values():
+        for tensor, g in leaf_grads.items():
             tensor._accumulate_grad(g, handed_out)
 
     def _accumulate_grad(self, g: Any, handed_out: set[int]) -> None:
