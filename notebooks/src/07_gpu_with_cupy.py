@@ -116,10 +116,12 @@ def time_it(step, sync, repeats=5, warmup=1):
 # being timed.
 #
 # On the CPU, the matrix products run in NumPy's BLAS library, which splits a product across all cores
-# unless told otherwise. For a small batch that costs more than it saves: the second thread must be woken
-# and waited for, for a product that takes microseconds. So the CPU is timed with the thread count that
-# `gd.train` uses, `backend.recommended_blas_threads(B)`: one thread below 512 samples, all cores from
-# there on. Use the same `with` block around a training loop of your own.
+# unless told otherwise. For a small batch the split can cost more than it saves: the other threads must be
+# woken and waited for, for a product that takes microseconds. So the CPU is timed with the thread count
+# that `gd.train` uses, `backend.recommended_blas_threads(B)`: one thread below 512 samples, all cores from
+# there on (where the split starts to pay depends on the machine and on how busy it is; the environment
+# variable `TINYGRAD_MB_BLAS_THREADS` overrides the choice). Use the same `with` block around a training
+# loop of your own.
 
 # %%
 def training_step(backend_name, batch_size, seed=0):
