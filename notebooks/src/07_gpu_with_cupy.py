@@ -20,8 +20,8 @@ import statistics
 import time
 
 import matplotlib.pyplot as plt
-from matplotlib import ticker
 import numpy as np
+from matplotlib import ticker
 
 import tinygrad_mb as tg
 from tinygrad_mb import Tensor, backend, gd, nn, optim
