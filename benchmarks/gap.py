@@ -1,6 +1,6 @@
 """Where does the time go that tinygrad_mb spends beyond the hand-written NumPy step?
 
-    python -m benchmarks.gap            # about half a minute
+    python -m benchmarks.gap            # about a minute
     python -m benchmarks.gap --quick    # a few seconds, rough
 
 Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max]):
@@ -26,6 +26,13 @@ Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max
    (:func:`tinygrad_mb.optim.update.add_scaled_`), timed here too, also with
    every BLAS thread, since OpenBLAS shares a long axpy between threads when
    it may.
+4. **The tiny step right after a full-size one.** Each implementation's step
+   of the tiny MLP, timed alone and right after a batch-32 hand-written step
+   of the full MLP (the clock read around the tiny step only). The matrix
+   products leave the caches full of their own data, so whatever runs next
+   starts cold: this shows how much dearer that makes the engine's calls and
+   bookkeeping than the same work timed alone, one reason why the engine adds
+   more at batch 32 than on the tiny MLP.
 """
 
 from __future__ import annotations
@@ -160,6 +167,41 @@ def sgd_update(repeats: int, target_s: float) -> dict[str, Summary]:
     return {label: Summary.of(values) for label, values in timings.items()}
 
 
+def after_full_step(repeats: int, steps: int, batch: int = 32) -> dict[str, dict[str, Summary]]:
+    """The tiny MLP's step alone and right after a full-size hand-written step, per implementation.
+
+    Returns ``{implementation: {"alone": Summary, "after": Summary}}`` in
+    seconds. The clock is read around the tiny step only, in both settings:
+    "alone" runs the tiny steps back to back, "after" runs a batch-``batch``
+    hand-written step of the full MLP before each of them. ``repeats`` rounds
+    of ``steps`` steps each, the settings and implementations in a fresh order
+    every round, on one BLAS thread.
+    """
+    weights = initial_weights()
+    x = np.random.default_rng(0).standard_normal((batch, N_IN), dtype=np.float32)
+    hand = NumpyMLP(weights)
+    full_step = partial(hand.step, *hand.prepare(x, np.arange(batch) % N_OUT))
+    tiny_steps = training_steps(TINY, 1)
+    runs = [(name, setting) for name in tiny_steps for setting in ("alone", "after")]
+    spent: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    clock = time.perf_counter
+    with blas_threads(1):
+        for round_ in range(repeats + 1):  # round 0 warms up
+            random.Random(round_).shuffle(runs)
+            for name, setting in runs:
+                tiny_step, total = tiny_steps[name], 0.0
+                for _ in range(steps):
+                    if setting == "after":
+                        full_step()
+                    t0 = clock()
+                    tiny_step()
+                    total += clock() - t0
+                if round_:
+                    spent[name, setting].append(total / steps)
+    return {name: {setting: Summary.of(spent[name, setting]) for setting in ("alone", "after")}
+            for name in tiny_steps}
+
+
 def _us(s: Summary) -> str:
     return results._cell(s.scaled(lambda seconds: seconds * 1e6))
 
@@ -187,18 +229,33 @@ def phase_rows(phases: dict[str, dict[str, Summary]], batch: int) -> list[list[s
     return rows
 
 
+def after_rows(after: dict[str, dict[str, Summary]]) -> list[list[str]]:
+    """Table rows for :func:`after_full_step`: each tiny step alone, after the full step, and the ratio."""
+    model = f"{'-'.join(map(str, TINY))} MLP step"
+    rows = []
+    for name, times in after.items():
+        rows.append([f"{model} alone: {name}", _us(times["alone"])])
+        rows.append([f"{model} right after a batch-32 step of the full MLP: {name}", _us(times["after"])])
+        rows.append([f"→ {model}, right after against alone: {name}",
+                     f"×{times['after'].median / times['alone'].median:.2f}"])
+    return rows
+
+
 def report(book: dict[str, Summary], sgd: dict[str, Summary],
            full: dict[int, dict[str, Summary]] | None = None,
-           phases: dict[int, dict[str, dict[str, Summary]]] | None = None) -> str:
+           phases: dict[int, dict[str, dict[str, Summary]]] | None = None,
+           after: dict[str, dict[str, Summary]] | None = None) -> str:
     """The measurements as a Markdown table (µs, median [min–max]).
 
-    ``full`` maps a batch size to step times, ``phases`` to the times of the parts of a step.
+    ``full`` maps a batch size to step times, ``phases`` to the times of the parts of a step;
+    ``after`` is :func:`after_full_step`'s result.
     """
     rows = step_rows(book, TINY, 1)
     for batch, times in (full or {}).items():
         rows += step_rows(times, FULL, batch)
     for batch, parts in (phases or {}).items():
         rows += phase_rows(parts, batch)
+    rows += after_rows(after or {})
     for label, s in sgd.items():
         code, _, threads = label.partition(" [")  # "stmt [all BLAS threads]" or just "stmt"
         threads = threads.rstrip("]") or "1 BLAS thread"
@@ -214,7 +271,8 @@ def main(argv: list[str] | None = None) -> str:
     book = bookkeeping(repeats, target_s)
     full = {batch: step_times(FULL, batch, repeats, target_s) for batch in FULL_BATCHES}
     phases = {batch: phase_times(FULL, batch, repeats, 10 if args.quick else 200) for batch in FULL_BATCHES}
-    table = report(book, sgd_update(repeats, target_s), full, phases)
+    after = after_full_step(repeats, 10 if args.quick else 200)
+    table = report(book, sgd_update(repeats, target_s), full, phases, after)
     print(table)
     return table
 

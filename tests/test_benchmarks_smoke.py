@@ -132,8 +132,14 @@ def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     assert set(phases[4]) == {gap.ENGINE_CALLS, "tinygrad_mb"}
     assert all(set(parts) == set(gap.PHASES) for parts in phases[4].values())
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for parts in phases[4].values() for s in parts.values())
-    table = gap.report(book, sgd, full, phases)
-    assert table.count("\n") == 24  # header, rule, 5 rows per step measurement, 9 phase rows, 4 update rows
+    after = gap.after_full_step(repeats=2, steps=2, batch=4)
+    assert set(after) == set(book)
+    assert all(set(times) == {"alone", "after"} for times in after.values())
+    assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for times in after.values() for s in times.values())
+    table = gap.report(book, sgd, full, phases, after)
+    # header, rule, 5 rows per step measurement, 9 phase rows, 9 rows for the tiny step after the full one, 4 update rows
+    assert table.count("\n") == 33
+    assert "→ 4-4-3 MLP step, right after against alone: tinygrad_mb | ×" in table
     assert "4-4-3 MLP, batch 1: tinygrad_mb's bookkeeping" in table and "784-128-10 MLP, batch 4: the API's" in table
     assert "→ backward, 784-128-10 MLP, batch 4: tinygrad_mb's bookkeeping" in table
     assert table.count("1 BLAS thread: `") == 3 and "all BLAS threads: `add_scaled_(p, -lr, g)`" in table
