@@ -137,7 +137,7 @@ def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     assert all(set(times) == {"alone", "after"} for times in after.values())
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for times in after.values() for s in times.values())
     table = gap.report(book, sgd, full, phases, after)
-    # header, rule, 5 rows per step measurement, 9 phase rows, 9 rows for the tiny step after the full one, 4 update rows
+    # header, rule, 5 rows per step measurement, 9 phase rows, 9 for the tiny step after the full one, 4 update rows
     assert table.count("\n") == 33
     assert "→ 4-4-3 MLP step, right after against alone: tinygrad_mb | ×" in table
     assert "4-4-3 MLP, batch 1: tinygrad_mb's bookkeeping" in table and "784-128-10 MLP, batch 4: the API's" in table
