@@ -65,6 +65,7 @@ ENGINE_CALLS = "tinygrad_mb's NumPy calls, no engine"  # benchmarks.engine_calls
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
 PHASES = ("forward", "backward", "update")  # the parts of a step: loss with its graph; gradients; SGD step
+SETTINGS = ("alone", "after")  # after_full_step: the tiny step on its own, or right after a full-size step
 
 
 def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callable[[], object]]:
@@ -182,7 +183,7 @@ def after_full_step(repeats: int, steps: int, batch: int = 32) -> dict[str, dict
     hand = NumpyMLP(weights)
     full_step = partial(hand.step, *hand.prepare(x, np.arange(batch) % N_OUT))
     tiny_steps = training_steps(TINY, 1)
-    runs = [(name, setting) for name in tiny_steps for setting in ("alone", "after")]
+    runs = [(name, setting) for name in tiny_steps for setting in SETTINGS]
     spent: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     clock = time.perf_counter
     with blas_threads(1):
@@ -198,7 +199,7 @@ def after_full_step(repeats: int, steps: int, batch: int = 32) -> dict[str, dict
                     total += clock() - t0
                 if round_:
                     spent[name, setting].append(total / steps)
-    return {name: {setting: Summary.of(spent[name, setting]) for setting in ("alone", "after")}
+    return {name: {setting: Summary.of(spent[name, setting]) for setting in SETTINGS}
             for name in tiny_steps}
 
 
@@ -235,7 +236,7 @@ def after_rows(after: dict[str, dict[str, Summary]]) -> list[list[str]]:
     rows = []
     for name, times in after.items():
         rows.append([f"{model} alone: {name}", _us(times["alone"])])
-        rows.append([f"{model} right after a batch-32 step of the full MLP: {name}", _us(times["after"])])
+        rows.append([f"{model} right after a hand-written step of the full MLP: {name}", _us(times["after"])])
         rows.append([f"→ {model}, right after against alone: {name}",
                      f"×{times['after'].median / times['alone'].median:.2f}"])
     return rows
