@@ -17,8 +17,8 @@ or ``a + b`` are thin calls into those ops; they are listed in ``ops`` too.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
-import threading
 from heapq import heappop, heappush
 from typing import Any
 
@@ -34,24 +34,16 @@ from tinygrad_mb.errors import (
     TinygradMBError,
 )
 
-class _GradMode(threading.local):
-    """Whether ops record the graph, one flag per thread (as in PyTorch).
-
-    Per thread, so a ``no_grad()`` block in one thread (an evaluation running
-    next to training) cannot switch recording off in another. Every op reads
-    the flag, so it is one attribute of one object: next to nothing to check.
-    """
-
-    def __init__(self) -> None:  # runs once in every thread that reads the flag
-        self.enabled = True  # an instance attribute: the fastest read a thread-local object offers
-
-
-_grad_mode = _GradMode()
+# Whether ops record the graph. A context variable, so each thread has its own
+# flag (as in PyTorch): a ``no_grad()`` block in one thread (an evaluation running
+# next to training) cannot switch recording off in another. Every op reads it, and
+# ``ContextVar.get`` costs about a third of an attribute of a ``threading.local``.
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("tinygrad_mb_grad_enabled", default=True)
 
 
 def is_grad_enabled() -> bool:
     """True unless inside a ``no_grad()`` block (of this thread)."""
-    return _grad_mode.enabled
+    return _grad_enabled.get()
 
 
 class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_grad)
@@ -59,23 +51,22 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
     Inside, ops compute values only; results have ``requires_grad=False`` and
     keep no reference to their inputs, so evaluation costs no extra memory.
-    Blocks nest, and a decorated function may call itself: each entry saves
-    the state it found on a stack, and each exit restores its own entry's state.
+    Blocks nest, and a decorated function may call itself: each entry keeps
+    the token of its own switch on a stack, and each exit undoes its own entry's.
     """
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []  # one entry per active ``with`` of this object
+        self._tokens: list[contextvars.Token] = []  # one entry per active ``with`` of this object
 
     def _recreate_cm(self) -> no_grad:
         return no_grad()  # as a decorator: a fresh object per call, so calls in other threads cannot mix
 
     def __enter__(self) -> no_grad:
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = False
+        self._tokens.append(_grad_enabled.set(False))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _grad_mode.enabled = self._previous.pop()
+        _grad_enabled.reset(self._tokens.pop())  # back to the state this entry found
 
 
 _recorded_ops = itertools.count()  # numbers every recorded op, in the order the ops ran
@@ -107,7 +98,10 @@ class Function:
     (:func:`unbroadcast`), so no op repeats that bookkeeping.
     """
 
-    parents: tuple | None = None  # the inputs of this op (tensors or constants); None once released
+    # Every recorded op holds its inputs and its place in the recording order. Slots make these two
+    # quick to set; whatever ``forward`` saves goes to the instance dict, which an op that saves
+    # nothing (an add) never creates.
+    __slots__ = ("parents", "sequence_number", "__dict__")
     chooses_dtype = False  # True for an op whose settings name the result's dtype (Cast)
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
@@ -138,14 +132,16 @@ class Function:
                 elif type(data) is not first_type:  # numpy vs numpy-scalar is fine, CuPy is not
                     _check_same_backend(cls.__name__, args)
                 datas.append(data)
-                requires_grad = requires_grad or a.requires_grad
+                if a.requires_grad:
+                    requires_grad = True
             else:
                 datas.append(a)
         try:
-            out = fn.forward(*datas, **params)
-            if isinstance(out, np.generic):  # NumPy turns 0-d results into scalars; keep arrays
+            # Without settings, a plain call: unpacking an empty ``**params`` still costs a dict.
+            out = fn.forward(*datas, **params) if params else fn.forward(*datas)
+            if type(out) is not _NDARRAY and isinstance(out, np.generic):  # NumPy's 0-d results are scalars
                 out = np.asarray(out)
-            if out.dtype.type is np.float64 and not cls.chooses_dtype:
+            if out.dtype.type is _FLOAT64 and not cls.chooses_dtype:
                 out = _float32_unless_asked(out, datas)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
             if isinstance(exc, TinygradMBError):  # an op's own message already says what is wrong
@@ -153,28 +149,30 @@ class Function:
             if "shape" in str(exc) or "broadcast" in str(exc) or "dimension" in str(exc):
                 raise ShapeError(_shape_message(cls.__name__, args, exc)) from None
             raise
-        result = Tensor.__new__(Tensor)
+        result = _new_tensor(Tensor)
         result.data = out
         result.grad = None
-        if requires_grad and _grad_mode.enabled:
-            fn.parents, fn.sequence_number = args, next(_recorded_ops)  # the number orders backward
+        result._retains_grad = False
+        if requires_grad and _grad_enabled.get():
+            fn.parents = args
+            fn.sequence_number = next(_recorded_ops)  # the number orders backward
             result.requires_grad = True
             result._ctx = fn
         else:
             result.requires_grad = False
             result._ctx = None
-        result._retains_grad = False
         return result
 
     def release(self) -> None:
         """Drop the references to inputs and saved arrays (after backward).
 
-        Everything an op saves lives in its instance dict; once that is empty,
-        ``parents`` reads the class default None, which marks the op as released.
+        ``parents`` becomes None, which marks the op as released.
         """
+        self.parents = None
         self.__dict__.clear()
 
 
+_NDARRAY, _FLOAT64 = np.ndarray, np.float64  # read on every op: module names, one lookup each
 _DOUBLE = (np.float64, np.complex128)  # inputs that ask for float64 results (the .type, for any byte order)
 
 
@@ -532,6 +530,8 @@ class Tensor:
         """Forget the accumulated gradient (``.grad = None``)."""
         self.grad = None
 
+
+_new_tensor = Tensor.__new__  # an empty Tensor, its slots filled by the caller (Function.apply)
 
 # Operators and methods (x + y, x.exp(), ...) are attached in tinygrad_mb.ops,
 # next to the ops they call; importing it here completes the Tensor class.
