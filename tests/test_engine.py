@@ -392,6 +392,21 @@ def test_a_cast_to_integers_leaves_the_graph():
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])
 
 
+def test_a_no_grad_block_left_in_another_context_switches_recording_back_on_there():
+    # A notebook may run a later cell in a copy of the context: leaving the block there must work.
+    import contextvars
+
+    def enter_here_and_leave_in_a_copy():
+        block = no_grad()
+        block.__enter__()
+        assert not is_grad_enabled()
+        later_cell = contextvars.copy_context()
+        return later_cell.run(lambda: (block.__exit__(None, None, None), is_grad_enabled())[1])
+
+    assert contextvars.copy_context().run(enter_here_and_leave_in_a_copy)  # this test's own context is untouched
+    assert is_grad_enabled()
+
+
 def test_a_no_grad_function_called_from_two_threads_leaves_each_thread_as_it_was():
     import threading
 

@@ -51,22 +51,25 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
     Inside, ops compute values only; results have ``requires_grad=False`` and
     keep no reference to their inputs, so evaluation costs no extra memory.
-    Blocks nest, and a decorated function may call itself: each entry keeps
-    the token of its own switch on a stack, and each exit undoes its own entry's.
+    Blocks nest, and a decorated function may call itself: each entry saves
+    the state it found on a stack, and each exit restores its own entry's state.
     """
 
     def __init__(self) -> None:
-        self._tokens: list[contextvars.Token] = []  # one entry per active ``with`` of this object
+        self._previous: list[bool] = []  # one entry per active ``with`` of this object
 
     def _recreate_cm(self) -> no_grad:
         return no_grad()  # as a decorator: a fresh object per call, so calls in other threads cannot mix
 
     def __enter__(self) -> no_grad:
-        self._tokens.append(_grad_enabled.set(False))
+        self._previous.append(_grad_enabled.get())
+        _grad_enabled.set(False)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _grad_enabled.reset(self._tokens.pop())  # back to the state this entry found
+        # set(), not reset(token): a token fails in another context, e.g. when a notebook
+        # enters the block in one cell and leaves it in a later one.
+        _grad_enabled.set(self._previous.pop())
 
 
 _recorded_ops = itertools.count()  # numbers every recorded op, in the order the ops ran
