@@ -18,27 +18,51 @@ the Python around them. Timed next to the other two
 (``python -m benchmarks.gap``), hand-written → this step is the price of part
 1, this step → tinygrad_mb the price of part 2. A test checks that it computes
 what tinygrad_mb computes, so it cannot drift away from the engine unnoticed.
+
+``EngineCallsMLP(weights, without=...)`` drops some of the promises of part 1
+(named in :data:`PROMISES`), each in the way the hand-written step does
+without it, and still computes the same update: :mod:`benchmarks.promises`
+times the step with each one dropped, which prices them one by one.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 
 from benchmarks.problem import LR
 
+# The promises of part 1 that a step can drop, and how the step does without each (the hand-written way).
+PROMISES = {
+    "learning rate": "lr folded into dL/dz, so every gradient comes out scaled and the update is p -= g",
+    "label check": "the labels are not checked",
+    "fresh weight gradients": "dW1 and dW2 written into arrays kept from step to step, not new ones",
+    "fresh backward arrays": "the softmax and ReLU gradients computed in place, in arrays backward owns",
+}
+
 
 class EngineCallsMLP:
     """784-128-10 MLP, SGD, cross-entropy, as tinygrad_mb's NumPy calls; ``step(x, y)`` returns the loss."""
 
-    def __init__(self, weights: dict[str, np.ndarray], lr: float = LR):
+    def __init__(self, weights: dict[str, np.ndarray], lr: float = LR, without: Iterable[str] = ()):
         from tinygrad_mb.optim.update import add_scaled_
 
         self.add_scaled_, self.lr = add_scaled_, lr
+        without = set(without)
+        if not without <= PROMISES.keys():
+            raise ValueError(f"without={sorted(without - PROMISES.keys())}: the promises are {list(PROMISES)}")
+        self.applies_lr = "learning rate" not in without
+        self.checks_labels = "label check" not in without
+        self.fresh_weight_grads = "fresh weight gradients" not in without
+        self.fresh_backward = "fresh backward arrays" not in without
         # nn.Linear's layout: PyTorch's (out, in) shape, stored column-major.
         self.W1 = np.asfortranarray(weights["0.weight"])
         self.b1 = weights["0.bias"].copy()
         self.W2 = np.asfortranarray(weights["2.weight"])
         self.b2 = weights["2.bias"].copy()
+        if not self.fresh_weight_grads:  # written into at every step (without "fresh weight gradients")
+            self.kept_dW1, self.kept_dW2 = np.empty_like(self.W1), np.empty_like(self.W2)
 
     def prepare(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The batch as it is (NumPy arrays)."""
@@ -61,9 +85,10 @@ class EngineCallsMLP:
         z = r.dot(W2.T)
         z += b2
         # nn.functional.cross_entropy: the label check, then the fused op
-        unsigned = y.view(np.uint64)
-        if unsigned[unsigned.argmax()] >= z.shape[1]:
-            raise ValueError("label out of range")
+        if self.checks_labels:
+            unsigned = y.view(np.uint64)
+            if unsigned[unsigned.argmax()] >= z.shape[1]:
+                raise ValueError("label out of range")
         c = z.shape[1]
         picked = np.arange(0, n * c, c) + np.asarray(y)
         shifted = z - z.max(axis=1, keepdims=True)
@@ -77,23 +102,34 @@ class EngineCallsMLP:
         x, r, e, sums, picked, loss = saved
         W1, W2 = self.W1, self.W2
         seed = np.ones_like(loss)
-        dz = e / sums[:, None]
+        if self.fresh_backward:
+            dz = e / sums[:, None]
+        else:  # e is saved for backward only
+            dz = e
+            dz /= sums[:, None]
         dz.put(picked, dz.take(picked) - 1)
-        dz *= seed / x.shape[0]
+        dz *= seed / x.shape[0] if self.applies_lr else seed * self.lr / x.shape[0]
         dr = dz.dot(W2)
-        dW2 = np.empty(W2.shape, dtype=dz.dtype, order="F")
+        dW2 = np.empty(W2.shape, dtype=dz.dtype, order="F") if self.fresh_weight_grads else self.kept_dW2
         r.T.dot(dz, out=dW2.T)
         db2 = dz.sum(axis=0)
-        dh = dr * (r > 0)
-        dW1 = np.empty(W1.shape, dtype=dh.dtype, order="F")  # no dL/dx: the input needs no gradient
-        x.T.dot(dh, out=dW1.T)
+        if self.fresh_backward:
+            dh = dr * (r > 0)
+        else:  # dr is backward's own array
+            dh = dr
+            dh *= r > 0
+        dW1 = np.empty(W1.shape, dtype=dh.dtype, order="F") if self.fresh_weight_grads else self.kept_dW1
+        x.T.dot(dh, out=dW1.T)  # no dL/dx: the input needs no gradient
         db1 = dh.sum(axis=0)
         return dW1, db1, dW2, db2
 
     def update(self, grads: tuple[np.ndarray, ...]) -> None:
         """SGD.step(): p -= lr * grad, parameter by parameter."""
         for p, g in zip((self.W1, self.b1, self.W2, self.b2), grads):
-            self.add_scaled_(p, -self.lr, g)
+            if self.applies_lr:
+                self.add_scaled_(p, -self.lr, g)
+            else:  # the gradients came out scaled by lr already
+                p -= g
 
     def weights(self) -> dict[str, np.ndarray]:
         """Current weights in PyTorch names and layout."""

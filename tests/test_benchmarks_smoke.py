@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import gap, gpu, instructions, numpy_mlp, problem, report, run, targets, throughput, timing  # noqa: E402
+from benchmarks import (  # noqa: E402
+    engine_calls, gap, gpu, instructions, numpy_mlp, problem, promises, report, run, targets, throughput, timing,
+)
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 
 
@@ -180,6 +182,38 @@ def test_engine_calls_step_is_tinygrad_mb_without_the_engine():
         bare.step(x, np.full(7, 5))
 
 
+def test_each_promise_dropped_still_computes_the_same_update():
+    """Else benchmarks.promises would price a different computation, not a promise."""
+    from benchmarks.engine_calls import PROMISES, EngineCallsMLP
+
+    weights = problem.initial_weights(sizes=(20, 16, 5))
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((7, 20), dtype=np.float32), rng.integers(0, 5, size=7)
+    kept = EngineCallsMLP(weights)
+    losses = [float(kept.step(x, y)) for _ in range(3)]
+    for dropped in [(p,) for p in PROMISES] + [tuple(PROMISES)]:
+        variant = EngineCallsMLP(weights, without=dropped)
+        np.testing.assert_allclose([float(variant.step(x, y)) for _ in range(3)], losses, rtol=1e-6)
+        for name, value in kept.weights().items():  # lr folded into dL/dz rounds differently: close, not equal
+            np.testing.assert_allclose(variant.weights()[name], value, rtol=1e-5, atol=1e-7, err_msg=f"{dropped}")
+    assert not np.array_equal(kept.weights()["0.weight"], weights["0.weight"])
+    unchecked = EngineCallsMLP(weights, without=["label check"])
+    unchecked.step(x, np.full(7, 3))  # a label in range: fine either way
+    with pytest.raises(ValueError, match="the promises are"):
+        EngineCallsMLP(weights, without=["lr"])
+
+
+def test_promises_tool_prices_every_promise():
+    times = {4: promises.step_times(4, repeats=2, target_s=0.005)}
+    assert set(times[4]) == {"hand-written NumPy", *promises.variants()}
+    assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in times[4].values())
+    table = promises.report(times)
+    # header, rule, 7 steps, 4 promises, all together, what is left
+    assert table.count("\n") == 14
+    assert re.search(r"\| → batch 4: cost of learning rate \| [+-]\d+\.\d \|", table)
+    assert "→ batch 4: what is left, every promise dropped − hand-written" in table
+
+
 CACHEGRIND_SUMMARY = """==7== I   refs:      1,048,238,453
 ==7== I1  misses:       10,885,253
 ==7== LLi misses:           31,200
@@ -253,7 +287,7 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_modules_stay_short():
-    for module in (gap, gpu, numpy_mlp, problem, report, run, targets, throughput, timing):
+    for module in (engine_calls, gap, gpu, numpy_mlp, problem, promises, report, run, targets, throughput, timing):
         assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__
 
 

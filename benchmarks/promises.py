@@ -1,0 +1,112 @@
+"""What each of the API's promises costs: tinygrad_mb's NumPy calls with one promise dropped at a time.
+
+    python -m benchmarks.promises            # about 40 seconds
+    python -m benchmarks.promises --quick    # a few seconds, rough
+
+:mod:`benchmarks.gap` splits the gap between tinygrad_mb and the hand-written
+step in two: what the API promises, and the engine's bookkeeping. This tool
+takes the first part apart. It times, interleaved and repeated on one BLAS
+thread, the hand-written step, tinygrad_mb's NumPy calls without the engine
+(:class:`benchmarks.engine_calls.EngineCallsMLP`, every promise kept), and the
+same calls with one promise dropped, then with all of them dropped:
+
+- **learning rate**: ``p.grad`` holds the true gradient, so SGD applies the
+  learning rate itself (``p -= lr * g``, BLAS axpy for the big weight).
+  Without it, lr is folded into dL/dz as the hand-written step does, and the
+  update is ``p -= g``.
+- **label check**: the labels are checked before the loss picks ``z[i, y_i]``.
+- **fresh weight gradients**: each step's weight gradient is a new array (it
+  becomes ``p.grad``, which the caller may keep). Without it, it is written
+  into an array kept from step to step.
+- **fresh backward arrays**: the softmax and ReLU gradients are new arrays.
+  Without it they are computed in place, in arrays that only backward holds
+  (what an engine could do if it tracked who owns each gradient).
+
+Every variant computes the same update (a test checks it), so the time a
+variant saves is the price of the promise it drops. The prices are a few
+microseconds each, well inside the swings of wall-clock time on a shared
+machine, so the table gives **CPU time** per step: everything runs on one
+thread, and CPU time does not count the moments when other programs had the
+CPU (on a busy host the wall-clock medians of the same run disagreed by tens
+of µs, the CPU-time ones by a few). What stays between "all
+dropped" and the hand-written step is the rest: the forward pass's fresh
+arrays and the calls that differ in small ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from benchmarks import report as results  # noqa: E402
+from benchmarks.engine_calls import PROMISES, EngineCallsMLP  # noqa: E402
+from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
+from benchmarks.problem import initial_weights  # noqa: E402
+from benchmarks.throughput import NUMPY  # noqa: E402
+from benchmarks.timing import Case, Summary, blas_threads, run_interleaved  # noqa: E402
+
+BATCHES = (1, 32)
+ALL_KEPT = "tinygrad_mb's NumPy calls, every promise kept"
+ALL_DROPPED = "every promise dropped"
+
+
+def without(promise: str) -> str:
+    """The label of the step that drops ``promise``."""
+    return f"without {promise}"
+
+
+def variants() -> dict[str, tuple[str, ...]]:
+    """The promises each timed variant of the engine's calls drops, by label."""
+    return {ALL_KEPT: (), **{without(p): (p,) for p in PROMISES}, ALL_DROPPED: tuple(PROMISES)}
+
+
+def step_times(batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
+    """CPU seconds per step of the hand-written step and of every variant, interleaved, 1 BLAS thread."""
+    weights = initial_weights()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, weights["0.weight"].shape[1]), dtype=np.float32)
+    y = rng.integers(0, weights["2.weight"].shape[0], size=batch)
+    models = {NUMPY: NumpyMLP(weights)}
+    models.update({label: EngineCallsMLP(weights, without=dropped) for label, dropped in variants().items()})
+    cases = [Case(label, partial(m.step, *m.prepare(x, y)), partial(blas_threads, 1)) for label, m in models.items()]
+    run_interleaved(cases, repeats, target_s)
+    return {c.label: Summary.of(c.cpu_seconds_per_step) for c in cases}
+
+
+def rows(times: dict[str, Summary], batch: int) -> list[list[str]]:
+    """Table rows: each step's time, then what each promise costs (all kept − it dropped)."""
+    med = {label: s.median * 1e6 for label, s in times.items()}
+    out = [[f"batch {batch}: {label}", results._cell(s.scaled(lambda t: t * 1e6))] for label, s in times.items()]
+    for promise in PROMISES:
+        out.append([f"→ batch {batch}: cost of {promise}", f"{med[ALL_KEPT] - med[without(promise)]:+.1f}"])
+    out.append([f"→ batch {batch}: all promises together", f"{med[ALL_KEPT] - med[ALL_DROPPED]:+.1f}"])
+    out.append([f"→ batch {batch}: what is left, every promise dropped − hand-written",
+                f"{med[ALL_DROPPED] - med[NUMPY]:+.1f}"])
+    return out
+
+
+def report(by_batch: dict[int, dict[str, Summary]]) -> str:
+    """The measurements as a Markdown table (CPU µs per step, median [min–max])."""
+    table = [row for batch, times in by_batch.items() for row in rows(times, batch)]
+    return "\n".join(results._table(["measurement", "CPU µs per step, median [min–max]"], table))
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description="What each of the API's promises costs in tinygrad_mb's training step.")
+    p.add_argument("--quick", action="store_true", help="few repeats, short timings (rough numbers)")
+    args = p.parse_args(argv)
+    repeats, target_s = (3, 0.02) if args.quick else (41, 0.05)  # many short timings: a steadier median
+    table = report({batch: step_times(batch, repeats, target_s) for batch in BATCHES})
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()
