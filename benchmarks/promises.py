@@ -22,6 +22,13 @@ same calls with one promise dropped, then with all of them dropped:
   Without it they are computed in place, in arrays that only backward holds
   (what an engine could do if it tracked who owns each gradient).
 
+A second table looks inside the biggest price, the learning rate's: the
+first-layer weight's update timed on its own inside the step (the clock read
+around that one call), as ``p -= g``, as the bare BLAS ``saxpy`` call, and as
+:func:`tinygrad_mb.optim.update.add_scaled_`, which checks its arguments and
+reads the arrays' addresses before making that call. All three with lr folded
+into dL/dz, so all three compute the same update.
+
 Every variant computes the same update (a test checks it), so the time a
 variant saves is the price of the promise it drops. The prices are a few
 microseconds each, well inside the swings of wall-clock time on a shared
@@ -36,7 +43,9 @@ arrays and the calls that differ in small ways.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -80,6 +89,67 @@ def step_times(batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
     return {c.label: Summary.of(c.cpu_seconds_per_step) for c in cases}
 
 
+UPDATES = ("p -= g", "bare saxpy", "add_scaled_(p, -1.0, g)")  # how update_in_step updates the weight
+
+
+class _TimedUpdate(EngineCallsMLP):
+    """The engine's calls with lr folded into dL/dz; the first-layer weight's update timed alone, one of UPDATES."""
+
+    def __init__(self, weights: dict[str, np.ndarray], how: str):
+        from tinygrad_mb.optim import update
+
+        super().__init__(weights, without=["learning rate"])
+        self.how, self.spent, self.update_module = how, [], update
+        scratch = np.zeros(update.MIN_SIZE, dtype=self.W1.dtype)
+        update.add_scaled_(scratch, 1.0, scratch.copy())  # looks the BLAS routine up, once
+
+    def update(self, grads: tuple[np.ndarray, ...]) -> None:
+        weight, grad, module = self.W1, grads[0], self.update_module
+        if self.how == UPDATES[0]:
+            start = time.perf_counter()
+            weight -= grad
+        elif self.how == UPDATES[1]:  # the call add_scaled_ makes, with the addresses read before the clock starts
+            routine = module._axpy[weight.dtype]
+            source, target = module._address(grad, grad.flags), module._address(weight, weight.flags)
+            start = time.perf_counter()
+            routine(weight.size, -1.0, source, 1, target, 1)
+        else:
+            start = time.perf_counter()
+            module.add_scaled_(weight, -1.0, grad)
+        self.spent.append(time.perf_counter() - start)
+        for p, g in zip((self.b1, self.W2, self.b2), grads[1:]):
+            p -= g
+
+
+def update_in_step(batch: int, repeats: int, steps: int) -> dict[str, Summary]:
+    """Seconds of the first-layer weight's update inside the step, per way of doing it (see UPDATES).
+
+    ``repeats`` rounds of ``steps`` steps, the three in a fresh order every
+    round, on one BLAS thread; the median over a round's steps, then the
+    median and range over the rounds.
+    """
+    weights = initial_weights()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, weights["0.weight"].shape[1]), dtype=np.float32)
+    y = rng.integers(0, weights["2.weight"].shape[0], size=batch)
+    models = {how: _TimedUpdate(weights, how) for how in UPDATES}
+    if not models[UPDATES[1]].update_module._axpy:  # this NumPy's BLAS has no axpy we can call
+        del models[UPDATES[1]]
+    per_round: dict[str, list[float]] = {how: [] for how in models}
+    order = list(models)
+    with blas_threads(1):
+        for round_ in range(repeats + 1):  # round 0 warms up
+            random.Random(round_).shuffle(order)
+            for how in order:
+                model = models[how]
+                model.spent.clear()
+                for _ in range(steps):
+                    model.step(x, y)
+                if round_:
+                    per_round[how].append(float(np.median(model.spent)))
+    return {how: Summary.of(values) for how, values in per_round.items()}
+
+
 def rows(times: dict[str, Summary], batch: int) -> list[list[str]]:
     """Table rows: each step's time, then what each promise costs (all kept − it dropped)."""
     med = {label: s.median * 1e6 for label, s in times.items()}
@@ -92,10 +162,15 @@ def rows(times: dict[str, Summary], batch: int) -> list[list[str]]:
     return out
 
 
-def report(by_batch: dict[int, dict[str, Summary]]) -> str:
-    """The measurements as a Markdown table (CPU µs per step, median [min–max])."""
+def report(by_batch: dict[int, dict[str, Summary]], updates: dict[int, dict[str, Summary]] | None = None) -> str:
+    """The measurements as Markdown tables (µs, median [min–max]): the steps, then the updates inside them."""
     table = [row for batch, times in by_batch.items() for row in rows(times, batch)]
-    return "\n".join(results._table(["measurement", "CPU µs per step, median [min–max]"], table))
+    lines = results._table(["measurement", "CPU µs per step, median [min–max]"], table)
+    if updates:
+        inside = [[f"batch {batch}: `{how}`", results._cell(s.scaled(lambda t: t * 1e6))]
+                  for batch, times in updates.items() for how, s in times.items()]
+        lines += ["", *results._table(["update of the 128×784 weight inside the step", "µs, median [min–max]"], inside)]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -103,7 +178,9 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--quick", action="store_true", help="few repeats, short timings (rough numbers)")
     args = p.parse_args(argv)
     repeats, target_s = (3, 0.02) if args.quick else (41, 0.05)  # many short timings: a steadier median
-    table = report({batch: step_times(batch, repeats, target_s) for batch in BATCHES})
+    steps = {batch: step_times(batch, repeats, target_s) for batch in BATCHES}
+    updates = {batch: update_in_step(batch, 7 if args.quick else 21, 20 if args.quick else 200) for batch in BATCHES}
+    table = report(steps, updates)
     print(table)
     return table
 

@@ -212,6 +212,25 @@ def test_promises_tool_prices_every_promise():
     assert table.count("\n") == 14
     assert re.search(r"\| → batch 4: cost of learning rate \| [+-]\d+\.\d \|", table)
     assert "→ batch 4: what is left, every promise dropped − hand-written" in table
+    updates = {4: promises.update_in_step(4, repeats=2, steps=3)}
+    assert set(updates[4]) <= set(promises.UPDATES) and "p -= g" in updates[4]
+    assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in updates[4].values())
+    both = promises.report(times, updates)
+    assert both.startswith(table) and "| batch 4: `add_scaled_(p, -1.0, g)` | " in both
+
+
+def test_every_way_of_timing_the_update_in_the_step_updates_the_same():
+    weights = problem.initial_weights(sizes=(20, 16, 5))
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((7, 20), dtype=np.float32), rng.integers(0, 5, size=7)
+    models = [promises._TimedUpdate(weights, how) for how in promises.UPDATES]
+    for model in models:
+        model.step(x, y)
+        assert len(model.spent) == 1 and model.spent[0] > 0
+    for name, value in models[0].weights().items():
+        for model in models[1:]:
+            np.testing.assert_allclose(model.weights()[name], value, rtol=1e-6, atol=1e-8, err_msg=model.how)
+    assert not np.allclose(models[0].weights()["0.weight"], weights["0.weight"])  # each made a real update
 
 
 CACHEGRIND_SUMMARY = """==7== I   refs:      1,048,238,453
