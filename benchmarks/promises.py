@@ -22,22 +22,23 @@ same calls with one promise dropped, then with all of them dropped:
   Without it they are computed in place, in arrays that only backward holds
   (what an engine could do if it tracked who owns each gradient).
 
-A second table looks inside the biggest price, the learning rate's: the
-first-layer weight's update timed on its own inside the step (the clock read
-around that one call), as ``p -= g``, as the bare BLAS ``saxpy`` call, and as
-:func:`tinygrad_mb.optim.update.add_scaled_`, which checks its arguments and
-reads the arrays' addresses before making that call. All three with lr folded
-into dL/dz, so all three compute the same update.
-
 Every variant computes the same update (a test checks it), so the time a
-variant saves is the price of the promise it drops. The prices are a few
+variant saves is the price of the promise it drops. What stays between "all
+dropped" and the hand-written step is the rest: the forward pass's fresh
+arrays and the calls that differ in small ways. The prices are a few
 microseconds each, well inside the swings of wall-clock time on a shared
-machine, so the table gives **CPU time** per step: everything runs on one
+machine, so this table gives **CPU time** per step: everything runs on one
 thread, and CPU time does not count the moments when other programs had the
 CPU (on a busy host the wall-clock medians of the same run disagreed by tens
-of µs, the CPU-time ones by a few). What stays between "all
-dropped" and the hand-written step is the rest: the forward pass's fresh
-arrays and the calls that differ in small ways.
+of µs, the CPU-time ones by a few).
+
+A second table looks inside the biggest price, the learning rate's: the
+first-layer weight's update timed on its own inside the step (the clock read
+around that one call, short enough for wall time), as ``p -= g``, as the bare
+BLAS ``saxpy`` call, and as :func:`tinygrad_mb.optim.update.add_scaled_`,
+which checks its arguments and reads the arrays' addresses before making that
+call. All three with lr folded into dL/dz, so all three compute the same
+update.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 from benchmarks import report as results  # noqa: E402
 from benchmarks.engine_calls import PROMISES, EngineCallsMLP  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
-from benchmarks.problem import initial_weights  # noqa: E402
+from benchmarks.problem import N_HIDDEN, N_IN, initial_weights  # noqa: E402
 from benchmarks.throughput import NUMPY  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved  # noqa: E402
 
@@ -76,12 +77,17 @@ def variants() -> dict[str, tuple[str, ...]]:
     return {ALL_KEPT: (), **{without(p): (p,) for p in PROMISES}, ALL_DROPPED: tuple(PROMISES)}
 
 
-def step_times(batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
-    """CPU seconds per step of the hand-written step and of every variant, interleaved, 1 BLAS thread."""
+def _problem(batch: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The benchmark's initial weights and a fixed random batch of ``batch`` samples."""
     weights = initial_weights()
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, weights["0.weight"].shape[1]), dtype=np.float32)
-    y = rng.integers(0, weights["2.weight"].shape[0], size=batch)
+    return weights, x, rng.integers(0, weights["2.weight"].shape[0], size=batch)
+
+
+def step_times(batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
+    """CPU seconds per step of the hand-written step and of every variant, interleaved, 1 BLAS thread."""
+    weights, x, y = _problem(batch)
     models = {NUMPY: NumpyMLP(weights)}
     models.update({label: EngineCallsMLP(weights, without=dropped) for label, dropped in variants().items()})
     cases = [Case(label, partial(m.step, *m.prepare(x, y)), partial(blas_threads, 1)) for label, m in models.items()]
@@ -128,10 +134,7 @@ def update_in_step(batch: int, repeats: int, steps: int) -> dict[str, Summary]:
     round, on one BLAS thread; the median over a round's steps, then the
     median and range over the rounds.
     """
-    weights = initial_weights()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, weights["0.weight"].shape[1]), dtype=np.float32)
-    y = rng.integers(0, weights["2.weight"].shape[0], size=batch)
+    weights, x, y = _problem(batch)
     models = {how: _TimedUpdate(weights, how) for how in UPDATES}
     if not models[UPDATES[1]].update_module._axpy:  # this NumPy's BLAS has no axpy we can call
         del models[UPDATES[1]]
@@ -169,7 +172,8 @@ def report(by_batch: dict[int, dict[str, Summary]], updates: dict[int, dict[str,
     if updates:
         inside = [[f"batch {batch}: `{how}`", results._cell(s.scaled(lambda t: t * 1e6))]
                   for batch, times in updates.items() for how, s in times.items()]
-        lines += ["", *results._table(["update of the 128×784 weight inside the step", "µs, median [min–max]"], inside)]
+        header = [f"update of the {N_HIDDEN}×{N_IN} weight inside the step", "µs, median [min–max]"]
+        lines += ["", *results._table(header, inside)]
     return "\n".join(lines)
 
 
