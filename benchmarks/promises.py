@@ -58,7 +58,7 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 from benchmarks import report as results  # noqa: E402
 from benchmarks.engine_calls import PROMISES, EngineCallsMLP  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
-from benchmarks.problem import N_HIDDEN, N_IN, initial_weights  # noqa: E402
+from benchmarks.problem import N_HIDDEN, N_IN, initial_weights, random_batch  # noqa: E402
 from benchmarks.throughput import NUMPY  # noqa: E402
 from benchmarks.timing import Case, Summary, blas_threads, run_interleaved  # noqa: E402
 
@@ -77,17 +77,9 @@ def variants() -> dict[str, tuple[str, ...]]:
     return {ALL_KEPT: (), **{without(p): (p,) for p in PROMISES}, ALL_DROPPED: tuple(PROMISES)}
 
 
-def _problem(batch: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The benchmark's initial weights and a fixed random batch of ``batch`` samples."""
-    weights = initial_weights()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, weights["0.weight"].shape[1]), dtype=np.float32)
-    return weights, x, rng.integers(0, weights["2.weight"].shape[0], size=batch)
-
-
 def step_times(batch: int, repeats: int, target_s: float) -> dict[str, Summary]:
     """CPU seconds per step of the hand-written step and of every variant, interleaved, 1 BLAS thread."""
-    weights, x, y = _problem(batch)
+    weights, (x, y) = initial_weights(), random_batch(batch)
     models = {NUMPY: NumpyMLP(weights)}
     models.update({label: EngineCallsMLP(weights, without=dropped) for label, dropped in variants().items()})
     cases = [Case(label, partial(m.step, *m.prepare(x, y)), partial(blas_threads, 1)) for label, m in models.items()]
@@ -134,7 +126,7 @@ def update_in_step(batch: int, repeats: int, steps: int) -> dict[str, Summary]:
     round, on one BLAS thread; the median over a round's steps, then the
     median and range over the rounds.
     """
-    weights, x, y = _problem(batch)
+    weights, (x, y) = initial_weights(), random_batch(batch)
     models = {how: _TimedUpdate(weights, how) for how in UPDATES}
     if not models[UPDATES[1]].update_module._axpy:  # this NumPy's BLAS has no axpy we can call
         del models[UPDATES[1]]
