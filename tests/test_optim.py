@@ -323,6 +323,43 @@ def test_state_dict_round_trip_resumes_exactly(make, kwargs):
     np.testing.assert_array_equal(q.data, p.data)
 
 
+def test_rmsprop_without_momentum_reloads_its_own_state():
+    # Catches load_state_dict asking for a momentum buffer that RMSprop only makes when momentum > 0.
+    p = param()
+    opt = optim.RMSprop([p], lr=0.01)
+    take_steps(opt, p, [G1])
+    assert "0.momentum_buffer" not in opt.state_dict()
+    q = param(p.data.copy())
+    resumed = optim.RMSprop([q], lr=0.01)
+    resumed.load_state_dict(opt.state_dict())
+    take_steps(opt, p, [G2])
+    take_steps(resumed, q, [G2])
+    np.testing.assert_array_equal(q.data, p.data)
+
+
+def test_setting_any_hyperparameter_later_is_checked_like_the_constructor():
+    opt = optim.SGD([param()], lr=0.1, momentum=0.9)
+    opt.momentum = 0.5
+    assert opt.momentum == 0.5
+    with pytest.raises(HyperparameterError, match="momentum=5.0"):
+        opt.momentum = 5.0
+    with pytest.raises(HyperparameterError, match="nesterov must be True or False"):
+        opt.nesterov = "yes"
+    assert opt.momentum == 0.5 and opt.nesterov is False
+    adam = optim.Adam([param()])
+    with pytest.raises(HyperparameterError, match="beta1=1.0"):
+        adam.beta1 = 1.0
+    assert adam.beta1 == 0.9
+
+
+def test_a_valid_state_dict_loads_whatever_order_its_settings_are_checked_in():
+    # Catches load_state_dict setting hyper-parameters one by one, each checked against the old others:
+    # momentum 0 is invalid next to the old nesterov=True, valid next to the new nesterov=False.
+    opt = optim.SGD([param()], lr=0.1, momentum=0.9, nesterov=True)
+    opt.load_state_dict(optim.SGD([param()], lr=0.2).state_dict())
+    assert (opt.lr, opt.momentum, opt.nesterov) == (0.2, 0.0, False)
+
+
 def test_state_dict_is_a_copy():
     p = param()
     opt = optim.SGD([p], lr=0.1, momentum=0.9)
@@ -342,6 +379,8 @@ def test_bad_optimizer_state_dicts_are_rejected_without_changes():
         ({**good, "1.momentum_buffer": np.zeros(3)}, "unexpected key '1.momentum_buffer'"),
         ({**good, "0.exp_avg": np.zeros(3)}, "unexpected key '0.exp_avg'"),
         ({**good, "0.momentum_buffer": np.zeros(4)}, "'0.momentum_buffer'.*\\(3,\\).*\\(4,\\)"),
+        # a value that only fails when converted: refused before the lr below is assigned
+        ({**good, "lr": np.array(0.5), "0.momentum_buffer": np.array(["x", "y", "z"])}, "not numbers"),
     ]
     for bad, pattern in cases:
         with pytest.raises(StateDictError, match=pattern):

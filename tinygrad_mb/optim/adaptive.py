@@ -107,6 +107,7 @@ class RMSprop(Optimizer):
     """
 
     state_names = ("step", "square_avg", "momentum_buffer")
+    optional_state = ("momentum_buffer",)  # made on the first step with momentum > 0
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0):

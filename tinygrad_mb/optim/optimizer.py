@@ -55,6 +55,7 @@ class Optimizer:
     """
 
     state_names: tuple[str, ...] = ()  # per-parameter state saved by state_dict (subclasses set it)
+    optional_state: tuple[str, ...] = ()  # those of state_names made only when needed (may be absent)
 
     def __init__(self, params: Iterable[Tensor], defaults: Mapping[str, Any]):
         owner = type(self).__name__
@@ -74,11 +75,26 @@ class Optimizer:
             if id(p) in seen:
                 raise HyperparameterError(f"{owner}: params[{i}] appears twice in the parameter list")
             seen.add(id(p))
-        self.defaults = dict(defaults)
         self.initial_lr: float | None = None  # set by the first LR schedule attached
-        for name, value in self.defaults.items():
-            setattr(self, name, value)
+        self._set_checked(defaults)
+        self.defaults = dict(defaults)
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``optimizer.momentum = 5`` after construction gets the same check as the constructor's
+        # (lr has its own property); otherwise a bad value would only show as a diverging run.
+        defaults = self.__dict__.get("defaults")
+        if defaults is not None and name in defaults and name != "lr":
+            self._validate(**{**self.hyperparameters(), name: value})
+        object.__setattr__(self, name, value)
+
+    def _set_checked(self, hyper: Mapping[str, Any]) -> None:
+        """Set hyper-parameters already checked together (one at a time, a valid set could fail half-way)."""
+        for name, value in hyper.items():
+            if name == "lr":
+                self.lr = value
+            else:
+                object.__setattr__(self, name, value)
 
     @property
     def lr(self) -> float:
@@ -133,8 +149,8 @@ class Optimizer:
 
         Raises:
             StateDictError: a hyper-parameter is missing, a key is unknown, or a
-                state array's shape does not match its parameter. Nothing is
-                changed in that case.
+                state array's shape does not match its parameter or it holds
+                something other than numbers. Nothing is changed in that case.
             HyperparameterError: a saved hyper-parameter value is invalid.
         """
         owner = type(self).__name__
@@ -164,9 +180,15 @@ class Optimizer:
                     f"{owner}.load_state_dict: shape mismatch for {key!r}: the parameter needs {expected}, "
                     f"the state dict has {tuple(value.shape)}; was it saved for a different model?"
                 )
-            per_param[int(index)][name] = value
+            if value.dtype.kind not in "biuf":  # converted here, so that a bad value fails before any change
+                raise StateDictError(
+                    f"{owner}.load_state_dict: {key!r} holds {value.dtype} values, not numbers; "
+                    "was the state dict edited or saved by another program?"
+                )
+            per_param[int(index)][name] = int(value) if name == "step" else value.astype(p.dtype)
+        required = [name for name in self.state_names if name not in self.optional_state]
         for i, new in enumerate(per_param):  # a parameter's state is all there or absent (never stepped)
-            missing_state = [name for name in self.state_names if name not in new]
+            missing_state = [name for name in required if name not in new]
             if new and missing_state:
                 raise StateDictError(
                     f"{owner}.load_state_dict: parameter {i} has state {sorted(new)} but lacks "
@@ -176,12 +198,11 @@ class Optimizer:
         hyper = {name: (np.asarray(v).item() if hasattr(v, "shape") else v) for name, v in hyper.items()}
         self._validate(**hyper)
         # All checked: now assign.
-        for name, value in hyper.items():
-            setattr(self, name, value)
+        self._set_checked(hyper)
         for p, new, old in zip(self.params, per_param, self.state):
             old.clear()
             for name, value in new.items():
-                old[name] = int(value) if name == "step" else backend.to_backend(value.astype(p.dtype), p.backend)
+                old[name] = value if name == "step" else backend.to_backend(value, p.backend)
 
     def _validate(self, **hyper: Any) -> None:
         """Raise HyperparameterError for invalid values (subclasses check their own)."""
