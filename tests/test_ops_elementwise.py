@@ -133,6 +133,21 @@ def test_python_scalars_keep_float32():
         assert y.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.bool_, np.int16, np.int64])
+def test_float_functions_of_integers_give_float32_like_pytorch(dtype):
+    # Catches NumPy's own rule: float16 for 8-bit integers (sqrt(255) = 15.97), and -x wrapping
+    # around for unsigned ones (sigmoid(uint8 50) was 0).
+    values = np.array([0, 1, 50] if dtype is not np.bool_ else [0, 1, 1], dtype=dtype)
+    x, exact = Tensor(values), values.astype(np.float64)
+    for name, ref in [("exp", np.exp), ("sqrt", np.sqrt), ("tanh", np.tanh), ("sigmoid", _sigmoid),
+                      ("softplus", lambda a: np.logaddexp(0, a)), ("softmax", lambda a: np.exp(a - a.max()) /
+                                                                   np.exp(a - a.max()).sum())]:
+        y = getattr(x, name)()
+        assert y.dtype == np.float32, name
+        np.testing.assert_allclose(y.numpy(), ref(exact), rtol=1e-6, atol=1e-30, err_msg=name)
+    assert Tensor(np.array([255], dtype=np.uint8)).sqrt().item() == pytest.approx(np.sqrt(255), rel=1e-7)
+
+
 def test_numpy_array_on_the_left_calls_the_tensor():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = np.array([3.0, 4.0], dtype=np.float32) * x
@@ -150,6 +165,7 @@ def test_comparisons_are_boolean_and_not_differentiable():
     ]:
         assert result.dtype == np.bool_ and not result.requires_grad
         np.testing.assert_array_equal(result.numpy(), expected)
+    assert type((x[0] < 2).data) is np.ndarray  # a 0-d array, not NumPy's scalar: .data is always an array
 
 
 @given(a=distinct_arrays(shapes(min_dims=1, max_dims=3)))

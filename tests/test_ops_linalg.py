@@ -59,6 +59,17 @@ def test_softmax_and_log_softmax(backend_name, data):
     assert gradcheck(lambda t: t.log_softmax(axis), x)
 
 
+@pytest.mark.parametrize(("shape", "axis"), [((2, 0), 1), ((0, 3), 0), ((0, 3), 1)])
+def test_softmax_of_no_numbers_is_no_numbers(shape, axis):
+    # Catches the row max of an empty axis, which NumPy refuses to compute.
+    for name in ("softmax", "log_softmax"):
+        x = Tensor(np.zeros(shape), requires_grad=True)
+        y = getattr(x, name)(axis)
+        assert y.shape == shape
+        y.sum().backward()
+        assert x.grad.shape == shape
+
+
 @pytest.mark.parametrize("scale", [1e4, -1e4])
 def test_softmax_is_stable_for_huge_logits(scale):
     logits = Tensor([[scale, 0.0, -scale], [scale, scale, 0.0]], requires_grad=True)

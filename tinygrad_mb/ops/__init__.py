@@ -17,6 +17,8 @@ from __future__ import annotations
 from numbers import Number
 from typing import Any
 
+import numpy as np
+
 from tinygrad_mb import backend
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.ops.elementwise import (
@@ -29,6 +31,7 @@ from tinygrad_mb.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, St
 from tinygrad_mb.tensor import Tensor
 
 _SCALARS = (int, float, bool)
+_FLOAT32 = np.float32
 
 
 def _lift(x: Any, partner: Any = None) -> Any:
@@ -52,6 +55,23 @@ def _lift(x: Any, partner: Any = None) -> Any:
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _wrap_result(value: Any) -> Tensor:
+    """A constant tensor around a NumPy/CuPy result; NumPy's 0-d results are scalars, made arrays here."""
+    return Tensor._wrap(np.asarray(value) if isinstance(value, np.generic) else value)
+
+
+def _floating(x: Any) -> Any:
+    """``x`` ready for a float function (exp, sqrt, sigmoid, ...): integer and boolean tensors become float32.
+
+    PyTorch's rule. NumPy would compute these functions of 8-bit integers in
+    float16 (sqrt(255) = 15.97) and, for unsigned ones, wrap -x around, so that
+    sigmoid of a uint8 100 came out 0. Integer tensors never need gradients.
+    """
+    if isinstance(x, Tensor) and x.data.dtype.kind in "biu":
+        return Tensor._wrap(x.data.astype(_FLOAT32))
+    return x
 
 
 # --- arithmetic ------------------------------------------------------------------
@@ -93,17 +113,17 @@ def matmul(a, b) -> Tensor:
 # --- elementwise functions -----------------------------------------------------------
 def exp(x: Tensor) -> Tensor:
     """e^x."""
-    return Exp.apply(x)
+    return Exp.apply(_floating(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm."""
-    return Log.apply(x)
+    return Log.apply(_floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root."""
-    return Sqrt.apply(x)
+    return Sqrt.apply(_floating(x))
 
 
 def clone(x: Tensor) -> Tensor:
@@ -128,17 +148,17 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x), stable for any x."""
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_floating(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh.apply(x)
+    return Tanh.apply(_floating(x))
 
 
 def softplus(x: Tensor) -> Tensor:
     """ln(1 + e^x), stable for any x."""
-    return Softplus.apply(x)
+    return Softplus.apply(_floating(x))
 
 
 def maximum(a, b) -> Tensor:
@@ -197,12 +217,12 @@ def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 def argmax(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the maximum (not differentiable)."""
-    return Tensor._wrap(x.data.argmax(axis=axis))
+    return _wrap_result(x.data.argmax(axis=axis))
 
 
 def argmin(x: Tensor, axis: int | None = None) -> Tensor:
     """Index of the minimum (not differentiable)."""
-    return Tensor._wrap(x.data.argmin(axis=axis))
+    return _wrap_result(x.data.argmin(axis=axis))
 
 
 # --- shapes ------------------------------------------------------------------------
@@ -323,12 +343,12 @@ def _to_join(tensors, op: str) -> list[Tensor]:
 # --- neural-network ops ---------------------------------------------------------------
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^x / sum e^x along ``axis``, stable for large logits."""
-    return Softmax.apply(x, axis=axis)
+    return Softmax.apply(_floating(x), axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large logits."""
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(_floating(x), axis=axis)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -359,7 +379,7 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 def _compare(name: str):
     def compare(a: Tensor, b) -> Tensor:
         try:
-            return Tensor._wrap(getattr(a.data, name)(_data(b)))
+            return _wrap_result(getattr(a.data, name)(_data(b)))
         except ValueError as exc:  # shapes that do not broadcast: say so as the other ops do
             raise ShapeError(f"{name.strip('_')}: cannot compare shapes {tuple(a.shape)} and "
                              f"{tuple(getattr(b, 'shape', ()))} ({exc})") from None

@@ -114,6 +114,9 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1):
         xp = array_module(x)
+        if x.size == 0:  # the softmax of no numbers is no numbers (and an empty axis has no max)
+            self.s, self.axis = xp.empty_like(x), axis
+            return self.s
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         self.s, self.axis = e / e.sum(axis=axis, keepdims=True), axis
         return self.s
@@ -126,6 +129,8 @@ class Softmax(Function):
 def _log_softmax(x, axis):
     """log s = (x - m) - log sum e^(x - m), m = max x: stable for logits of any size."""
     xp = array_module(x)
+    if x.size == 0:  # no numbers, nothing to normalise (and an empty axis has no max)
+        return xp.empty_like(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
