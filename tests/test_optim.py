@@ -508,6 +508,25 @@ def test_a_schedule_state_saved_with_numpy_loads(tmp_path):
     assert (other.last_step, other.lr) == (3, 0.5) and type(other.last_step) is int
 
 
+def test_a_schedule_state_saves_with_tinygrad_mb_save(tmp_path):
+    # Catches state_dict() returning Python numbers, which tg.save (arrays only) refuses.
+    schedule = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    lrs(schedule, 3)
+    tg.save(schedule.state_dict(), tmp_path / "s.npz")
+    other = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    other.load_state_dict(tg.load(tmp_path / "s.npz"))
+    assert (other.last_step, other.lr) == (3, 0.5)
+
+
+def test_schedules_take_numpy_integers():
+    opt = sgd(1.0)
+    warmup = optim.LinearWarmup(opt, warmup_steps=np.int64(2))
+    both = optim.SequentialLR(opt, [warmup, optim.StepLR(opt, step_size=np.int32(1), gamma=0.5)],
+                              milestones=np.array([2]))
+    assert lrs(both, 4) == [0.1, 0.55, 1.0, 0.5, 0.25]
+    assert optim.CosineAnnealingLR(sgd(), T_max=np.int64(4)).T_max == 4
+
+
 @pytest.mark.parametrize(
     ("state", "pattern"),
     [

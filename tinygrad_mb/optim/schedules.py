@@ -26,11 +26,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 
 from tinygrad_mb.errors import HyperparameterError, StateDictError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
+
+
+def _is_count(value: object) -> bool:
+    """An integer (Python's or NumPy's), not a bool: for step counts and milestones."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 class LRScheduler:
@@ -67,9 +73,13 @@ class LRScheduler:
         self.optimizer.lr = lr = self.get_lr()
         return lr
 
-    def state_dict(self) -> dict[str, int | float]:
-        """The step count and base learning rate (all a closed-form schedule needs)."""
-        return {"last_step": self.last_step, "base_lr": self.base_lr}
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The step count and base learning rate (all a closed-form schedule needs).
+
+        As 0-d arrays, like :meth:`Optimizer.state_dict`, so that
+        :func:`tinygrad_mb.save` can write them.
+        """
+        return {"last_step": np.array(self.last_step), "base_lr": np.array(self.base_lr)}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the step count and base lr, and set ``optimizer.lr`` accordingly.
@@ -84,7 +94,7 @@ class LRScheduler:
         # np.savez / np.load give 0-d arrays back for plain numbers: take their values
         last_step, base_lr = (v.item() if np.ndim(v) == 0 and hasattr(v, "item") else v
                               for v in (state["last_step"], state["base_lr"]))
-        if isinstance(last_step, bool) or not isinstance(last_step, (int, np.integer)) or last_step < 0:
+        if not _is_count(last_step) or last_step < 0:
             raise StateDictError(f"{owner}: last_step must be an int >= 0, got {last_step!r}")
         base_lr = check_range("base_lr", base_lr, owner=owner)
         lr = check_range("lr", self.lr_at(int(last_step), base_lr), owner=owner)
@@ -99,9 +109,9 @@ class StepLR(LRScheduler):
     """lr0 * gamma^(t // step_size): multiply by ``gamma`` every ``step_size`` steps."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        if not isinstance(step_size, int) or step_size < 1:
+        if not _is_count(step_size) or step_size < 1:
             raise HyperparameterError(f"StepLR: invalid step_size={step_size!r}; it must be an int >= 1")
-        self.step_size = step_size
+        self.step_size = int(step_size)
         self.gamma = check_range("gamma", gamma, 0.0, low_open=True, owner="StepLR")
         super().__init__(optimizer)
 
@@ -124,9 +134,9 @@ class CosineAnnealingLR(LRScheduler):
     """Half a cosine from lr0 down to ``eta_min`` over ``T_max`` steps, then constant at eta_min."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 (PyTorch's name)
-        if not isinstance(T_max, int) or T_max < 1:
+        if not _is_count(T_max) or T_max < 1:
             raise HyperparameterError(f"CosineAnnealingLR: invalid T_max={T_max!r}; it must be an int >= 1")
-        self.T_max = T_max
+        self.T_max = int(T_max)
         self.eta_min = check_range("eta_min", eta_min, owner="CosineAnnealingLR")
         super().__init__(optimizer)
 
@@ -143,11 +153,11 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, warmup_steps: int, start_factor: float = 0.1):
-        if not isinstance(warmup_steps, int) or warmup_steps < 1:
+        if not _is_count(warmup_steps) or warmup_steps < 1:
             raise HyperparameterError(
                 f"LinearWarmup: invalid warmup_steps={warmup_steps!r}; it must be an int >= 1"
             )
-        self.warmup_steps = warmup_steps
+        self.warmup_steps = int(warmup_steps)
         self.start_factor = check_range("start_factor", start_factor, 0.0, 1.0, low_open=True, high_open=False,
                                         owner="LinearWarmup")
         super().__init__(optimizer)
@@ -182,11 +192,12 @@ class SequentialLR(LRScheduler):
                 f"SequentialLR: {len(self.schedulers)} schedules need {len(self.schedulers) - 1} milestones, "
                 f"got {self.milestones}"
             )
-        if any(not isinstance(m, int) or m < 1 for m in self.milestones) or self.milestones != sorted(
+        if any(not _is_count(m) or m < 1 for m in self.milestones) or self.milestones != sorted(
                 set(self.milestones)):
             raise HyperparameterError(
                 f"SequentialLR: milestones must be increasing ints >= 1, got {self.milestones}"
             )
+        self.milestones = [int(m) for m in self.milestones]
         super().__init__(optimizer)
 
     def lr_at(self, t: int, base_lr: float) -> float:
