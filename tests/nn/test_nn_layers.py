@@ -157,11 +157,24 @@ def test_dropout_layer_modes_and_generator():
     assert a.eval()(x) is x
     assert nn.Dropout(0.0)(x) is x
     assert np.all(nn.Dropout(1.0)(x).data == 0)
-    with pytest.raises(HyperparameterError, match="p must be in \\[0, 1\\]"):
-        nn.Dropout(1.5)
+    for bad in (1.5, None, "0.5"):
+        with pytest.raises(HyperparameterError, match="p must be a number in \\[0, 1\\]"):
+            nn.Dropout(bad)
 
 
 # --- BatchNorm1d ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    ({"momentum": None}, "momentum=None .* not supported; pass a number in \\[0, 1\\]"),
+    ({"momentum": 1.5}, "momentum must be a number in \\[0, 1\\], got 1.5"),
+    ({"momentum": "0.1"}, "momentum must be a number"),
+    ({"eps": 0}, "eps must be a number > 0"),
+    ({"eps": None}, "eps must be a number > 0"),
+])
+def test_batchnorm_settings_are_checked_with_a_clear_message(kwargs, pattern):
+    with pytest.raises(HyperparameterError, match=pattern):
+        nn.BatchNorm1d(3, **kwargs)
+
+
 def bn_reference(x, gamma, beta, eps=1e-5):
     axes = (0,) if x.ndim == 2 else (0, 2)
     shape = (1, -1) if x.ndim == 2 else (1, -1, 1)

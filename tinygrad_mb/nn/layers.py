@@ -7,6 +7,7 @@ normalisation in :mod:`tinygrad_mb.nn.normalization`.)
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -156,8 +157,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, seed: Seed = None):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise HyperparameterError(f"Dropout: p must be in [0, 1], got {p}")
+        if not isinstance(p, Real) or isinstance(p, bool) or not 0 <= p <= 1:
+            raise HyperparameterError(f"Dropout: p must be a number in [0, 1], got {p!r}")
         self.p = float(p)
         self.rng = as_rng(seed)
 

@@ -19,6 +19,7 @@ with m = 1 there is no variance to estimate.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,10 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return BatchNormFn.apply(x, weight, bias, mean=mean, var=var, eps=eps, training=use_batch)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
 class BatchNorm1d(Module):
     """Batch normalisation over (N, C) or (N, C, L) input, per feature C.
 
@@ -128,10 +133,15 @@ class BatchNorm1d(Module):
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
             raise HyperparameterError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
-        if not eps > 0:
-            raise HyperparameterError(f"BatchNorm1d: eps must be > 0, got {eps}")
-        if not 0 <= momentum <= 1:
-            raise HyperparameterError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum}")
+        if not _is_number(eps) or not eps > 0:
+            raise HyperparameterError(f"BatchNorm1d: eps must be a number > 0, got {eps!r}")
+        if momentum is None:  # PyTorch's switch to a cumulative average of all batches
+            raise HyperparameterError(
+                "BatchNorm1d: momentum=None (a cumulative average, in PyTorch) is not supported; "
+                "pass a number in [0, 1], e.g. the default 0.1"
+            )
+        if not _is_number(momentum) or not 0 <= momentum <= 1:
+            raise HyperparameterError(f"BatchNorm1d: momentum must be a number in [0, 1], got {momentum!r}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
