@@ -67,6 +67,14 @@ def test_float32_inputs_warn():
         gradcheck(lambda t: t * 2, x, atol=1e-2, rtol=1e-2, eps=1e-2)
 
 
+def test_a_float32_mismatch_is_blamed_on_rounding_not_on_a_kink():
+    # Catches the kink hint for a smooth cube in float32, which sent users to skip_kinks=True.
+    x = Tensor(np.array([1.3, 2.7], dtype=np.float32), requires_grad=True)
+    with pytest.warns(GradcheckWarning), pytest.raises(GradcheckError, match="float32, where rounding") as info:
+        gradcheck(lambda t: t * t * t, x)
+    assert "skip_kinks" not in str(info.value)
+
+
 def test_kinks_are_detected_and_can_be_skipped():
     x = Tensor(np.array([0.0, 1.0, -1.0]), requires_grad=True)  # relu has no derivative at 0
     with pytest.raises(GradcheckError, match="not differentiable here.*skip_kinks=True"):

@@ -129,11 +129,14 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             at_kink = abs(right - left) > 10 * (atol + rtol * abs(numeric))
             if at_kink and skip_kinks:
                 continue
-            hint = (
-                f" The left and right slopes differ ({left:.6g} vs {right:.6g}): the function is not "
-                "differentiable here; move the input away from this point or pass skip_kinks=True."
-                if at_kink else ""
-            )
+            if tensor.dtype != np.float64:  # rounding, not a kink, is the likely cause of both differences
+                hint = (f" The input is {tensor.dtype}, where rounding errors swamp central differences; "
+                        "check again with dtype='float64' before looking for a bug.")
+            elif at_kink:
+                hint = (f" The left and right slopes differ ({left:.6g} vs {right:.6g}): the function is not "
+                        "differentiable here; move the input away from this point or pass skip_kinks=True.")
+            else:
+                hint = ""
             raise GradcheckError(
                 f"gradcheck: gradient mismatch for input {k} (shape {tuple(tensor.shape)}) at index {index}: "
                 f"analytic {a:.8g}, numeric {numeric:.8g} (difference {a - numeric:.3g}, "
