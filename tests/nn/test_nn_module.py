@@ -253,6 +253,16 @@ def test_a_sequential_slice_keeps_the_layer_names():
     assert list(tail.state_dict()) == ["1.weight", "1.bias", "2.weight", "2.bias"]
 
 
+def test_appending_to_a_slice_never_replaces_a_layer():
+    # Catches append naming the new layer str(len(seq)) = "2", which silently replaced the slice's layer "2".
+    tail = nn.Sequential(nn.ReLU(), nn.Linear(2, 3), nn.Linear(3, 1))[1:]
+    last = nn.Linear(1, 4)
+    tail.append(last)
+    assert [n for n, _ in tail.named_children()] == ["1", "2", "3"]
+    assert len(tail) == 3 and tail[-1] is last
+    assert tail(tg.Tensor(np.ones((5, 2)))).shape == (5, 4)
+
+
 # --- state dicts --------------------------------------------------------------------------------
 def test_state_dict_has_parameters_and_buffers_as_numpy_copies():
     m = MLP()

@@ -428,8 +428,16 @@ class ModuleList(Module):
         self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
-        """Add a layer at the end."""
-        self._add(str(len(self)), module)
+        """Add a layer at the end, named by the next number not taken.
+
+        That is ``str(len(self))`` unless a slice kept its old names (``seq[1:]``
+        holds "1" and "2"): then the next free number, never an existing name,
+        which would silently replace that layer.
+        """
+        number = len(self)
+        while str(number) in self._module_names:
+            number += 1
+        self._add(str(number), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
