@@ -222,6 +222,27 @@ def test_a_saved_file_has_a_normal_files_permissions(tmp_path):
     assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
 
 
+def test_saving_over_a_file_keeps_its_permissions(tmp_path):
+    # Catches a private checkpoint (0600) turned readable by all (0644) when saved again.
+    path = tmp_path / "m.npz"
+    save({"a": np.ones(2)}, path)
+    os.chmod(path, 0o600)
+    save({"a": np.zeros(2)}, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    np.testing.assert_array_equal(load(path)["a"], np.zeros(2))
+
+
+def test_saving_through_a_symbolic_link_writes_the_file_it_points_to(tmp_path):
+    # Catches the rename replacing the link itself, leaving the file it pointed to unchanged.
+    real, link = tmp_path / "real.npz", tmp_path / "latest.npz"
+    save({"a": np.ones(2)}, real)
+    link.symlink_to(real)
+    save({"a": np.full(2, 7.0)}, link)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(load(real)["a"], [7.0, 7.0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.npz", "real.npz"]  # no temporary file left
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not tg.backend.cupy_available(), reason="CuPy backend not usable here")
 def test_save_copies_cupy_arrays_and_tensors_to_the_host(tmp_path):

@@ -15,6 +15,7 @@ intact instead of half a file.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -83,21 +84,26 @@ def write_atomically(path: PathLike, fill: Callable[[BinaryIO], None], who: str,
     if os.path.isdir(path):  # checked first: os.replace would fail only after writing the temporary file
         raise SaveLoadError(f"{who}: {path!r} is a folder; give a file name in it, e.g. "
                             f"{os.path.join(path, example)!r}")
-    directory = os.path.dirname(os.path.abspath(path))
+    # Through a symbolic link, replace the file it points to (as writing to it in place would), not the link.
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise SaveLoadError(f"{who}: cannot write {path!r}: the folder {directory!r} does not exist; create it "
                             "first (os.makedirs) or give another path")
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        # A file replaced keeps its permissions (a private checkpoint stays private); a new one gets a
+        # normal file's mode rather than mkstemp's private 0600.
+        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.isfile(target) else 0o666 & ~_umask()
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise SaveLoadError(f"{who}: cannot write in the folder {directory!r}: {exc.strerror or exc}") from exc
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             fill(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as exc:
         try:
             os.unlink(tmp)
