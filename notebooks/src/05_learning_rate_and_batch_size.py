@@ -217,7 +217,7 @@ plt.show()
 # The opposite problem appears at the *start*. With random weights, the first gradients are large and
 # change quickly, and a big rate can throw a network into a bad region (huge logits, saturated units) that
 # it takes long to leave. A **warm-up** starts with a small rate and ramps up to the full one over the first
-# updates. Here the digits MLP of notebooks 02 and 03 with mini-batches of 32 and a high peak rate of 1.4,
+# updates. Here the digits MLP of notebook 03 with mini-batches of 32 and a high peak rate of 1.4,
 # annealed by a cosine over 4 epochs, with and without one epoch of linear warm-up (schedules stepped
 # every update):
 

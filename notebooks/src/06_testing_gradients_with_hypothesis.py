@@ -210,7 +210,8 @@ print(f"The last one, after shrinking: {last}")
 
 # %% [markdown]
 # **What to notice.** The first failing tensor hypothesis stumbled on is big (its shape and the range of
-# its values are printed above), and its values say little about the cause. Hypothesis then **shrank** it:
+# its values are printed above): to see the cause in it you would have to look through all of its numbers
+# for what they have in common. Hypothesis then **shrank** it:
 # it tried smaller shapes and simpler values, keeping each change that still failed, until nothing simpler
 # failed. The result, a single $x = -1$, is a *minimal example*: it says at a glance that the bug is about
 # negative inputs -- exactly the missing $\operatorname{sign}(x)$. Put that example in a regular unit test,
