@@ -103,6 +103,14 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["compare", "--variants", "sgd,minibatch:1"], "identical runs"),
     (["compare", "--ref-batch-size", "8"], "--ref-batch-size only matters with --lr-rule"),
     (["compare", "--eval-every", "50"], "use a multiple of 32, e.g. 64"),
+    (["compare", "--variants", "minibatch:32@"], "no learning rate after '@' in 'minibatch:32@'"),
+    (["compare", "--variants", "minibatch:32@0.1,sgd@0.01", "--lr", "0.5"], "--lr has no effect"),
+    (["compare", "--variants", "batch,sgd@0.01", "--lr", "0.5,0.1"], "give the rates one way, not both"),
+    (["compare", "--target", "-5"], "below 0"),
+    (["compare", "--seeds", "1,1"], "--seeds: repeated values in [1, 1]"),
+    (["sweep", "--seeds", "0,0"], "--seeds: repeated values"),
+    (["sweep", "--lrs", "0.1,0.1"], "--lrs: repeated values"),
+    (["noise", "--batch-sizes", "4,4,16"], "--batch-sizes: repeated values"),
     # options that do not exist: the error says where the setting goes instead
     (["compare", "--batch-size", "4"], "the batch size is part of each variant: --variants batch,sgd,minibatch:64"),
     (["compare", "--learning-rate", "0.1"], "the learning rate is --lr"),
@@ -157,6 +165,69 @@ def test_a_bad_backend_variable_is_a_usage_error_not_an_import_crash(tmp_path, m
     r = run(["compare", "--out", "o"], cwd=tmp_path, timeout=60)
     assert r.returncode == 2 and "TINYGRAD_MB_BACKEND='foo' is not a backend" in r.stderr
     assert "Traceback" not in r.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_the_backend_option_wins_over_the_environment_variable(tmp_path, monkeypatch):
+    # Catches the data being made on $TINYGRAD_MB_BACKEND's backend whatever --backend said.
+    monkeypatch.setenv("TINYGRAD_MB_BACKEND", "cupy")  # not usable in CI (no CuPy); --backend numpy must not care
+    r = run(["noise", "--backend", "numpy", "--draws", "5", "--batch-sizes", "1,4", "--out", "o"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "o" / "noise.json").read_text())["run"]["backend"] == "numpy"
+
+
+def test_an_unusual_mplbackend_does_not_stop_the_command(tmp_path):
+    # Catches `import matplotlib` failing on a value it does not know; the command draws files only.
+    # In a fresh process: matplotlib must not be imported yet (run() would drop the variable).
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="weird")
+    r = subprocess.run([sys.executable, "-m", "tinygrad_mb", "noise", "--draws", "5", "--batch-sizes", "1,4",
+                        "--out", "o"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert_png(tmp_path / "o" / "noise.png")
+
+
+def test_a_full_disk_is_an_error_message_and_the_folder_is_left_as_it_was(tmp_path, monkeypatch, capsys):
+    from tinygrad_mb import cli
+
+    def disk_full(fig, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "_save_figure", disk_full)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    assert cli.main(["noise", "--draws", "5", "--batch-sizes", "1,4", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"could not write the results into {str(out)!r} (No space left on device); no files were written" in err
+    assert "Traceback" not in err and [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    # Catches SIGTERM (kill, timeout) ending the process at once, leaving the staging folder behind.
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_mb", "compare", "--epochs", "500", "--out", "o"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir()):  # the run has begun
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "interrupted; no files were written" in err
+    assert not (tmp_path / "o").exists()  # the folder it created, with its staging folder, is gone
+
+
+def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
+    from tinygrad_mb import cli
+
+    def notes(*argv):  # what the command says before its run, from the checked arguments alone
+        args = cli.build_parser().parse_args([*argv, "--out", str(tmp_path / "o")])
+        return " | ".join(cli._validate(args.subparser, args)["notes"])
+
+    assert "--samples 5 is less than one update of batch" in notes("compare", "--samples", "5")
+    assert "tuned for plain SGD" in notes("compare", "--optimizer", "adam")
+    assert "tuned for plain SGD" not in notes("compare", "--optimizer", "adam", "--lr", "0.01")
+    assert "[5000] are larger than the 1000 training samples" in notes("sweep", "--batch-sizes", "4,5000")
 
 
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):

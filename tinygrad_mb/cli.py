@@ -21,15 +21,17 @@ import difflib
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_mb import backend as _backend
 from tinygrad_mb import output_folder
-from tinygrad_mb.errors import TinygradMBError
+from tinygrad_mb.errors import SaveLoadError, TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
 from tinygrad_mb.gd.trainer import check_eval_grid
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
@@ -215,11 +217,19 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     target = getattr(args, "target", None)
     if target is not None and not math.isfinite(target):
         parser.error(f"argument --target: {target} is not a finite loss; give a number, e.g. 0.3")
+    if target is not None and target < 0:  # squared errors and cross-entropies are never negative
+        parser.error(f"argument --target: {target} is below 0, which no loss here ever reaches; "
+                     "give a positive number, e.g. 0.3")
+    for option in ("seeds", "lrs", "batch_sizes"):  # a repeated value would only repeat a run (or a row)
+        values = getattr(args, option, None)
+        if values and len(set(values)) != len(values):
+            parser.error(f"argument --{option.replace('_', '-')}: repeated values in {values}; give each once")
+    prepared: dict[str, Any] = {"backend": backend_name, "notes": []}
     try:
         problem = make_problem(args.dataset, args.model)
     except TinygradMBError as exc:
         parser.error(str(exc))
-    prepared: dict[str, Any] = {"problem": problem}
+    prepared["problem"] = problem
     n = problem.n_train
     if args.command in ("compare", "trajectories"):
         try:
@@ -244,6 +254,13 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
                 parser.error(f"--lr got {len(lrs)} rates for {len(variants)} variants; give one rate or "
                              f"one per variant")
             has_at = ["@" in part for part in args.variants.split(",")]
+            # A variant's own @LR wins over --lr: refuse the combinations where --lr would be ignored.
+            if all(has_at):
+                parser.error("--lr has no effect: every variant gives its own rate after '@'; "
+                             "drop --lr or the '@' rates")
+            if any(has_at) and len(args.lr) > 1:
+                parser.error("--lr gives one rate per variant, but some variants have their own after '@'; "
+                             "give the rates one way, not both")
             variants = [v if at else v.with_lr(lr) for v, lr, at in zip(variants, lrs, has_at)]
         elif getattr(args, "lr_rule", None) is not None:
             parser.error("--lr-rule needs --lr (the rate at --ref-batch-size)")
@@ -251,6 +268,10 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
             from dataclasses import replace  # noqa: PLC0415
 
             variants = [replace(v, optimizer=args.optimizer) for v in variants]
+            if args.lr is None and "@" not in args.variants:
+                prepared["notes"].append(
+                    f"note: the default learning rates are tuned for plain SGD; with --optimizer "
+                    f"{args.optimizer} they may be far from the best (give rates with --lr or @LR)")
         labels = [v.label(n) for v in variants]
         # Identical runs, also when spelled differently (minibatch:N is batch, minibatch:1 is sgd):
         # the same batch size, rate, optimizer and schedule.
@@ -265,9 +286,14 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
                 parser.error(f"argument --eval-every: {exc}")
         prepared["variants"] = variants
         # Not an error (B >= N is batch gradient descent, a valid run), but not what the spec says either.
-        prepared["notes"] = [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
-                             f"{args.dataset!r}, so it runs as full batch (B=N={n})"
-                             for v in variants if v.batch_size is not None and v.batch_size > n]
+        prepared["notes"] += [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
+                              f"{args.dataset!r}, so it runs as full batch (B=N={n})"
+                              for v in variants if v.batch_size is not None and v.batch_size > n]
+        samples = getattr(args, "samples", None)
+        if samples is not None:  # an update is never cut short: the budget is checked between updates
+            prepared["notes"] += [f"note: --samples {samples} is less than one update of {v.label(n)}, "
+                                  f"which therefore makes one update ({v.resolve_batch_size(n)} samples)"
+                                  for v in variants if v.resolve_batch_size(n) > samples]
     if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
         args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]
     if args.command in ("noise", "sweep"):
@@ -275,8 +301,9 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         if args.command == "noise" and too_big:
             parser.error(f"argument --batch-sizes: {too_big} exceed the {n} training samples of "
                          f"{args.dataset!r}; valid batch sizes are 1..{n}")
-    if args.command == "compare" and args.seeds and len(set(args.seeds)) != len(args.seeds):
-        parser.error(f"argument --seeds: repeated seeds {args.seeds}")
+        if too_big:  # the sweep runs them as full batch, as compare does
+            prepared["notes"].append(f"note: batch sizes {too_big} are larger than the {n} training samples of "
+                                     f"{args.dataset!r}, so they run as full batch (B=N={n})")
     return prepared
 
 
@@ -397,13 +424,33 @@ def _say(args: argparse.Namespace, text: str) -> None:
         args.quiet = True
 
 
+def _what_arrived(written: list[str]) -> str:
+    """After a stop: which finished files had already been moved out of the staging folder."""
+    arrived = [os.path.basename(w) for w in written if not os.path.exists(w)]
+    return f"only {', '.join(arrived)} moved in before it stopped" if arrived else "no files were written"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``), handled like Ctrl-C: the output folder is left as it was."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments, 130 for Ctrl-C)."""
+    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments, 130 for Ctrl-C, 143 for SIGTERM)."""
+    # Without a handler SIGTERM ends Python at once, skipping the cleanup that removes the staging folder.
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         return _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C before the run began (while importing or checking)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM before the run began (while importing or checking)
         print("tinygrad-mb: interrupted; no files were written", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _unrecognized(extra: list[str], args: argparse.Namespace) -> str:
@@ -434,6 +481,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if extra:
         args.subparser.error(_unrecognized(extra, args))
     prep = _validate(args.subparser, args)  # errors name the subcommand, e.g. 'tinygrad-mb compare: error'
+    # Only files are drawn here (Agg, below), so $MPLBACKEND does not matter; but an unknown value
+    # makes `import matplotlib` itself fail.
+    os.environ.pop("MPLBACKEND", None)
     import matplotlib  # noqa: PLC0415  (only now: nothing is drawn before the arguments are known good)
 
     matplotlib.use("Agg")  # files only, never a window
@@ -457,15 +507,20 @@ def _main(argv: Sequence[str] | None) -> int:
     staging = tempfile.mkdtemp(prefix=".tinygrad-mb-", dir=args.out)
     written: list[str] = []
     try:
-        written = runner(args, prep, staging)
+        # --backend wins over $TINYGRAD_MB_BACKEND for everything the run creates, the data included.
+        with _backend.use_backend(prep["backend"]):
+            written = runner(args, prep, staging)
         _record_settings(written, args, prep["problem"], sys.argv[1:] if argv is None else list(argv))
         paths = output_folder.move_in(written, args.out)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Only a Ctrl-C in the last milliseconds, while the finished files are moved in, leaves some.
-        arrived = [os.path.basename(w) for w in written if not os.path.exists(w)]
-        said = f"only {', '.join(arrived)} moved in before it stopped" if arrived else "no files were written"
-        print(f"tinygrad-mb {args.command}: interrupted; {said}", file=sys.stderr)
-        return 130  # the shell's code for a program stopped by Ctrl-C
+        print(f"tinygrad-mb {args.command}: interrupted; {_what_arrived(written)}", file=sys.stderr)
+        return 143 if isinstance(exc, _Terminated) else 130  # the shell's codes for SIGTERM and Ctrl-C
+    except (OSError, SaveLoadError) as exc:  # writing the results failed (a full disk, say)
+        reason = getattr(exc.__cause__ or exc, "strerror", None) or exc
+        print(f"tinygrad-mb {args.command}: error: could not write the results into {args.out!r} ({reason}); "
+              f"{_what_arrived(written)}; free some space or give another --out", file=sys.stderr)
+        return 1
     except TinygradMBError as exc:
         print(f"tinygrad-mb {args.command}: error: {exc}", file=sys.stderr)
         return 1

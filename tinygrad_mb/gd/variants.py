@@ -248,9 +248,12 @@ def parse_variants(spec: str, problem: str = "linear", n: int | None = None) -> 
     if not spec or not any(parts):
         raise HyperparameterError(f"no variants given; expected {VARIANT_SPEC_HELP}")
     for part in parts:
-        head, _, lr_text = part.partition("@")
+        head, at, lr_text = part.partition("@")
         kind, _, b_text = head.partition(":")
         kind = kind.strip().lower()
+        if at and not lr_text.strip():  # 'minibatch:32@': a rate was meant but is missing
+            raise HyperparameterError(f"no learning rate after '@' in {part!r}; give one (e.g. "
+                                      f"{head.strip()}@0.05) or drop the '@' for the default rate")
         try:
             lr = float(lr_text) if lr_text else None
         except ValueError:
