@@ -148,6 +148,18 @@ def test_float_functions_of_integers_give_float32_like_pytorch(dtype):
     assert Tensor(np.array([255], dtype=np.uint8)).sqrt().item() == pytest.approx(np.sqrt(255), rel=1e-7)
 
 
+def test_a_float64_scalar_does_not_turn_a_float32_tensor_into_float64():
+    # PyTorch's rule: a 0-d operand decides the dtype only against other 0-d operands.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    scale = Tensor(np.array(2.0), requires_grad=True)  # float64, 0-d
+    y = x * scale
+    assert y.dtype == np.float32 and (x * np.array(2.0)).dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and scale.grad.dtype == np.float64 and scale.grad == 3.0
+    assert (Tensor(np.array(1.0, np.float32)) * np.array(2.0)).dtype == np.float64  # both 0-d: float64 asks
+    assert (Tensor(np.float64([1.0])) * np.float32(2)).dtype == np.float64  # a float64 array with dimensions asks
+
+
 def test_numpy_array_on_the_left_calls_the_tensor():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = np.array([3.0, 4.0], dtype=np.float32) * x

@@ -187,10 +187,13 @@ def _float32_unless_asked(out: Any, datas: list) -> Any:
     PyTorch keeps its default float32 in all of these, and asking for float64
     means giving a float64 input. Without this, ``Tensor(uint8_pixels) / 255``
     would turn a whole float32 network into float64, at twice the memory and time.
+    As in PyTorch, a 0-d input (a float64 scalar tensor or array) does not ask
+    when an input with dimensions takes part: ``x * np.array(2.0)`` stays float32.
     """
-    for data in datas:
-        dtype = getattr(data, "dtype", None)
-        if dtype is not None and dtype.type in _DOUBLE:  # .type, not the dtype object: '>f8' is float64 too
+    arrays = [data for data in datas if getattr(data, "dtype", None) is not None]
+    deciding = [data for data in arrays if data.ndim] or arrays  # 0-d inputs decide only among themselves
+    for data in deciding:
+        if data.dtype.type in _DOUBLE:  # .type, not the dtype object: '>f8' is float64 too
             return out
     return out.astype(np.float32)
 
