@@ -183,12 +183,12 @@ def where(cond, a, b) -> Tensor:
 
 # --- reductions --------------------------------------------------------------------
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (None = all; int, negative or tuple)."""
+    """Sum over ``axis`` (None = all; int, negative or tuple; ``()`` = none, as in NumPy, not all as in PyTorch)."""
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``."""
+    """Mean over ``axis`` (as for :func:`sum`)."""
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -295,7 +295,10 @@ def expand(x: Tensor, *shape) -> Tensor:
 
 
 def squeeze(x: Tensor, axis: int | tuple | None = None) -> Tensor:
-    """Remove size-1 axes (all of them, or the given ones)."""
+    """Remove size-1 axes (all of them, or the given ones).
+
+    Naming an axis whose size is not 1 is a ShapeError, as in NumPy (PyTorch leaves such an axis alone).
+    """
     axes = [i for i, n in enumerate(x.shape) if n == 1] if axis is None else normalize_axes(axis, x.ndim, "squeeze")
     for a in axes:
         if x.shape[a] != 1:
