@@ -59,12 +59,12 @@ def test_an_eval_grid_some_batch_size_does_not_divide_is_refused(prob):
 def test_diverging_variant_is_reported_while_the_others_finish(cmp):
     summary = cmp.summary()
     bad = summary["too_fast"]
-    assert bad["diverged"].startswith("2/2 seeds, at update") and len(bad["diverged_at"]) == 2
+    assert bad["diverged"].startswith("2/2 seeds, after update") and len(bad["diverged_after"]) == 2
     for label in ("batch", "sgd", "minibatch"):
         row = summary[label]
         assert row["diverged"] == "no" and row["samples"] == 2000
     for h in cmp.histories[bad["variant"]]:
-        assert h.diverged and h.updates == h.diverged_at - 1
+        assert h.diverged and h.updates == h.diverged_at - 1 and h.updates in bad["diverged_after"]
         # stopped either by overflow or by a loss that ran past BLOWUP_FACTOR x its start
         assert not math.isfinite(h.diverged_loss) or h.diverged_loss > BLOWUP_FACTOR * h.initial_loss
     text = str(summary)

@@ -161,7 +161,8 @@ def test_summary_says_what_a_diverged_runs_final_loss_is(prob):
                    seeds=[0])
     text = str(c.summary())
     # the blown-up run's 'final loss' is its starting loss: without a word it reads as where training ended
-    assert "diverged runs: final loss, best loss and f-f* are from their last evaluation before diverging" in text
+    assert "diverged runs stopped after the update named" in text
+    assert "final loss, best loss and f-f* are the last finite full-data loss measured" in text
     calm = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=1, seeds=[0])
     assert "diverged runs:" not in str(calm.summary())
 
@@ -193,16 +194,59 @@ def test_each_panel_draws_the_mean_over_seeds_against_its_own_axis():
     plt.close(fig)
 
 
-def test_the_divergence_mark_stands_at_the_failed_update_and_the_last_finite_value(prob):
+def test_the_divergence_mark_stands_where_the_run_stopped_at_the_last_finite_value(prob):
     # catches: the ✕ at updates / N on the epoch axis (not samples / N), or at the starting loss
     c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(32, 2.0)], epochs=10, seeds=[0])
     (h,) = c.histories["minibatch (B=32, lr=2)"]
     assert h.diverged and len(h.evals["train_loss"]) > 2  # evaluated on its way up
     fig = c.plot(x="all", y="loss")
-    where = {"epoch": h.diverged_samples / h.n_train, "update": h.diverged_at, "samples": h.diverged_samples,
+    where = {"epoch": h.diverged_samples / h.n_train, "update": h.updates, "samples": h.diverged_samples,
              "time": h.diverged_time}
     for panel, axis in zip(fig.axes, X_AXES):
         (mark,) = _marks(panel)
         assert mark.get_xdata()[0] == pytest.approx(where[axis]), axis
         assert mark.get_ydata()[0] == pytest.approx(h.evals["train_loss"][-1])
+    plt.close(fig)
+
+
+def test_a_blown_up_run_agrees_in_table_csv_and_figure(prob):
+    # catches: the evaluation that blew up (finite, past 1e6 x the start) dropped, so the table said
+    # "updates 4 ... diverged at update 5" beside the loss after update 3, and the curve ended at 3
+    # with its ✕ at 5
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(5.0)], epochs=10, seeds=[0])
+    (h,) = c.histories["batch (B=N=1000, lr=5)"]
+    assert h.diverged and np.isfinite(h.diverged_loss) and h.updates == h.diverged_at - 1
+    row = c.summary()["batch"]
+    assert row["final_loss"] == h.diverged_loss and row["updates"] == h.updates
+    assert row["diverged"] == f"yes, after update {h.updates} (loss={h.diverged_loss:.4g})"
+    last_csv = [r for r in c.rows("evals")][-1]
+    assert (last_csv["update"], last_csv["train_loss"]) == (h.updates, h.diverged_loss)
+    fig = c.plot(x="all", y="loss")
+    for panel, axis in zip(fig.axes, X_AXES):
+        (curve,) = _curves(panel)
+        (mark,) = _marks(panel)
+        end = (curve.get_xdata()[-1], curve.get_ydata()[-1])
+        assert (mark.get_xdata()[0], mark.get_ydata()[0]) == pytest.approx(end), axis
+        assert end[0] == pytest.approx(h.evals[axis][-1]), axis
+    assert _curves(fig.axes[0])[0].get_label().endswith(f"diverged after update {h.updates}")
+    plt.close(fig)
+
+
+def test_the_precision_label_sits_under_the_floor_line_where_no_curve_goes(prob):
+    # catches: the label above the dotted floor, where batch GD's curve runs down through it
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.MiniBatch(32, 0.1)],
+                   epochs=10, seeds=[0])
+    fig = c.plot(x="all")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    floor = c.suboptimality_floor
+    for panel in fig.axes:
+        (label,) = [t for t in panel.texts if "precision of f*" in t.get_text()]
+        box = label.get_window_extent(renderer)
+        floor_y = panel.transData.transform((1, floor))[1]
+        bottom_y = panel.get_window_extent(renderer).y0
+        # curves are clipped at the floor: the strip between it and the axis is free for the text
+        assert bottom_y <= box.y0 and box.y1 <= floor_y, panel.get_title()
+        for curve in _curves(panel):
+            assert np.all(np.asarray(curve.get_ydata(), dtype=float) >= floor * (1 - 1e-9))
     plt.close(fig)

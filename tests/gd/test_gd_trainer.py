@@ -259,6 +259,20 @@ def test_a_finite_but_exploding_loss_counts_as_diverged():
     assert h.updates == h.diverged_at - 1 < 40
 
 
+def test_a_blown_up_evaluation_is_kept_as_the_runs_last_point():
+    # catches: the finite, blown-up loss that stopped the run dropped from the evals, so the final
+    # loss, the CSV and the curve ended one evaluation before the updates the run had made
+    from tinygrad_mb import data
+
+    ds = data.linear_regression(n=256, d=8, noise=0.5, seed=0)
+    h = gd.train(nn.Linear(8, 1, seed=0), nn.MSELoss(), ds, gd.Batch(1.6), epochs=40)
+    assert h.diverged and np.isfinite(h.diverged_loss)
+    assert h.evals["update"][-1] == h.updates and h.evals["samples"][-1] == h.samples == h.diverged_samples
+    assert h.final_loss == h.evals["train_loss"][-1] == h.diverged_loss
+    assert h.evals["time"][-1] == h.diverged_time  # the ✕ stands on the curve's last point
+    assert repr(h).endswith(f"diverged after update {h.updates})")
+
+
 def test_a_schedule_can_step_after_every_update(problem64):
     X, y = problem64
     v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5), schedule_unit="update")
@@ -310,12 +324,12 @@ def tg_tensor(a):
 
 @pytest.mark.parametrize("variant", [gd.Batch(1.5), gd.MiniBatch(100, 5.0)])
 def test_a_divergence_stands_at_the_same_place_on_every_axis(variant):
-    # Found at an evaluation (the loss of the weights after update k is not finite) or inside
-    # a step: either way update k + 1 is the one that fails, with its batch counted as seen.
+    # Found at an evaluation (the loss of the weights after update k blown up or not finite) or
+    # inside a step: either way the run stops after update k, and update k + 1 is not taken.
     prob = gd.make_problem("linear")
     h = gd.train(prob.model_fn(0), prob.loss_fn, prob.train, variant, epochs=50)
-    assert h.diverged
-    assert h.diverged_samples == h.diverged_at * h.batch_size  # full batches: no partial epoch here
+    assert h.diverged and h.diverged_at == h.updates + 1
+    assert h.diverged_samples == h.samples == h.updates * h.batch_size  # full batches: no partial epoch here
 
 
 def test_a_nan_mini_batch_loss_stops_the_run_before_stepping_on_it(problem64):
@@ -334,8 +348,8 @@ def test_a_nan_mini_batch_loss_stops_the_run_before_stepping_on_it(problem64):
         assert all(np.all(np.isfinite(w)) for w in weights(model))  # a step on it may already be taken
 
 
-def test_a_divergence_on_the_short_last_batch_counts_only_its_samples(problem64):
-    # catches: the failed update counted as a whole batch (192 + 64 = 256 samples) where only 8 were left
+def test_a_divergence_on_the_short_last_batch_stops_where_the_samples_were_seen(problem64):
+    # catches: the update that was not taken counted as seen (192 + 8, or 192 + 64, samples)
     X, y = problem64  # N = 200: batches of 64, 64, 64 and 8
 
     def nan_on_the_short_batch(out, target):
@@ -343,7 +357,7 @@ def test_a_divergence_on_the_short_last_batch_counts_only_its_samples(problem64)
         return loss * math.nan if target.shape[0] == 8 else loss
 
     h = gd.train(linear64(), nan_on_the_short_batch, (X, y), gd.MiniBatch(64, 0.01), epochs=2)
-    assert (h.diverged_at, h.diverged_samples) == (4, 200)
+    assert (h.updates, h.diverged_at, h.diverged_samples) == (3, 4, 192)
     # the same when an evaluation finds it: the full-data loss after update 3 (192 samples) is NaN
     evaluations = itertools.count(1)
 
@@ -352,7 +366,9 @@ def test_a_divergence_on_the_short_last_batch_counts_only_its_samples(problem64)
         return loss * math.nan if target.shape[0] == N and next(evaluations) == 4 else loss
 
     h = gd.train(linear64(), nan_at_the_4th_evaluation, (X, y), gd.MiniBatch(64, 0.01), epochs=2, eval_every=64)
-    assert (h.diverged_at, h.diverged_samples) == (4, 200)
+    assert (h.updates, h.diverged_at, h.diverged_samples) == (3, 4, 192)
+    # the NaN evaluation is left out (no curve can show it): the last one kept is after update 2
+    assert list(h.evals["update"]) == [0, 1, 2] and math.isnan(h.diverged_loss)
 
 
 def test_a_seconds_budget_stops_at_the_first_update_past_it(problem64):
@@ -419,7 +435,8 @@ def test_flush_marks_the_first_non_finite_loss_and_drops_what_follows():
     for k, loss in enumerate([1.0, 0.5, math.nan, 2.0], start=1):
         h.add_step(k, 10 * k, 0.1 * k, np.float64(loss), np.float64(1.0), 0.1)
     assert not h.flush()
-    assert (h.diverged_at, h.diverged_samples) == (3, 30) and math.isnan(h.diverged_loss)
+    # the NaN was met by update 3, at the weights after update 2 (20 samples seen): the run stops there
+    assert (h.diverged_at, h.diverged_samples, h.diverged_time) == (3, 20, 0.2) and math.isnan(h.diverged_loss)
     h.finish("diverged")
     assert list(h.steps["update"]) == [1, 2] and list(h.steps["loss"]) == [1.0, 0.5]
 

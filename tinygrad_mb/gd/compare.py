@@ -30,7 +30,7 @@ import numpy as np
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.history import History
-from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, train
+from tinygrad_mb.gd.trainer import BLOWUP_FACTOR, check_eval_grid, default_eval_every, train
 from tinygrad_mb.gd.variants import Variant
 from tinygrad_mb.serialization import write_atomically
 
@@ -199,7 +199,7 @@ class Comparison:
                 **{f"final_{k}": _mean([float(h.evals[k][-1]) for h in runs])
                    for k in ("test_loss", "test_accuracy") if all(k in h.evals for h in runs)},
                 "diverged": _diverged_text(runs),
-                "diverged_at": [h.diverged_at for h in runs if h.diverged],
+                "diverged_after": [h.updates for h in runs if h.diverged],  # the last update each one took
             }
             rows.append(row)
         return Summary(rows, target=target_value, f_star=self.f_star, seeds=len(self.seeds), target_rule=rule,
@@ -220,7 +220,7 @@ class Comparison:
     def rows(self, table: str = "evals") -> list[dict[str, Any]]:
         """Long-format rows of ``"evals"``, ``"steps"`` or ``"summary"``."""
         if table == "summary":
-            return [{k: v for k, v in r.items() if k != "diverged_at"} for r in self.summary().rows]
+            return [{k: v for k, v in r.items() if k != "diverged_after"} for r in self.summary().rows]
         if table not in ("evals", "steps"):
             raise HyperparameterError(f"table must be 'evals', 'steps' or 'summary', got {table!r}")
         out = []
@@ -301,10 +301,13 @@ class Summary:
         if any(self._at_floor(row) for row in self.rows):
             lines.append(f"final f-f* <={self.suboptimality_floor:.2g}: within one rounding step (ulp) of f* in the "
                          "parameters' precision, i.e. at the optimum as far as the computed loss can tell")
-        if any(row["diverged_at"] for row in self.rows):
-            # without this a blown-up run's 'final loss' reads as where training ended up
-            lines.append("diverged runs: final loss, best loss and f-f* are from their last evaluation before "
-                         "diverging (the crosses in the figure); a smaller learning rate avoids it")
+        if any(row["diverged_after"] for row in self.rows):
+            # without this a blown-up run's 'final loss' reads as where training settled
+            lines.append(f"diverged runs stopped after the update named: the loss of its weights was inf/nan or "
+                         f"over {BLOWUP_FACTOR:,.0f} times the start (the crosses in the figure); a smaller learning rate "
+                         "avoids it.")
+            lines.append("Their final loss, best loss and f-f* are the last finite full-data loss measured: the "
+                         "blown-up loss after that update, or the one before it if the loss there was inf/nan.")
         return head + "\n" + "\n".join(lines)
 
     __repr__ = __str__
@@ -355,9 +358,10 @@ def _diverged_text(runs: list[History]) -> str:
     bad = [h for h in runs if h.diverged]
     if not bad:
         return "no"
+    # 'after update k' = the updates column: the run's last update, whose weights gave the bad loss
     if len(runs) == 1:
-        return f"yes, at update {bad[0].diverged_at} (loss={bad[0].diverged_loss:g})"
-    return f"{len(bad)}/{len(runs)} seeds, at update " + ", ".join(str(h.diverged_at) for h in bad)
+        return f"yes, after update {bad[0].updates} (loss={bad[0].diverged_loss:.4g})"
+    return f"{len(bad)}/{len(runs)} seeds, after update " + ", ".join(str(h.updates) for h in bad)
 
 
 def _sanitize(obj: Any) -> Any:

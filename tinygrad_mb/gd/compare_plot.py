@@ -2,8 +2,8 @@
 
 One panel per x-axis, one colour per variant, a line for the mean over seeds
 (and a band for their spread). Everything a run did shows in every panel:
-a run that diverged is a curve up to its last finite evaluation and a ✕ at
-the update that failed; f - f* is clipped at the precision of f* rather than
+a run that diverged is a curve up to its last finite evaluation and a ✕ where
+it stopped (after its last update); f - f* is clipped at the precision of f* rather than
 dropped where float rounding makes it <= 0. (matplotlib is imported only when
 a figure is drawn.)
 """
@@ -64,7 +64,8 @@ def _stack(runs: Sequence[Any], key: str, floor: float | None = None) -> np.ndar
 
 
 def _divergence_x(h: Any, x: str) -> float:
-    return {"epoch": h.diverged_samples / h.n_train, "update": h.diverged_at, "samples": h.diverged_samples,
+    """Where a diverged run stopped: after its last update, whose weights gave the bad loss."""
+    return {"epoch": h.diverged_samples / h.n_train, "update": h.updates, "samples": h.diverged_samples,
             "time": h.diverged_time}[x]
 
 
@@ -81,7 +82,7 @@ def _legend_text(label: str, runs: Sequence[Any]) -> str:
     if not div:
         return label
     if len(runs) == 1:
-        return f"{label} — diverged at update {div[0].diverged_at}"
+        return f"{label} — diverged after update {div[0].updates}"
     return f"{label} — {len(div)}/{len(runs)} seeds diverged"
 
 
@@ -100,8 +101,9 @@ def _draw_panel(panel: Any, cmp: Any, xname: str, key: str, log_y: bool, floor: 
             panel.fill_between(xv[keep], lo[keep], hi[keep], color=color, alpha=0.18, lw=0)
         drawn += xv[keep].tolist()
         for h in (h for h in runs if h.diverged):
-            # at the update that failed, at the last finite value: on a log-x axis this is all that is
-            # left of a run that diverged before its first evaluation after the start (x = 0)
+            # where it stopped, at the last finite value (the curve's end when the blown-up loss was
+            # finite): on a log-x axis this is all that is left of a run that diverged before its
+            # first evaluation after the start (x = 0)
             x_mark, y_mark = _divergence_x(h, xname), min(_divergence_y(h, key, floor), y_cap)
             if np.isfinite(y_mark) and (x_mark > 0 or not log_x):
                 marks.append((x_mark, y_mark, color))
@@ -130,15 +132,36 @@ def _draw_marks(panel: Any, marks: list[tuple[float, float, str]]) -> None:
 
 
 def _draw_floor(panel: Any, cmp: Any, floor: float) -> None:
-    """The dotted precision floor of f - f*, where the curves come near it."""
+    """The dotted precision floor of f - f*, where the curves come near it (call once the y axis is set).
+
+    Its label goes *under* the line: curves are clipped at the floor, so nothing is drawn below it,
+    while above it a curve on its way down would run through the text. The log y axis is lowered
+    just enough for the label to fit there.
+    """
     runs = [h for hs in cmp.histories.values() for h in hs]
     lowest = min((float(np.nanmin(h.evals["suboptimality"])) for h in runs), default=np.inf)
     if lowest > 100 * floor:
         return  # far above every curve: a line there would only squeeze them
     dtype = next((h.dtype for h in runs if h.suboptimality_floor == floor and h.dtype), "float64")
     panel.axhline(floor, color="gray", ls=":", lw=1.2)
+    _make_room_below(panel, floor, LABEL_ROOM_PT)
     panel.annotate(f"{dtype} precision of f* (lower f − f* drawn here)", (1, floor), xycoords=("axes fraction", "data"),
-                   ha="right", va="bottom", fontsize=8, color="gray")
+                   xytext=(-2, -2), textcoords="offset points", ha="right", va="top", fontsize=8, color="gray")
+
+
+# Points of height kept free under the floor line for its label (8 pt text and a little air).
+LABEL_ROOM_PT = 13
+
+
+def _make_room_below(panel: Any, y: float, points: float) -> None:
+    """Lower a log y axis so that ``points`` of height lie between its bottom and ``y``."""
+    height = panel.get_position().height * panel.figure.get_figheight() * 72  # the panel's height in points
+    share = min(points / height, 0.3)
+    lo, hi = np.log10(panel.get_ylim())
+    # solve (log y - bottom) / (hi - bottom) = share for the bottom
+    bottom = (np.log10(y) - share * hi) / (1 - share)
+    if bottom < lo:
+        panel.set_ylim(bottom=10 ** bottom)
 
 
 def _widen_flat_ylim(panel: Any, log_y: bool) -> None:
@@ -155,9 +178,10 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     """Full training loss (or f - f*) of every variant against epochs, updates, samples and/or time.
 
     Every variant shows in every panel: a diverged run's curve stops at its last finite evaluation and
-    a ✕ marks the update that failed, at that last value (the starting loss, if it failed before it
-    was evaluated again). Log y axes are not cut: the trainer stops a run whose loss passes
-    ``BLOWUP_FACTOR`` (1e6) times its start, so no curve climbs more than six decades. f - f* is
+    a ✕ marks where the run stopped (after its last update), at that last value: the curve's end when
+    the loss blew up but stayed finite, the starting loss if it failed before it was evaluated again.
+    Log y axes are not cut: the trainer stops a run whose loss passes ``BLOWUP_FACTOR`` (1e6) times its
+    start, so no curve climbs more than six decades plus one update's growth. f - f* is
     clipped at :attr:`Comparison.suboptimality_floor` (one ulp of f* in the parameters' dtype), drawn
     dotted where curves come near it: below it the difference is rounding noise, and it can be <= 0.
     """
@@ -191,8 +215,6 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     y_cap = max(starts) + abs(max(starts)) if cut else np.inf
     for panel, xname in zip(axes, xs):
         drawn = _draw_panel(panel, cmp, xname, key, log_y, floor, y_cap, bands)
-        if floor is not None:
-            _draw_floor(panel, cmp, floor)
         if LOG_X[xname] and any(v > 0 for v in drawn):  # (nothing drawn at x > 0: no log axis to make)
             panel.set_xscale("log")
         if log_y:
@@ -200,6 +222,8 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
         if np.isfinite(y_cap):
             panel.set_ylim(top=min(panel.get_ylim()[1], y_cap))
         _widen_flat_ylim(panel, log_y)
+        if floor is not None:  # (suboptimality: always a log y axis)
+            _draw_floor(panel, cmp, floor)
         panel.set_xlabel(X_LABELS[xname])
         panel.set_ylabel(Y_LABELS[key] + (" (log scale)" if log_y and key != "suboptimality" else ""))
         panel.set_title(f"{Y_TITLES[key]} {X_TITLES[xname]}", fontsize=11)
@@ -208,8 +232,8 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     band = f"; lines: mean over {seeds} seeds, bands: ±1 std" + (" (in log space)" if log_y else "") \
         if seeds > 1 and bands else ""
     if any(diverged):
-        band += ("\nevery run diverged (✕, at its last finite value): lower the learning rate" if all(diverged)
-                 else "\n✕ = diverged, drawn at its last finite value")
+        band += ("\nevery run diverged (✕: where it stopped, at its last finite value): lower the learning rate"
+                 if all(diverged) else "\n✕ = diverged: where the run stopped, at its last finite value")
     suptitle = title or "Batch vs stochastic vs mini-batch gradient descent"
     if len(axes) > 1:
         handles, labels = axes[0].get_legend_handles_labels()

@@ -13,6 +13,12 @@ Two tables, each a dict of equally long NumPy arrays:
     training loss f(w)), ``suboptimality`` (f(w) - f*, when f* is known),
     and ``test_loss`` / ``{train,test}_<metric>`` where available.
 
+A run *diverges* when a loss measured at the weights after some update k is not
+finite, or (a full-data loss) is past ``trainer.BLOWUP_FACTOR`` (1e6) times its start. It then
+stops after update k: ``updates == k``, ``diverged_at == k + 1`` (the first update
+not taken) and ``diverged_loss`` is the loss that showed it. A blown-up but finite
+evaluation stays in ``evals`` (the curve ends on it); an inf/nan one is left out.
+
 During a run, mini-batch losses and gradient norms are kept as 0-d device
 arrays and read back to the host in bulk (:meth:`History.flush`), so a GPU
 run does not stop to synchronise after every update.
@@ -48,10 +54,11 @@ class History:
         self.eval_every = eval_every
         self.dtype = dtype  # of the parameters: float32 losses resolve f - f* only down to ~ulp(f*)
         self.diverged = False
-        # updates 1 .. diverged_at - 1 were taken; the loss met by update diverged_at was not finite
+        # updates 1 .. diverged_at - 1 were taken; the loss at the weights after the last of them
+        # (diverged_loss) was inf/nan or blown up, so update diverged_at was not
         self.diverged_at: int | None = None
         self.diverged_loss: float | None = None
-        self.diverged_samples: int | None = None
+        self.diverged_samples: int | None = None  # samples seen and training time where it stopped
         self.diverged_time: float | None = None
         self.stop_reason = ""
         self._steps: dict[str, list[Any]] = {c: [] for c in ("update", "samples", "time", "lr")}
@@ -103,9 +110,10 @@ class History:
             self._pending.clear()
             bad = np.flatnonzero(~np.isfinite(values[:, 0]))
             if bad.size:
+                # row j stepped on a non-finite loss: the weights after the update before it were bad
                 j = len(self._losses) + int(bad[0])
-                self.mark_diverged(self._steps["update"][j], self._steps["samples"][j],
-                                   self._steps["time"][j], float(values[bad[0], 0]))
+                samples, t = (self._steps["samples"][j - 1], self._steps["time"][j - 1]) if j else (0, 0.0)
+                self.mark_diverged(self._steps["update"][j] - 1, samples, t, float(values[bad[0], 0]))
                 values = values[: bad[0]]
                 for column in self._steps.values():
                     del column[j:]
@@ -113,25 +121,27 @@ class History:
             self._gnorms.extend(values[:, 1].tolist())
         return not self.diverged
 
-    def mark_diverged(self, update: int, samples: int, t: float, loss: float) -> None:
-        """The run stopped because the loss at ``update`` was ``loss`` (inf or nan)."""
+    def mark_diverged(self, after_update: int, samples: int, t: float, loss: float) -> None:
+        """The run stops after ``after_update`` (``samples`` seen, ``t`` seconds): the loss at its weights was ``loss``.
+
+        ``loss`` is a mini-batch loss that is inf or nan, or a full training loss that is inf, nan or
+        past ``BLOWUP_FACTOR`` times its start. Update ``after_update + 1`` is not taken.
+        """
         if not self.diverged:
-            self.diverged, self.diverged_at, self.diverged_loss = True, int(update), float(loss)
+            self.diverged, self.diverged_at, self.diverged_loss = True, int(after_update) + 1, float(loss)
             self.diverged_samples, self.diverged_time = int(samples), float(t)
 
     def mark_diverged_from_eval(self) -> None:
-        """The full training loss of the last evaluation is not finite: diverged there."""
+        """The last evaluation showed divergence (its full loss inf, nan, or blown up): stop at its update.
+
+        A blown-up but finite loss was measured and stays: it is the run's last point, where its curve
+        and final loss end. An inf/nan one is dropped: no curve can show it (``diverged_loss`` keeps it).
+        """
         if self.diverged or not self._evals:
             return
-        last = {k: v.pop() for k, v in self._evals.items()}  # keep only finite curves
-        # The weights after update k give a non-finite loss: update k + 1 is the one that cannot be
-        # taken, and it would have seen one more batch (the rest of the epoch, if that is shorter).
-        # Counted the same way as a loss that fails inside a step, so the marker stands at the same
-        # place on the update, sample and epoch axes.
-        seen = int(last["samples"])
-        within = seen % self.n_train
-        self.mark_diverged(int(last["update"]) + 1, seen + min(self.batch_size, self.n_train - within),
-                           last["time"], last["train_loss"])
+        loss = self._evals["train_loss"][-1]
+        last = {k: v.pop() if not math.isfinite(loss) else v[-1] for k, v in self._evals.items()}
+        self.mark_diverged(int(last["update"]), int(last["samples"]), last["time"], loss)
 
     def finish(self, stop_reason: str) -> None:
         """Turn the lists into arrays (called once when the run ends)."""
@@ -180,7 +190,11 @@ class History:
 
     @property
     def final_loss(self) -> float:
-        """Full training loss at the last evaluation (the last finite one for a diverged run)."""
+        """Full training loss at the last evaluation: where the run stopped, unless it diverged to inf/nan.
+
+        For a run that blew up past ``BLOWUP_FACTOR`` this is the blown-up loss, after update ``updates``;
+        for one whose loss became inf or nan, the last finite one measured before that.
+        """
         return float(self.evals["train_loss"][-1])
 
     @property
@@ -216,7 +230,7 @@ class History:
         return out
 
     def __repr__(self) -> str:
-        state = f"diverged at update {self.diverged_at}" if self.diverged else f"final loss {self.final_loss:.4g}"
+        state = f"diverged after update {self.updates}" if self.diverged else f"final loss {self.final_loss:.4g}"
         return f"History({self.label}, seed={self.seed}, {self.updates} updates, {state})"
 
 

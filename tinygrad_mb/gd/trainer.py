@@ -20,9 +20,10 @@ chooses ``B`` and ``lr``. Around it, :func:`train` keeps a :class:`History`:
   epoch's end at every update and is therefore evaluated after every update.
 
 Evaluation runs under ``no_grad`` with the clock paused, so ``time`` is the
-cost of training alone. A non-finite mini-batch loss stops the run and marks
-it *diverged* at that update; so does a full-data loss that has grown past
-``BLOWUP_FACTOR`` times its starting value (still finite, but going nowhere).
+cost of training alone. A run *diverges* when the weights after update k give a
+non-finite mini-batch loss (met by update k + 1, which is then not taken) or a
+full-data loss that is non-finite or past ``BLOWUP_FACTOR`` times its starting
+value (still finite, but going nowhere): it stops after update k.
 """
 
 from __future__ import annotations
@@ -275,7 +276,8 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
             for xb, yb in loader:
                 loss = loss_fn(model(xb), yb)
                 if check_every == 1 and not math.isfinite(float(loss.data)):
-                    history.mark_diverged(k + 1, seen + int(xb.shape[0]), clock.elapsed(), float(loss.data))
+                    # the weights after update k give this loss: stop there, without stepping on it
+                    history.mark_diverged(k, seen, clock.elapsed(), float(loss.data))
                     stop = "diverged"
                     break
                 optimizer.zero_grad()
