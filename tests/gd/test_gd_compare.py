@@ -101,6 +101,18 @@ def test_same_seed_gives_identical_comparisons(prob):
         np.testing.assert_array_equal(ha.evals["train_loss"], hb.evals["train_loss"])
 
 
+def test_an_explicit_backend_wins_over_the_default_for_data_and_models(prob, monkeypatch):
+    # Catches the (X, y) arrays and model(seed) being made on the default backend before moving to
+    # backend=: with $TINYGRAD_MB_BACKEND=cupy and no CuPy, that failed although backend="numpy" was asked for.
+    from tinygrad_mb import backend
+
+    monkeypatch.setenv(backend.ENV_VAR, "cupy")
+    monkeypatch.setattr(backend, "_current", None)  # read the variable again
+    result = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Stochastic(0.01)],
+                        updates=3, seeds=[0], backend="numpy")
+    assert all(len(runs[0].evals["train_loss"]) > 1 for runs in result.histories.values())
+
+
 def test_a_module_is_left_at_its_initial_weights(prob):
     model = prob.model_fn(0)
     before = model.state_dict()

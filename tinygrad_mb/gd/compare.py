@@ -17,6 +17,7 @@ Several seeds give mean +- std bands and show how much of a difference is luck.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mb import backend as _backend
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.history import History
@@ -63,7 +65,8 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     seeds = list(seeds)
     if not seeds:
         raise HyperparameterError("seeds must name at least one seed, e.g. seeds=[0]")
-    n = len(as_dataset(dataset))
+    with _made_on(backend):
+        n = len(as_dataset(dataset))
     labels = [v.label(n) for v in variants]
     if len(set(labels)) != len(labels):
         raise HyperparameterError(f"two variants have the same label; make them differ: {labels}")
@@ -79,7 +82,8 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     histories: dict[str, list[History]] = {label: [] for label in labels}
     try:
         for seed in seeds:
-            net = model if is_module else model(seed)
+            with _made_on(backend):
+                net = model if is_module else model(seed)
             initial = net.state_dict()  # one snapshot per seed: every variant starts here
             for variant, label in zip(variants, labels):
                 net.load_state_dict(initial)
@@ -96,6 +100,11 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
         if bar is not None:
             bar.close()
     return Comparison(variants, seeds, histories, n_train=n, f_star=f_star, target=target)
+
+
+def _made_on(backend: str | None) -> Any:
+    """Tensors made inside go to ``backend`` when one is given, whatever the default ($TINYGRAD_MB_BACKEND)."""
+    return _backend.use_backend(backend) if backend is not None else contextlib.nullcontext()
 
 
 def _progress_bar(enabled: bool, total: int) -> Any:

@@ -200,8 +200,14 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     if not isinstance(variant, Variant):
         raise HyperparameterError(f"variant must be a gd.Variant (e.g. gd.MiniBatch(32, 0.1)), got {variant!r}")
     check_model_and_loss(model, loss_fn)
-    train_ds = as_dataset(dataset, "dataset")
-    test_ds = None if test_dataset is None else as_dataset(test_dataset, "test_dataset")
+    params = list(model.parameters())
+    move_model = backend is not None
+    if backend is None:  # train where the model lives
+        backend = _backend.backend_of(params[0].data) if params else _backend.get_backend()
+    backend = _backend.check_name(backend)
+    with _backend.use_backend(backend):  # host data becomes tensors there, whatever the default backend
+        train_ds = as_dataset(dataset, "dataset")
+        test_ds = None if test_dataset is None else as_dataset(test_dataset, "test_dataset")
     n = len(train_ds)
     if n == 0:
         raise DataError("dataset is empty (0 samples): there is nothing to train on")
@@ -214,11 +220,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 1:
         raise HyperparameterError(f"eval_every must be a positive number of samples, got {eval_every!r}")
     f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
-    params = list(model.parameters())
-    if backend is None:  # train where the model lives
-        backend = _backend.backend_of(params[0].data) if params else _backend.get_backend()
-    else:
-        backend = _backend.check_name(backend)
+    if move_model:
         model.to(backend)
     # A full batch is never shuffled: the order of a sum does not change the
     # gradient mathematically, and keeping it fixed makes batch GD reproducible
