@@ -113,6 +113,32 @@ def test_an_explicit_backend_wins_over_the_default_for_data_and_models(prob, mon
     assert all(len(runs[0].evals["train_loss"]) > 1 for runs in result.histories.values())
 
 
+def test_the_progress_bar_moves_through_each_run_not_only_between_runs(prob, monkeypatch):
+    # Catches a bar that stood at 0/1 for the whole of a one-run comparison.
+    import importlib
+
+    compare_module = importlib.import_module("tinygrad_mb.gd.compare")
+    shown = []
+
+    class Bar:  # records what a tqdm bar would show
+        n = 0
+
+        def refresh(self):
+            shown.append(self.n)
+
+        def set_description(self, text):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(compare_module, "_progress_bar", lambda enabled, total: Bar())
+    gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Stochastic(0.01)], epochs=1, seeds=[0], progress=True)
+    assert shown == sorted(shown) and shown[-1] == 1
+    assert len([v for v in shown if 0 < v < 1]) >= 10  # evaluations along the run move it
+    np.testing.assert_allclose(shown[len(shown) // 2], 0.5, atol=0.1)  # in proportion to the budget
+
+
 def test_a_module_is_left_at_its_initial_weights(prob):
     model = prob.model_fn(0)
     before = model.state_dict()

@@ -32,7 +32,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import as_dataset, dataset_f_star
 from tinygrad_mb.gd.history import History
-from tinygrad_mb.gd.trainer import BLOWUP_FACTOR, check_eval_grid, default_eval_every, train
+from tinygrad_mb.gd.trainer import BLOWUP_FACTOR, check_eval_grid, default_eval_every, resolve_budget, train
 from tinygrad_mb.gd.variants import Variant
 from tinygrad_mb.serialization import write_atomically
 
@@ -85,16 +85,19 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
             with _made_on(backend):
                 net = model if is_module else model(seed)
             initial = net.state_dict()  # one snapshot per seed: every variant starts here
-            for variant, label in zip(variants, labels):
+            for variant, label, batch_size in zip(variants, labels, batch_sizes):
                 net.load_state_dict(initial)
                 if bar is not None:
                     bar.set_description(f"seed {seed}: {label}")
+                budget = resolve_budget(n, batch_size, epochs, updates, samples, seconds)
                 h = train(net, loss_fn, dataset, variant, epochs=epochs, updates=updates, samples=samples,
                           seconds=seconds, seed=seed, test_dataset=test_dataset, eval_every=eval_every,
-                          f_star=f_star, metrics=metrics, backend=backend)
+                          f_star=f_star, metrics=metrics, backend=backend,
+                          callback=None if bar is None else _advance(bar, budget, n))
                 histories[label].append(h)
                 if bar is not None:
-                    bar.update(1)
+                    bar.n = math.floor(bar.n) + 1  # this run is done, whichever budget ended it
+                    bar.refresh()
             net.load_state_dict(initial)
     finally:
         if bar is not None:
@@ -105,6 +108,23 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
 def _made_on(backend: str | None) -> Any:
     """Tensors made inside go to ``backend`` when one is given, whatever the default ($TINYGRAD_MB_BACKEND)."""
     return _backend.use_backend(backend) if backend is not None else contextlib.nullcontext()
+
+
+def _advance(bar: Any, budget: dict[str, float], n: int) -> Callable[[dict[str, Any]], None]:
+    """A train() callback moving the bar (one unit per run) through the current run, evaluation by evaluation.
+
+    The run's share done is that of the budget nearest to running out (a run stops at the first).
+    """
+    finished = math.floor(bar.n)
+
+    def advance(point: dict[str, Any]) -> None:
+        used = {"epochs": point["samples"] / n, "updates": point["update"], "samples": point["samples"],
+                "seconds": point["time"]}
+        share = max(used[key] / limit for key, limit in budget.items())
+        bar.n = finished + min(share, 0.999)  # the last bit when the run returns
+        bar.refresh()
+
+    return advance
 
 
 def _progress_bar(enabled: bool, total: int) -> Any:
