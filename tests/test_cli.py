@@ -228,6 +228,8 @@ def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
     assert "tuned for plain SGD" in notes("compare", "--optimizer", "adam")
     assert "tuned for plain SGD" not in notes("compare", "--optimizer", "adam", "--lr", "0.01")
     assert "[5000] are larger than the 1000 training samples" in notes("sweep", "--batch-sizes", "4,5000")
+    assert "share few sample counts" in notes("compare", "--variants", "minibatch:31,minibatch:37")
+    assert "share few sample counts" not in notes("compare", "--variants", "batch,sgd,minibatch:32")
 
 
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):

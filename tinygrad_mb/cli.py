@@ -33,7 +33,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb import output_folder
 from tinygrad_mb.errors import SaveLoadError, TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
-from tinygrad_mb.gd.trainer import check_eval_grid
+from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
 
 DEFAULT_OUT = "tinygrad_mb_out"
@@ -279,11 +279,18 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         if len(set(labels)) != len(labels) or len(set(map(repr, runs))) != len(runs):
             parser.error(f"argument --variants: two variants would make identical runs ({labels}); "
                          "give them different batch sizes or rates")
+        sizes = [v.resolve_batch_size(n) for v in variants]
         if getattr(args, "eval_every", None) is not None:
             try:
-                check_eval_grid(args.eval_every, n, [v.resolve_batch_size(n) for v in variants])
+                check_eval_grid(args.eval_every, n, sizes)
             except TinygradMBError as exc:
                 parser.error(f"argument --eval-every: {exc}")
+        elif args.command == "compare" and default_eval_every(n, sizes) > n // 4:
+            # Every variant is evaluated at the same sample counts: multiples of every batch size.
+            prepared["notes"].append(
+                f"note: the batch sizes {sorted(set(b for b in sizes if b < n))} share few sample counts, so every "
+                f"variant is evaluated only every {default_eval_every(n, sizes)} samples (N={n}); batch sizes that "
+                "divide one another (e.g. 16, 32, 64) give finer curves")
         prepared["variants"] = variants
         # Not an error (B >= N is batch gradient descent, a valid run), but not what the spec says either.
         prepared["notes"] += [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
