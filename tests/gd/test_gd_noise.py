@@ -156,3 +156,46 @@ def test_noise_plot_draws_the_finite_population_theory_and_two_standard_error_ba
     np.testing.assert_allclose([top[1] - bottom[1] for bottom, top in bars.get_segments()],
                                4 * np.asarray(r.measured_se))
     plt.close(fig)
+
+
+def _small_noise(batch_sizes):
+    lin = data.linear_regression(n=1000, d=3, seed=0)
+    return gd.gradient_noise(nn.Linear(3, 1, seed=0), nn.MSELoss(), lin, batch_sizes=batch_sizes, draws=5, seed=0)
+
+
+def _labelled_ticks(ax):
+    ax.figure.canvas.draw()
+    return [t for t in ax.get_xticklabels() if t.get_text()]
+
+
+def test_noise_plot_tick_labels_of_near_batch_sizes_do_not_overlap():
+    import matplotlib.pyplot as plt
+
+    # catches: "999" and "1000" written on top of each other
+    fig = _small_noise([999, 1000]).plot()
+    ticks = _labelled_ticks(fig.axes[0])
+    boxes = [t.get_window_extent() for t in ticks]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert "999, 1000\n(=N)" in [t.get_text() for t in ticks]  # both still named
+    plt.close(fig)
+
+
+def test_noise_plot_with_only_b_equal_n_has_no_empty_legend_entry_and_an_x_scale():
+    import matplotlib.pyplot as plt
+
+    # catches: a "measured" legend entry with no point to show (B = N is exactly 0, off the log axis),
+    # and a lone x tick at 1000 that gives the axis no scale
+    fig = _small_noise([1000]).plot()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any(text.startswith("measured (") for text in labels)
+    assert any(text.startswith("measured exactly 0") for text in labels)
+    assert [t.get_text() for t in _labelled_ticks(ax)] == ["1", "10", "100", "1000\n(=N)"]
+    plt.close(fig)
+
+
+def test_noise_plot_default_ticks_stay_the_batch_sizes():
+    from tinygrad_mb.gd.plots import _batch_ticks
+
+    assert _batch_ticks([1, 4, 16, 64, 256], 1000) == ([1, 4, 16, 64, 256, 1000],
+                                                       ["1", "4", "16", "64", "256", "1000\n(=N)"])

@@ -43,7 +43,7 @@ def test_trajectories_with_diverging_rates_plot_and_say_so(lr, pyplot):
     fig = r.plot()
     for ax, label in zip(fig.axes, r.paths):
         legend = ax.get_legend_handles_labels()[1]
-        assert f"diverged at update {r.diverged_at(label)} (off the view)" in legend
+        assert f"diverged after update {r.updates_made(label)} (off the view)" in legend
         assert all(math.isfinite(v) for v in (*ax.get_xlim(), *ax.get_ylim()))
     assert "diverged" in fig._suptitle.get_text()
     pyplot.close(fig)
@@ -59,7 +59,7 @@ def test_trajectories_report_where_each_run_ended(pyplot):
     assert r.final_loss(sgd) > 1e3 * r.start_loss(sgd)  # where it ended, not the starting loss
     assert r.diverged_at(mini) is None and r.updates_made(mini) == 80
     lines = dict(zip(r.paths, r.summary_lines()))
-    assert lines[sgd].startswith(f"{sgd}: diverged at update {at} ({at - 1} updates made;")
+    assert lines[sgd].startswith(f"{sgd}: diverged after update {at - 1} (loss ")
     assert lines[mini] == f"{mini}: 80 updates, final loss {r.final_loss(mini):.5g}"
     assert str(r) == "\n".join(r.summary_lines())
     # the view follows the run that did not diverge, not SGD's flight to ~1e10
@@ -182,3 +182,102 @@ def test_train_on_an_empty_dataset_says_so():
     X = np.ones((4, 2), "float32")
     with pytest.raises(DataError, match="test_dataset is empty"):
         gd.train(nn.Linear(2, 1, seed=0), nn.MSELoss(), (X, X[:, :1]), gd.Batch(0.1), test_dataset=empty, updates=1)
+
+
+# --- sweep: divergence is named, not hidden behind "not reached" ------------------------------
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_sweep_says_when_every_rate_diverged(lin200, pyplot):
+    # catches: a grid of rates that all blow up reported as "not reached" / "not reached within
+    # budget", which sends the user to the budget instead of the learning rate
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(4, 16), lrs=(100, 1000), epochs=1,
+                 min_updates=20)
+    assert all(run["diverged"] for run in r.runs) and r.all_diverged(4) and r.all_diverged(16)
+    rows = str(r).splitlines()[2:4]
+    assert all(row.endswith("not reached  (all rates diverged; try smaller --lrs)") for row in rows)
+    fig = r.plot()
+    left, right = fig.axes[:2]
+    assert _legend_texts(left) == ["every rate diverged: try smaller rates (drawn at the update budget)"]
+    (crosses,) = _markers(left, "X")
+    np.testing.assert_array_equal(crosses.get_ydata(), r.budgets)  # a real height: the updates each run had
+    assert r.budgets == [50, 20]  # max(epochs * N / B, min_updates)
+    fig.canvas.draw()
+    assert [t.get_text() for t in left.get_yticklabels() if t.get_text()], "the left y-axis has no scale"
+    assert any("every learning rate diverged" in t.get_text() for t in left.texts)
+    assert "every rate diverged" in right.get_title()
+    pyplot.close(fig)
+
+
+def test_sweep_with_some_rates_diverged_says_which_way_to_move(lin200):
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(4,), lrs=(1e-6, 1000), epochs=0.5,
+                 min_updates=10)
+    assert math.isinf(r.steps_to_target[0]) and not r.all_diverged(4)
+    assert str(r).splitlines()[2].endswith("(1 of 2 rates diverged, the rest ran out of updates)")
+
+
+def test_sweep_figure_marks_the_rates_that_diverged(lin200, pyplot):
+    # catches: the grid's grey dots drawn alike for rates that worked and rates that blew up
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(4, 200), lrs=(0.05, 0.2, 50),
+                 epochs=2)
+    diverged = {(run["batch_size"], run["lr"]) for run in r.runs if run["diverged"]}
+    assert diverged == {(4, 50.0), (200, 50.0)} and all(math.isfinite(s) for s in r.steps_to_target)
+    fig = r.plot()
+    right = fig.axes[1]
+    (crosses,) = _markers(right, "x")
+    assert set(zip(crosses.get_xdata(), crosses.get_ydata())) == diverged
+    (dots,) = [line for line in right.get_lines() if line.get_label() == "learning rates tried"]
+    assert set(zip(dots.get_xdata(), dots.get_ydata())) == {(b, lr) for b in (4, 200) for lr in (0.05, 0.2)}
+    assert "learning rates tried: diverged" in _legend_texts(right)
+    assert "every rate diverged" not in " ".join(_legend_texts(fig.axes[0]))
+    pyplot.close(fig)
+
+
+# --- trajectories: a path a wider run would hide, labels inside the figure ----------------------
+@pytest.fixture(scope="module")
+def wide_and_narrow():
+    # batch GD diverges, SGD at 0.5 wanders over +-40, the mini-batch run stays within +-2
+    prob = gd.make_problem("linear2d", model="linear")
+    batch, sgd, mini = prob.default_variants("batch,sgd,minibatch:16")
+    variants = [batch.with_lr(1.5), sgd.with_lr(0.5), mini.with_lr(0.3)]
+    return gd.trajectories(prob.model_fn(0), prob.loss_fn, prob.train, variants, start=prob.start, updates=60,
+                           grid_size=30)
+
+
+def test_trajectories_zoom_in_on_a_path_the_shared_view_would_hide(wide_and_narrow, pyplot):
+    r = wide_and_narrow
+    batch, sgd, mini = r.paths
+    assert r.diverged_at(batch) is not None and r.diverged_at(mini) is None
+    assert list(r.panel_grids) == [mini]  # only the squeezed panel zooms; batch and SGD keep the shared view
+    fig = r.plot()
+    ax = dict(zip(r.paths, fig.axes))
+    width = {label: np.ptp(a.get_xlim()) for label, a in ax.items()}
+    assert width[sgd] > 50 and width[mini] < 6  # the mini-batch path fills its panel, not 3% of it
+    path = r.paths[mini]
+    (x0, x1), (y0, y1) = ax[mini].get_xlim(), ax[mini].get_ylim()
+    assert np.all((x0 <= path[:, 0]) & (path[:, 0] <= x1) & (y0 <= path[:, 1]) & (path[:, 1] <= y1))
+    assert "zoomed in" in ax[mini].get_title() and "zoomed in" not in ax[sgd].get_title()
+    assert f"diverged after update {r.updates_made(batch)} (off the view)" in ax[batch].get_legend_handles_labels()[1]
+    pyplot.close(fig)
+
+
+@pytest.mark.parametrize("diverging", [True, False])
+def test_trajectories_axis_labels_lie_inside_the_figure(diverging, wide_and_narrow, pyplot):
+    # catches: tight_layout placing the equal-aspect panels so that "w1 = weight[0]" fell off the bottom
+    r = wide_and_narrow if diverging else gd.trajectories(updates=20, grid_size=20)
+    fig = r.plot()
+    fig.canvas.draw()
+    box = fig.bbox
+    for a in fig.axes:
+        for label in (a.xaxis.label, a.yaxis.label, a.title):
+            extent = label.get_window_extent()
+            if label.get_text():
+                assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0 and extent.y1 <= box.y1, \
+                    label.get_text()
+    pyplot.close(fig)
+
+
+def test_trajectories_share_one_view_when_every_path_fills_it():
+    r = gd.trajectories(updates=20, grid_size=15)
+    assert r.panel_grids == {} and all(r.view_of(label) is r.grid for label in r.paths)

@@ -12,8 +12,10 @@ those of the sweep and the trajectories next to them, in :mod:`~tinygrad_mb.gd.s
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -96,6 +98,10 @@ def legend_below(fig: Any, handles: list[Any], labels: list[str], fontsize: floa
     return 0.0
 
 
+#: Tick labels closer than this fraction of the x-axis' decades would overlap ("999" next to "1000").
+MIN_LABEL_GAP = 0.07
+
+
 def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
     """Measured E|g_B - G|^2 against B, with the without-replacement theory and the noise scale."""
     fig, axes = (ax.figure, [ax]) if ax is not None else new_figure(1, 1, (7.0, 4.8))
@@ -106,9 +112,12 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
            label=r"theory tr(Σ)/B · (N−B)/(N−1)  (without replacement)")
     a.plot(b, result.trace_sigma / b, color="gray", lw=1.2, ls="--", label=r"tr(Σ)/B  (with replacement)")
     bs = np.asarray(result.batch_sizes)
-    a.errorbar(bs, result.measured, yerr=2 * np.asarray(result.measured_se), fmt="o", color=COLORS[1], ms=6,
-               capsize=3, zorder=3,
-               label=f"measured ({result.draws} mini-batches each, ±2 s.e.; B = 1: all N samples, exact)")
+    measured, se = np.asarray(result.measured), np.asarray(result.measured_se)
+    zero = measured == 0  # B = N: exactly 0, which a log axis cannot show (marked below instead)
+    if (~zero).any():  # no legend entry for points that are not there
+        a.errorbar(bs[~zero], measured[~zero], yerr=2 * se[~zero], fmt="o", color=COLORS[1], ms=6, capsize=3,
+                   zorder=3, label=f"measured ({result.draws} mini-batches each, ±2 s.e."
+                                   + ("; B = 1: all N samples, exact)" if 1 in result.batch_sizes else ")"))
     a.axhline(result.grad_norm_sq, color=COLORS[0], ls=":", lw=1.4, label="signal |∇f|² (squared full gradient)")
     if np.isfinite(result.b_simple) and result.b_simple > 0:
         a.axvline(result.b_simple, color=COLORS[2], ls="-.", lw=1.4,
@@ -121,13 +130,12 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
     low = min(positive) / 30
     if low > 0:
         a.set_ylim(bottom=low)
-    zero = np.asarray(result.measured) == 0
     if zero.any() and low > 0:  # mark them on the bottom edge instead of leaving them out silently
         a.plot(bs[zero], np.full(zero.sum(), low), "v", color=COLORS[1], ms=8, ls="none", clip_on=False,
                zorder=4, label="measured exactly 0 (B = N: every batch is the full data set)")
-    ticks = sorted({*result.batch_sizes, n})
+    ticks, labels = _batch_ticks(result.batch_sizes, n)
     a.set_xticks(ticks)
-    a.set_xticklabels([f"{t}" + ("\n(=N)" if t == n else "") for t in ticks])
+    a.set_xticklabels(labels)
     a.xaxis.set_minor_locator(_null_locator())
     a.set_xlabel("batch size B (samples per gradient, log scale)")
     a.set_ylabel("gradient noise E‖g_B − ∇f‖² (log scale)")
@@ -139,6 +147,30 @@ def plot_noise(result: Any, ax: Any = None, title: str | None = None) -> Any:
     if ax is None:
         fig.tight_layout()
     return fig
+
+
+def _batch_ticks(batch_sizes: Sequence[int], n: int) -> tuple[list[int], list[str]]:
+    """x ticks for the noise figure: the batch sizes measured, 1 (where the curves start) and N.
+
+    With few of them, the powers of ten in between give the axis a scale. Batch sizes that
+    sit too close on the log axis to label apart (999 and 1000) share one label,
+    ``"999, 1000"``, under the first; the others keep their tick, unlabelled.
+    """
+    ticks = sorted({1, *(int(v) for v in batch_sizes), n})
+    if len(ticks) < 4:  # e.g. only B = N: one labelled tick would leave the axis without a scale
+        ticks = sorted({*ticks, *(10 ** k for k in range(1, int(math.log10(max(n, 1))) + 1) if 10 ** k < n)})
+    span = max(math.log10(ticks[-1] / ticks[0]), 1.0)  # in decades; at least one (tiny data sets)
+    groups: list[list[int]] = []
+    for t in ticks:
+        if groups and math.log10(t / groups[-1][0]) < MIN_LABEL_GAP * span:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    labels = []
+    for group in groups:
+        text = ", ".join(str(t) for t in group) + ("\n(=N)" if group[-1] == n else "")
+        labels += [text] + [""] * (len(group) - 1)
+    return ticks, labels
 
 
 def _null_locator() -> Any:

@@ -22,7 +22,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class SweepResult:
     samples_to_target: list[float]
     runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, capped, best
     fit: tuple[float, float] | None  # (S_min, B_noise) of steps = S_min (1 + B_noise / B)
+    budgets: list[int] = field(default_factory=list)  # most updates a run of each batch size was allowed
 
     def plot(self, title: str | None = None) -> Any:
         """Log-log steps-to-target against B, and best lr against B; returns the Figure."""
@@ -54,6 +55,15 @@ class SweepResult:
     def met_at_start(self) -> bool:
         """True when the target loss holds at the initial weights (0 updates for every batch size)."""
         return bool(self.steps_to_target) and all(s == 0 for s in self.steps_to_target)
+
+    def runs_at(self, batch_size: int) -> list[dict[str, Any]]:
+        """The runs (one per learning rate) of one batch size."""
+        return [r for r in self.runs if r["batch_size"] == batch_size]
+
+    def all_diverged(self, batch_size: int) -> bool:
+        """True when every learning rate tried at ``batch_size`` diverged: the grid's rates are all too large."""
+        runs = self.runs_at(batch_size)
+        return bool(runs) and all(r["diverged"] for r in runs)
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python (infinities as strings, so it is valid JSON)."""
@@ -92,13 +102,23 @@ class SweepResult:
             elif math.isfinite(s):
                 rows.append(f"{b:>6}  {lr:>9.4g}  {s:>9.0f}  {m:>10.0f}")
             else:
-                rows.append(f"{b:>6}  {'-':>9}  {'not reached':>9}")
+                rows.append(f"{b:>6}  {'-':>9}  {'not reached':>9}  {self._why_not_reached(b)}")
         if self.met_at_start():
             rows.append("the target is already met at the initial weights: 0 updates for every batch size "
                         "and rate, so no rate is best (choose a lower target)")
         if self.fit is not None:
             rows.append(f"fit steps = S_min (1 + B_noise/B): S_min = {self.fit[0]:.4g}, B_noise = {self.fit[1]:.4g}")
         return "\n".join(rows)
+
+    def _why_not_reached(self, batch_size: int) -> str:
+        """Which way to move: a rate that blew up wants a smaller one, a slow one more updates."""
+        runs = self.runs_at(batch_size)
+        n_div = sum(r["diverged"] for r in runs)
+        if self.all_diverged(batch_size):
+            return "(all rates diverged; try smaller --lrs)"
+        if n_div:
+            return f"({n_div} of {len(runs)} rates diverged, the rest ran out of updates)"
+        return "(no rate diverged: each ran out of updates; try more --epochs or larger --lrs)"
 
 
 def fit_steps(batch_sizes: Sequence[float], steps: Sequence[float]) -> tuple[float, float] | None:
@@ -163,10 +183,11 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
 
         bar = _progress_bar(True, len(sizes) * len(lrs))
     runs: list[dict[str, Any]] = []
-    best_lr, best_steps, best_samples = [], [], []
+    best_lr, best_steps, best_samples, budgets = [], [], [], []
     for b in sizes:
         best = (math.inf, math.nan, math.inf)
         budget = max(math.ceil(epochs * n / b), min_updates)
+        budgets.append(budget)
         for lr in lrs:
             if best[0] == 0:
                 # the target holds at the initial weights (every seed's update 0), whatever the
@@ -219,7 +240,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         net.load_state_dict(initial[s])
     return SweepResult(n=n, target=float(target), batch_sizes=sizes, lrs=lrs, best_lr=best_lr,
                        steps_to_target=best_steps, samples_to_target=best_samples, runs=runs,
-                       fit=fit_steps(sizes, best_steps))
+                       fit=fit_steps(sizes, best_steps), budgets=budgets)
 
 
 def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, backend: str | None = None) -> float:
@@ -243,8 +264,11 @@ def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
 def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     """Steps-to-target against batch size (log-log) and the best learning rate per batch size.
 
-    Batch sizes that never reached the target are marked ▼ above the measured points;
-    those that met it before any update (0 updates, not drawable on a log axis) ▲ at a floor.
+    Batch sizes that never reached the target are marked above the measured points (or, with
+    none measured, at their budget of updates): ✕ where every rate diverged (the grid's rates
+    are too large), ▼ where some rate ran out of updates. Those that met it before any update
+    (0 updates, not drawable on a log axis) get ▲ at a floor. On the right, the rates tried
+    are grey dots, or grey ✕ where the run diverged.
     """
     from tinygrad_mb.gd.plots import COLORS, _null_locator, new_figure, style  # noqa: PLC0415
 
@@ -253,6 +277,8 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     steps = np.asarray(result.steps_to_target, dtype=float)
     ok = np.isfinite(steps) & (steps > 0)  # drawable on the log axis
     at_start, missed = steps == 0, ~np.isfinite(steps)
+    blown = missed & np.array([result.all_diverged(int(v)) for v in bs], dtype=bool)  # every rate diverged
+    slow = missed & ~blown  # some rate was still going when its budget ran out
     grid = np.geomspace(bs.min(), bs.max(), 200)
     if ok.any():
         b0, s0 = bs[ok][0], steps[ok][0]
@@ -263,51 +289,43 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
                    label=f"fit S_min·(1 + B_noise/B): S_min ≈ {s_min:.3g}, B_noise ≈ {b_noise:.3g}")
             a.axhline(s_min, color="black", ls=":", lw=1, label="S_min (steps of a noise-free gradient)")
         a.plot(bs[ok], steps[ok], "o-", color=COLORS[0], ms=7, lw=1.8, label="measured (best lr per batch size)")
-    # the markers sit just above / below the measured points (max over FINITE counts: inf is no height)
-    top = 1.5 * float(steps[ok].max()) if ok.any() else 1.5
-    floor = float(steps[ok].min()) / 1.5 if ok.any() else 0.5
-    if missed.any():
-        a.plot(bs[missed], np.full(missed.sum(), top), "v", color=COLORS[1], ms=9, ls="none",
-               label="target not reached within budget")
+    # Where a batch size has no count, its marker sits just above the measured points (max over
+    # FINITE counts: inf is no height); with none measured, at its budget of updates: a real
+    # number, so the axis keeps its scale ("more than this many").
+    at_budget = not ok.any() and len(result.budgets) == len(bs)
+    if at_budget:
+        heights, where = np.asarray(result.budgets, dtype=float), " (drawn at the update budget)"
+    else:
+        heights, where = np.full(len(bs), 1.5 * float(steps[ok].max()) if ok.any() else 1.5), ""
+    if blown.any():
+        a.plot(bs[blown], heights[blown], "X", color=COLORS[1], ms=10, ls="none",
+               label=f"every rate diverged: try smaller rates{where}")
+    if slow.any():
+        a.plot(bs[slow], heights[slow], "v", color=COLORS[3], ms=9, ls="none",
+               label=f"target not reached within budget{where}")
     if at_start.any():
+        floor = float(steps[ok].min()) / 1.5 if ok.any() else 0.5
         a.plot(bs[at_start], np.full(at_start.sum(), floor), "^", color=COLORS[2], ms=9, ls="none",
                label="target met at the start (0 updates; drawn at a floor)")
     if not ok.any():
         what = "already met at the initial weights:\nno update needed" if result.met_at_start() else \
+            "not reached: every learning rate diverged\n(try smaller rates)" if blown.all() else \
             "not reached by any batch size\nwithin its budget" if missed.all() else "reached by no update count > 0"
-        a.text(0.5, 0.5, f"target f ≤ {result.target:.4g}\n{what}", transform=a.transAxes, ha="center",
-               va="center", fontsize=11, color="dimgray")
+        a.text(0.5, 0.22 if at_budget else 0.5, f"target f ≤ {result.target:.4g}\n{what}", transform=a.transAxes,
+               ha="center", va="center", fontsize=11, color="dimgray")  # (below the markers at their budgets)
     a.set_xscale("log", base=2)
     a.set_yscale("log")
+    if at_budget and missed.any():  # room above the markers for the legend, below them for the text
+        a.set_ylim(min(heights[missed].min(), 1.0 if at_start.any() else math.inf) / 100, heights[missed].max() * 5)
     a.set_xlabel("batch size B (log scale)")
     a.set_ylabel("updates to reach the target loss (log scale)")
     a.set_title(f"Steps to target f ≤ {result.target:.4g}", fontsize=11)
     a.legend(fontsize=8.5, frameon=False)
     style(a)
-    if not ok.any():  # only markers at stand-in heights: a number scale would mislead
+    if not ok.any() and not at_budget:  # only markers at stand-in heights: a number scale would mislead
         a.set_yticks([])
         a.set_yticks([], minor=True)
-    lrs = np.asarray(result.best_lr, dtype=float)
-    grid_lrs = np.asarray(result.lrs, dtype=float)
-    b.plot(np.repeat(bs, len(grid_lrs)), np.tile(grid_lrs, len(bs)), "o", ms=3, color="lightgray", zorder=0,
-           label="learning rates in the grid")
-    if ok.any():
-        b.plot(bs[ok], lrs[ok], "o-", color=COLORS[2], ms=7, lw=1.8, label="best learning rate")
-        b0, l0 = bs[ok][0], lrs[ok][0]
-        b.plot(grid, l0 * grid / b0, color="gray", ls="--", lw=1.2, label="linear scaling rule lr ∝ B")
-        b.plot(grid, l0 * np.sqrt(grid / b0), color="gray", ls=":", lw=1.2, label="square-root rule lr ∝ √B")
-    else:
-        b.text(0.5, 0.5, "no best learning rate:\n" + ("every rate needs 0 updates" if result.met_at_start()
-                                                        else "no rate reached the target"),
-               transform=b.transAxes, ha="center", va="center", fontsize=11, color="dimgray")
-    b.set_xscale("log", base=2)
-    b.set_yscale("log")
-    b.set_ylim(grid_lrs.min() / 1.5, grid_lrs.max() * 1.5)
-    b.set_xlabel("batch size B (log scale)")
-    b.set_ylabel("learning rate (log scale)")
-    b.set_title("Best learning rate per batch size", fontsize=11)
-    b.legend(fontsize=8.5, frameon=False)
-    style(b)
+    _plot_rates(b, result, bs, ok, blown, grid)
     for axis in (a, b):  # batch sizes as plain numbers, N marked
         axis.set_xticks(bs)
         axis.set_xticklabels([f"{int(v)}" + ("\n(=N)" if int(v) == result.n else "") for v in bs])
@@ -316,3 +334,38 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
                  "then diminishing returns", fontsize=12)
     fig.tight_layout()
     return fig
+
+
+def _plot_rates(b: Any, result: SweepResult, bs: np.ndarray, ok: np.ndarray, blown: np.ndarray,
+                grid: np.ndarray) -> None:
+    """The right panel: every rate tried (✕: it diverged) and the best one per batch size."""
+    from tinygrad_mb.gd.plots import COLORS, style  # noqa: PLC0415
+
+    grid_lrs = np.asarray(result.lrs, dtype=float)
+    runs = result.runs or [{"batch_size": v, "lr": lr, "diverged": False} for v in bs for lr in grid_lrs]
+    tried = np.array([(r["batch_size"], r["lr"]) for r in runs], dtype=float).reshape(-1, 2)
+    diverged = np.array([bool(r["diverged"]) for r in runs], dtype=bool)
+    if (~diverged).any():
+        b.plot(*tried[~diverged].T, "o", ms=3, color="lightgray", zorder=0, label="learning rates tried")
+    if diverged.any():  # where the stable rates end: the largest usable rate grows with B
+        b.plot(*tried[diverged].T, "x", ms=5, mew=1.2, color="gray", zorder=0,
+               label="learning rates tried: diverged")
+    if ok.any():
+        lrs = np.asarray(result.best_lr, dtype=float)
+        b.plot(bs[ok], lrs[ok], "o-", color=COLORS[2], ms=7, lw=1.8, label="best learning rate")
+        b0, l0 = bs[ok][0], lrs[ok][0]
+        b.plot(grid, l0 * grid / b0, color="gray", ls="--", lw=1.2, label="linear scaling rule lr ∝ B")
+        b.plot(grid, l0 * np.sqrt(grid / b0), color="gray", ls=":", lw=1.2, label="square-root rule lr ∝ √B")
+        title = "Best learning rate per batch size"
+    else:  # said in the title: a note in the middle of the panel would sit under the legend or the dots
+        why = "every rate needs 0 updates" if result.met_at_start() else \
+            "every rate diverged (try smaller rates)" if blown.all() else "no rate reached the target"
+        title = f"No best learning rate: {why}"
+    b.set_xscale("log", base=2)
+    b.set_yscale("log")
+    b.set_ylim(grid_lrs.min() / 1.5, grid_lrs.max() * 1.5)
+    b.set_xlabel("batch size B (log scale)")
+    b.set_ylabel("learning rate (log scale)")
+    b.set_title(title, fontsize=11)
+    b.legend(fontsize=8.5, frameon=False)
+    style(b)

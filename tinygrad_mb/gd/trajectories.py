@@ -46,8 +46,14 @@ class TrajectoryResult:
     epochs: float | None
     histories: dict[str, History] = field(default_factory=dict)
     losses: dict[str, np.ndarray] = field(default_factory=dict)  # full training loss at every path point; inf: overflow
+    # each panel's own view and loss grid, filled only when the shared view would shrink a path to a dot
+    panel_grids: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     # --- what each run did ------------------------------------------------------------
+    def view_of(self, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(W1, W2, F)`` of the panel of ``label``: its own view if it has one, else the shared ``grid``."""
+        return self.panel_grids.get(label, self.grid)
+
     def updates_made(self, label: str) -> int:
         """Updates the run of ``label`` took (its path has one point more: the start)."""
         return len(self.paths[label]) - 1
@@ -75,8 +81,8 @@ class TrajectoryResult:
             if at is None:
                 lines.append(f"{label}: {_count(k, 'update')}, final loss {last:.5g}")
             else:
-                lines.append(f"{label}: diverged at update {at} ({_count(k, 'update')} made; "
-                             f"loss {self.start_loss(label):.5g} at the start, {last:.3g} after update {k})")
+                lines.append(f"{label}: diverged after update {k} (loss {self.start_loss(label):.5g} at the start, "
+                             f"{last:.3g} after update {k}; update {at} was not taken)")
         return lines
 
     def __str__(self) -> str:
@@ -234,11 +240,51 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
         losses = {label: _path_losses(histories[label], paths[label], loss_at) for label in paths}
         diverged = {label: histories[label].diverged for label in paths}
         lo, hi = _view_box(paths, losses, diverged, optimum)
-        W1, W2 = np.meshgrid(np.linspace(lo[0], hi[0], grid_size), np.linspace(lo[1], hi[1], grid_size))
-        F = np.array([loss_at(point) for point in zip(W1.ravel(), W2.ravel())]).reshape(W1.shape)
+        grid = _loss_grid(lo, hi, grid_size, loss_at)
+        # One view for all panels compares the paths at one scale, unless a run that wanders far
+        # (SGD at a large rate) or the swings of a diverging one would leave another path a dot:
+        # that panel zooms in on its own path (in a box of the shared view's shape, so the panels align).
+        squeezed = [label for label in paths if _fill(paths[label], optimum, lo, hi) < OWN_VIEW_FILL]
+        own = {label: _view_box({label: paths[label]}, {label: losses[label]}, {label: diverged[label]}, optimum)
+               for label in squeezed}
+        panel_grids = {label: _loss_grid(*_with_shape(box, hi - lo), grid_size, loss_at) for label, box in own.items()}
     model.load_state_dict(initial)
-    return TrajectoryResult(names=names, paths=paths, grid=(W1, W2, F), optimum=optimum, updates=updates,
-                            epochs=epochs, histories=histories, losses=losses)
+    return TrajectoryResult(names=names, paths=paths, grid=grid, optimum=optimum, updates=updates,
+                            epochs=epochs, histories=histories, losses=losses, panel_grids=panel_grids)
+
+
+def _loss_grid(lo: np.ndarray, hi: np.ndarray, size: int,
+               loss_at: Callable[[Sequence[float]], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(W1, W2, f(W1, W2))`` on a ``size`` x ``size`` grid over the box ``lo..hi``."""
+    W1, W2 = np.meshgrid(np.linspace(lo[0], hi[0], size), np.linspace(lo[1], hi[1], size))
+    F = np.array([loss_at(point) for point in zip(W1.ravel(), W2.ravel())]).reshape(W1.shape)
+    return W1, W2, F
+
+
+#: A panel gets its own view when, in the shared one, its path (with the start and the
+#: optimum) would span less than this fraction of the view in both directions: a dot next
+#: to another run's wide swings.
+OWN_VIEW_FILL = 0.25
+
+
+def _fill(path: np.ndarray, optimum: Sequence[float] | None, lo: np.ndarray, hi: np.ndarray) -> float:
+    """How much of the view ``lo..hi`` the path's visible part spans, in the direction where it spans most (0..1)."""
+    with np.errstate(invalid="ignore"):
+        inside = path[np.all(np.isfinite(path) & (path >= lo) & (path <= hi), axis=1)]
+    pts = [path[:1], inside] + ([] if optimum is None else [np.asarray(optimum, dtype=np.float64).reshape(1, 2)])
+    pts = np.concatenate(pts)
+    return float(np.max((pts.max(axis=0) - pts.min(axis=0)) / (hi - lo)))
+
+
+def _with_shape(box: tuple[np.ndarray, np.ndarray], shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box widened (about its centre) along one axis to the height/width ratio of ``shape``."""
+    lo, hi = box
+    span = hi - lo
+    target = shape[1] / shape[0]
+    span = np.array([span[0], span[0] * target]) if span[1] / span[0] < target else \
+        np.array([span[1] / target, span[1]])
+    centre = (lo + hi) / 2
+    return centre - span / 2, centre + span / 2
 
 
 def _path_losses(h: History, path: np.ndarray, loss_at: Callable[[Sequence[float]], float]) -> np.ndarray:
@@ -317,19 +363,28 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     """Loss contours of a two-parameter problem with each variant's path, one panel per variant.
 
     A diverged path is drawn until it leaves the view, where an arrow shows which way
-    it flew off and a ✕ marks "diverged at update k".
+    it flew off and a ✕ marks "diverged after update k". The panels share one view, except
+    one whose path it would shrink to a dot (see ``TrajectoryResult.panel_grids``): that
+    panel zooms in on its own path, and its title says so.
     """
     from tinygrad_mb.gd.plots import COLORS, new_figure  # noqa: PLC0415
 
     k = len(result.paths)
-    W1, W2, F = result.grid
-    lo, hi = np.array([W1.min(), W2.min()]), np.array([W1.max(), W2.max()])
-    ratio = float((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-12))  # equal axis scales: true contour shapes
-    legend_below = ratio < 0.5  # a flat panel has no room inside for the legend
-    height = min(max(4.4 * ratio, 1.2), 6.5) + 1.4 + (0.9 if legend_below else 0)
-    fig, axes = new_figure(1, k, (4.8 * k, height), sharex=True, sharey=True)
-    contours = _contour_levels(F)
+    shared = not result.panel_grids
+    views = {label: result.view_of(label) for label in result.paths}
+    boxes = {label: (np.array([W1.min(), W2.min()]), np.array([W1.max(), W2.max()]))
+             for label, (W1, W2, _) in views.items()}
+    # equal axis scales (true contour shapes): a panel's height follows its view's shape
+    ratios = {label: float((hi[1] - lo[1]) / max(hi[0] - lo[0], 1e-12)) for label, (lo, hi) in boxes.items()}
+    legend_below = min(ratios.values()) < 0.5  # a flat panel has no room inside for the legend
+    height = min(max(4.4 * max(ratios.values()), 1.2), 6.5) + 1.4 + (0.9 if legend_below else 0)
+    # constrained layout: tight_layout measured the equal-aspect panels before they shrank and
+    # pushed the x labels off the bottom edge
+    fig, axes = new_figure(1, k, (4.8 * k, height), sharex=shared, sharey=shared, layout="constrained")
     for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
+        W1, W2, F = views[label]
+        lo, hi = boxes[label]
+        contours = _contour_levels(F)
         if contours is not None:
             gap, levels = contours
             top = levels[-1]
@@ -355,10 +410,13 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
                            arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6, "mutation_scale": 16})
             where = " (off the view)" if left else ""
             a.plot(*drawn[-1], "X", color=color, mec="black", ms=12, ls="none", clip_on=False, zorder=6,
-                   label=f"diverged at update {at}{where}")
-        a.set_title(label if at is None else f"{label}\n{_count(made, 'update')}, then diverged", fontsize=10.5)
+                   label=f"diverged after update {made}{where}")
+        what = f"{label}" if at is None else f"{label}\n{_count(made, 'update')}, then diverged"
+        if label in result.panel_grids:  # its path would be a dot in the others' view
+            what += "\nzoomed in: its own axis scales"
+        a.set_title(what, fontsize=10.5)
         a.set_xlabel(f"w₁ = {result.names[0]}")
-        if i == 0:
+        if i == 0 or not shared:
             a.set_ylabel(f"w₂ = {result.names[1]}")
         if legend_below:
             a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
@@ -371,5 +429,4 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
              f"{n_div} of {k} runs diverged (✕): learning rate too large")
     fig.suptitle(title or f"Paths on the loss contours: {story}\n({result.budget_text()}; "
                           "contours of f(w) − min f, log-spaced)", fontsize=11)
-    fig.tight_layout()
     return fig
