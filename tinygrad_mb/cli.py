@@ -373,8 +373,10 @@ def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
                    optimizer=args.optimizer,
                    backend=args.backend, progress=not args.quiet)
     _say(args, f"{prob.description}\n{result}")
-    fig = result.plot(title=f"Learning-rate sweep: perfect scaling for small batches, then diminishing "
-                            f"returns\n{prob.description}")
+    # The headline only where there are measured counts to show it (not when every rate diverged, say).
+    reached = any(0 < s < math.inf for s in result.steps_to_target)
+    headline = ": perfect scaling for small batches, then diminishing returns" if reached else ""
+    fig = result.plot(title=f"Learning-rate sweep{headline}\n{prob.description}")
     return _write_result(result, fig, out, "sweep")
 
 
@@ -446,7 +448,7 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``tinygrad-mb``; returns the exit status (2 for bad arguments, 130 for Ctrl-C, 143 for SIGTERM)."""
+    """Entry point of ``tinygrad-mb``; returns the exit status (2: bad arguments, 130: Ctrl-C, 143: SIGTERM)."""
     # Without a handler SIGTERM ends Python at once, skipping the cleanup that removes the staging folder.
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None

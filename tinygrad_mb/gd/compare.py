@@ -333,8 +333,8 @@ class Summary:
         if any(row["diverged_after"] for row in self.rows):
             # without this a blown-up run's 'final loss' reads as where training settled
             lines.append(f"diverged runs stopped after the update named: the loss of its weights was inf/nan or "
-                         f"over {BLOWUP_FACTOR:,.0f} times the start (the crosses in the figure); a smaller learning rate "
-                         "avoids it.")
+                         f"over {BLOWUP_FACTOR:,.0f} times the start (the crosses in the figure); a smaller "
+                         "learning rate avoids it.")
             lines.append("Their final loss, best loss and f-f* are the last finite full-data loss measured: the "
                          "blown-up loss after that update, or the one before it if the loss there was inf/nan.")
         return head + "\n" + "\n".join(lines)

@@ -190,7 +190,7 @@ class History:
 
     @property
     def final_loss(self) -> float:
-        """Full training loss at the last evaluation: where the run stopped, unless it diverged to inf/nan.
+        """Full training loss at the last evaluation, where the run stopped (unless it diverged to inf/nan).
 
         For a run that blew up past ``BLOWUP_FACTOR`` this is the blown-up loss, after update ``updates``;
         for one whose loss became inf or nan, the last finite one measured before that.
