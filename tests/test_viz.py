@@ -124,3 +124,40 @@ def test_long_labels_in_neighbouring_columns_leave_room_for_the_arrow():
     lengths = [end[0] - start[0] for start, end, _ in _arrows(fig)]  # box edge to box edge, columns 1 apart
     assert min(lengths) >= 0.25, lengths
     plt.close(fig)
+
+
+def test_names_must_be_a_mapping():
+    a, _, _, out = small_expression()
+    with pytest.raises(TypeError, match="names must map a label to a tensor, e.g. names=\\{'a': a"):
+        draw_graph(out, names=[("a", a)])
+
+
+def test_in_a_panel_of_a_given_figure_the_boxes_still_leave_room_for_the_arrows():
+    # Catches labels overlapping ("tanh" showing as "nh") when the figure is not ours to widen.
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb.viz import MIN_GAP, _box_extents, _narrowest_gap
+
+    a, b, c, out = small_expression()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+    draw_graph(out, names={"a": a, "b": b, "c": c, "out": out}, ax=axes[0])
+    nodes, _ = graph_nodes(out)
+    boxes = axes[0].texts[:len(nodes)]  # the node labels, in node order (the arrows come after)
+    assert _narrowest_gap(_box_extents(fig, axes[0], boxes), nodes) >= MIN_GAP
+    assert axes[0].get_title() == "Computational graph"  # the short title: the long one ran into the next panel
+    plt.close(fig)
+
+
+def test_a_huge_graph_warns_and_stays_a_drawable_size():
+    # Catches a 60-op chain drawn 221 inches wide (a 200-op one 736 inches: 73,600 pixels).
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb.viz import MAX_INCHES
+
+    h = Tensor(0.5, requires_grad=True)
+    for _ in range(60):
+        h = (h * 1.01).tanh()
+    with pytest.warns(UserWarning, match="too many to draw legibly"):
+        fig = draw_graph(h)
+    assert max(fig.get_size_inches()) <= MAX_INCHES
+    plt.close(fig)

@@ -19,6 +19,7 @@ values flow. ``backward()`` frees the graph unless it is called with
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -134,6 +135,10 @@ def _blocked(i: int, j: int, nodes: list[dict[str, Any]], y: Any) -> bool:
 # Columns are 1 apart in data units; boxes in neighbouring columns keep at least this much
 # of it free, so the arrow between them shows.
 MIN_GAP = 0.3
+# A figure grows with the graph up to this size (inches, each way); beyond it the text shrinks,
+# down to MIN_FONT points. A graph that needs more is too big to read as a picture.
+MAX_INCHES = 30.0
+MIN_FONT = 5
 
 
 def _box_extents(fig: Any, ax: Any, texts: list[Any]) -> list[Any]:
@@ -167,6 +172,9 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib only when drawing)
 
+    if names is not None and not isinstance(names, Mapping):
+        raise TypeError(f"draw_graph: names must map a label to a tensor, e.g. names={{'a': a, 'L': L}}; "
+                        f"got a {type(names).__name__}")
     nodes, edges = graph_nodes(tensor)
     labels = {id(t): name for name, t in (names or {}).items()}
     levels = max(n["level"] for n in nodes) + 1
@@ -200,7 +208,12 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
 
     own_figure = ax is None  # only then may the figure be resized to fit the labels
     if own_figure:
-        fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 1.25 * levels)), max(2.8, 1.0 * height)))
+        if max(1.25 * levels, height) > MAX_INCHES:
+            warnings.warn(f"draw_graph: {len(nodes)} nodes in {levels} columns and {height:.0f} rows are too many to "
+                          f"draw legibly in a figure of at most {MAX_INCHES:g} inches; labels will overlap. Draw "
+                          "a smaller part of the graph (e.g. one layer's output)", stacklevel=2)
+        fig, ax = plt.subplots(figsize=(min(14.0, max(6.0, 1.25 * levels)),
+                                        min(MAX_INCHES, max(2.8, 1.0 * height))))
     else:
         fig = ax.figure
     styles = {
@@ -225,7 +238,14 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
         # Long labels ("crossentropy", "shape 4×2") in neighbouring columns touched, leaving
         # no room for the arrow between them: widen the figure until they are apart.
         width, fig_height = fig.get_size_inches()
-        fig.set_size_inches(width * (1 - _narrowest_gap(extents, nodes)) / (1 - MIN_GAP), fig_height)
+        wanted = width * (1 - _narrowest_gap(extents, nodes)) / (1 - MIN_GAP)
+        fig.set_size_inches(min(MAX_INCHES, wanted), fig_height)
+        extents = _box_extents(fig, ax, texts)
+    while _narrowest_gap(extents, nodes) < MIN_GAP and min(t.get_fontsize() for t in texts) > MIN_FONT:
+        # Still too tight: an axes given by the caller (a panel of a larger figure), which we
+        # may not resize, or the largest figure allowed. Smaller text instead (and with it the boxes).
+        for text in texts:
+            text.set_fontsize(max(MIN_FONT, 0.9 * text.get_fontsize()))
         extents = _box_extents(fig, ax, texts)
     # Straight arrows, except where a straight line would hide one: an edge that skips
     # columns would run behind the boxes in between, and a value used twice by one op
@@ -259,6 +279,8 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
         ax.annotate("", xy=end, xytext=start, zorder=2,
                     arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.1, shrinkA=0, shrinkB=0,
                                     mutation_scale=12, connectionstyle=f"arc3,rad={bend}"))
-    ax.set_title(title or "Computational graph (values flow left to right, gradients right to left)",
-                 fontsize=11)
+    # In a panel of someone else's figure the long default title would run into the next panel.
+    default = "Computational graph (values flow left to right, gradients right to left)" if own_figure \
+        else "Computational graph"
+    ax.set_title(title or default, fontsize=11)
     return fig
