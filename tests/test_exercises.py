@@ -36,6 +36,29 @@ def test_exercise_error_is_a_library_error_and_an_assertion():
     assert issubclass(ExerciseError, TinygradMBError) and issubclass(ExerciseError, AssertionError)
 
 
+def test_as_number_takes_one_element_and_names_the_shape_of_more():
+    from tinygrad_mb.exercises._common import as_number
+
+    for value in (0.5, [0.5], np.array([[0.5]]), np.float32(0.5), Tensor([0.5])):
+        assert as_number(value, "x") == pytest.approx(0.5)
+    with pytest.raises(ExerciseError, match=r"(?s)x: expected one number, got ndarray of shape \(3,\).*Hint"):
+        as_number(np.ones(3), "x")
+    with pytest.raises(ExerciseError, match=r"x: expected one number, got list of shape \(0,\)"):
+        as_number([], "x")
+    with pytest.raises(ExerciseError, match="x returned None: did you forget `return`"):
+        as_number(None, "x")
+
+
+def test_show_both_adds_digits_until_the_numbers_differ():
+    from tinygrad_mb.exercises._common import show_both
+
+    assert show_both(0.4, 0.5) == ("0.4", "0.5")
+    expected, got = show_both(0.4, np.float32(0.4))
+    assert expected != got and got.startswith("0.4000000")
+    expected, got = show_both(np.array([0.72, 0.0]), np.array([0.72, 6e-8]))
+    assert expected != got
+
+
 # --- 01 tensors and autograd ----------------------------------------------------------------
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))
@@ -65,6 +88,32 @@ def test_softplus(capsys):
     rejects(ex.check_softplus, lambda x: x.exp().log(), "softplus forward at x = -6", "log\\(1 \\+ exp")
     rejects(ex.check_softplus, lambda x: np.log1p(np.exp(x.numpy())), "not a Tensor")
     rejects(ex.check_softplus, lambda x: Tensor(np.log1p(np.exp(x.numpy()))), "not connected to x")
+
+
+def test_sigmoid_derivative_hints_a_stray_factor_or_sign_and_none(capsys):
+    rejects(ex.check_sigmoid_derivative, lambda x: 2 * sigmoid(x) * (1 - sigmoid(x)), "every value is 2 times")
+    rejects(ex.check_sigmoid_derivative, lambda x: -sigmoid(x) * (1 - sigmoid(x)), "Hint: the sign", "positive")
+    rejects(ex.check_sigmoid_derivative, lambda x: None, "returned None: did you forget `return`")
+
+
+def test_sigmoid_derivative_message_shows_enough_digits_to_differ():
+    message = rejects(ex.check_sigmoid_derivative, lambda x: sigmoid(x) * (1 - sigmoid(x)) * (1 + 2e-6), "expected")
+    expected, got = re.search(r"expected sigma'\(x\) = (\S+), got (\S+)", message).groups()
+    assert expected != got, message
+
+
+def test_chain_rule_takes_one_element_values_and_rejects_more(capsys):
+    accepts(ex.check_chain_rule, {"a": [-24.0], "b": np.array([16.0]), "c": Tensor([8.0])}, capsys)
+    rejects(ex.check_chain_rule, {"a": [-24.0, 1.0], "b": 16.0, "c": 8.0}, "dL/da: expected one number",
+            r"shape \(2,\)")
+    rejects(ex.check_chain_rule, {"a": None, "b": 16.0, "c": 8.0}, "dL/da is None")
+
+
+def test_softplus_accepts_the_stable_formula_with_its_kink_at_zero(capsys):
+    # relu and |x| have subgradient 0 at x = 0, so autograd gives 0 there instead of sigmoid(0) = 0.5
+    accepts(ex.check_softplus, lambda x: x.relu() + ((-x.abs()).exp() + 1).log(), capsys)
+    rejects(ex.check_softplus, lambda x: x.relu() + ((-x.abs()).exp() + 1).log() * 0.5, "softplus forward")
+    rejects(ex.check_softplus, lambda x: None, "returned None")
 
 
 # --- 06 testing gradients with hypothesis ------------------------------------------------------
@@ -165,6 +214,16 @@ def test_fixed_logcosh(capsys):
     rejects(ex.check_fixed_logcosh, BuggyLogCosh, "gradient at x = -25", "still tanh\\(\\|x\\|\\)")
 
 
+class NegatedLogCosh(LogCosh):
+    def backward(self, g):
+        return -g * np.tanh(self.x)
+
+
+def test_fixed_logcosh_hints_the_sign_not_the_abs_for_minus_tanh():
+    message = rejects(ex.check_fixed_logcosh, NegatedLogCosh, "gradient at x = -25", "Hint: the sign")
+    assert "still tanh(|x|)" not in message
+
+
 # --- 02 layers, losses and optimizers ------------------------------------------------------------
 def _linear_class(init="uniform", layout="out_in", forward="right", n_params=2):
     from tinygrad_mb import nn
@@ -214,6 +273,64 @@ def test_mlp(capsys):
     rejects(ex.check_mlp, lambda x: x, "not an nn.Module")
 
 
+class _CustomMLP:  # a hand-written Module, not a Sequential; built lazily so nn is imported inside tests
+    @staticmethod
+    def make(seed, hidden="relu"):
+        from tinygrad_mb import nn
+
+        class MLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(64, 32, seed=seed)
+                self.fc2 = nn.Linear(32, 10, seed=seed + 100)
+
+            def forward(self, x):
+                h = self.fc1(x)
+                return self.fc2(h.relu() if hidden == "relu" else h.tanh())
+
+        return MLP()
+
+
+def test_mlp_accepts_custom_modules_with_any_seed(capsys):
+    for seed in range(6):
+        accepts(ex.check_mlp, _CustomMLP.make(seed, "relu" if seed % 2 else "tanh"), capsys)
+
+
+def test_mlp_must_output_logits():
+    from tinygrad_mb import nn
+
+    relu_last = nn.Sequential(nn.Linear(64, 32, seed=0), nn.Linear(32, 10, seed=1), nn.ReLU())
+    rejects(ex.check_mlp, relu_last, "never negative", "logits: the raw output of the last Linear",
+            "between the layers")
+    softmax_last = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1), nn.Softmax())
+    rejects(ex.check_mlp, softmax_last, "probabilities", "logits")
+    tanh_last = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1), nn.Tanh())
+    rejects(ex.check_mlp, tanh_last, "not the raw output of its last Linear", "logits")
+
+
+def test_mlp_leaves_the_model_unchanged():
+    from tinygrad_mb import nn
+
+    model = nn.Sequential(nn.Linear(64, 32, seed=0), nn.Tanh(), nn.Linear(32, 10, seed=1))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    ex.check_mlp(model)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_mlp_returning_an_array_is_told_why_a_tensor_is_needed():
+    from tinygrad_mb import nn
+
+    class NumpyOut(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1))
+
+        def forward(self, x):
+            return self.inner(x).numpy()
+
+    rejects(ex.check_mlp, NumpyOut(), "returned ndarray", "not a Tensor", "gradients")
+
+
 def _stable_ce(logits, labels):
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
@@ -239,11 +356,23 @@ def test_cross_entropy(capsys):
     rejects(ex.check_cross_entropy, lambda z, y: (z - z.max(axis=1, keepdims=True)).exp(), "one-element Tensor")
 
 
-def _momentum_class(kind="right"):
+def test_cross_entropy_more_mistakes_and_float32(capsys):
+    accepts(ex.check_cross_entropy, lambda z, y: _stable_ce(z.astype(np.float32), y), capsys)
+    rejects(ex.check_cross_entropy, lambda z, y: -z.log_softmax(axis=0)[np.arange(len(y)), y].mean(),
+            "random logits", "axis=1")
+    rejects(ex.check_cross_entropy, lambda z, y: _stable_ce(z, y).numpy(), "returned ndarray", "not a Tensor",
+            "gradients")
+    rejects(ex.check_cross_entropy, lambda z, y: None, "returned None: did you forget `return`")
+
+
+def _momentum_class(kind="right", lr_factor=1.0):
     class Opt:
         def __init__(self, params, lr, momentum):
-            self.params, self.lr, self.mu = list(params), lr, momentum
-            self.v = [None] * len(self.params)
+            # "keeps_iterator" stores what it was given: model.parameters() is an iterator, used up after one loop
+            self.params = params if kind == "keeps_iterator" else list(params)
+            self.lr, self.mu = lr * lr_factor, momentum
+            self.v = {}
+            self.shared = None
 
         def zero_grad(self):
             if kind != "no_zero":
@@ -257,15 +386,25 @@ def _momentum_class(kind="right"):
                     continue
                 if kind == "mutates_grad":
                     p.grad *= 1.0 + 1e-3
-                v = self.v[i]
+                g = p.grad.astype(np.float32) if kind == "float32_buffer" else p.grad
+                if kind == "ema":
+                    g = (1 - self.mu) * g
+                v = self.shared if kind == "shared_buffer" else self.v.get(i)
                 if v is None:
-                    v = np.zeros_like(p.grad) if kind == "zero_start" else p.grad.copy()
+                    v = np.zeros_like(g) if kind == "zero_start" else g.copy()
                     if kind == "zero_start":
-                        v = self.mu * v + (1 - self.mu) * p.grad
+                        v = self.mu * v + (1 - self.mu) * g
                 else:
-                    v = self.mu * v + p.grad
+                    v = self.mu * v + g
+                if kind == "shared_buffer":
+                    self.shared = v
                 self.v[i] = v
-                p.data -= self.lr * v
+                if kind == "uphill":
+                    p.data += self.lr * v
+                elif kind == "nesterov":
+                    p.data -= self.lr * (g + self.mu * v)
+                else:
+                    p.data -= self.lr * v
 
     return Opt
 
@@ -277,6 +416,25 @@ def test_sgd_momentum(capsys):
     rejects(ex.check_sgd_momentum, _momentum_class("mutates_grad"), "step\\(\\) changed p.grad")
     rejects(ex.check_sgd_momentum, _momentum_class("no_zero"), "after zero_grad\\(\\) the gradient is still")
     rejects(ex.check_sgd_momentum, lambda params, lr, mu: object(), "no method zero_grad")
+
+
+def test_sgd_momentum_needs_its_own_list_and_one_buffer_per_parameter():
+    rejects(ex.check_sgd_momentum, _momentum_class("keeps_iterator"), "iterator", "list\\(params\\)")
+    rejects(ex.check_sgd_momentum, _momentum_class("shared_buffer"), "its own momentum buffer")
+
+
+def test_sgd_momentum_accepts_a_float32_buffer(capsys):
+    accepts(ex.check_sgd_momentum, _momentum_class("float32_buffer"), capsys)
+
+
+def test_sgd_momentum_hints_match_the_mistake():
+    first_step_hint = "on the first step the buffer is just the gradient"
+    for kind, lr_factor, pattern in (("right", 0.5, "0.5 times the right size: use the lr"),
+                                     ("ema", 1.0, "moving average"), ("uphill", 1.0, "uphill")):
+        message = rejects(ex.check_sgd_momentum, _momentum_class(kind, lr_factor), "after step 1", pattern)
+        assert first_step_hint not in message
+    message = rejects(ex.check_sgd_momentum, _momentum_class("nesterov"), "after step 1")
+    assert "uphill" not in message and "times the right size" not in message and "plain SGD" not in message
 
 
 # --- 03 batch vs stochastic vs mini-batch ---------------------------------------------------------
@@ -349,12 +507,46 @@ def test_training_loop(capsys):
     rejects(ex.check_training_loop, _loop(zero_grad=False), "batch_size=20", "without zero_grad")
 
 
+def test_training_loop_hints_match_the_mistake():
+    from tinygrad_mb import data, optim
+
+    def loop(lr_factor=1.0, extra_epochs=0, shuffle=True):
+        def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
+            loader = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+            opt = optim.SGD(model.parameters(), lr=lr * lr_factor)
+            for _ in range(epochs + extra_epochs):
+                for xb, yb in loader:
+                    loss = loss_fn(model(xb), yb)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+
+        return my_train
+
+    message = rejects(ex.check_training_loop, loop(lr_factor=0.5), "batch_size=20", "compare your loop")
+    assert "zero_grad() the gradients" not in message
+    message = rejects(ex.check_training_loop, loop(extra_epochs=-1), "batch_size=20", "that is 2 epochs")
+    assert "zero_grad() the gradients" not in message
+    rejects(ex.check_training_loop, loop(shuffle=False), "batch_size=1", "shuffle=True")
+
+
 # --- 04 gradient noise ---------------------------------------------------------------------------
 def test_noise_theory(capsys):
     accepts(ex.check_noise_theory, lambda tr, b, n: tr / b * (n - b) / (n - 1), capsys)
     rejects(ex.check_noise_theory, lambda tr, b, n: tr / b, "B=4, N=100: expected 2.42424, got 2.5", "with-replacement")
     rejects(ex.check_noise_theory, lambda tr, b, n: tr / b * (n - b) / n, "not \\(N - B\\) / N")
     rejects(ex.check_noise_theory, lambda tr, b, n: tr / b**2, "expected")
+
+
+def test_noise_theory_accepts_float32_and_one_element_answers(capsys):
+    def right(tr, b, n):
+        return tr / b * (n - b) / (n - 1)
+
+    accepts(ex.check_noise_theory, lambda tr, b, n: np.float32(right(tr, b, n)), capsys)
+    accepts(ex.check_noise_theory, lambda tr, b, n: Tensor(right(tr, b, n)), capsys)  # float32 by default
+    accepts(ex.check_noise_theory, lambda tr, b, n: np.array([right(tr, b, n)]), capsys)
+    rejects(ex.check_noise_theory, lambda tr, b, n: np.array([tr, b]), r"expected one number", r"shape \(2,\)")
+    rejects(ex.check_noise_theory, lambda tr, b, n: None, "returned None: did you forget `return`")
 
 
 def test_noise_scale(capsys):
@@ -384,6 +576,16 @@ def test_noise_scale(capsys):
     rejects(ex.check_noise_scale, mean_of_variances, "SUM of the variances")
 
 
+def test_noise_scale_accepts_float32_and_explains_a_vector(capsys):
+    def right(g):
+        G = g.mean(axis=0)
+        return ((g - G) ** 2).sum(axis=1).mean() / (G @ G)
+
+    accepts(ex.check_noise_scale, lambda g: np.float32(right(g)), capsys)
+    rejects(ex.check_noise_scale, lambda g: np.var(g, axis=0) / (g.mean(0) @ g.mean(0)),
+            r"expected one number, got ndarray of shape \(3,\)", "SUM of the variances")
+
+
 def test_batch_for_noise(capsys):
     import math
 
@@ -396,6 +598,17 @@ def test_batch_for_noise(capsys):
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: min(n, math.floor(tr * n / (r * g2 * (n - 1) + tr))),
             "expected B = 91, got 90", "round up")
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: tr * n / (r * g2 * (n - 1) + tr), "expected the int")
+
+
+def test_batch_for_noise_hints_match_the_mistake():
+    import math
+
+    def over_n(tr, g2, n, r):  # the finite-population factor (N - B)/N instead of (N - B)/(N - 1)
+        return min(n, math.ceil(tr * n / (r * g2 * n + tr)))
+
+    message = rejects(ex.check_batch_for_noise, over_n, "expected B = 501, got 500", "not \\(N - B\\) / N")
+    assert "round up" not in message
+    rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: None, "returned None: did you forget `return`")
 
 
 # --- 05 learning rate and batch size --------------------------------------------------------------
@@ -456,6 +669,27 @@ def test_warmup_cosine(capsys):
     rejects(ex.check_warmup_cosine, never_zero, "stays at 0")
 
 
+def test_learning_rate_checkers_accept_float32_and_one_element_answers(capsys):
+    import math
+
+    def lr(ref_lr, ref_b, b, rule, max_lr=None):
+        value = ref_lr * (b / ref_b if rule == "linear" else math.sqrt(b / ref_b))
+        return value if max_lr is None else min(value, max_lr)
+
+    def warmup_cosine(t, base, w, total):
+        if t < w:
+            return base * (t + 1) / w
+        return 0.0 if t >= total else base * 0.5 * (1 + math.cos(math.pi * (t - w) / (total - w)))
+
+    accepts(ex.check_lr_for_batch_size, lambda *a, **k: np.float32(lr(*a, **k)), capsys)
+    accepts(ex.check_warmup_cosine, lambda *a: np.float32(warmup_cosine(*a)), capsys)
+    accepts(ex.check_warmup_cosine, lambda *a: [warmup_cosine(*a)], capsys)
+    accepts(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1:], capsys)
+    rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X),
+            r"expected one number, got ndarray of shape \(3,\)", r"eigvalsh\(H\)\[-1\]")
+    rejects(ex.check_stable_lr, lambda X: None, "returned None")
+
+
 # --- 07 the GPU with CuPy -------------------------------------------------------------------------
 def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0):
     import statistics
@@ -484,10 +718,60 @@ def test_timer(capsys):
     accepts(ex.check_timer, _timer(), capsys)
     rejects(ex.check_timer, _timer(sync_each=False), "measured 0.", "call sync\\(\\) after each step")
     rejects(ex.check_timer, _timer(reduce="mean"), "returned", "median")
-    rejects(ex.check_timer, _timer(warm=False), "called step\\(\\) 5 times; expected warmup \\+ repeats = 7")
-    rejects(ex.check_timer, _timer(extra_calls=1), "called step\\(\\) 8 times")
+    rejects(ex.check_timer, _timer(warm=False), "called step\\(\\) 5 times; expected warmup \\+ repeats = 9")
+    rejects(ex.check_timer, _timer(extra_calls=1), "called step\\(\\) 10 times")
     rejects(ex.check_timer, lambda step, sync, repeats=5, warmup=1: [step() for _ in range(warmup + repeats)][0],
             "did not call sync")
+
+
+def test_timer_warm_up_must_be_untimed_and_synchronised():
+    import statistics
+    import time
+
+    def times_warmup_too(step, sync, repeats=5, warmup=1):
+        times = []
+        for _ in range(warmup + repeats):
+            start = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    def no_sync_after_warmup(step, sync, repeats=5, warmup=1):
+        for _ in range(warmup):
+            step()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    rejects(ex.check_timer, times_warmup_too, "returned", "leave the warm-up calls out")
+    rejects(ex.check_timer, no_sync_after_warmup, "did not call sync\\(\\) between the warm-up calls")
+
+
+def test_timer_hints_milliseconds_and_a_list():
+    right = _timer()
+    message = rejects(ex.check_timer, lambda *a, **k: 1000 * right(*a, **k), "returned", "milliseconds")
+    assert "warm-up" not in message.split("Hint")[1]
+
+    def all_times(step, sync, repeats=5, warmup=1):
+        import time
+
+        for _ in range(warmup):
+            step()
+        sync()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - start)
+        return times
+
+    rejects(ex.check_timer, all_times, r"expected one number, got list of shape \(5,\)", "median")
 
 
 def test_crossover(capsys):
@@ -517,6 +801,34 @@ def test_crossover(capsys):
     rejects(ex.check_crossover, first_win, "expected 64, got 4", "every larger batch size")
     rejects(ex.check_crossover, never_none, "expected None, got 16", "return None")
     rejects(ex.check_crossover, ties_count, "expected 32, got 8")
+
+
+def test_crossover_arrays_and_ties(capsys):
+    def right(sizes, cpu, gpu):
+        answer = None
+        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
+            if g >= c:
+                break
+            answer = b
+        return answer
+
+    def ties_count(sizes, cpu, gpu):
+        answer = None
+        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
+            if g > c:
+                break
+            answer = b
+        return answer
+
+    def as_array(sizes, cpu, gpu):  # a vectorised attempt: the first size where the GPU wins, as an array
+        return np.array(sizes)[np.array(gpu) < np.array(cpu)][:1]
+
+    accepts(ex.check_crossover, lambda *a: None if right(*a) is None else np.int64(right(*a)), capsys)
+    rejects(ex.check_crossover, ties_count, "expected 32, got 8", "strictly", "<, not <=")
+    # right where the GPU wins, then an empty array where it never does: a message, not a crash
+    rejects(ex.check_crossover, as_array, r"GPU \[5.0, 6.0, 7.0\]: expected one batch size \(or None\)",
+            r"array of shape \(0,\)")
+    rejects(ex.check_crossover, lambda *a: np.array([1, 4]), r"array of shape \(2,\)")
 
 
 # --- an answer that is still the notebook's stub: reported, not raised ------------------------------

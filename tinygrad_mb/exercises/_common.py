@@ -126,11 +126,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def returned_none(value: Any, what: str) -> None:
+    """Fail when the answer is None: almost always a function that computes its result but never returns it."""
+    if value is None:
+        fail(f"{what} returned None: did you forget `return`?",
+             "a function without a `return` statement gives back None, whatever it computed")
+
+
 def as_array(value: Any, what: str) -> np.ndarray:
     """``value`` as a float64 NumPy array (Tensors and CuPy arrays included), or fail saying why."""
     from tinygrad_mb.backend import to_numpy  # noqa: PLC0415
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
+    returned_none(value, what)
     if isinstance(value, Tensor):
         value = value.numpy()
     try:
@@ -139,6 +147,55 @@ def as_array(value: Any, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         fail(f"{what}: expected numbers, got {type(value).__name__} ({_short(value)})")
     return np.empty(0)  # unreachable
+
+
+def as_number(value: Any, what: str, hint: str | None = None) -> float:
+    """``value`` -- a number, or a one-element array, list or Tensor -- as a float, or fail saying why.
+
+    ``hint`` replaces the general advice when the answer has several elements
+    (a checker often knows which mistake produces an array).
+    """
+    array = as_array(value, what)
+    if array.size != 1:
+        fail(f"{what}: expected one number, got {type(value).__name__} of shape {array.shape} ({_short(array)})",
+             hint or "return a single number: pick the element you mean (e.g. [-1]) or reduce the array "
+             "(e.g. .sum(), .max())")
+    return float(array.reshape(-1)[0])
+
+
+#: Relative tolerances that an answer computed in float32 (about 7 significant digits, a few of them lost
+#: to rounding on the way) or float16 (about 3) can meet.
+FLOAT32_RTOL = 1e-5
+FLOAT16_RTOL = 2e-3
+
+
+def rtol_for(value: Any, rtol: float) -> float:
+    """``rtol``, loosened to what ``value``'s dtype can hold when it is a float32/float16 array, scalar or Tensor."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return rtol
+    if np.dtype(dtype) == np.float16:
+        return max(rtol, FLOAT16_RTOL)
+    if np.dtype(dtype) == np.float32:
+        return max(rtol, FLOAT32_RTOL)
+    return rtol
+
+
+def show_both(expected: Any, got: Any, digits: int = 6) -> tuple[str, str]:
+    """``expected`` and ``got`` (numbers or arrays) as text, with more digits than ``digits`` if needed to
+    show that they differ -- so a message never reads "expected 0.4, got 0.4"."""
+    def text(value: Any, d: int) -> str:
+        array = np.asarray(value, dtype=np.float64)
+        if array.ndim == 0:
+            return f"{float(array):.{d}g}"
+        return np.array2string(array, separator=", ", formatter={"float_kind": lambda v: f"{v:.{d}g}"},
+                               max_line_width=200).replace("\n", "")
+
+    for d in range(digits, 18):
+        e, g = text(expected, d), text(got, d)
+        if e != g:
+            break
+    return e, g
 
 
 def compare(got: Any, expected: Any, what: str, rtol: float = 1e-6, atol: float = 1e-9,
@@ -166,4 +223,5 @@ def compare(got: Any, expected: Any, what: str, rtol: float = 1e-6, atol: float 
         if inputs is not None and np.shape(inputs) == e.shape:
             at = f" at x = {np.asarray(inputs)[idx]:g}"
         text = hint(g, e) if callable(hint) else hint
-        fail(f"{what}{at}: expected {e[idx]:.6g}, got {g[idx]:.6g}", text)
+        shown_e, shown_g = show_both(e[idx], g[idx])
+        fail(f"{what}{at}: expected {shown_e}, got {shown_g}", text)

@@ -103,6 +103,61 @@ def _rounded(values: Any) -> list[float]:
     return np.round(np.asarray(values, dtype=np.float64).ravel(), 5).tolist()
 
 
+def _mistaken_loop(model: Any, loss_fn: Any, X: np.ndarray, y: np.ndarray, batch_size: int, lr: float,
+                   epochs: int, seed: int, mistake: str) -> None:
+    """The right training loop with one typical ``mistake``, to recognise it in a student's result:
+    "no zero_grad", "new loader each epoch" or "no shuffle"."""
+    from tinygrad_mb import data, optim  # noqa: PLC0415
+
+    def make_loader() -> Any:
+        return data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size,
+                               shuffle=mistake != "no shuffle", seed=seed)
+
+    loader = make_loader()
+    opt = optim.SGD(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for xb, yb in make_loader() if mistake == "new loader each epoch" else loader:
+            loss = loss_fn(model(xb), yb)
+            if mistake != "no zero_grad":
+                opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+#: Typical mistakes in the loop, and what to say when a student's result matches one of them.
+LOOP_MISTAKES = {
+    "no zero_grad": "without zero_grad() the gradients of all steps add up: call it before every backward()",
+    "new loader each epoch": "the DataLoader must be created ONCE, before the epoch loop: each pass over it then "
+                             "draws a fresh order, while a new loader with the same seed repeats the first order",
+    "no shuffle": "shuffle: DataLoader(TensorDataset(X, y), batch_size, shuffle=True, seed=seed)",
+}
+
+
+def _loop_hint(got: dict[str, Any], ds: Any, loss_fn: Any, batch_size: int, lr: float, epochs: int) -> str:
+    """Name the mistake whose result the student's parameters match, or say what to compare."""
+    from tinygrad_mb import gd, nn  # noqa: PLC0415
+
+    def same(model: Any) -> bool:
+        return all(np.allclose(got[k], v, rtol=1e-5, atol=1e-6) for k, v in model.state_dict().items())
+
+    if same(nn.Linear(3, 1, seed=1)):
+        return ("the weights did not move: train the model you were given, in place, and call optimizer.step() "
+                "after loss.backward()")
+    for mistake, hint in LOOP_MISTAKES.items():
+        model = nn.Linear(3, 1, seed=1)
+        _mistaken_loop(model, loss_fn, ds.X.copy(), ds.y.copy(), batch_size, lr, epochs, 0, mistake)
+        if same(model):
+            return hint
+    for other in (epochs - 1, epochs + 1):
+        model = nn.Linear(3, 1, seed=1)
+        gd.train(model, loss_fn, ds, gd.Variant("mine", batch_size, lr), epochs=other, seed=0)
+        if same(model):
+            return f"that is {other} epochs of training: make exactly `epochs` passes over the loader"
+    return ("compare your loop with gd.train line by line: one DataLoader(TensorDataset(X, y), batch_size, "
+            "shuffle=True, seed=seed), optim.SGD(model.parameters(), lr=lr), `epochs` passes, and per batch: "
+            "loss, zero_grad(), backward(), step()")
+
+
 @checker
 def check_training_loop(fn: Callable[..., Any]) -> None:
     """Check ``fn(model, loss_fn, X, y, batch_size, lr, epochs, seed)``, a hand-written training loop.
@@ -125,18 +180,7 @@ def check_training_loop(fn: Callable[..., Any]) -> None:
         got, want = mine.state_dict(), ref.state_dict()
         for name in want:
             if not np.allclose(got[name], want[name], rtol=1e-5, atol=1e-6):
-                start = nn.Linear(3, 1, seed=1).state_dict()[name]
-                hint = None
-                if np.allclose(got[name], start):
-                    hint = "the weights did not move: call optimizer.step() after loss.backward()"
-                elif batch_size < 20:
-                    hint = ("shuffle with DataLoader(TensorDataset(X, y), batch_size, shuffle=True, seed=seed) "
-                            "created ONCE before the epoch loop (each pass then draws a fresh order), and "
-                            "call zero_grad() before every backward()")
-                else:
-                    hint = ("with the full batch the order does not matter, so look at the update itself: "
-                            "per batch, loss, zero_grad(), backward(), step() -- without zero_grad() the "
-                            "gradients of all steps add up")
                 fail(f"batch_size={batch_size}, lr={lr}, {epochs} epochs on 20 samples: {name} is "
-                     f"{_rounded(got[name])}, gd.train gives {_rounded(want[name])}", hint)
+                     f"{_rounded(got[name])}, gd.train gives {_rounded(want[name])}",
+                     _loop_hint(got, ds, loss_fn, batch_size, lr, epochs))
     passed("your loop matches gd.train for batch sizes N = 20, 1 and 7: one loop, three variants")

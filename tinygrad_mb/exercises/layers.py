@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb.backend import to_numpy
-from tinygrad_mb.exercises._common import backward_of, checker, compare, fail, passed, placeholder, run
+from tinygrad_mb.exercises._common import (ExerciseError, NotAttemptedError, as_array, backward_of, checker, compare,
+                                           fail, passed, placeholder, returned_none, rtol_for, run, show_both)
 
 
 def _module_parameters(model: Any, what: str) -> list[Any]:
@@ -74,8 +75,7 @@ def check_linear_layer(cls: Any) -> None:
     for n in (1, 4):
         xs = rng.standard_normal((n, 5)).astype(np.float32)
         out = run(layer, Tensor(xs), what="your layer's forward")
-        if not isinstance(out, Tensor):
-            fail(f"the forward pass returned {type(out).__name__}, not a Tensor")
+        _not_a_tensor(out, "your layer's forward")
         compare(out.numpy(), xs @ W.T + b, f"output for a batch of {n}", rtol=1e-5, atol=1e-5,
                 hint="y = x @ W.T + b")
     weight.grad = bias.grad = None
@@ -89,13 +89,68 @@ def check_linear_layer(cls: Any) -> None:
     passed("Linear layer: shapes (out, in) and (out,), initial scale ~1/sqrt(in), outputs and gradients right")
 
 
+def _not_a_tensor(value: Any, what: str) -> None:
+    """Fail when ``value`` is not a Tensor, saying why a Tensor is needed: gradients flow only through Tensors."""
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    returned_none(value, what)
+    if not isinstance(value, Tensor):
+        fail(f"{what} returned {type(value).__name__} ({_kind(value)}), not a Tensor",
+             "keep the result a Tensor (no .numpy(), float() or NumPy functions): autograd records only Tensor "
+             "operations, and loss.backward() needs them to compute the gradients that train the model")
+
+
+def _kind(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f"shape {tuple(shape)}" if shape is not None else repr(value)[:40]
+
+
+LOGITS_HINT = ("the model must output logits: the raw output of the last Linear (cross_entropy applies the "
+               "softmax itself); the non-linearity goes between the layers")
+
+
+def _check_outputs_are_logits(model: Any, params: list[Any]) -> None:
+    """Fail unless the model's output is the raw output of its last Linear layer (logits).
+
+    The test does not depend on the random initialisation: adding a vector
+    delta to the bias of the last Linear adds exactly delta to logits, while a
+    ReLU, softmax or tanh after that layer bends the shift.
+    """
+    from tinygrad_mb.backend import array_module  # noqa: PLC0415
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    x = Tensor(np.random.default_rng(5).standard_normal((64, 64)).astype(np.float32))
+    out = as_array(run(model, x, what="your model's forward on a batch of shape (64, 64)"), "your model's output")
+    if np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
+        fail("your model outputs probabilities (every row is >= 0 and sums to 1): it ends with a softmax",
+             LOGITS_HINT)
+    biases = [p for p in params if p.size == 10]  # the bias of the Linear(32, 10): the only 10-number parameter
+    if len(biases) != 1:
+        return  # an unusual layout: the value checks above are all we can do
+    bias = biases[0]
+    saved = bias.data.copy()
+    delta = np.linspace(-20.0, 20.0, 10)
+    try:
+        bias.data[...] = saved + array_module(saved).asarray(delta.reshape(bias.shape), dtype=saved.dtype)
+        shifted = as_array(run(model, x, what="your model's forward"), "your model's output")
+    finally:
+        bias.data[...] = saved  # leave the student's model as it was
+    if not np.allclose(shifted - out, delta, atol=1e-3):
+        what = ("your model's outputs are never negative: something (a ReLU?) comes after the last Linear"
+                if np.all(out >= 0) else
+                "your model's output is not the raw output of its last Linear: adding delta to that layer's bias "
+                "does not add delta to the outputs, so something is applied after it")
+        fail(what, LOGITS_HINT)
+
+
 @checker
 def check_mlp(model: Any) -> None:
     """Check a model mapping (N, 64) digit images to (N, 10) logits through one hidden layer of 32 units.
 
     Requirements: an :class:`~tinygrad_mb.nn.Module`; 64*32 + 32 + 32*10 + 10 = 2410
-    parameters; not an affine map (there is a non-linearity between the layers);
-    every parameter receives a gradient.
+    parameters; the output is the raw output of the last Linear (logits: no
+    ReLU or softmax after it); not an affine map (there is a non-linearity
+    between the layers); every parameter receives a gradient.
     """
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
@@ -106,13 +161,15 @@ def check_mlp(model: Any) -> None:
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 1, (6, 64)).astype(np.float32)
     out = run(model, Tensor(x), what="your model's forward on a batch of shape (6, 64)")
-    if not isinstance(out, Tensor) or tuple(out.shape) != (6, 10):
-        fail(f"for input of shape (6, 64) your model returned {getattr(out, 'shape', type(out).__name__)}; "
+    _not_a_tensor(out, "your model's forward")
+    if tuple(out.shape) != (6, 10):
+        fail(f"for input of shape (6, 64) your model returned shape {tuple(out.shape)}; "
              "expected a Tensor of shape (6, 10): one score (logit) per class")
     if count != expected:
         fail(f"your model has {count} parameters; a 64 -> 32 -> 10 MLP with biases has "
              f"64*32 + 32 + 32*10 + 10 = {expected}",
              "use exactly two Linear layers: Linear(64, 32) and Linear(32, 10)")
+    _check_outputs_are_logits(model, params)
     x1, x2 = rng.uniform(0, 1, (2, 6, 64)).astype(np.float32)
     f = [model(Tensor(v)).numpy().astype(np.float64) for v in (x1, x2, x1 + x2, np.zeros_like(x1))]
     if np.allclose(f[2], f[0] + f[1] - f[3], rtol=1e-4, atol=1e-4):
@@ -125,12 +182,16 @@ def check_mlp(model: Any) -> None:
     if missing:
         fail(f"parameters {missing} got no gradient from model(x).sum().backward()",
              "is every layer used in forward(), and built from Parameters (not copies of their .data)?")
-    passed(f"MLP: (N, 64) -> (N, 10), {expected} parameters, non-linear, gradients reach every parameter")
+    passed(f"MLP: (N, 64) -> (N, 10) logits, {expected} parameters, non-linear, gradients reach every parameter")
+
+
+def _log_softmax(z: np.ndarray, axis: int) -> np.ndarray:
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _reference_cross_entropy(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    shifted = z - z.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    logp = _log_softmax(z, axis=1)
     n = len(y)
     p = np.exp(logp)
     onehot = np.eye(z.shape[1])[y]
@@ -144,7 +205,8 @@ def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
     ``logits`` is a float Tensor of shape (N, C), ``labels`` a NumPy int array of
     shape (N,). The result must be a one-element Tensor with the right value and
     gradient ``(softmax(logits) - onehot(labels)) / N``, also for logits in the
-    thousands (where a naive ``exp`` overflows).
+    thousands (where a naive ``exp`` overflows). A float32 result may be off in
+    the 6th digit.
     """
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
@@ -156,69 +218,160 @@ def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
     for what, z, y in cases:
         logits = Tensor(z.copy(), requires_grad=True)
         out = run(fn, logits, y.copy(), what="your cross_entropy")
-        if not isinstance(out, Tensor) or out.size != 1:
-            fail(f"{what}: expected a one-element Tensor (the mean loss), got "
-                 f"{getattr(out, 'shape', type(out).__name__)}", "average over the batch with .mean()")
+        _not_a_tensor(out, f"{what}: your cross_entropy")
+        if out.size != 1:
+            fail(f"{what}: expected a one-element Tensor (the mean loss), got shape {tuple(out.shape)}",
+                 "average over the batch with .mean()")
         value, grad = _reference_cross_entropy(z, y)
         got = float(out.numpy().reshape(-1)[0])
         if not math.isfinite(got):
             fail(f"{what}: the loss is {got}", "exp(1000) overflows: subtract each row's maximum from the logits "
                  "before exponentiating (log-sum-exp trick); the result does not change")
-        if not np.isclose(got, value, rtol=1e-6, atol=1e-9):
+        in_float32 = rtol_for(out, 0.0) > 0  # float32 (or float16): about 7 digits, fewer for the gradient
+        rtol = rtol_for(out, 1e-6)
+        if not np.isclose(got, value, rtol=rtol, atol=1e-9):
+            wrong_axis = -_log_softmax(z, axis=0)[np.arange(len(y)), y].mean()
             hint = None
-            if np.isclose(got, value * len(y), rtol=1e-6):
+            if np.isclose(got, value * len(y), rtol=rtol):
                 hint = "that is the sum over the batch; take the mean"
-            elif np.isclose(got, -value, rtol=1e-6):
+            elif np.isclose(got, -value, rtol=rtol):
                 hint = "the sign: the loss is MINUS the log-probability of the right class"
-            fail(f"{what}: expected loss {value:.6g}, got {got:.6g}", hint)
+            elif np.isclose(got, wrong_axis, rtol=rtol):
+                hint = ("that normalises over the batch (axis=0); the softmax runs over the classes of each "
+                        "sample: axis=1, along each row")
+            shown_want, shown_got = show_both(value, got)
+            fail(f"{what}: expected loss {shown_want}, got {shown_got}", hint)
         backward_of(out, f"the loss ({what})")
         if logits.grad is None:
             fail(f"{what}: logits.grad is None after backward: the loss is not computed from the logits Tensor")
-        compare(logits.grad, grad, f"{what}: gradient with respect to the logits", rtol=1e-5, atol=1e-8,
-                hint="it should be (softmax(logits) - onehot(labels)) / N")
+        compare(logits.grad, grad, f"{what}: gradient with respect to the logits", rtol=rtol_for(out, 1e-5),
+                atol=1e-6 if in_float32 else 1e-8, hint="it should be (softmax(logits) - onehot(labels)) / N")
     passed("cross-entropy: right values, right gradients, and stable for logits around 1000")
+
+
+# --- check_sgd_momentum ---------------------------------------------------------------------------
+#: Two parameters of different shapes, minimised on f = sum over them of 0.5 * sum(c * p^2) (gradient c * p).
+_MOMENTUM_STARTS = (np.array([1.0, -2.0, 3.0]), np.array([[-1.0, 0.5], [2.0, -0.5]]))
+_MOMENTUM_CURVATURES = (np.array([1.0, 4.0, 0.5]), np.array([[2.0, 0.25], [1.0, 3.0]]))
+_MOMENTUM_STEPS = 5
+
+
+def _momentum_trajectory(lr: float, mu: float, kind: str = "right") -> list[list[np.ndarray]]:
+    """The parameters after each step of a right optimizer -- or of a typical wrong one, named by ``kind``:
+    "plain" (no buffer) or "uphill" (p += lr * buf). (A moving average, buf = mu * buf + (1 - mu) * g, is
+    the right optimizer with lr * (1 - mu).)"""
+    params = [s.copy() for s in _MOMENTUM_STARTS]
+    buffers: list[Any] = [None] * len(params)
+    after_each_step = []
+    for _ in range(_MOMENTUM_STEPS):
+        for i, (p, c) in enumerate(zip(params, _MOMENTUM_CURVATURES)):
+            g = c * p
+            if kind == "plain":
+                p -= lr * g
+                continue
+            buffers[i] = g.copy() if buffers[i] is None else mu * buffers[i] + g
+            p += lr * buffers[i] if kind == "uphill" else -lr * buffers[i]
+        after_each_step.append([p.copy() for p in params])
+    return after_each_step
+
+
+def _same_trajectory(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> bool:
+    return all(np.allclose(g, w, rtol=1e-5, atol=1e-6) for gs, ws in zip(got, want) for g, w in zip(gs, ws))
+
+
+def _works_with_a_list(cls: Any, lr: float, mu: float) -> bool:
+    """Does a fresh optimizer, given a list instead of an iterator, move the parameters on its first step and
+    clear their gradients in the next zero_grad()? (If so, and not with an iterator, it kept the iterator.)"""
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    params = [Tensor(s.copy(), requires_grad=True) for s in _MOMENTUM_STARTS]
+    try:
+        opt = cls(list(params), lr, mu)
+        opt.zero_grad()
+        sum(0.5 * (p * p * Tensor(c)).sum() for p, c in zip(params, _MOMENTUM_CURVATURES)).backward()
+        opt.step()
+        moved = any(not np.allclose(p.numpy(), s) for p, s in zip(params, _MOMENTUM_STARTS))
+        opt.zero_grad()
+    except Exception:  # noqa: BLE001 -- only a probe for a hint
+        return False
+    return moved and all(p.grad is None or not np.any(to_numpy(p.grad)) for p in params)
+
+
+#: The hint for an optimizer that stored the iterator it was given and so sees the parameters only once.
+KEPT_ITERATOR_HINT = ("it works when given a list, but model.parameters() gives an iterator, which is used up "
+                      "after one loop: keep self.params = list(params) in __init__")
+
+
+def _momentum_hint(cls: Any, got: list[list[np.ndarray]], lr: float, mu: float) -> str:
+    """Name the mistake when the student's whole trajectory matches a typical wrong optimizer's."""
+    if all(np.allclose(g, s) for g, s in zip(got[0], _MOMENTUM_STARTS)):
+        if _works_with_a_list(cls, lr, mu):
+            return f"the parameters did not move on step 1; {KEPT_ITERATOR_HINT}"
+        return "the parameters did not move on step 1: the first step already moves them, with buf = g"
+    if _same_trajectory(got, _momentum_trajectory(lr, mu, "plain")):
+        return "that is a plain SGD step: keep a momentum buffer per parameter and update it every step"
+    if _same_trajectory(got, _momentum_trajectory(lr, mu, "uphill")):
+        return "the parameters went uphill: subtract the step, p -= lr * buf"
+    first_step = np.concatenate([(g - s).ravel() for g, s in zip(got[0], _MOMENTUM_STARTS)])
+    right_step = np.concatenate([(w - s).ravel() for w, s in zip(_momentum_trajectory(lr, mu)[0], _MOMENTUM_STARTS)])
+    scale = float(first_step @ right_step / (right_step @ right_step))
+    if scale > 0 and _same_trajectory(got, _momentum_trajectory(lr * scale, mu)):
+        if np.isclose(scale, 1 - mu):  # a moving average of the gradients: the same as a smaller lr
+            return (f"every step is 1 - momentum = {scale:.3g} times the right size: buf = momentum * buf + g "
+                    "adds the whole gradient (with (1 - momentum) * g it is a moving average); use the lr given")
+        return f"every step is {scale:.3g} times the right size: use the lr given to the constructor"
+    return "the update, per parameter: buf = g on the first step, then buf = momentum * buf + g; p -= lr * buf"
 
 
 @checker
 def check_sgd_momentum(cls: Any) -> None:
     """Check an optimizer class ``cls(params, lr, momentum)`` with ``step()`` and ``zero_grad()``.
 
-    The update (PyTorch's): ``buf = g`` on the first step, then
-    ``buf = momentum * buf + g``; and ``p = p - lr * buf``. ``step`` must not
-    change ``p.grad``; ``zero_grad`` must clear it (to None or zeros).
+    The update (PyTorch's), for each parameter with its own buffer: ``buf = g``
+    on the first step, then ``buf = momentum * buf + g``; and ``p = p - lr * buf``.
+    ``params`` may be an iterator (``model.parameters()`` is one); ``step`` must
+    not change ``p.grad``; ``zero_grad`` must clear it (to None or zeros).
+    Checked on two parameters of different shapes over 5 steps.
     """
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
-    curvature = np.array([1.0, 4.0, 0.5])
-    start = np.array([1.0, -2.0, 3.0])
     lr, mu = 0.1, 0.9
-    w = Tensor(start.copy(), requires_grad=True)
-    opt = run(cls, [w], lr, mu, what="creating your optimizer as cls([w], lr=0.1, momentum=0.9)")
-    ref_w, buf = start.copy(), None
-    for k in range(1, 6):
-        for name in ("zero_grad", "step"):
-            if not callable(getattr(opt, name, None)):
-                fail(f"your optimizer has no method {name}()")
+    params = [Tensor(s.copy(), requires_grad=True) for s in _MOMENTUM_STARTS]
+    # An iterator, as model.parameters() gives: the optimizer must keep its own list.
+    opt = run(cls, iter(params), lr, mu,
+              what="creating your optimizer as cls(iter([w, M]), lr=0.1, momentum=0.9)")
+    for name in ("zero_grad", "step"):
+        if not callable(getattr(opt, name, None)):
+            fail(f"your optimizer has no method {name}()")
+    got = []
+    for _ in range(_MOMENTUM_STEPS):
         run(opt.zero_grad, what="zero_grad()")
-        if w.grad is not None and np.any(w.grad != 0):
-            fail(f"after zero_grad() the gradient is still {w.grad}", "set p.grad = None (or zeros) for every p")
-        (0.5 * (w * w * Tensor(curvature)).sum()).backward()
-        g = curvature * ref_w
-        grad_before = to_numpy(w.grad).copy()  # on the host: the check works on either backend
-        run(opt.step, what="step()")
-        if w.grad is None or not np.array_equal(to_numpy(w.grad), grad_before):
-            fail("step() changed p.grad", "read the gradient, never modify it in place (e.g. no p.grad *= ...)")
-        buf = g.copy() if buf is None else mu * buf + g
-        plain = ref_w - lr * g
-        ref_w = ref_w - lr * buf
-        got = np.asarray(w.numpy(), dtype=np.float64)
-        if not np.allclose(got, ref_w, rtol=1e-7, atol=1e-9):
-            hint = None
-            if np.allclose(got, plain):
-                hint = "that is a plain SGD step: keep a momentum buffer per parameter and update it every step"
-            elif k == 1:
-                hint = "on the first step the buffer is just the gradient: buf = g, then p -= lr * buf"
-            fail(f"after step {k} on f(w) = 0.5 * sum(c * w^2), c = {curvature.tolist()}, starting at "
-                 f"{start.tolist()}: expected w = {np.round(ref_w, 6).tolist()}, got {np.round(got, 6).tolist()}",
-                 hint)
-    passed("SGD with momentum: 5 steps match buf = momentum * buf + g, p -= lr * buf; p.grad left untouched")
+        for p in params:
+            if p.grad is not None and np.any(to_numpy(p.grad) != 0):
+                fail(f"after zero_grad() the gradient is still {to_numpy(p.grad)} (parameter of shape {p.shape})",
+                     KEPT_ITERATOR_HINT if _works_with_a_list(cls, lr, mu)
+                     else "set p.grad = None (or zeros) for every p")
+        sum(0.5 * (p * p * Tensor(c)).sum() for p, c in zip(params, _MOMENTUM_CURVATURES)).backward()
+        grads_before = [to_numpy(p.grad).copy() for p in params]  # on the host: works on either backend
+        try:
+            run(opt.step, what="step()")
+        except NotAttemptedError:
+            raise
+        except ExerciseError as exc:
+            shapes = "shape" in str(exc) or "broadcast" in str(exc)
+            fail(str(exc).removeprefix("✗ "), "each parameter needs its own momentum buffer, of its own shape "
+                 "(e.g. a list with one buffer per parameter)" if shapes else None)
+        for p, before in zip(params, grads_before):
+            if p.grad is None or not np.array_equal(to_numpy(p.grad), before):
+                fail("step() changed p.grad", "read the gradient, never modify it in place (e.g. no p.grad *= ...)")
+        got.append([np.array(p.numpy(), dtype=np.float64) for p in params])  # a copy: step() works in place
+    want = _momentum_trajectory(lr, mu)
+    for k, (got_k, want_k) in enumerate(zip(got, want), start=1):
+        for i, (g, w) in enumerate(zip(got_k, want_k)):
+            if not np.allclose(g, w, rtol=1e-5, atol=1e-6):
+                shown_w, shown_g = show_both(np.where(abs(w) < 1e-12, 0.0, w), g)  # 0, not 2.2e-16
+                fail(f"after step {k} on f = 0.5 * sum(c * p^2) over two parameters, parameter {i + 1} of shape "
+                     f"{w.shape} (starting at {_MOMENTUM_STARTS[i].tolist()}): expected {shown_w}, got {shown_g}",
+                     _momentum_hint(cls, got, lr, mu))
+    passed("SGD with momentum: 5 steps on two parameters match buf = momentum * buf + g, p -= lr * buf; "
+           "p.grad left untouched")
