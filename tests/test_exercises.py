@@ -774,57 +774,39 @@ def test_timer_hints_milliseconds_and_a_list():
     rejects(ex.check_timer, all_times, r"expected one number, got list of shape \(5,\)", "median")
 
 
-def test_crossover(capsys):
-    def right(sizes, cpu, gpu):
-        answer = None
-        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
-            if g >= c:
-                break
-            answer = b
-        return answer
+def _crossover(sizes, cpu, gpu, beats=lambda g, c: g < c):
+    """The model answer (the GPU beats the CPU from here on), or with ``beats`` a variant of it."""
+    answer = None
+    for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
+        if not beats(g, c):
+            break
+        answer = b
+    return answer
 
+
+def _crossover_ties_count(sizes, cpu, gpu):  # a tie counted as a GPU win: <= instead of <
+    return _crossover(sizes, cpu, gpu, beats=lambda g, c: g <= c)
+
+
+def test_crossover(capsys):
     def first_win(sizes, cpu, gpu):
         return next((b for b, c, g in zip(sizes, cpu, gpu) if g < c), None)
 
     def never_none(sizes, cpu, gpu):
-        return right(sizes, cpu, gpu) or sizes[-1]
+        return _crossover(sizes, cpu, gpu) or sizes[-1]
 
-    def ties_count(sizes, cpu, gpu):
-        answer = None
-        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
-            if g > c:
-                break
-            answer = b
-        return answer
-
-    accepts(ex.check_crossover, right, capsys)
+    accepts(ex.check_crossover, _crossover, capsys)
     rejects(ex.check_crossover, first_win, "expected 64, got 4", "every larger batch size")
     rejects(ex.check_crossover, never_none, "expected None, got 16", "return None")
-    rejects(ex.check_crossover, ties_count, "expected 32, got 8")
+    rejects(ex.check_crossover, _crossover_ties_count, "expected 32, got 8")
 
 
 def test_crossover_arrays_and_ties(capsys):
-    def right(sizes, cpu, gpu):
-        answer = None
-        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
-            if g >= c:
-                break
-            answer = b
-        return answer
-
-    def ties_count(sizes, cpu, gpu):
-        answer = None
-        for b, c, g in reversed(list(zip(sizes, cpu, gpu))):
-            if g > c:
-                break
-            answer = b
-        return answer
-
     def as_array(sizes, cpu, gpu):  # a vectorised attempt: the first size where the GPU wins, as an array
         return np.array(sizes)[np.array(gpu) < np.array(cpu)][:1]
 
-    accepts(ex.check_crossover, lambda *a: None if right(*a) is None else np.int64(right(*a)), capsys)
-    rejects(ex.check_crossover, ties_count, "expected 32, got 8", "strictly", "<, not <=")
+    accepts(ex.check_crossover, lambda *a: None if _crossover(*a) is None else np.int64(_crossover(*a)), capsys)
+    rejects(ex.check_crossover, _crossover_ties_count, "expected 32, got 8", "strictly", "<, not <=")
     # right where the GPU wins, then an empty array where it never does: a message, not a crash
     rejects(ex.check_crossover, as_array, r"GPU \[5.0, 6.0, 7.0\]: expected one batch size \(or None\)",
             r"array of shape \(0,\)")
