@@ -691,17 +691,22 @@ def test_learning_rate_checkers_accept_float32_and_one_element_answers(capsys):
 
 
 # --- 07 the GPU with CuPy -------------------------------------------------------------------------
-def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0):
+def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0, sync_after_warmup=True, time_warmup=False):
+    """The model answer of notebook 07's timer, or with a setting changed one of the mistakes a student makes."""
     import statistics
     import time
 
     def time_it(step, sync, repeats=5, warmup=1):
-        if warm:
+        timed = repeats + extra_calls
+        if time_warmup:  # the warm-up calls go into the timings too
+            timed += warmup
+        elif warm:
             for _ in range(warmup):
                 step()
-            sync()
+            if sync_after_warmup:
+                sync()
         times = []
-        for _ in range(repeats + extra_calls):
+        for _ in range(timed):
             start = time.perf_counter()
             step()
             if sync_each:
@@ -709,6 +714,8 @@ def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0):
             times.append(time.perf_counter() - start)
         if not sync_each:
             sync()
+        if reduce == "list":
+            return times
         return statistics.median(times) if reduce == "median" else statistics.mean(times)
 
     return time_it
@@ -725,31 +732,8 @@ def test_timer(capsys):
 
 
 def test_timer_warm_up_must_be_untimed_and_synchronised():
-    import statistics
-    import time
-
-    def times_warmup_too(step, sync, repeats=5, warmup=1):
-        times = []
-        for _ in range(warmup + repeats):
-            start = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    def no_sync_after_warmup(step, sync, repeats=5, warmup=1):
-        for _ in range(warmup):
-            step()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    rejects(ex.check_timer, times_warmup_too, "returned", "leave the warm-up calls out")
-    rejects(ex.check_timer, no_sync_after_warmup, "did not call sync\\(\\) between the warm-up calls")
+    rejects(ex.check_timer, _timer(time_warmup=True), "returned", "leave the warm-up calls out")
+    rejects(ex.check_timer, _timer(sync_after_warmup=False), "did not call sync\\(\\) between the warm-up calls")
 
 
 def test_timer_hints_milliseconds_and_a_list():
@@ -757,21 +741,7 @@ def test_timer_hints_milliseconds_and_a_list():
     message = rejects(ex.check_timer, lambda *a, **k: 1000 * right(*a, **k), "returned", "milliseconds")
     assert "warm-up" not in message.split("Hint")[1]
 
-    def all_times(step, sync, repeats=5, warmup=1):
-        import time
-
-        for _ in range(warmup):
-            step()
-        sync()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - start)
-        return times
-
-    rejects(ex.check_timer, all_times, r"expected one number, got list of shape \(5,\)", "median")
+    rejects(ex.check_timer, _timer(reduce="list"), r"expected one number, got list of shape \(5,\)", "median")
 
 
 def _crossover(sizes, cpu, gpu, beats=lambda g, c: g < c):
