@@ -285,3 +285,63 @@ def test_reuse_memory_setting_at_import(setting):
     out = subprocess.run([sys.executable, "-c", _MALLOPT_SPY], env=env, capture_output=True, text=True, check=True)
     on = [(-3, backend.REUSE_MMAP_BYTES), (-1, backend.REUSE_TRIM_BYTES)]
     assert out.stdout.strip() == str(on if setting == "1" else [])
+
+
+@pytest.mark.parametrize("seed", [True, False, -1, np.int64(-3), 1.5, "0"])
+def test_a_bad_seed_names_what_a_seed_may_be(seed):
+    # Catches seed=True being taken as seed 1, and a negative seed getting NumPy's message that names no argument.
+    with pytest.raises((TypeError, ValueError),
+                       match=r"seed must be an int >= 0, a numpy.random.Generator or None, got "):
+        backend.as_rng(seed)
+
+
+def test_seeds_that_are_fine_still_work():
+    generator = np.random.default_rng(0)
+    assert backend.as_rng(generator) is generator
+    assert backend.as_rng(np.int64(7)).integers(100) == np.random.default_rng(7).integers(100)
+    assert isinstance(backend.as_rng(None), np.random.Generator)
+
+
+class _ArrayOfACupyModule:
+    """Plays an array made by a CuPy that tinygrad_mb has not loaded yet (its class lives in a cupy module)."""
+
+    __module__ = "cupy._core.core"
+
+
+def test_a_cupy_array_is_recognised_before_cupy_was_loaded_here(monkeypatch):
+    # Catches backend_of answering "numpy" for a CuPy array the user made before tinygrad_mb loaded CuPy.
+    monkeypatch.setattr(backend, "_cupy", None)
+
+    def load_cupy():
+        monkeypatch.setattr(backend, "_cupy", types.SimpleNamespace(ndarray=_ArrayOfACupyModule))
+        return backend._cupy
+
+    monkeypatch.setattr(backend, "_load_cupy", load_cupy)
+    array = _ArrayOfACupyModule()
+    assert backend.backend_of(array) == "cupy" and backend.array_module(array) is backend._cupy
+
+
+def test_numpy_arrays_and_numbers_never_load_cupy(monkeypatch):
+    def load_cupy():
+        raise AssertionError("CuPy was loaded for data that is not a CuPy array")
+
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_load_cupy", load_cupy)
+    for value in (np.zeros(2), np.float32(1.0), 1.0, [1, 2], None):
+        assert backend.backend_of(value) == "numpy" and backend.array_module(value) is np
+
+
+def test_tensors_and_datasets_take_a_cupy_array_made_before_tinygrad_mb_loaded_cupy():
+    # The reviewer's case on the CuPy stand-in, in a fresh process: `import cupy` and an array come first.
+    code = ("import cupy\n"
+            "x = cupy.zeros((4, 2), dtype=cupy.float32)\n"
+            "from tinygrad_mb import Tensor, backend\n"
+            "from tinygrad_mb.data import TensorDataset\n"
+            "assert backend._cupy is None\n"
+            "print(Tensor(x).backend, TensorDataset(x).backend)\n")
+    tests = pathlib.Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tests / "cupy_standin"), str(tests.parent)]))
+    env.pop(backend.ENV_VAR, None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["cupy", "cupy"]

@@ -157,19 +157,29 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 # --- which backend does an array live on? --------------------------------------
+def _is_cupy_array(array: Any) -> bool:
+    """True for a CuPy array, even one made before tinygrad_mb needed CuPy (then CuPy is loaded here)."""
+    if type(array) is np.ndarray:  # the common case, answered without looking further
+        return False
+    # The user may have imported CuPy and made this array before anything here loaded CuPy;
+    # an array of a class defined in a cupy module is the sign to load it now.
+    if _cupy is None and not (type(array).__module__.startswith("cupy") and _load_cupy() is not None):
+        return False
+    return isinstance(array, _cupy.ndarray)
+
+
 def backend_of(array: Any) -> str:
     """``"cupy"`` for a CuPy array, ``"numpy"`` for anything else (NumPy arrays, scalars)."""
-    # CuPy can only be in use if it was imported through this module.
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
-        return CUPY
-    return NUMPY
+    if type(array) is np.ndarray:  # every op asks: answer the common case without a further call
+        return NUMPY
+    return CUPY if _is_cupy_array(array) else NUMPY
 
 
 def array_module(array: Any) -> ModuleType:
     """The module (``numpy`` or ``cupy``) whose functions work on ``array``."""
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
-        return _cupy
-    return np
+    if type(array) is np.ndarray:  # every op asks: answer the common case without a further call
+        return np
+    return _cupy if _is_cupy_array(array) else np
 
 
 # Copies between host and GPU that went through this module, so tests can check
@@ -190,7 +200,7 @@ def to_backend(array: Any, name: str) -> Any:
 
 def to_numpy(array: Any) -> np.ndarray:
     """Return ``array`` as a NumPy array, copying from the GPU when needed."""
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
+    if _is_cupy_array(array):
         _transfers["device_to_host"] += 1
         return _cupy.asnumpy(array)
     return np.asarray(array)
@@ -235,16 +245,26 @@ def skip_sync_checks() -> Iterator[None]:
 
 
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A NumPy ``Generator`` from a seed, a Generator (returned as is) or None (fresh entropy).
+    """A NumPy ``Generator`` from a seed (an int >= 0), a Generator (returned as is) or None (fresh entropy).
 
     All randomness in tinygrad_mb goes through such generators on the CPU, so
     nothing touches NumPy's global random state and a seed gives the same
     numbers on every backend.
+
+    Raises:
+        TypeError: ``seed`` is a bool, a float, a string, ...
+        ValueError: ``seed`` is a negative int.
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, a numpy.random.Generator or None, not {type(seed).__name__}")
+    if seed is None:
+        return np.random.default_rng()
+    expected = "seed must be an int >= 0, a numpy.random.Generator or None"
+    # bool is an int to Python, but seed=True is a mistake (shuffle=True meant?), not seed 1.
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{expected}, got {seed!r} of type {type(seed).__name__}")
+    if seed < 0:  # NumPy's own message ("expected non-negative integer") does not say which argument
+        raise ValueError(f"{expected}, got {seed}")
     return np.random.default_rng(seed)
 
 

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tinygrad_mb import data
 from tinygrad_mb.errors import DataError
+from tinygrad_mb.tensor import Tensor
 
 CLASSIFICATION = [
     (data.logistic_regression, {"n": 120, "d": 3}, 2, 3),
@@ -181,3 +182,43 @@ def test_digits_licence_ships_with_the_data():
 
     text = (resources.files("tinygrad_mb.data") / "DIGITS_LICENSE.txt").read_text()
     assert "CC BY 4.0" in text and "Alpaydin" in text
+
+
+def test_linear_regression_loss_takes_tensors_on_any_backend(backend_name, on_backend):
+    # Catches loss() calling np.asarray on a GPU tensor: the weights of a model trained on CuPy were refused.
+    ds = data.linear_regression(n=50, d=3, seed=0)
+    w = Tensor(on_backend(ds.w_star.reshape(1, 3).astype(np.float32)))  # shaped like Linear(3, 1).weight
+    b = Tensor(on_backend(np.array([ds.b_star], dtype=np.float32)))  # and like its bias
+    assert ds.loss(w, b) == pytest.approx(ds.min_loss, rel=1e-5)
+    assert ds.loss(on_backend(ds.w_star), ds.b_star) == pytest.approx(ds.min_loss, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("w", "b", "match"),
+    [
+        (np.zeros(4), 0.0, r"w needs one weight per feature, shape \(3,\), \(3, 1\) or \(1, 3\), got shape \(4,\)"),
+        (np.zeros((3, 2)), 0.0, r"got shape \(3, 2\)"),
+        (np.zeros(3), np.array([1.0, 2.0]), r"b must be one number .*got shape \(2,\)"),
+    ],
+)
+def test_linear_regression_loss_checks_the_shapes(w, b, match):
+    # Catches a wrong w failing inside matmul, and a b of two numbers silently using the first.
+    with pytest.raises(DataError, match=match):
+        data.linear_regression(n=20, d=3, seed=0).loss(w, b)
+
+
+def test_array_data_turns_lists_into_arrays():
+    ds = data.ArrayData(X=[[1.0, 2.0], [3.0, 4.0]], y=[0, 1], task="classification", name="t", n_classes=2)
+    assert isinstance(ds.X, np.ndarray) and isinstance(ds.y, np.ndarray) and ds.X.shape == (2, 2)
+    whole = data.linear_regression(n=20, d=2, seed=0)
+    listed = data.LinearRegressionData(**{**vars(whole), "w_true": whole.w_true.tolist(),
+                                          "w_star": whole.w_star.tolist()})
+    assert isinstance(listed.w_true, np.ndarray) and isinstance(listed.w_star, np.ndarray)
+
+
+@pytest.mark.parametrize("n_classes", [3.5, 0, True, "3"])
+def test_array_data_needs_a_positive_int_n_classes(n_classes):
+    # Catches n_classes=3.5 being accepted because the labels happen to lie below it.
+    with pytest.raises(DataError, match="n_classes must be an int >= 1"):
+        data.ArrayData(X=np.zeros((3, 2)), y=np.array([0, 1, 2]), task="classification", name="t",
+                       n_classes=n_classes)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_mb import backend
-from tinygrad_mb.data import DataLoader, Dataset, TensorDataset
+from tinygrad_mb.data import DataLoader, Dataset, TensorDataset, load_digits
 from tinygrad_mb.errors import BackendError, DataError
 from tinygrad_mb.tensor import Tensor
 
@@ -259,3 +259,43 @@ def test_drop_last_with_a_batch_just_larger_than_the_data_is_refused():
     with pytest.raises(DataError, match="no batch"):
         DataLoader(indexed_dataset(5), batch_size=6, drop_last=True)
     assert epoch_indices(DataLoader(indexed_dataset(5), batch_size=5, drop_last=True)) == [[0, 1, 2, 3, 4]]
+
+
+class Doubled(TensorDataset):
+    """A TensorDataset subclass with its own __getitem__, as a transform or augmentation has."""
+
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return x * 2, y
+
+
+def test_a_dataset_subclass_gives_batches_on_its_own_backend(backend_name, on_backend):
+    # Catches a subclass's loader using the default backend: CuPy data gave NumPy batches.
+    X, y = on_backend(np.arange(8.0, dtype=np.float32).reshape(4, 2), np.arange(4))
+    loader = DataLoader(Doubled(X, y, backend=backend_name), batch_size=2)
+    xb, yb = next(iter(loader))
+    assert loader.backend == xb.backend == yb.backend == backend_name
+    np.testing.assert_array_equal(xb.numpy(), [[0.0, 2.0], [4.0, 6.0]])
+
+
+def test_the_loader_follows_the_datasets_backend_not_the_default(monkeypatch):
+    monkeypatch.setattr(backend, "require_cupy", lambda: None)  # only the names matter here
+    on_cpu = Doubled(np.zeros((4, 2)), np.arange(4), backend="numpy")
+    with backend.use_backend("cupy"):
+        assert DataLoader(on_cpu, batch_size=2).backend == "numpy"
+
+
+def test_a_tensor_index_selects_rows(backend_name):
+    # Catches a Tensor index reaching NumPy/CuPy indexing as an object: a GPU tensor refused it.
+    ds = indexed_dataset(6, backend_name)
+    for index_backend in backend.BACKENDS if backend.cupy_available() else ("numpy",):  # here, or elsewhere
+        index = Tensor(np.array([0, 4]), backend=index_backend)
+        xs, ys = ds[index]
+        assert xs.backend == ys.backend == backend_name
+        assert backend.to_numpy(ys.data).tolist() == [0, 4]
+
+
+def test_an_array_data_given_to_the_loader_is_pointed_to_its_own_loader():
+    # Catches the generic "wrap arrays as TensorDataset(X, y)" hint for an object that has .loader().
+    with pytest.raises(DataError, match=r"got ArrayData; .*dataset\.loader\(batch_size=.*dataset\.to_dataset\(\)"):
+        DataLoader(load_digits())

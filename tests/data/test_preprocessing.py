@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tinygrad_mb import backend
 from tinygrad_mb.data import standardize, train_test_split
 from tinygrad_mb.errors import DataError
+from tinygrad_mb.tensor import Tensor
 
 
 @given(n=st.integers(2, 200), fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**32))
@@ -29,15 +31,19 @@ def test_split_sizes():
     assert len(train_test_split(X, y, test_size=np.int64(1), seed=0)[1]) == 1
 
 
-@given(counts=st.lists(st.integers(1, 40), min_size=2, max_size=6), fraction=st.floats(0.1, 0.9),
+@given(counts=st.lists(st.integers(2, 40), min_size=2, max_size=6), fraction=st.floats(0.1, 0.9),
        seed=st.integers(0, 2**32))
 def test_stratified_split_keeps_class_proportions(counts, fraction, seed):
     y = np.repeat(np.arange(len(counts)), counts)
     n = len(y)
     X = np.arange(n).reshape(n, 1)
+    n_test = min(max(int(np.ceil(fraction * n)), 1), n - 1)
+    if min(n_test, n - n_test) < len(counts):  # some class could not be in both parts
+        with pytest.raises(DataError, match="part gets"):
+            train_test_split(X, y, test_size=fraction, seed=seed, stratify=True)
+        return
     _, X_te, _, y_te = train_test_split(X, y, test_size=fraction, seed=seed, stratify=True)
-    n_test = len(y_te)
-    assert n_test == min(max(int(np.ceil(fraction * n)), 1), n - 1)
+    assert len(y_te) == n_test
     got = np.bincount(y_te, minlength=len(counts))
     ideal = n_test * np.array(counts) / n
     assert np.all(np.abs(got - ideal) < 1) and got.sum() == n_test
@@ -73,6 +79,45 @@ def test_stratified_test_part_is_shuffled_too():
 def test_split_rejects_bad_input(args, kwargs, match):
     with pytest.raises(DataError, match=match):
         train_test_split(*args, **kwargs)
+
+
+def test_stratify_takes_class_indices_of_shape_n_or_n_1():
+    # Catches one-hot labels being stratified on their first column only (class 0 against the rest).
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    one_hot = np.eye(3, dtype=np.int64)[y]
+    with pytest.raises(DataError, match=r"shape \(100,\) or \(100, 1\), got \(100, 3\).*y\.argmax\(axis=1\)"):
+        train_test_split(np.zeros((100, 1)), one_hot, test_size=0.2, seed=0, stratify=True)
+    column = train_test_split(np.zeros((100, 1)), y.reshape(-1, 1), test_size=0.2, seed=0, stratify=True)[3]
+    flat = train_test_split(np.zeros((100, 1)), y, test_size=0.2, seed=0, stratify=True)[3]
+    np.testing.assert_array_equal(column[:, 0], flat)
+    assert np.bincount(flat).tolist() == [10, 6, 4]
+
+
+@pytest.mark.parametrize(
+    ("y", "test_size", "match"),
+    [
+        (np.array([0] * 9 + [1]), 0.5, "class 1 has only 1 sample.*stratify=False"),
+        (np.arange(30) % 3, 2, r"the test part gets 2 samples for 3 classes.*count in \[3, 27\]"),
+        (np.arange(30) % 3, 28, r"the train part gets 2 samples for 3 classes.*count in \[3, 27\]"),
+        (np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]), 0.9, "the train part gets 1 samples for 2 classes"),
+    ],
+)
+def test_a_stratified_split_that_would_leave_a_class_out_is_refused(y, test_size, match):
+    # Catches a class silently missing from the train or the test part, as scikit-learn refuses it too.
+    with pytest.raises(DataError, match=match):
+        train_test_split(np.zeros((len(y), 1)), y, test_size=test_size, seed=0, stratify=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="needs CuPy and a GPU")
+def test_gpu_arrays_are_refused_with_how_to_copy_them():
+    # Catches CuPy's "Implicit conversion to a NumPy array" TypeError reaching the user.
+    X = backend.to_backend(np.zeros((4, 2), np.float32), "cupy")
+    y = np.arange(4)
+    for call in (lambda: train_test_split(X, y), lambda: train_test_split(Tensor(X), y),
+                 lambda: standardize(X), lambda: standardize(np.zeros((4, 2)), X)):
+        with pytest.raises(DataError, match=r"CuPy array.*NumPy arrays.*tinygrad_mb\.backend\.to_numpy\("):
+            call()
 
 
 def test_standardize_uses_training_statistics():

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.backend import as_rng
+from tinygrad_mb.backend import as_rng, to_numpy
 from tinygrad_mb.data.loader import DataLoader, TensorDataset
 from tinygrad_mb.data.preprocessing import train_test_split
 from tinygrad_mb.errors import DataError
+from tinygrad_mb.tensor import Tensor
 
 TASKS = ("classification", "regression")
 
@@ -44,7 +45,8 @@ class ArrayData:
         meta: anything else (image shape, generating parameters, licence...).
 
     ``to_dataset()`` / ``loader(...)`` turn it into a TensorDataset / DataLoader;
-    ``split(...)`` makes a train/test pair.
+    ``split(...)`` makes a train/test pair. ``X`` and ``y`` given as lists
+    become NumPy arrays.
     """
 
     X: np.ndarray
@@ -55,11 +57,14 @@ class ArrayData:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.X, self.y = _array_if_list(self.X), _array_if_list(self.y)
         if self.task not in TASKS:
             raise DataError(f"{self.name}: task must be one of {TASKS}, got {self.task!r}")
         if self.X.ndim < 2 or len(self.X) != len(self.y):
             raise DataError(f"{self.name}: X must be (n, d) with one row per target, got X {self.X.shape} "
                             f"and y {self.y.shape}")
+        if self.n_classes is not None:  # checked before it is compared with the labels
+            _check_counts(n_classes=self.n_classes, min_classes=1)
         if self.task == "classification":
             if self.y.dtype.kind not in "iu" or self.n_classes is None:
                 raise DataError(f"{self.name}: classification needs integer labels and n_classes, got "
@@ -131,10 +136,29 @@ class LinearRegressionData(ArrayData):
     b_star: float
     min_loss: float
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.w_true, self.w_star = _array_if_list(self.w_true), _array_if_list(self.w_star)
+
     def loss(self, w: Any, b: Any = 0.0) -> float:
-        """``L(w, b)`` in float64 for weights ``w`` of shape ``(d,)``, ``(d, 1)`` or ``(1, d)``."""
-        w = np.asarray(w, dtype=np.float64).reshape(-1)
-        residual = self.X.astype(np.float64) @ w + float(np.asarray(b).reshape(-1)[0]) - self.y[:, 0]
+        """``L(w, b)`` in float64 for weights ``w`` of shape ``(d,)``, ``(d, 1)`` or ``(1, d)`` and one bias ``b``.
+
+        ``w`` and ``b`` may be numbers, lists, NumPy or CuPy arrays, or Tensors on
+        either backend, e.g. ``loss(model.weight, model.bias)`` for a trained
+        ``Linear(d, 1)``; GPU values are copied to the host.
+
+        Raises:
+            DataError: ``w`` does not have one weight per feature, or ``b`` is not one number.
+        """
+        w, b = _host_float64(w), _host_float64(b)
+        d = self.n_features
+        if w.shape not in ((d,), (d, 1), (1, d)):
+            raise DataError(f"{self.name}.loss: w needs one weight per feature, shape ({d},), ({d}, 1) or "
+                            f"(1, {d}), got shape {w.shape}")
+        if b.size != 1:
+            raise DataError(f"{self.name}.loss: b must be one number (a float or a 1-element array such as "
+                            f"Linear({d}, 1).bias), got shape {b.shape}")
+        residual = self.X.astype(np.float64) @ w.reshape(d) + b.item() - self.y[:, 0]
         return float(np.mean(residual**2))
 
     def split(self, *args: Any, **kwargs: Any) -> tuple[ArrayData, ArrayData]:
@@ -247,10 +271,20 @@ def _shuffled(name: str, X: np.ndarray, y: np.ndarray, n_classes: int, rng: np.r
                      n_classes=n_classes, meta=meta)
 
 
-def _check_counts(min_n: int = 1, **counts: Any) -> None:
+def _array_if_list(value: Any) -> Any:
+    """Lists and tuples become NumPy arrays; arrays are kept as they are."""
+    return np.asarray(value) if isinstance(value, (list, tuple)) else value
+
+
+def _host_float64(value: Any) -> np.ndarray:
+    """A number, list, array or Tensor (NumPy or CuPy) as a float64 NumPy array."""
+    return to_numpy(value.data if isinstance(value, Tensor) else value).astype(np.float64)
+
+
+def _check_counts(min_n: int = 1, min_classes: int = 2, **counts: Any) -> None:
     for key in sorted(counts, key=lambda k: k != "n_classes"):  # n_classes first: n's minimum may be it
         value = counts[key]
-        low = min_n if key == "n" else (2 if key == "n_classes" else 1)
+        low = min_n if key == "n" else (min_classes if key == "n_classes" else 1)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise DataError(f"{key} must be an int >= {low}, got {value!r}")
 

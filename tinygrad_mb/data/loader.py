@@ -89,9 +89,13 @@ class TensorDataset(Dataset):
         return len(self.tensors[0])
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
-        """Row(s) ``index`` of every tensor: an int, a slice or an index array."""
-        if isinstance(index, (np.ndarray, list)):  # an index array must live where the data lives
-            index = _move(np.asarray(index), self.backend)
+        """Row(s) ``index`` of every tensor: an int, a slice, or an index array or Tensor."""
+        if isinstance(index, Tensor):  # its array, wherever it lives (a GPU tensor refuses np.asarray)
+            index = index.data
+        if isinstance(index, list):
+            index = np.asarray(index)
+        if isinstance(index, np.ndarray) or _backend.backend_of(index) == _backend.CUPY:
+            index = _move(index, self.backend)  # an index array must live where the data lives
         return tuple(Tensor(t.data[index], backend=self.backend) for t in self.tensors)
 
     def __repr__(self) -> str:
@@ -120,9 +124,10 @@ class DataLoader:
             samples (then every update sees exactly ``B`` samples).
         seed: an int or a ``numpy.random.Generator`` for the shuffling order;
             the same seed gives the same sequence of epochs, each in its own order.
-        backend: where the batches live; default: the TensorDataset's backend
-            (for other datasets, the current default backend). The data is
-            moved there once, here, not batch by batch.
+        backend: where the batches live; default: the dataset's backend when
+            it has one (``dataset.backend``, as every TensorDataset and its
+            subclasses do), else the current default backend. A TensorDataset
+            is moved there once, here, not batch by batch.
 
     Yields:
         Tuples of :class:`Tensor` (one per dataset tensor, e.g. ``(xb, yb)``),
@@ -143,7 +148,7 @@ class DataLoader:
                  backend: str | None = None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise DataError(f"DataLoader needs a Dataset (with __len__ and __getitem__), got "
-                            f"{type(dataset).__name__}; wrap arrays as TensorDataset(X, y)")
+                            f"{type(dataset).__name__}; {_how_to_make_a_dataset(dataset)}")
         n = len(dataset)
         if n == 0:
             raise DataError("DataLoader got an empty dataset (0 samples)")
@@ -162,14 +167,15 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.num_samples = n
         self.epoch = 0
+        # Batches stay where the data is unless asked otherwise: a subclass of TensorDataset
+        # holding CuPy arrays must not give NumPy batches because the default backend is NumPy.
+        self.backend = _check_backend(backend or getattr(dataset, "backend", None) or _backend.get_backend())
         # The fast path slices the arrays directly; a subclass with its own __getitem__
         # (a transform, augmentation) must be asked for each sample, as PyTorch's loader does.
         if isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__:
-            self.backend = _check_backend(backend or dataset.backend)
             # The one move to the target backend; later batches are cut out where the data lives.
             self._arrays: list[Any] | None = [_move(t.data, self.backend) for t in dataset.tensors]
         else:
-            self.backend = _check_backend(backend or _backend.get_backend())
             self._arrays = None
 
     def __len__(self) -> int:
@@ -231,6 +237,14 @@ class DataLoader:
         return (f"DataLoader({type(self.dataset).__name__} of {self.num_samples}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, backend={self.backend!r}, "
                 f"batches_per_epoch={len(self)})")
+
+
+def _how_to_make_a_dataset(obj: Any) -> str:
+    """The fix for handing DataLoader something that is not a Dataset, suited to what ``obj`` offers."""
+    if hasattr(obj, "loader") and hasattr(obj, "to_dataset"):  # ArrayData (load_digits(), blobs(), ...)
+        return ("it makes its own loader: use dataset.loader(batch_size=32, shuffle=True, seed=0) instead, "
+                "or DataLoader(dataset.to_dataset(), ...)")
+    return "wrap arrays as TensorDataset(X, y)"
 
 
 def _move(array: Any, name: str) -> Any:

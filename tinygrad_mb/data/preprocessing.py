@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_mb.backend import as_rng
+from tinygrad_mb.backend import CUPY, as_rng, backend_of
 from tinygrad_mb.errors import DataError
+from tinygrad_mb.tensor import Tensor
 
 
 def train_test_split(X: Any, y: Any, test_size: float | int = 0.2, seed: int | np.random.Generator | None = None,
@@ -28,17 +29,20 @@ def train_test_split(X: Any, y: Any, test_size: float | int = 0.2, seed: int | n
         test_size: a fraction in ``(0, 1)`` (rounded up to whole samples) or a
             number of test samples in ``[1, n - 1]``.
         seed: int or ``numpy.random.Generator``; same seed, same split.
-        stratify: keep the class proportions of ``y`` (integer labels) in
-            both parts, as far as whole samples allow.
+        stratify: keep the class proportions of ``y`` in both parts, as far
+            as whole samples allow. ``y`` must hold integer class indices,
+            shape ``(n,)`` or ``(n, 1)``; every class needs at least 2
+            samples, and each part at least one sample per class.
 
     Returns:
         ``(X_train, X_test, y_train, y_test)``, in random order, as in scikit-learn.
 
     Raises:
         DataError: lengths differ, fewer than 2 samples, a bad ``test_size``,
-            or ``stratify`` with non-integer labels.
+            arrays on the GPU, or ``stratify`` with labels that are not class
+            indices or with too few samples for some class or part.
     """
-    X, y = np.asarray(X), np.asarray(y)
+    X, y = _host_array(X, "X", "train_test_split"), _host_array(y, "y", "train_test_split")
     if X.ndim == 0 or y.ndim == 0 or len(X) != len(y):
         raise DataError(f"train_test_split: X and y need the same length along axis 0, got shapes {X.shape} "
                         f"and {y.shape}")
@@ -46,9 +50,7 @@ def train_test_split(X: Any, y: Any, test_size: float | int = 0.2, seed: int | n
     n_test = _test_count(test_size, n)
     rng = as_rng(seed)
     if stratify:
-        if y.dtype.kind not in "iub":
-            raise DataError(f"train_test_split(stratify=True) needs integer class labels, got dtype {y.dtype}")
-        test_idx = _stratified_test_indices(y.reshape(n, -1)[:, 0], n_test, rng)
+        test_idx = _stratified_test_indices(_class_indices(y), n_test, rng)
     else:
         test_idx = rng.permutation(n)[:n_test]
     is_test = np.zeros(n, dtype=bool)
@@ -72,6 +74,26 @@ def _test_count(test_size: float | int, n: int) -> int:
     raise DataError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
 
 
+def _host_array(a: Any, name: str, caller: str) -> np.ndarray:
+    """``a`` as a NumPy array; GPU data gets a DataError saying how to copy it, not CuPy's TypeError."""
+    if backend_of(a.data if isinstance(a, Tensor) else a) == CUPY:
+        raise DataError(f"{caller}: {name} is a CuPy array (on the GPU), but {caller} works on NumPy arrays; "
+                        f"pass tinygrad_mb.backend.to_numpy({name}) (for a Tensor: {name}.numpy())")
+    return np.asarray(a)
+
+
+def _class_indices(y: np.ndarray) -> np.ndarray:
+    """The labels of a stratified split as a 1-D array of class indices."""
+    if y.dtype.kind not in "iub":
+        raise DataError(f"train_test_split(stratify=True) needs integer class labels, got dtype {y.dtype}")
+    # A one-hot (n, k) array would otherwise be stratified on its first column only.
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+        raise DataError(f"train_test_split(stratify=True) needs one class index per sample, y of shape "
+                        f"({len(y)},) or ({len(y)}, 1), got {y.shape}; pass class indices, e.g. y.argmax(axis=1) "
+                        "for one-hot labels")
+    return y.reshape(len(y))
+
+
 def _stratified_test_indices(labels: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
     """Pick ``n_test`` indices with each class represented in proportion to its size.
 
@@ -80,12 +102,29 @@ def _stratified_test_indices(labels: np.ndarray, n_test: int, rng: np.random.Gen
     largest remainders makes the counts add up to exactly ``n_test``.
     """
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    _check_every_class_fits(classes, counts, n_test)
     ideal = n_test * counts / len(labels)
     take = np.floor(ideal).astype(np.int64)
     short = n_test - int(take.sum())
     take[np.argsort(-(ideal - take), kind="stable")[:short]] += 1
     picked = [rng.permutation(np.flatnonzero(inverse == k))[: take[k]] for k in range(len(classes))]
     return np.concatenate(picked)
+
+
+def _check_every_class_fits(classes: np.ndarray, counts: np.ndarray, n_test: int) -> None:
+    """Refuse a stratified split that would leave some class out of the train or the test part (as scikit-learn)."""
+    rarest = int(np.argmin(counts))
+    if counts[rarest] < 2:
+        raise DataError(f"train_test_split(stratify=True): class {classes[rarest]} has only 1 sample, too few to "
+                        "be in both the train and the test part (each class needs >= 2); remove or merge that "
+                        "class, or use stratify=False")
+    n, n_classes = int(counts.sum()), len(classes)
+    for part, size in (("test", n_test), ("train", n - n_test)):
+        if size < n_classes:
+            raise DataError(f"train_test_split(stratify=True): the {part} part gets {size} samples for "
+                            f"{n_classes} classes, so some class would be missing from it; use a test_size that "
+                            f"leaves at least {n_classes} samples in each part (a count in "
+                            f"[{n_classes}, {n - n_classes}]), or stratify=False")
 
 
 class Standardized(NamedTuple):
@@ -109,7 +148,7 @@ def standardize(X_train: Any, X_test: Any = None) -> Standardized:
         ``X_test`` was given. Floating inputs keep their dtype, integer inputs
         become float32; the statistics are computed in float64.
     """
-    X_train = np.asarray(X_train)
+    X_train = _host_array(X_train, "X_train", "standardize")
     if X_train.ndim < 2 or len(X_train) == 0:
         raise DataError(f"standardize needs X_train of shape (n, d) with n >= 1, got {X_train.shape}")
     dtype = X_train.dtype if X_train.dtype.kind == "f" else np.dtype(np.float32)
@@ -126,7 +165,7 @@ def standardize(X_train: Any, X_test: Any = None) -> Standardized:
 
     test = None
     if X_test is not None:
-        X_test = np.asarray(X_test)
+        X_test = _host_array(X_test, "X_test", "standardize")
         if X_test.shape[1:] != X_train.shape[1:]:
             raise DataError(f"standardize: X_test has features of shape {X_test.shape[1:]} but X_train has "
                             f"{X_train.shape[1:]}")
