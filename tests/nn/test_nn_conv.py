@@ -90,8 +90,10 @@ def test_conv2d_init_and_shapes():
 
 def test_conv2d_errors():
     layer = nn.Conv2d(3, 4, 3)
-    with pytest.raises(ShapeError, match="same C"):
+    with pytest.raises(ShapeError, match="weight expects 3 input channels, got 2"):
         layer(tg.Tensor(np.ones((1, 2, 5, 5), np.float32)))
+    with pytest.raises(ShapeError, match="weight expects 3 input channels, got 2"):
+        layer(tg.Tensor(np.ones((2, 5, 5), np.float32)))  # unbatched
     with pytest.raises(ShapeError, match="does not fit"):
         layer(tg.Tensor(np.ones((1, 3, 2, 2), np.float32)))
     with pytest.raises(HyperparameterError, match="stride"):
@@ -200,3 +202,86 @@ def test_max_pool_pads_integer_and_boolean_images_with_their_lowest_value(dtype)
     expected = padded.reshape(1, 1, 3, 2, 3, 2).max(axis=(3, 5))
     np.testing.assert_array_equal(out, expected.astype(dtype))
     assert out.dtype == dtype
+
+
+@pytest.mark.parametrize(("xshape", "wshape", "bshape", "pattern"), [
+    ((5, 5), (4, 3, 3, 3), None, "input must be \\(N, C, H, W\\) or one unbatched image \\(C, H, W\\), got shape"),
+    ((1, 1, 3, 5, 5), (4, 3, 3, 3), None, "input must be .*got shape \\(1, 1, 3, 5, 5\\)"),
+    ((1, 3, 5, 5), (4, 3, 3), None, "weight must be \\(out_channels, in_channels, kh, kw\\), got shape \\(4, 3, 3\\)"),
+    ((1, 3, 5, 5), (4, 2, 3, 3), None, "weight expects 2 input channels, got 3"),
+    ((1, 3, 5, 5), (4, 3, 3, 3), (3,), "bias must have shape \\(4,\\), one value per output channel, got shape \\(3,"),
+    ((1, 3, 5, 5), (4, 3, 3, 3), (1,), "bias must have shape \\(4,\\)"),  # would broadcast silently
+    ((1, 3, 5, 5), (4, 3, 3, 3), (4, 1), "bias must have shape \\(4,\\)"),
+])
+def test_conv2d_shape_errors_say_which_operand_is_wrong(xshape, wshape, bshape, pattern):
+    bias = None if bshape is None else tg.Tensor(np.zeros(bshape))
+    with pytest.raises(ShapeError, match=pattern) as err:
+        F.conv2d(tg.Tensor(np.zeros(xshape)), tg.Tensor(np.zeros(wshape)), bias)
+    assert "incompatible shapes" not in str(err.value)  # not NumPy's complaint about the im2col matrices
+
+
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d", "Conv2d", "MaxPool2d"])
+def test_unbatched_image_works_like_a_batch_of_one(op):
+    # As in PyTorch: (C, H, W) -> (C_out, OH, OW), and the gradient reaches the 3-D input.
+    w, b = tg.Tensor(RNG.standard_normal((4, 3, 3, 2))), tg.Tensor(RNG.standard_normal(4))
+    fn = {"conv2d": lambda x: F.conv2d(x, w, b, (2, 1), (1, 0)),
+          "max_pool2d": lambda x: F.max_pool2d(x, 3, (1, 2), 1),
+          "Conv2d": nn.Conv2d(3, 4, 3, stride=2, padding=1, seed=0, dtype="float64"),
+          "MaxPool2d": nn.MaxPool2d(3, 2, 1)}[op]
+    image = RNG.standard_normal((3, 7, 6))
+    x, batch = tg.Tensor(image, requires_grad=True), tg.Tensor(image[None], requires_grad=True)
+    out, batched = fn(x), fn(batch)
+    assert out.shape == batched.shape[1:]
+    np.testing.assert_array_equal(out.data, batched.data[0])
+    g = RNG.standard_normal(out.shape)
+    (out * tg.Tensor(g)).sum().backward()
+    (batched * tg.Tensor(g[None])).sum().backward()
+    assert x.grad.shape == (3, 7, 6)
+    np.testing.assert_allclose(x.grad, batch.grad[0], rtol=1e-12, atol=1e-12)
+    assert tg.gradcheck(fn, tg.Tensor(image[:, :5, :4], requires_grad=True))
+
+
+def test_conv2d_backward_skips_the_kernel_gradient_of_a_frozen_weight():
+    x = tg.Tensor(RNG.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    w = tg.Tensor(RNG.standard_normal((4, 3, 3, 3)))  # frozen: requires_grad=False
+    g = RNG.standard_normal((2, 4, 5, 5))
+    dx, dw = F.conv2d(x, w, padding=1)._ctx.backward(g)
+    assert dw is None  # not computed, not only dropped afterwards
+    trained = tg.Tensor(w.data, requires_grad=True)
+    np.testing.assert_allclose(dx, F.conv2d(x, trained, padding=1)._ctx.backward(g)[0], rtol=1e-12)
+
+
+def test_max_pool_window_of_only_minus_inf_sends_its_gradient_to_the_first_real_element():
+    # With padding, such a window ties with the -inf padding; PyTorch gives the gradient to the first
+    # real element of the window, never to the padding, where it would be lost.
+    x = tg.Tensor(np.full((1, 1, 2, 2), -np.inf), requires_grad=True)
+    out = F.max_pool2d(x, 2, 2, padding=1)  # four windows, each holding one real element after padding
+    np.testing.assert_array_equal(out.data, np.full((1, 1, 2, 2), -np.inf))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones((1, 1, 2, 2)))
+    x = tg.Tensor(np.array([[[[-np.inf, 1.0], [-np.inf, -np.inf]]]]), requires_grad=True)
+    F.max_pool2d(x, 3, 1, padding=1).sum().backward()  # windows holding the 1.0 send everything there
+    np.testing.assert_array_equal(x.grad, [[[[0, 4], [0, 0]]]])
+
+
+def test_conv_and_pool_match_pytorch_when_available():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    for shape in [(2, 3, 7, 6), (3, 7, 6)]:
+        image, w, b = RNG.standard_normal(shape), RNG.standard_normal((4, 3, 3, 2)), RNG.standard_normal(4)
+        x, wt, bt = (tg.Tensor(a, requires_grad=True) for a in (image, w, b))
+        xr, wr, br = (torch.tensor(a, requires_grad=True) for a in (image, w, b))
+        out, ref = F.conv2d(x, wt, bt, (2, 1), (1, 1)), tf.conv2d(xr, wr, br, (2, 1), (1, 1))
+        pooled, ref_pooled = F.max_pool2d(out, 2, 1, 1), tf.max_pool2d(ref, 2, 1, 1)
+        g = RNG.standard_normal(pooled.shape)
+        (pooled * tg.Tensor(g)).sum().backward()
+        ref_pooled.backward(torch.tensor(g))
+        np.testing.assert_allclose(pooled.data, ref_pooled.detach().numpy(), rtol=1e-12, atol=1e-12)
+        for mine, theirs in ((x, xr), (wt, wr), (bt, br)):
+            np.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    minus_inf = np.array([[[[-np.inf, 1.0, -np.inf], [-np.inf] * 3, [2.0, -np.inf, -np.inf]]]])
+    for kernel, stride in [(3, 1), (2, 1), (2, 2), (3, 2)]:
+        x, xr = tg.Tensor(minus_inf, requires_grad=True), torch.tensor(minus_inf, requires_grad=True)
+        F.max_pool2d(x, kernel, stride, 1).sum().backward()
+        tf.max_pool2d(xr, kernel, stride, 1).sum().backward()
+        np.testing.assert_array_equal(x.grad, xr.grad.numpy())

@@ -8,7 +8,7 @@ import pytest
 import tinygrad_mb as tg
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import nn
-from tinygrad_mb.errors import DTypeError, HyperparameterError, ShapeError
+from tinygrad_mb.errors import DTypeError, HyperparameterError, ShapeError, StateDictError
 
 RNG = np.random.default_rng(1234)
 
@@ -164,8 +164,7 @@ def test_dropout_layer_modes_and_generator():
 
 # --- BatchNorm1d ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "pattern"), [
-    ({"momentum": None}, "momentum=None .* not supported; pass a number in \\[0, 1\\]"),
-    ({"momentum": 1.5}, "momentum must be a number in \\[0, 1\\], got 1.5"),
+    ({"momentum": 1.5}, "momentum must be a number in \\[0, 1\\] or None \\(a cumulative average\\), got 1.5"),
     ({"momentum": "0.1"}, "momentum must be a number"),
     ({"eps": 0}, "eps must be a number > 0"),
     ({"eps": None}, "eps must be a number > 0"),
@@ -256,6 +255,7 @@ def test_batchnorm_errors_are_explained():
     bn = nn.BatchNorm1d(4)
     with pytest.raises(ShapeError, match="batch size >= 2.*eval"):
         bn(tg.Tensor(np.ones((1, 4), np.float32)))
+    assert bn.num_batches_tracked.data == 0  # a failed call counts no batch
     with pytest.raises(ShapeError, match="expected input \\(N, 4\\)"):
         bn(tg.Tensor(np.ones((3, 5), np.float32)))
     with pytest.raises(HyperparameterError, match="momentum"):
@@ -265,3 +265,118 @@ def test_batchnorm_errors_are_explained():
 def test_dropout_needs_floats():
     with pytest.raises(DTypeError, match="dropout: needs a floating-point tensor, got dtype int64"):
         F.dropout(tg.Tensor(np.ones(10, dtype=np.int64)), p=0.3, seed=0)
+
+
+@pytest.mark.parametrize("layer", [nn.BatchNorm1d(4, track_running_stats=False), None])
+def test_batch_of_one_error_suggests_eval_only_where_eval_would_help(layer):
+    # Without running statistics, eval mode still normalises with the batch's: it would fail the same way.
+    x = tg.Tensor(np.ones((1, 4), np.float32))
+    with pytest.raises(ShapeError, match="use a batch size >= 2") as err:
+        layer(x) if layer is not None else F.batch_norm(x, None, None, training=True)
+    assert "eval" not in str(err.value)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    ({"running_mean": np.zeros(4)}, ShapeError, "running_mean has shape \\(4,\\), expected \\(3,\\)"),
+    ({"running_var": np.ones((3, 1))}, ShapeError, "running_var has shape \\(3, 1\\), expected \\(3,\\)"),
+    ({"weight": np.ones(5)}, ShapeError, "weight has shape \\(5,\\), expected \\(3,\\)"),
+    ({"bias": np.ones(1)}, ShapeError, "bias has shape \\(1,\\), expected \\(3,\\)"),  # would broadcast
+    ({"momentum": 1.5}, HyperparameterError, "momentum must be a number in \\[0, 1\\], got 1.5"),
+    ({"momentum": None}, HyperparameterError, "momentum must be a number in \\[0, 1\\], got None"),
+    ({"eps": 0}, HyperparameterError, "eps must be a number > 0"),
+])
+def test_functional_batch_norm_checks_everything_before_touching_the_running_statistics(kwargs, error, pattern):
+    args = {"running_mean": np.zeros(3), "running_var": np.ones(3), "weight": np.ones(3), "bias": np.zeros(3)}
+    args.update({k: v for k, v in kwargs.items() if k in args})
+    tensors = {k: tg.Tensor(v) for k, v in args.items()}
+    settings = {k: v for k, v in kwargs.items() if k not in args}
+    for training in (True, False):
+        with pytest.raises(error, match=pattern):
+            F.batch_norm(t64(4, 3), training=training, **tensors, **settings)
+        np.testing.assert_array_equal(tensors["running_mean"].data, args["running_mean"])  # untouched
+        np.testing.assert_array_equal(tensors["running_var"].data, args["running_var"])
+
+
+def test_functional_batch_norm_wants_running_statistics_it_can_update_in_place():
+    with pytest.raises(TypeError, match="running_mean must be a Tensor or None, got a ndarray"):
+        F.batch_norm(t64(4, 3), np.zeros(3), tg.Tensor(np.ones(3)), training=True)
+
+
+def test_functional_batch_norm_writes_the_running_statistics_only_after_the_op_succeeded(monkeypatch):
+    from tinygrad_mb.nn import normalization
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("op failed")
+
+    monkeypatch.setattr(normalization.BatchNormFn, "apply", fail)
+    running_mean, running_var = tg.Tensor(np.zeros(3)), tg.Tensor(np.ones(3))
+    with pytest.raises(RuntimeError, match="op failed"):
+        F.batch_norm(t64(4, 3), running_mean, running_var, training=True)
+    np.testing.assert_array_equal(running_mean.data, 0.0)
+    np.testing.assert_array_equal(running_var.data, 1.0)
+
+
+def test_batchnorm_counts_its_training_batches_like_pytorch():
+    bn = nn.BatchNorm1d(3)
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    count = bn.num_batches_tracked
+    assert count.shape == () and count.dtype == np.int64 and not count.requires_grad
+    with tg.no_grad():  # counted like the running statistics, with or without a graph
+        bn(t64(4, 3))
+    bn(t64(4, 3, 2))
+    bn.eval()(t64(4, 3))  # eval mode counts nothing
+    assert bn.num_batches_tracked is count and count.data == 2  # in place: the same buffer
+    bn.to(dtype="float64")
+    assert count.dtype == np.int64 and bn.running_mean.dtype == np.float64  # a count stays an integer
+    assert "num_batches_tracked" not in nn.BatchNorm1d(3, track_running_stats=False).state_dict()
+
+
+def test_batchnorm_momentum_none_keeps_the_cumulative_average_of_the_batch_statistics():
+    bn = nn.BatchNorm1d(3, momentum=None, dtype="float64")
+    batches = [t64(5, 3, requires_grad=False) for _ in range(4)]
+    for x in batches:
+        bn(x)
+    means = [x.data.mean(axis=0) for x in batches]
+    variances = [x.data.var(axis=0, ddof=1) for x in batches]  # unbiased, as stored
+    # running_k = (1 - 1/k) running_{k-1} + 1/k stat_k is the plain mean of stat_1..stat_k (the init drops out).
+    np.testing.assert_allclose(bn.running_mean.data, np.mean(means, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.data, np.mean(variances, axis=0), rtol=1e-12)
+    assert bn.num_batches_tracked.data == 4 and "momentum=None" in repr(bn)
+
+
+def test_state_dict_saved_without_num_batches_tracked_still_loads_strictly():
+    trained = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    trained(tg.Tensor(np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)))
+    old = trained.state_dict()
+    del old["1.num_batches_tracked"]  # as saved by earlier versions
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    assert model.load_state_dict(old) == ([], [])
+    np.testing.assert_array_equal(model[1].running_mean.data, trained[1].running_mean.data)
+    assert model[1].num_batches_tracked.data == 0  # kept: the old file does not know the count
+    del old["1.running_var"]  # any other key is still required
+    with pytest.raises(StateDictError, match="missing keys \\['1.running_var'\\]"):
+        model.load_state_dict(old)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm_matches_pytorch_and_loads_its_state_dict_strictly(momentum):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    bn, ref = nn.BatchNorm1d(3, momentum=momentum, dtype="float64"), torch.nn.BatchNorm1d(3, momentum=momentum)
+    ref.double()
+    for shape in [(6, 3), (4, 3, 5), (2, 3)]:
+        x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+        xt, xr = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, ref_out = bn(xt), ref(xr)
+        (out * tg.Tensor(g)).sum().backward()
+        ref_out.backward(torch.tensor(g))
+        np.testing.assert_allclose(out.data, ref_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(xt.grad, xr.grad.numpy(), rtol=1e-10, atol=1e-12)
+    state = {k: v.numpy() for k, v in ref.state_dict().items()}
+    assert list(bn.state_dict()) == list(state)
+    for key, value in bn.state_dict().items():
+        np.testing.assert_allclose(value, state[key], rtol=1e-12)
+        assert value.dtype == state[key].dtype
+    fresh = nn.BatchNorm1d(3, momentum=momentum, dtype="float64")
+    fresh.load_state_dict(state)  # strict
+    assert fresh.num_batches_tracked.data == 3

@@ -37,7 +37,7 @@ def test_children_modules_and_buffers():
     assert list(m.children()) == [m.fc1, m.act, m.bn, m.fc2]
     assert [n for n, _ in m.named_modules()] == ["", "fc1", "act", "bn", "fc2"]
     assert len(list(m.modules())) == 5
-    assert [n for n, _ in m.named_buffers()] == ["bn.running_mean", "bn.running_var"]
+    assert [n for n, _ in m.named_buffers()] == ["bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
     assert all(not b.requires_grad for b in m.buffers())
 
 
@@ -268,7 +268,7 @@ def test_state_dict_has_parameters_and_buffers_as_numpy_copies():
     m = MLP()
     state = m.state_dict()
     assert list(state) == ["fc1.weight", "fc1.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
-                           "fc2.weight", "fc2.bias"]
+                           "bn.num_batches_tracked", "fc2.weight", "fc2.bias"]  # PyTorch's keys
     assert all(type(v) is np.ndarray for v in state.values())
     before = state["fc1.weight"].copy()
     m.fc1.weight.data += 1  # the state dict taken earlier must not change
@@ -357,7 +357,9 @@ def test_load_state_dict_accepts_tensors():
 # --- moving ----------------------------------------------------------------------------------
 def test_to_dtype_converts_parameters_and_buffers():
     m = MLP().to(dtype="float64")
-    assert all(t.dtype == np.float64 for t in list(m.parameters()) + list(m.buffers()))
+    floating = [t for t in list(m.parameters()) + list(m.buffers()) if t is not m.bn.num_batches_tracked]
+    assert all(t.dtype == np.float64 for t in floating)
+    assert m.bn.num_batches_tracked.dtype == np.int64  # a count, as in PyTorch
 
 
 def test_to_dtype_converts_gradients_but_not_integer_buffers():

@@ -86,10 +86,26 @@ def _col2im(dpatches: Any, padded_shape: tuple, stride: tuple[int, int], padding
     return dx[:, :, ph:dx.shape[2] - ph, pw:dx.shape[3] - pw]
 
 
-def _needs_grad(fn: Function, k: int) -> bool:
-    """Does positional input ``k`` of this recorded op want a gradient? (skips dL/dx for input images)"""
-    parent = fn.parents[k]
-    return isinstance(parent, Tensor) and parent.requires_grad
+def _check_conv_shapes(x: Any, weight: Any, bias: Any) -> None:
+    """One clear message per way the shapes of a convolution can be wrong."""
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"conv2d: input must be (N, C, H, W) or one unbatched image (C, H, W), got shape {tuple(x.shape)}; "
+            "reshape it, e.g. x.reshape(1, 1, H, W) for a single grey image"
+        )
+    if weight.ndim != 4:
+        raise ShapeError(f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {tuple(weight.shape)}")
+    c = x.shape[-3]  # the channel axis, batched or not
+    if c != weight.shape[1]:
+        raise ShapeError(
+            f"conv2d: weight expects {weight.shape[1]} input channels, got {c} (input shape {tuple(x.shape)}, "
+            f"weight shape {tuple(weight.shape)}); in_channels must equal the channels of the input"
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ShapeError(
+            f"conv2d: bias must have shape ({weight.shape[0]},), one value per output channel, got shape "
+            f"{tuple(bias.shape)}"
+        )
 
 
 class Conv2dFn(Function):
@@ -103,12 +119,11 @@ class Conv2dFn(Function):
     """
 
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
-        """out = im2col(x) @ W^T + b, reshaped to (N, OC, OH, OW)."""
-        if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
-            raise ShapeError(
-                f"conv2d: input {x.shape} and weight {weight.shape} do not fit; the input must be "
-                f"(N, C, H, W) and the weight (out_channels, C, kh, kw) with the same C"
-            )
+        """out = im2col(x) @ W^T + b, reshaped to (N, OC, OH, OW) ((OC, OH, OW) for a (C, H, W) input)."""
+        _check_conv_shapes(x, weight, bias)
+        self.unbatched = x.ndim == 3
+        if self.unbatched:  # one image: a batch of one, removed again from the output (as in PyTorch)
+            x = x[None]
         n, c, h, w = x.shape
         oc, _, kh, kw = weight.shape
         oh = _output_size(h, kh, stride[0], padding[0])
@@ -125,18 +140,23 @@ class Conv2dFn(Function):
         self.cols, self.wm, self.has_bias = cols, wm, bias is not None
         self.weight_shape, self.padded_shape, self.stride, self.padding = weight.shape, xpad.shape, stride, padding
         xp = backend.array_module(x)
-        return xp.ascontiguousarray(out.reshape(n, oh, ow, oc).transpose(0, 3, 1, 2))
+        out = xp.ascontiguousarray(out.reshape(n, oh, ow, oc).transpose(0, 3, 1, 2))
+        return out[0] if self.unbatched else out
 
     def backward(self, g):
-        """dL/dx = col2im(G Wm) (only when x needs it), dL/dW = G^T cols, dL/db = sum of G's rows."""
+        """dL/dx = col2im(G Wm), dL/dW = G^T cols, dL/db = sum of G's rows (each only if its input needs it)."""
+        if self.unbatched:
+            g = g[None]
         n, oc, oh, ow = g.shape
         gm = g.transpose(0, 2, 3, 1).reshape(-1, oc)  # (N*OH*OW, OC)
-        dw = gm.T.dot(self.cols).reshape(self.weight_shape)
-        dx = None
-        if _needs_grad(self, 0):
+        dx = dw = None
+        if self.needs_input_grad(0):  # input images usually need none: skip the product and col2im
             _, c, kh, kw = self.weight_shape
             dpatches = gm.dot(self.wm).reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
             dx = _col2im(dpatches, self.padded_shape, self.stride, self.padding)
+            dx = dx[0] if self.unbatched else dx
+        if self.needs_input_grad(1):  # a frozen kernel needs none
+            dw = gm.T.dot(self.cols).reshape(self.weight_shape)
         if self.has_bias:
             return dx, dw, gm.sum(axis=0)
         return dx, dw
@@ -146,14 +166,20 @@ class MaxPool2dFn(Function):
     """out[n, c, p, q] = max over the window (p, q) of xpad, padded with -inf.
 
     dL/dx is dL/dout routed to the one input element that won each window
-    (the first one if several tie, as in PyTorch); windows that overlap
-    (stride < kernel) add up at shared winners.
+    (the first one if several tie, as in PyTorch; padding only wins where the
+    whole window is -inf, and then the first real element takes its place);
+    windows that overlap (stride < kernel) add up at shared winners.
     """
 
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
         """The maximum of every window; remembers which element won."""
-        if x.ndim != 4:
-            raise ShapeError(f"max_pool2d: input must be (N, C, H, W), got shape {x.shape}")
+        if x.ndim not in (3, 4):
+            raise ShapeError(
+                f"max_pool2d: input must be (N, C, H, W) or one unbatched image (C, H, W), got shape {x.shape}"
+            )
+        self.unbatched = x.ndim == 3
+        if self.unbatched:  # one image: a batch of one, removed again from the output (as in PyTorch)
+            x = x[None]
         n, c, h, w = x.shape
         kh, kw = kernel
         oh = _output_size(h, kh, stride[0], padding[0])
@@ -167,16 +193,26 @@ class MaxPool2dFn(Function):
         self.winner = windows.argmax(axis=-1)  # flat offset i*kw + j of each window's maximum
         self.kernel, self.stride, self.padding, self.padded_shape = kernel, stride, padding, xpad.shape
         xp = backend.array_module(x)
-        return xp.take_along_axis(windows, self.winner[..., None], axis=-1)[..., 0]
+        out = xp.take_along_axis(windows, self.winner[..., None], axis=-1)[..., 0]
+        if lowest == -np.inf and any(padding) and (out == lowest).any():
+            # A window whose real values are all -inf ties with its padding, which may come first; its
+            # gradient would be lost in the padding. Give it to the first real element, as PyTorch does.
+            real = _patches(_pad(xp.ones(x.shape, dtype=bool), padding, value=False), kh, kw, stride, (oh, ow))
+            first_real = real.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+            self.winner = xp.where(out == lowest, first_real, self.winner)
+        return out[0] if self.unbatched else out
 
     def backward(self, g):
         """Send each output gradient back to its window's winner (adding where windows overlap)."""
+        if self.unbatched:
+            g = g[None]
         xp = backend.array_module(g)
         kh, kw = self.kernel
         offsets = xp.arange(kh * kw).reshape(kh, kw)
         # dpatches[..., i, j] = g where the window's winner sits at offset (i, j), else 0.
         dpatches = (self.winner[..., None, None] == offsets) * g[..., None, None]
-        return _col2im(dpatches.astype(g.dtype, copy=False), self.padded_shape, self.stride, self.padding)
+        dx = _col2im(dpatches.astype(g.dtype, copy=False), self.padded_shape, self.stride, self.padding)
+        return dx[0] if self.unbatched else dx
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | tuple[int, int] = 1,
@@ -184,14 +220,15 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
     """2-D convolution (really cross-correlation, as in every DL library) of (N, C, H, W) images.
 
     Args:
-        x: images (N, C, H, W).
+        x: images (N, C, H, W), or one image (C, H, W) as in PyTorch.
         weight: kernels (out_channels, C, kh, kw).
         bias: (out_channels,) or None.
         stride: step between patches (int or (sh, sw)).
         padding: zeros added on each side (int or (ph, pw)).
 
     Returns:
-        (N, out_channels, OH, OW) with OH = (H + 2*ph - kh) // sh + 1.
+        (N, out_channels, OH, OW) with OH = (H + 2*ph - kh) // sh + 1; (out_channels, OH, OW)
+        for one image.
     """
     params = {"stride": _pair(stride, "stride", 1), "padding": _pair(padding, "padding", 0)}
     if bias is None:
@@ -201,7 +238,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int | 
 
 def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0) -> Tensor:
-    """Maximum over each kh x kw window of (N, C, H, W) images; stride defaults to the kernel size.
+    """Maximum over each kh x kw window of (N, C, H, W) images (or one (C, H, W) image); stride defaults to the kernel.
 
     Padding (at most half the kernel, as in PyTorch) adds -inf, which never wins.
     """
@@ -214,7 +251,7 @@ def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int], stride: int | tupl
 
 
 class Conv2d(Module):
-    """2-D convolution layer: (N, in_channels, H, W) -> (N, out_channels, OH, OW).
+    """2-D convolution layer: (N, in_channels, H, W) -> (N, out_channels, OH, OW); also (C, H, W) -> (OC, OH, OW).
 
     Weight (out_channels, in_channels, kh, kw) and bias (out_channels,) are
     initialised as in PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with

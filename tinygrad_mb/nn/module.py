@@ -70,6 +70,10 @@ class Module:
             Dropout and BatchNorm1d behave differently in the two.
     """
 
+    # Buffers a layer gained after state dicts without them were saved (BatchNorm1d's
+    # num_batches_tracked): such a state dict still loads, and the buffer keeps its value.
+    keys_added_later: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         d = self.__dict__
         d["training"] = True
@@ -348,6 +352,10 @@ class Module:
         # one of them (as state dicts saved before 2026-12-02 do) has loaded it.
         present = {id(targets[k]) for k in targets if k in state}
         missing = [k for k in targets if k not in state and id(targets[k]) not in present]
+        if missing:  # not missing: buffers that older state dicts of their layer cannot have
+            owners = dict(self.named_modules())
+            missing = [k for k in missing
+                       if k.rpartition(".")[2] not in owners[k.rpartition(".")[0]].keys_added_later]
         unexpected = [k for k in state if k not in targets]
         if strict and (missing or unexpected):
             parts = []

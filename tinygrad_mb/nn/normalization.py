@@ -13,6 +13,10 @@ variance uses the unbiased batch variance var * m / (m - 1), as PyTorch does:
 
     running = (1 - momentum) * running + momentum * batch_statistic
 
+With momentum=None the layer uses momentum = 1/k for its k-th training batch
+(counted in the ``num_batches_tracked`` buffer): the running statistics are
+then the plain average of all batch statistics so far.
+
 This is also why batch normalisation and pure SGD (batch size 1) do not mix:
 with m = 1 there is no variance to estimate.
 """
@@ -79,8 +83,37 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
     In training mode (or when no running statistics are given) normalises with
     the batch statistics and, if running statistics are given, updates them in
-    place; otherwise normalises with the running statistics.
+    place; otherwise normalises with the running statistics. Everything is
+    checked first and the running statistics are written last, so a call that
+    fails leaves them as they were.
     """
+    _check_batch_norm_args(x, running_mean, running_var, weight, bias, momentum, eps)
+    use_batch = training or running_mean is None
+    if not use_batch:
+        return BatchNormFn.apply(x, weight, bias, mean=running_mean.data, var=running_var.data, eps=eps,
+                                 training=False)
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    m = x.size // x.shape[1]
+    if m < 2:
+        # model.eval() helps only where there are running statistics to fall back on.
+        advice = "" if running_mean is None else ", or call model.eval() to use the running statistics"
+        raise ShapeError(
+            f"batch_norm in training mode needs more than one value per feature, got input shape "
+            f"{tuple(x.shape)}; use a batch size >= 2{advice}"
+        )
+    mean, var = x.data.mean(axis=axes), x.data.var(axis=axes)
+    out = BatchNormFn.apply(x, weight, bias, mean=mean, var=var, eps=eps, training=True)
+    if training and running_mean is not None:
+        # Only now that the op succeeded; in place, so the buffers stay the same arrays.
+        # The running variance is unbiased (var * m / (m - 1)), like PyTorch's.
+        running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
+        running_var.data[...] = (1 - momentum) * running_var.data + (momentum * m / (m - 1)) * var
+    return out
+
+
+def _check_batch_norm_args(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                           weight: Tensor | None, bias: Tensor | None, momentum: Any, eps: Any) -> None:
+    """Every check of batch_norm, before anything is computed or written."""
     if x.ndim not in (2, 3):
         raise ShapeError(f"batch_norm: input must be (N, C) or (N, C, L), got shape {tuple(x.shape)}")
     if (running_mean is None) != (running_var is None):
@@ -89,25 +122,27 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
             f"running_mean={'None' if running_mean is None else 'a tensor'} and "
             f"running_var={'None' if running_var is None else 'a tensor'}"
         )
-    use_batch = training or running_mean is None
-    if use_batch:
-        axes = (0,) if x.ndim == 2 else (0, 2)
-        m = x.size // x.shape[1]
-        if m < 2:
+    if not _is_number(momentum) or not 0 <= momentum <= 1:
+        raise HyperparameterError(
+            f"batch_norm: momentum must be a number in [0, 1], got {momentum!r}; for a cumulative average "
+            "pass 1 / k for the k-th batch (what BatchNorm1d(momentum=None) does)"
+        )
+    if not _is_number(eps) or not eps > 0:
+        raise HyperparameterError(f"batch_norm: eps must be a number > 0, got {eps!r}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is None:
+            continue
+        if name.startswith("running") and not isinstance(t, Tensor):  # updated in place through .data
+            raise TypeError(f"batch_norm: {name} must be a Tensor or None, got a {type(t).__name__}; wrap it: "
+                            f"Tensor(...)")
+        shape = tuple(getattr(t, "shape", ()))
+        if shape != (c,):
             raise ShapeError(
-                f"batch_norm in training mode needs more than one value per feature, got input shape "
-                f"{tuple(x.shape)}; use a batch size >= 2, or call model.eval() to use the running statistics"
+                f"batch_norm: {name} has shape {shape}, expected ({c},): one value per feature of the "
+                f"input of shape {tuple(x.shape)}"
             )
-        mean, var = x.data.mean(axis=axes), x.data.var(axis=axes)
-        if training and running_mean is not None:
-            # In place, so the buffers stay the same arrays; unbiased variance like PyTorch.
-            running_mean.data *= 1 - momentum
-            running_mean.data += momentum * mean
-            running_var.data *= 1 - momentum
-            running_var.data += (momentum * m / (m - 1)) * var
-    else:
-        mean, var = running_mean.data, running_var.data
-    return BatchNormFn.apply(x, weight, bias, mean=mean, var=var, eps=eps, training=use_batch)
 
 
 def _is_number(value: Any) -> bool:
@@ -120,13 +155,17 @@ class BatchNorm1d(Module):
     Args:
         num_features: C.
         eps: added to the variance for stability (default 1e-5).
-        momentum: weight of the newest batch in the running statistics (default 0.1).
+        momentum: weight of the newest batch in the running statistics (default 0.1); None
+            for a cumulative average (weight 1/k for the k-th training batch).
         affine: learn gamma (``weight``, init 1) and beta (``bias``, init 0) (default True).
         track_running_stats: keep ``running_mean`` (init 0) and ``running_var`` (init 1)
-            buffers and use them in eval mode (default True); if False, batch
-            statistics are used in both modes.
+            buffers and use them in eval mode (default True), and count the training
+            batches in ``num_batches_tracked`` (an int64 0-d buffer, as in PyTorch); if False,
+            batch statistics are used in both modes.
         dtype, backend: of the parameters and buffers (default float32, current backend).
     """
+
+    keys_added_later = ("num_batches_tracked",)  # state dicts saved before 2026-12-03 lack it
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = "float32", backend: str | None = None):
@@ -135,14 +174,13 @@ class BatchNorm1d(Module):
             raise HyperparameterError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
         if not _is_number(eps) or not eps > 0:
             raise HyperparameterError(f"BatchNorm1d: eps must be a number > 0, got {eps!r}")
-        if momentum is None:  # PyTorch's switch to a cumulative average of all batches
+        # None is PyTorch's switch to a cumulative average of all batches (momentum 1/k for batch k).
+        if momentum is not None and (not _is_number(momentum) or not 0 <= momentum <= 1):
             raise HyperparameterError(
-                "BatchNorm1d: momentum=None (a cumulative average, in PyTorch) is not supported; "
-                "pass a number in [0, 1], e.g. the default 0.1"
+                f"BatchNorm1d: momentum must be a number in [0, 1] or None (a cumulative average), got {momentum!r}"
             )
-        if not _is_number(momentum) or not 0 <= momentum <= 1:
-            raise HyperparameterError(f"BatchNorm1d: momentum must be a number in [0, 1], got {momentum!r}")
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features, self.eps = int(num_features), float(eps)
+        self.momentum = None if momentum is None else float(momentum)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype), backend=backend)
@@ -153,9 +191,12 @@ class BatchNorm1d(Module):
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dtype), backend=backend))
             self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dtype), backend=backend))
+            # An integer count (PyTorch's key, so state dicts match); Module.to never casts integer buffers.
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64), backend=backend))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
@@ -163,9 +204,15 @@ class BatchNorm1d(Module):
                 f"BatchNorm1d({self.num_features}): expected input (N, {self.num_features}) or "
                 f"(N, {self.num_features}, L), got shape {tuple(x.shape)}"
             )
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          training=self.training or not self.track_running_stats,
-                          momentum=self.momentum, eps=self.eps)
+        counting = self.training and self.num_batches_tracked is not None
+        momentum = self.momentum
+        if momentum is None:  # cumulative average: this batch is batch number k = count + 1
+            momentum = 1.0 / (int(self.num_batches_tracked.data) + 1) if counting else 0.0
+        out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         training=self.training or not self.track_running_stats, momentum=momentum, eps=self.eps)
+        if counting:  # after batch_norm succeeded: a failed call counts no batch
+            self.num_batches_tracked.data += 1
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
