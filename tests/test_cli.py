@@ -224,7 +224,8 @@ def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
         args = cli.build_parser().parse_args([*argv, "--out", str(tmp_path / "o")])
         return " | ".join(cli._validate(args.subparser, args)["notes"])
 
-    assert "--samples 5 is less than one update of batch" in notes("compare", "--samples", "5")
+    assert "budget of 5 samples (--samples 5), so batch (B=N=1000, lr=0.5) sees 1000, minibatch (B=32, lr=0.1) " \
+           "sees 32; the table's samples column" in notes("compare", "--samples", "5")
     assert "tuned for plain SGD" in notes("compare", "--optimizer", "adam")
     assert "tuned for plain SGD" not in notes("compare", "--optimizer", "adam", "--lr", "0.01")
     assert "[5000] are larger than the 1000 training samples" in notes("sweep", "--batch-sizes", "4,5000")
@@ -318,3 +319,44 @@ def test_a_minibatch_larger_than_the_dataset_runs_as_full_batch_with_a_note(tmp_
     exact = ["compare", "--out", str(tmp_path / "p"), "--variants", "sgd,minibatch:1000", *args[5:]]
     assert cli.main(exact) == 0
     assert "note:" not in capsys.readouterr().out  # B = N exactly: nothing to point out
+
+
+def test_a_budget_off_a_batch_boundary_and_a_short_last_batch_are_pointed_out(tmp_path):
+    # Catches budgets silently overshot by up to a batch (batch GD with --samples 1500 sees 2000), and the
+    # small last batch of every epoch (N % B samples at the full rate) going unmentioned, with no way to drop it.
+    from tinygrad_mb import cli
+
+    def notes(*argv):
+        args = cli.build_parser().parse_args(["compare", *argv, "--out", str(tmp_path / "o")])
+        return " | ".join(cli._validate(args.subparser, args)["notes"])
+
+    said = notes("--samples", "1500")
+    assert "ends after the update that reaches or crosses its budget of 1500 samples (--samples 1500), so " \
+           "batch (B=N=1000, lr=0.5) sees 2000, minibatch (B=32, lr=0.1) sees 1512;" in said
+    assert "sgd (B=1" not in said  # B = 1 lands on every budget
+    assert "budget" not in notes()  # 10 epochs of 1000: on every batch boundary when the last batch is kept
+    assert "(--epochs 10 = 10 x N), so minibatch (B=32, lr=0.1) sees 10016;" in notes("--drop-last")
+    assert "budget" not in notes("--samples", "1500", "--updates", "3")  # the updates may stop them first
+    short = "note: minibatch (B=32, lr=0.1): N=1000 is not a multiple of B=32, so the last batch of every epoch " \
+            "has 8 samples and still gets a full-rate update; --drop-last skips it"
+    assert short in notes() and "not a multiple of B" not in notes("--drop-last")
+    assert "N=1000 is not a multiple" not in notes("--variants", "batch,sgd,minibatch:40")
+
+
+def test_drop_last_reaches_the_runs(tmp_path):
+    r = run(["compare", "--variants", "minibatch:999", "--drop-last", "--epochs", "2", "--seeds", "0", "--quiet",
+             "--out", "o"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "o" / "compare.json").read_text())
+    (h,) = doc["histories"]["minibatch (B=999, lr=0.5)"]
+    assert doc["run"]["options"]["drop_last"] is True and h["drop_last"] is True
+    assert h["evals"]["samples"] == [0, 999, 1998, 2997]  # one sample dropped per pass; each pass end evaluated
+
+
+def test_sweep_help_says_how_steps_to_target_are_counted_and_suggests_seeds():
+    # The count is the first evaluation at or below the target, which a noisy run can reach by luck
+    from tinygrad_mb import cli, gd
+
+    text = cli.build_parser()._subparsers._group_actions[0].choices["sweep"].format_help()
+    assert "first evaluation at or below the target" in " ".join(text.split()) and "0,1,2" in text
+    assert "first** evaluation at or below" in gd.sweep.__doc__ and "seeds=[0, 1, 2]" in gd.sweep.__doc__

@@ -33,7 +33,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb import output_folder
 from tinygrad_mb.errors import SaveLoadError, TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
-from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every
+from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, samples_at_stop
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
 
 DEFAULT_OUT = "tinygrad_mb_out"
@@ -121,9 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     def budget(p: argparse.ArgumentParser, epochs: float | None) -> None:
-        g = p.add_argument_group("budget (per run; the first one used up stops it)")
+        g = p.add_argument_group(
+            "budget (per run; the first one used up stops it)",
+            "Budgets are checked between updates: a run ends after the update that reaches or crosses its budget, "
+            "so it may see up to B-1 samples more than --samples or --epochs x N (the table's samples column "
+            "shows what each run saw).")
         g.add_argument("--epochs", type=_positive_float, default=None,
-                       help="passes over the training set" + (f" (default {epochs:g})" if epochs else ""))
+                       help="passes over the training set, N samples each"
+                       + (f" (default {epochs:g})" if epochs else ""))
         g.add_argument("--updates", type=_positive_int, default=None, help="parameter updates")
         g.add_argument("--samples", type=_positive_int, default=None, help="training samples seen")
         g.add_argument("--seconds", type=_positive_float, default=None, help="training wall-clock seconds")
@@ -135,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="batch,sgd,minibatch:32", help=VARIANT_SPEC_HELP)
     p.add_argument("--lr", type=_list_of(_positive_float, "positive numbers"), default=None,
                    help="learning rate for all variants, or one per variant (comma-separated); "
-                        "default: the documented rate for each")
+                        "default: each variant's documented rate on --dataset (gd.DEFAULT_LRS; in Python, "
+                        "prob.default_variants('batch,sgd,minibatch:32') gives the same variants)")
     p.add_argument("--lr-rule", choices=LR_RULES, default=None,
                    help="derive each variant's rate from a single --lr given at --ref-batch-size")
     p.add_argument("--ref-batch-size", type=_positive_int, default=None,
@@ -144,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--eval-every", type=_positive_int, default=None,
                    help="evaluate the full loss every this many samples (default ~N/20, a multiple of every B)")
+    p.add_argument("--drop-last", action="store_true",
+                   help="skip the last, smaller batch of every pass when B does not divide N (default: keep it, "
+                        "as PyTorch; it then gets a full-rate step on a noisier gradient)")
     p.add_argument("--target", type=float, default=None,
                    help="loss whose time-to-reach the summary reports (default: f* + 1%% of f0 - f*, or "
                         "when f* is unknown the best loss seen + 10%% of f0 - best, but at least 10%% below "
@@ -172,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=float, default=None,
                    help="full training loss to reach (default: f* + 0.03%% of f0 - f*, else 10%% of f0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="update rule (default sgd)")
-    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default 0)")
+    p.add_argument("--seeds", type=_seeds, default=[0],
+                   help="comma-separated seeds (default 0); a run counts the first evaluation at or below the "
+                        "target, which a noisy run can reach by luck: several seeds, e.g. 0,1,2, average that out")
     p.add_argument("--epochs", type=_positive_float, default=5,
                    help="a run not at the target after max(epochs*N/B, --min-updates) updates fails (default 5)")
     p.add_argument("--min-updates", type=_positive_int, default=200, help="see --epochs (default 200)")
@@ -296,11 +307,15 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         prepared["notes"] += [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
                               f"{args.dataset!r}, so it runs as full batch (B=N={n})"
                               for v in variants if v.batch_size is not None and v.batch_size > n]
-        samples = getattr(args, "samples", None)
-        if samples is not None:  # an update is never cut short: the budget is checked between updates
-            prepared["notes"] += [f"note: --samples {samples} is less than one update of {v.label(n)}, "
-                                  f"which therefore makes one update ({v.resolve_batch_size(n)} samples)"
-                                  for v in variants if v.resolve_batch_size(n) > samples]
+        if args.command == "compare" and not args.drop_last:
+            # N % B samples make one full-rate update per epoch on a much noisier gradient (B = 999 of
+            # N = 1000: one sample), which can make a large-batch run look unstable
+            prepared["notes"] += [f"note: {v.label(n)}: N={n} is not a multiple of B={b}, so the last batch of "
+                                  f"every epoch has {n % b} sample{'s' * (n % b > 1)} and still gets a full-rate "
+                                  "update; --drop-last skips it"
+                                  for v, b in zip(variants, sizes) if n % b]
+        if args.command == "compare":
+            prepared["notes"] += _overshoot_notes(args, variants, n)
     if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
         args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]
     if args.command in ("noise", "sweep"):
@@ -312,6 +327,26 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
             prepared["notes"].append(f"note: batch sizes {too_big} are larger than the {n} training samples of "
                                      f"{args.dataset!r}, so they run as full batch (B=N={n})")
     return prepared
+
+
+def _overshoot_notes(args: argparse.Namespace, variants: list[Any], n: int) -> list[str]:
+    """A note when a samples or epochs budget is not on a batch boundary of some variant.
+
+    An update is never cut short: the budget is checked between updates, so such a run ends
+    after the update that crosses it, having seen up to B - 1 samples more than asked.
+    """
+    if args.updates is not None or args.seconds is not None:  # another budget may stop the runs first
+        return []
+    epochs = 10 if args.epochs is None and args.samples is None else args.epochs  # the default budget
+    budgets = {"--samples": args.samples, "--epochs": None if epochs is None else epochs * n}
+    option, budget = min(((k, v) for k, v in budgets.items() if v is not None), key=lambda kv: kv[1])
+    seen = {v.label(n): samples_at_stop(n, v.resolve_batch_size(n), budget, args.drop_last) for v in variants}
+    over = ", ".join(f"{label} sees {s}" for label, s in seen.items() if s > budget)
+    if not over:
+        return []
+    given = f"--samples {args.samples}" if option == "--samples" else f"--epochs {epochs:g} = {epochs:g} x N"
+    return [f"note: a run ends after the update that reaches or crosses its budget of {budget:g} samples "
+            f"({given}), so {over}; the table's samples column shows what each run saw"]
 
 
 # --- the commands (each writes its files into a staging folder and returns their paths) ----------
@@ -340,7 +375,7 @@ def _run_compare(args: argparse.Namespace, prep: dict[str, Any], out: str) -> li
         budget["epochs"] = 10
     cmp = compare(prob.model_fn, prob.loss_fn, prob.train, prep["variants"], seeds=args.seeds,
                   test_dataset=prob.test, eval_every=args.eval_every, target=args.target, f_star=prob.f_star,
-                  backend=args.backend, progress=not args.quiet, **budget)
+                  backend=args.backend, drop_last=args.drop_last, progress=not args.quiet, **budget)
     _say(args, f"{prob.description}\n{cmp.summary()}")
     paths = [os.path.join(out, name) for name in OUTPUT_FILES["compare"]]
     fig = cmp.plot(x="all", title=f"Batch vs stochastic vs mini-batch GD — {prob.description}")

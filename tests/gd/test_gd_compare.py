@@ -150,6 +150,33 @@ def test_a_module_is_left_at_its_initial_weights(prob):
     assert len(set(starts)) == 1
 
 
+def _dropout_net(seed):
+    """An MLP with a Dropout layer that draws its masks from its own generator."""
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(nn.Linear(2, 16, seed=rng), nn.Tanh(), nn.Dropout(0.2, seed=seed), nn.Linear(16, 2, seed=rng))
+
+
+@pytest.mark.parametrize("as_module", [False, True])
+def test_a_layer_with_its_own_rng_starts_every_run_in_the_same_state(as_module):
+    # Catches compare() reloading only the weights between variants: Dropout's generator carried on
+    # from the previous run, so two identical variants differed and results depended on variant order.
+    moons = gd.make_problem("moons")
+    model = _dropout_net(0) if as_module else _dropout_net
+    a, same = gd.MiniBatch(32, 0.5), gd.MiniBatch(32, 0.5, name="same-again")
+
+    def run(variants):
+        c = gd.compare(model, moons.loss_fn, moons.train, variants, epochs=1, seeds=[0])
+        return c.histories[a.label(moons.n_train)][0]
+
+    twins = gd.compare(model, moons.loss_fn, moons.train, [a, same], epochs=1, seeds=[0])
+    ha, hb = (twins.histories[label][0] for label in twins.labels)
+    np.testing.assert_array_equal(ha.steps["loss"], hb.steps["loss"])
+    np.testing.assert_array_equal(ha.evals["train_loss"], hb.evals["train_loss"])
+    alone, after_batch = run([a]), run([gd.Batch(2.0), a])  # what ran before does not matter
+    np.testing.assert_array_equal(alone.steps["loss"], after_batch.steps["loss"])
+    np.testing.assert_array_equal(alone.steps["loss"], ha.steps["loss"])
+
+
 def test_export(cmp, tmp_path):
     text = cmp.to_csv(tmp_path / "evals.csv")
     header = text.splitlines()[0].split(",")
@@ -281,3 +308,22 @@ def test_exported_columns_hold_what_their_headers_say(cmp):
     assert doc["target"] == cmp.summary().target
     label = "too_fast (B=16, lr=5)"
     assert [h["diverged_at"] for h in doc["histories"][label]] == [h.diverged_at for h in cmp.histories[label]]
+
+
+def test_the_time_column_ends_where_the_time_axis_ends(prob):
+    # Catches 'time' read from the per-update clock (no wait for the device) while time-to-target and
+    # the figure's time axis use the evaluations' clock: 't->target' could then exceed 'time'.
+    batch = gd.Batch(0.5)
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [batch, gd.MiniBatch(32, 0.1)], epochs=1, seeds=[0])
+    (h,) = c.histories[batch.label(1000)]
+    s = c.summary(target=h.final_loss)  # batch GD descends monotonically: met at its last evaluation only
+    assert s[batch.label(1000)]["time_to_target"] == s[batch.label(1000)]["time"] == h.evals["time"][-1]
+    for label, runs in c.histories.items():
+        row = s[label]
+        assert row["time"] == runs[0].wall_time == runs[0].evals["time"][-1]
+        assert row["time_to_target"] is None or row["time_to_target"] <= row["time"]
+    # the exports agree with the table: summary CSV and JSON, and the last time of the evals CSV
+    evals = [r for r in csv.DictReader(io.StringIO(c.to_csv())) if r["variant"] == batch.label(1000)]
+    summary = {r["variant"]: r for r in csv.DictReader(io.StringIO(c.to_csv(table="summary")))}
+    doc = {r["variant"]: r for r in json.loads(c.to_json(steps=False))["summary"]}
+    assert float(evals[-1]["time"]) == float(summary[batch.label(1000)]["time"]) == doc[batch.label(1000)]["time"]

@@ -167,6 +167,20 @@ def test_summary_says_what_a_diverged_runs_final_loss_is(prob):
     assert "diverged runs:" not in str(calm.summary())
 
 
+def test_a_run_that_ends_above_its_start_without_blowing_up_is_not_a_plain_no(prob):
+    # Catches "diverged: no" for a run whose loss grew x1600 (below the 1e6 blow-up rule): read as trained fine.
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Batch(1.5, name="fast")], epochs=5,
+                   seeds=[0])
+    s = c.summary()
+    (h,) = c.histories["fast (B=N=1000, lr=1.5)"]
+    assert not h.diverged and h.final_loss > 1000 * h.initial_loss
+    assert s["fast"]["diverged"] == f"no (final loss x{h.final_loss / h.initial_loss:,.0f} the start: lr too large?)"
+    assert s["batch"]["diverged"] == "no"
+    assert "lr too large?" in str(s) and "lr too large?" in c.to_csv(table="summary")
+    seeds = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(1.5)], epochs=5, seeds=[0, 1])
+    assert seeds.summary().rows[0]["diverged"] == "no (2/2 seeds end above their start: lr too large?)"
+
+
 def test_summary_times_keep_three_significant_digits():
     from tinygrad_mb.gd.compare import _fmt
 

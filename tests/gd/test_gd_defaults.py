@@ -38,3 +38,22 @@ def test_problems_and_models():
         gd.make_problem("cifar")
     with pytest.raises(HyperparameterError, match="two weights"):
         gd.make_problem("linear2d", model="mlp")
+
+
+def test_a_preset_without_a_rate_runs_what_the_command_line_runs_for_the_same_spelling(tmp_path):
+    # Catches gd.MiniBatch(128) at 0.1 while `--variants minibatch:128` ran at 0.2 (the rate at B=32,
+    # scaled by the square-root rule): the same spelling gave two different runs.
+    from tinygrad_mb import cli
+
+    def cli_variants(*argv):
+        args = cli.build_parser().parse_args(["compare", *argv, "--out", str(tmp_path / "o")])
+        return cli._validate(args.subparser, args)["variants"]
+
+    spec = "batch,sgd,minibatch:8,minibatch:32,minibatch:128,minibatch:999"
+    presets = [gd.Batch(), gd.Stochastic(), gd.MiniBatch(8), gd.MiniBatch(), gd.MiniBatch(128), gd.MiniBatch(999)]
+    assert [v.lr for v in presets] == [v.lr for v in cli_variants("--variants", spec)]
+    assert gd.MiniBatch(128).lr == 0.2 and gd.MiniBatch(None).lr == gd.MiniBatch(1000).lr == gd.Batch().lr
+    # on another dataset the problem gives its rates, as --dataset does
+    digits = gd.make_problem("digits")
+    assert digits.default_variants(spec) == cli_variants("--dataset", "digits", "--variants", spec)
+    assert [v.lr for v in digits.default_variants("batch,minibatch:128")] == [1.0, 0.4]

@@ -108,3 +108,30 @@ def test_sweep_counts_samples_and_exports_them_under_their_headers():
     rows = list(csv.DictReader(io.StringIO(r.to_csv())))
     assert [float(row["steps_to_target"]) for row in rows] == [run["steps"] for run in r.runs]
     assert [float(row["samples_to_target"]) for row in rows] == [run["samples"] for run in r.runs]
+
+
+def test_sweep_runs_do_not_share_a_layers_random_generator(monkeypatch):
+    # Catches sweep() reloading only the weights between learning rates: a Dropout layer's generator
+    # carried on from the previous run, so the same (B, lr, seed) gave another run the second time.
+    import importlib
+
+    sweep_module = importlib.import_module("tinygrad_mb.gd.sweep")
+    moons = gd.make_problem("moons")
+
+    def net(seed):
+        rng = np.random.default_rng(seed)
+        return nn.Sequential(nn.Linear(2, 16, seed=rng), nn.Tanh(), nn.Dropout(0.2, seed=seed),
+                             nn.Linear(16, 2, seed=rng))
+
+    losses = []
+
+    def recording_train(*args, **kwargs):
+        h = train(*args, **kwargs)
+        losses.append(h.steps["loss"])
+        return h
+
+    train = sweep_module.train
+    monkeypatch.setattr(sweep_module, "train", recording_train)
+    gd.sweep(net, moons.loss_fn, moons.train, batch_sizes=[16], lrs=[0.5, 0.5], target=0.3, epochs=1, min_updates=10)
+    assert len(losses) == 2 and len(losses[1]) > 5
+    np.testing.assert_array_equal(losses[0][: len(losses[1])], losses[1])

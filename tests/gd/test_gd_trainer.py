@@ -145,6 +145,43 @@ def test_budgets(problem64):
     assert h.updates == 13 and type(h.budget["updates"]) is int and type(h.budget["epochs"]) is float
 
 
+def test_drop_last_skips_the_short_batch_and_each_pass_still_ends_with_an_evaluation(problem64):
+    # Catches a trainer without drop_last (the N % B leftover samples always got a full-rate update) and
+    # an epoch end detected by samples (seen - epoch_start >= N), which never fires once that batch is dropped.
+    X, y = problem64  # N = 200, B = 64: passes of 64, 64, 64 and 8
+    kept = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(64, 0.05), epochs=2, eval_every=128)
+    dropped = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(64, 0.05), epochs=2, eval_every=128,
+                       drop_last=True)
+    assert np.diff(np.r_[0, kept.steps["samples"]]).tolist() == [64, 64, 64, 8] * 2 and not kept.drop_last
+    assert set(np.diff(np.r_[0, dropped.steps["samples"]]).tolist()) == {64} and dropped.drop_last
+    # 2 epochs are 400 samples; passes are 192: the run ends after the update that crosses 400
+    assert dropped.samples == 448 and dropped.stop_reason == "epochs"
+    # the grid every 128 samples from the start, every pass end (192, 384) and the last update
+    assert dropped.evals["samples"].tolist() == [0, 128, 192, 256, 384, 448]
+    np.testing.assert_allclose(dropped.evals["epoch"], dropped.evals["samples"] / N)  # an epoch is N samples
+
+
+def test_drop_last_keeps_a_large_batch_from_stepping_on_a_few_samples():
+    # B = 999 of N = 1000 at batch GD's rate: every epoch ends with a full-rate step on one sample
+    prob = gd.make_problem("linear")
+    runs = {drop: gd.train(prob.model_fn(0), prob.loss_fn, prob.train, gd.MiniBatch(999, 0.5), epochs=5,
+                           drop_last=drop) for drop in (False, True)}
+    kept, dropped = (runs[drop].final_loss - prob.f_star for drop in (False, True))
+    assert kept > 0.1 and dropped < 1e-4  # the 1-sample steps throw batch GD's progress away
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_a_samples_budget_ends_after_the_update_that_crosses_it(problem64, drop_last):
+    # samples_at_stop() is what the command line's note promises: it must match what train() does
+    from tinygrad_mb.gd.trainer import samples_at_stop
+
+    X, y = problem64
+    for b, budget in [(64, 250), (64, 400), (7, 300), (200, 250), (1, 33), (64, 192)]:
+        h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(b, 0.01), samples=budget, drop_last=drop_last)
+        assert h.samples == samples_at_stop(N, b, budget, drop_last) >= budget, (b, budget)
+        assert h.samples - budget < b
+
+
 def test_stop_loss_and_reach(problem64):
     X, y = problem64
     h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.3), epochs=100, stop_loss=0.5)

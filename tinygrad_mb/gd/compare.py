@@ -2,15 +2,18 @@
 
 A fair comparison changes ONE thing, the batch size (and its learning rate):
 
-* every variant starts from the **same initial weights** (per seed: the model's
-  ``state_dict()`` is taken once and loaded before each variant);
+* every variant starts from the **same initial model** (per seed: the model is
+  built once and every run trains its own ``copy.deepcopy`` of it, so the
+  weights *and* the state of any layer's own random generator, e.g.
+  ``nn.Dropout(seed=...)``, are the same at the start of every run);
 * every variant sees the **same data** in the same shuffled order (the loader is
   seeded with the same seed, so SGD and a mini-batch run walk through the
   samples in the same sequence);
 * every variant is evaluated on the full training set at the **same sample
   counts** (a grid every ``eval_every`` samples that all batch sizes divide),
   so their curves share an x-axis: epochs, updates, samples seen or training
-  seconds (evaluation time excluded).
+  seconds (evaluation time excluded). With ``drop_last`` a variant whose B does
+  not divide N is also evaluated at the end of each of its (shorter) passes.
 
 Several seeds give mean +- std bands and show how much of a difference is luck.
 """
@@ -18,6 +21,7 @@ Several seeds give mean +- std bands and show how much of a difference is luck.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -42,13 +46,14 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
             seconds: float | None = None, seeds: Sequence[int] = (0,), test_dataset: Any = None,
             eval_every: int | None = None, target: float | None = None, f_star: float | None = None,
             metrics: dict[str, Callable[[Any, Any], float]] | None = None, backend: str | None = None,
-            progress: bool = False) -> Comparison:
+            drop_last: bool = False, progress: bool = False) -> Comparison:
     """Train every variant from the same initial weights on the same data, for each seed.
 
     Args:
-        model: a ``Module`` (the same initial weights for every seed; it is left at
-            them afterwards) or a factory ``seed -> Module`` (fresh weights per seed).
-        loss_fn, dataset, test_dataset, metrics, backend: as in :func:`train`.
+        model: a ``Module`` (the same initial weights for every seed; every run trains a copy,
+            so it is left as it was) or a factory ``seed -> Module`` (fresh weights per seed).
+        loss_fn, dataset, test_dataset, metrics, backend, drop_last: as in :func:`train` (``drop_last``
+            for every variant: skip the last, smaller batch of each pass when B does not divide N).
         variants: the :class:`Variant` s to run (their labels must differ).
         epochs, updates, samples, seconds: the budget of EACH run (default 10 epochs).
         seeds: one run per variant per seed.
@@ -83,22 +88,23 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     try:
         for seed in seeds:
             with _made_on(backend):
-                net = model if is_module else model(seed)
-            initial = net.state_dict()  # one snapshot per seed: every variant starts here
+                template = model if is_module else model(seed)
             for variant, label, batch_size in zip(variants, labels, batch_sizes):
-                net.load_state_dict(initial)
+                # A fresh copy per run, not reloaded weights: a layer with its own random generator
+                # (nn.Dropout(seed=...)) would otherwise carry on where the previous variant left it,
+                # and a variant's results would depend on which variants ran before it.
+                net = copy.deepcopy(template)
                 if bar is not None:
                     bar.set_description(f"seed {seed}: {label}")
                 budget = resolve_budget(n, batch_size, epochs, updates, samples, seconds)
                 h = train(net, loss_fn, dataset, variant, epochs=epochs, updates=updates, samples=samples,
                           seconds=seconds, seed=seed, test_dataset=test_dataset, eval_every=eval_every,
-                          f_star=f_star, metrics=metrics, backend=backend,
+                          f_star=f_star, metrics=metrics, backend=backend, drop_last=drop_last,
                           callback=None if bar is None else _advance(bar, budget, n))
                 histories[label].append(h)
                 if bar is not None:
                     bar.n = math.floor(bar.n) + 1  # this run is done, whichever budget ended it
                     bar.refresh()
-            net.load_state_dict(initial)
     finally:
         if bar is not None:
             bar.close()
@@ -386,7 +392,16 @@ def _std(values: Sequence[float]) -> float:
 def _diverged_text(runs: list[History]) -> str:
     bad = [h for h in runs if h.diverged]
     if not bad:
-        return "no"
+        # Below the blow-up rule but worse than at the start: a bare "no" would read as "trained fine".
+        worse = [h for h in runs if h.final_loss > h.initial_loss]
+        if not worse:
+            return "no"
+        if len(runs) == 1:
+            h = runs[0]
+            ratio = h.final_loss / h.initial_loss if h.initial_loss > 0 else math.inf
+            times = f"x{ratio:,.0f}" if ratio >= 10 else f"x{ratio:.2g}"
+            return f"no (final loss {times} the start: lr too large?)"
+        return f"no ({len(worse)}/{len(runs)} seeds end above their start: lr too large?)"
     # 'after update k' = the updates column: the run's last update, whose weights gave the bad loss
     if len(runs) == 1:
         return f"yes, after update {bad[0].updates} (loss={bad[0].diverged_loss:.4g})"

@@ -4,7 +4,8 @@ Two tables, each a dict of equally long NumPy arrays:
 
 ``steps`` -- one row per update ``k = 1, 2, ...``:
     ``update``, ``epoch`` (fractional: samples / N), ``samples`` (seen so far),
-    ``time`` (training wall-clock seconds, evaluation excluded), ``loss`` (the
+    ``time`` (training wall-clock seconds, evaluation excluded, read without
+    waiting for the GPU: see :attr:`History.wall_time`), ``loss`` (the
     mini-batch loss the update stepped on, at the weights *before* it),
     ``grad_norm`` (``|g_B|`` of that mini-batch gradient), ``lr``.
 
@@ -44,7 +45,7 @@ class History:
 
     def __init__(self, variant: Variant, *, seed: Any, n_train: int, batch_size: int,
                  f_star: float | None = None, budget: dict[str, float] | None = None,
-                 eval_every: int | None = None, dtype: str = "") -> None:
+                 eval_every: int | None = None, dtype: str = "", drop_last: bool = False) -> None:
         self.variant = variant
         self.seed = seed
         self.n_train = n_train
@@ -52,6 +53,7 @@ class History:
         self.f_star = f_star
         self.budget = dict(budget or {})
         self.eval_every = eval_every
+        self.drop_last = drop_last  # train()'s option: the last batch of a pass was skipped when smaller than B
         self.dtype = dtype  # of the parameters: float32 losses resolve f - f* only down to ~ulp(f*)
         self.diverged = False
         # updates 1 .. diverged_at - 1 were taken; the loss at the weights after the last of them
@@ -180,8 +182,17 @@ class History:
 
     @property
     def wall_time(self) -> float:
-        """Training wall-clock seconds, evaluation excluded."""
-        return float(self.steps["time"][-1]) if len(self.steps.get("time", ())) else 0.0
+        """Training wall-clock seconds until the run stopped, evaluation excluded.
+
+        The time of the last evaluation: the clock is read there after waiting for the
+        device, and every run ends with one. So this is where the curves' time axis ends,
+        and a time-to-target (also read at an evaluation) is never more. (``steps["time"]``
+        is read without waiting for the device and can be less.) A run that diverged
+        stopped at ``diverged_time``, which may lie after its last kept evaluation (an
+        inf/nan one is dropped).
+        """
+        end = float(self.evals["time"][-1]) if len(self.evals.get("time", ())) else 0.0
+        return end if self.diverged_time is None else max(end, self.diverged_time)
 
     @property
     def initial_loss(self) -> float:
@@ -220,7 +231,8 @@ class History:
         out: dict[str, Any] = {
             "variant": self.variant.to_dict(self.n_train), "seed": self.seed, "n_train": self.n_train,
             "batch_size": self.batch_size, "f_star": self.f_star, "budget": self.budget,
-            "eval_every": self.eval_every, "dtype": self.dtype, "stop_reason": self.stop_reason,
+            "eval_every": self.eval_every, "drop_last": self.drop_last, "dtype": self.dtype,
+            "stop_reason": self.stop_reason,
             "diverged": self.diverged,
             "diverged_at": self.diverged_at, "diverged_loss": _json_float(self.diverged_loss),
             "evals": {k: [_json_float(x) for x in v.tolist()] for k, v in self.evals.items()},

@@ -14,10 +14,14 @@ al., 2019; McCandlish et al., 2018)::
   step buy almost nothing (the curve flattens at S_min, batch GD's count).
 
 The sweep fits that curve; ``B_noise`` estimates the *critical batch size*.
+A run's count is the update of its first evaluation at or below the target,
+so a noisy run that dips below it by luck counts too: see :func:`sweep`
+(several seeds make that less likely).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -142,7 +146,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     """For each batch size, find the learning rate that reaches ``target`` in the fewest updates.
 
     Args:
-        model: a ``Module`` (every run starts from its current weights) or a factory ``seed -> Module``.
+        model: a ``Module`` (every run trains a copy of it as it is now) or a factory ``seed -> Module``.
         loss_fn, dataset: as in :func:`train`.
         batch_sizes: the B's to try (values >= N mean full batch).
         lrs: the learning-rate grid (default: 2^-10 ... 2^1 in factors of sqrt(2)).
@@ -152,6 +156,13 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
             ``max(epochs * N / B, min_updates)`` updates counts as "not reached".
         seeds: runs per (B, lr); the steps are averaged (a rate counts only if every seed reaches).
         optimizer: optimizer name for every run (see :class:`Variant`).
+
+    A run's steps to target is the update of its **first** evaluation at or below ``target``
+    (the full loss is evaluated every ``max(B, N // 200)`` samples, and the run stops there),
+    even if its loss climbs back above the target later. With a noisy gradient (small B, large
+    rate) the loss fluctuates around a noise floor, and a floor near the target can dip below
+    it early by luck, making that rate look best. Several seeds (``seeds=[0, 1, 2]``) guard
+    against it: the steps are averaged, and a rate counts only if every seed reaches the target.
 
     Once a rate of one batch size has reached the target, the other rates of that
     batch size get only as many updates as could still beat it (their seeds
@@ -173,8 +184,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     if not seeds:
         raise HyperparameterError("seeds must name at least one seed, e.g. seeds=[0]")
     is_module = hasattr(model, "state_dict")
-    nets = {s: (model if is_module else model(s)) for s in seeds}
-    initial = {s: net.state_dict() for s, net in nets.items()}
+    nets = {s: (model if is_module else model(s)) for s in seeds}  # templates: every run trains a copy
     if target is None:
         target = default_target(nets[seeds[0]], loss_fn, dataset, backend)
     bar = None
@@ -212,9 +222,10 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
                         break
                     cap = min(budget, math.ceil(left))
                 capped |= cap < budget
-                nets[s].load_state_dict(initial[s])
-                h = train(nets[s], loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer), updates=cap, seed=s,
-                          stop_loss=target, eval_every=max(b, n // 200), backend=backend)
+                # a fresh copy, as in compare(): reloading only the weights would let a layer's own
+                # random generator (nn.Dropout(seed=...)) carry on from the previous rate's run
+                h = train(copy.deepcopy(nets[s]), loss_fn, ds, Variant("sweep", b, lr, optimizer=optimizer),
+                          updates=cap, seed=s, stop_loss=target, eval_every=max(b, n // 200), backend=backend)
                 hit = h.reach(target)
                 diverged |= h.diverged
                 steps.append(hit["update"] if hit else math.inf)
@@ -236,8 +247,6 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         best_samples.append(best[2])
     if bar is not None:
         bar.close()
-    for s, net in nets.items():
-        net.load_state_dict(initial[s])
     return SweepResult(n=n, target=float(target), batch_sizes=sizes, lrs=lrs, best_lr=best_lr,
                        steps_to_target=best_steps, samples_to_target=best_samples, runs=runs,
                        fit=fit_steps(sizes, best_steps), budgets=budgets)

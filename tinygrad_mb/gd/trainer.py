@@ -15,9 +15,11 @@ chooses ``B`` and ``lr``. Around it, :func:`train` keeps a :class:`History`:
   wall-clock seconds, the mini-batch loss and the gradient norm ``|g_B|``;
 * **per evaluation**: the loss on the *whole* training set (and test loss and
   metrics), measured at sample counts on a fixed grid (every ``eval_every``
-  samples within each epoch, and at every epoch's end), so runs with different
-  batch sizes are measured at the same points. A full-batch run reaches an
-  epoch's end at every update and is therefore evaluated after every update.
+  samples within each epoch, and at every epoch's end; with ``drop_last``,
+  every ``eval_every`` samples from the start and at every pass's end), so
+  runs with different batch sizes are measured at the same points. A
+  full-batch run reaches an epoch's end at every update and is therefore
+  evaluated after every update.
 
 Evaluation runs under ``no_grad`` with the clock paused, so ``time`` is the
 cost of training alone. A run *diverges* when the weights after update k give a
@@ -113,6 +115,18 @@ def resolve_budget(n: int, batch_size: int, epochs: float | None, updates: int |
     return budget
 
 
+def samples_at_stop(n: int, batch_size: int, budget: float, drop_last: bool = False) -> int:
+    """The samples a run sees under a budget of ``budget`` samples (``epochs * N`` for an epochs budget).
+
+    Budgets are checked between updates, so a run ends after the update that reaches or
+    crosses its budget: up to B - 1 samples past it when B does not land on it exactly.
+    A pass over the data is N samples (its last batch may be smaller), N - N % B with ``drop_last``.
+    """
+    per_pass = n - n % batch_size if drop_last else n
+    passes, rest = divmod(budget, per_pass)
+    return int(passes * per_pass + min(math.ceil(rest / batch_size) * batch_size, per_pass))
+
+
 def _common_step(n: int, batch_sizes: list[int]) -> int:
     """The least common multiple of the batch sizes below ``n``: the sample counts every variant stops at.
 
@@ -165,7 +179,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
           epochs: float | None = None, updates: int | None = None, samples: int | None = None,
           seconds: float | None = None, seed: int | None = 0, test_dataset: Any = None,
           eval_every: int | None = None, stop_loss: float | None = None, f_star: float | None = None,
-          metrics: dict[str, Metric] | None = None, backend: str | None = None,
+          metrics: dict[str, Metric] | None = None, backend: str | None = None, drop_last: bool = False,
           record_params: bool = False, callback: Callable[[dict[str, Any]], None] | None = None) -> History:
     """Train ``model`` in place with one gradient-descent variant and record what happened.
 
@@ -178,15 +192,27 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
         variant: batch size, learning rate and optimizer (:class:`Variant`).
         epochs, updates, samples, seconds: budgets; the run stops at the first one
             used up (``seconds`` counts training time only). Default: 10 epochs.
+            An epoch is N samples (``epochs=2`` means ``samples=2 * N``). Budgets are
+            checked between updates, so a run ends after the update that reaches or
+            crosses its budget: it may see up to B - 1 samples more than
+            ``samples`` (``History.samples`` says how many it saw).
         seed: seeds the loader's shuffling (the only randomness here).
         test_dataset: optional held-out data, evaluated with the training set.
-        eval_every: grid spacing in samples within an epoch (default: about N/20,
-            a multiple of the batch size). Every epoch's end is also evaluated.
+        eval_every: grid spacing in samples within an epoch, or from the start with
+            ``drop_last`` (default: about N/20, a multiple of the batch size). Every
+            epoch's (pass's) end is also evaluated.
         stop_loss: stop early once the full training loss is <= this value.
         f_star: the optimal training loss, if known (read from the dataset otherwise).
         metrics: ``{name: fn(outputs_array, targets_array) -> float}``, evaluated on
             train and test data (default: accuracy for integer labels).
         backend: ``"numpy"`` or ``"cupy"``; the data is moved there once.
+        drop_last: skip the last, smaller batch of every pass when B does not divide N
+            (as PyTorch's ``DataLoader``, default False: it is kept). Kept, that batch
+            of N mod B samples gets a full-rate step on a noisier gradient, which can
+            derail a large-batch run (B = 999, N = 1000: one update on 1 sample per
+            pass). Dropped, a pass is N - N mod B samples, a little under one epoch;
+            the epoch column stays samples / N, and a schedule's ``"epoch"`` step
+            comes after every pass.
         record_params: also keep the flattened parameters after every update (for
             trajectory plots; copies to the host every update).
         callback: called with a dict after every evaluation (progress bars, logging).
@@ -225,13 +251,15 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
     # A full batch is never shuffled: the order of a sum does not change the
     # gradient mathematically, and keeping it fixed makes batch GD reproducible
     # bit for bit by a hand-written loop.
-    loader = DataLoader(train_ds, batch_size=batch_size, shuffle=batch_size < n, drop_last=False,
+    loader = DataLoader(train_ds, batch_size=batch_size, shuffle=batch_size < n, drop_last=bool(drop_last),
                         seed=seed, backend=backend)
+    batches_per_pass = len(loader)  # ceil(N / B), or N // B with drop_last
     evaluator = EvalData(train_ds, test_ds, backend, default_metrics(train_ds) if metrics is None else metrics)
     optimizer = make_optimizer(variant, params)
     scheduler = None if variant.schedule is None else variant.schedule(optimizer)
     history = History(variant, seed=seed, n_train=n, batch_size=batch_size, f_star=f_star,
-                      budget=budget, eval_every=int(eval_every), dtype=str(params[0].dtype) if params else "")
+                      budget=budget, eval_every=int(eval_every), dtype=str(params[0].dtype) if params else "",
+                      drop_last=bool(drop_last))
 
     max_samples = min(budget.get("samples", math.inf), budget.get("epochs", math.inf) * n)
     max_updates = budget.get("updates", math.inf)
@@ -259,13 +287,24 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
         loss, start = record["train_loss"], history.initial_eval("train_loss")
         return math.isfinite(loss) and (k == 0 or abs(loss) <= BLOWUP_FACTOR * max(abs(start), 1e-12))
 
+    def next_grid_point(seen: int, epoch_start: int) -> float:
+        """The sample count of the next evaluation on the grid (pass ends are evaluated anyway)."""
+        if eval_every >= n:
+            return math.inf  # epoch ends only
+        if drop_last:
+            # A pass then ends on a multiple of B, not of N, so the grid counts from the start of the
+            # run: eval_every is a multiple of every B, and every variant lands on the same points.
+            return (seen // eval_every + 1) * eval_every
+        # Every epoch ends at a multiple of N (its last batch may be smaller): the grid restarts there.
+        return epoch_start + min(n, ((seen - epoch_start) // eval_every + 1) * eval_every)
+
     model.train()
     if record_params:
         history.add_params(0, params)
     evaluate(0, 0, resume=False)
     k = seen = 0
-    epoch_start = 0
-    next_eval = min(eval_every, n)
+    epoch_start = 0  # samples seen when the current pass over the loader began
+    next_eval = next_grid_point(0, 0)
     stop = ""
     # The first evaluation above has checked the labels; from here on, checks that
     # would stall a GPU are off, and BLAS gets the thread count that suits this batch.
@@ -275,7 +314,7 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
         # time) is setup, not training, and counted would make update 1 look ~100x slower.
         clock.start()
         while not stop:
-            for xb, yb in loader:
+            for i, (xb, yb) in enumerate(loader, 1):
                 loss = loss_fn(model(xb), yb)
                 if check_every == 1 and not math.isfinite(float(loss.data)):
                     # the weights after update k give this loss: stop there, without stepping on it
@@ -294,7 +333,8 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
                     history.add_params(k, params)
                 if scheduler is not None and variant.schedule_unit == "update":
                     scheduler.step()
-                at_epoch_end = seen - epoch_start >= n
+                # by the loader's batch count, not samples: with drop_last a pass is short of N samples
+                at_epoch_end = i == batches_per_pass
                 if check_every > 1 and k % check_every == 0 and not history.flush():  # (NumPy: checked above)
                     stop = "diverged"
                     break
@@ -312,14 +352,13 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
                         break
                     if stop_loss is not None and history.last_eval("train_loss") <= stop_loss:
                         stop = stop or "stop_loss"
-                    within = seen - epoch_start
-                    next_eval = epoch_start + min(n, (within // eval_every + 1) * eval_every)
+                    next_eval = next_grid_point(seen, epoch_start)
                 if stop:
                     break
             else:
                 # a full pass over the data: the next epoch starts here
                 epoch_start = seen
-                next_eval = epoch_start + min(eval_every, n)
+                next_eval = next_grid_point(seen, epoch_start)
                 if scheduler is not None and variant.schedule_unit == "epoch":
                     scheduler.step()
                 continue

@@ -158,20 +158,37 @@ def _callable_name(fn: Callable[..., Any]) -> str:
 
 
 # --- the three presets -------------------------------------------------------------------
+# Without a rate, a preset gets what the command line gives the same spelling on its default
+# problem, ``linear``, so ``gd.MiniBatch(128)`` and ``--variants minibatch:128`` are the same run.
 def Batch(lr: float = DEFAULT_LRS["linear"]["batch"], **kwargs: Any) -> Variant:  # noqa: N802
-    """Batch (full-batch) gradient descent: every update uses all N samples."""
+    """Batch (full-batch) gradient descent: every update uses all N samples.
+
+    The default rate is the ``linear`` problem's, as ``batch`` on the command line; for another
+    problem, ``prob.default_variants("batch")`` gives its rate (what ``--dataset NAME`` runs).
+    """
     return Variant(kwargs.pop("name", "batch"), None, lr, **kwargs)
 
 
 def Stochastic(lr: float = DEFAULT_LRS["linear"]["sgd"], **kwargs: Any) -> Variant:  # noqa: N802
-    """Stochastic gradient descent: every update uses one sample (batch size 1)."""
+    """Stochastic gradient descent: every update uses one sample (batch size 1).
+
+    The default rate is the ``linear`` problem's, as ``sgd`` on the command line; for another
+    problem, ``prob.default_variants("sgd")`` gives its rate (what ``--dataset NAME`` runs).
+    """
     return Variant(kwargs.pop("name", "sgd"), 1, lr, **kwargs)
 
 
-def MiniBatch(batch_size: int = DEFAULT_REFERENCE_BATCH, lr: float = DEFAULT_LRS["linear"]["minibatch"],  # noqa: N802
+def MiniBatch(batch_size: int = DEFAULT_REFERENCE_BATCH, lr: float | None = None,  # noqa: N802
               **kwargs: Any) -> Variant:
-    """Mini-batch gradient descent: every update uses ``batch_size`` samples."""
-    return Variant(kwargs.pop("name", "minibatch"), batch_size, lr, **kwargs)
+    """Mini-batch gradient descent: every update uses ``batch_size`` samples.
+
+    Without ``lr``: the ``linear`` problem's rate for this batch size, ``default_lr("linear", B)``
+    (0.1 at B = 32, scaled by the square-root rule otherwise), as ``minibatch:B`` on the command
+    line; for another problem, ``prob.default_variants("minibatch:B")`` gives its rate.
+    """
+    if lr is None and (batch_size is None or _is_int(batch_size) and batch_size >= 1):  # else Variant says why
+        lr = default_lr("linear", None if batch_size is None else int(batch_size))
+    return Variant(kwargs.pop("name", "minibatch"), batch_size, math.nan if lr is None else lr, **kwargs)
 
 
 # --- learning rate for a batch size ----------------------------------------------------
