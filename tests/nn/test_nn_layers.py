@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_mb as tg
+from tinygrad_mb.backend import to_numpy
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import nn
 from tinygrad_mb.errors import DTypeError, HyperparameterError, ShapeError, StateDictError
@@ -336,11 +337,11 @@ def test_batchnorm_momentum_none_keeps_the_cumulative_average_of_the_batch_stati
     batches = [t64(5, 3, requires_grad=False) for _ in range(4)]
     for x in batches:
         bn(x)
-    means = [x.data.mean(axis=0) for x in batches]
-    variances = [x.data.var(axis=0, ddof=1) for x in batches]  # unbiased, as stored
+    means = [to_numpy(x.data).mean(axis=0) for x in batches]
+    variances = [to_numpy(x.data).var(axis=0, ddof=1) for x in batches]  # unbiased, as stored
     # running_k = (1 - 1/k) running_{k-1} + 1/k stat_k is the plain mean of stat_1..stat_k (the init drops out).
-    np.testing.assert_allclose(bn.running_mean.data, np.mean(means, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, np.mean(variances, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(bn.running_mean.data), np.mean(means, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(bn.running_var.data), np.mean(variances, axis=0), rtol=1e-12)
     assert bn.num_batches_tracked.data == 4 and "momentum=None" in repr(bn)
 
 
