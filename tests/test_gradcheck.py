@@ -79,7 +79,8 @@ def test_kinks_are_detected_and_can_be_skipped():
     x = Tensor(np.array([0.0, 1.0, -1.0]), requires_grad=True)  # relu has no derivative at 0
     with pytest.raises(GradcheckError, match="not differentiable here.*skip_kinks=True"):
         gradcheck(lambda t: t.relu(), x)
-    assert gradcheck(lambda t: t.relu(), x, skip_kinks=True)
+    with pytest.warns(GradcheckWarning, match="1 of 3 elements sit at kinks"):
+        assert gradcheck(lambda t: t.relu(), x, skip_kinks=True)
 
 
 def test_no_input_requiring_grad_is_an_error():
@@ -241,9 +242,9 @@ def test_the_seed_fixes_the_upstream_gradient():
     # Catches the seed ignored: the same seed must give the same check (and numbers), another one others.
     x = Tensor(np.array([3.0, -2.0]), requires_grad=True)
 
-    def message(seed):
-        with pytest.raises(GradcheckError) as info:
-            gradcheck(lambda t: WrongSquare.apply(t), x, seed=seed)
+    def message(seed):  # each x feeds three outputs: the message shows values weighted by v
+        with pytest.raises(GradcheckError, match="random weights") as info:
+            gradcheck(lambda t: WrongSquare.apply(t) * Tensor(np.ones((3, 1))), x, seed=seed)
         return str(info.value)
 
     assert message(1) == message(1) != message(2)
@@ -270,3 +271,240 @@ def test_an_output_that_does_not_depend_on_the_inputs_is_an_error():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     with pytest.raises(GradcheckError, match="depends on the inputs"):
         gradcheck(lambda t: Tensor(t.numpy() * 2), x)
+
+
+# --- skip_kinks accepts subgradients at kinks only ----------------------------------------------
+
+
+class WrongLog(Function):
+    """log(x) with a backward three times too large."""
+
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g):
+        return 3 * g / self.x
+
+
+class ReluAtZero(Function):
+    """relu, whose backward gives ``at_zero`` as the derivative at the kink x = 0."""
+
+    at_zero = 0.0
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return g * np.where(self.x > 0, 1.0, np.where(self.x == 0, self.at_zero, 0.0))
+
+
+def test_skip_kinks_does_not_skip_a_wrong_gradient_where_the_slopes_differ_by_curvature():
+    # Catches any slope gap skipped as a kink: near 0, log curves so much that the one-sided
+    # slopes differ by 100 at eps = 1e-6, but the gap shrinks with eps, so it is no kink.
+    x = Tensor(np.array([1e-4]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="gradient mismatch") as info:
+        gradcheck(WrongLog.apply, x, skip_kinks=True)
+    assert "skip_kinks=True" not in str(info.value) and "not differentiable" not in str(info.value)
+
+
+def test_a_mismatch_from_curvature_is_not_blamed_on_a_kink():
+    # Catches the kink hint (and its advice skip_kinks=True) for a correct log at 1e-5: within
+    # eps = 1e-6 its slope changes by 20 %, which only a smaller eps cures.
+    x = Tensor(np.array([1e-5]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="not a kink: the gap shrinks at eps/10.*smaller eps") as info:
+        gradcheck(lambda t: t.log(), x)
+    assert "skip_kinks=True" not in str(info.value)
+    assert gradcheck(lambda t: t.log(), x, eps=1e-8)
+
+
+def test_skip_kinks_accepts_only_values_between_the_one_sided_slopes():
+    # Catches every kink skipped whatever the analytic value: at relu's kink the slopes are 0 and 1.
+    x = Tensor(np.array([0.0, 1.0]), requires_grad=True)
+
+    class SubgradientAtZero(ReluAtZero):
+        at_zero = 0.2  # any value in [0, 1] is a subgradient (0.5 would match the central difference)
+
+    class FiveAtZero(ReluAtZero):
+        at_zero = 5.0
+
+    with pytest.warns(GradcheckWarning, match="1 of 2 elements sit at kinks"):
+        assert gradcheck(SubgradientAtZero.apply, x, skip_kinks=True)
+    with pytest.raises(GradcheckError, match=r"index \(0,\).*no subgradient either"):
+        gradcheck(FiveAtZero.apply, x, skip_kinks=True)
+
+
+def test_skip_kinks_does_not_skip_a_wrong_gradient_of_a_float32_output():
+    # Catches rounding noise (a float32 output, only its 0-d input float64) taken for a kink.
+    class WrongScale(Function):
+        def forward(self, s, z):
+            self.z = z
+            return s * z
+
+        def backward(self, g):
+            return (g * self.z * 1.3).sum(), None  # 30 % too large
+
+    temp = Tensor(np.array(0.7), requires_grad=True)
+    logits = Tensor([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]])  # float32
+    with pytest.warns(GradcheckWarning, match="output has dtype float32"), pytest.raises(GradcheckError):
+        gradcheck(WrongScale.apply, temp, logits, skip_kinks=True)
+
+
+# --- the numeric derivative ----------------------------------------------------------------------
+
+
+def test_a_small_output_is_not_drowned_by_the_rounding_of_large_ones():
+    # Catches summing the weighted outputs before differencing: exp(12) * 1000 rounds away the
+    # change of exp(-3), and a correct exp fails (PyTorch passes it).
+    a = np.full(1000, 12.0)
+    a[0] = -3.0
+    assert gradcheck(lambda t: t.exp(), Tensor(a, requires_grad=True))
+
+
+def test_the_step_is_the_one_actually_stored():
+    # Catches dividing by 2 * eps: at 1e8, x + 1e-6 is stored as a slightly different number.
+    assert gradcheck(lambda t: t * 2, Tensor(np.array([1e8, -1e8]), requires_grad=True))
+    with pytest.raises(GradcheckError, match="below the resolution of x = 1e\\+13.*larger eps"):
+        gradcheck(lambda t: t * 2, Tensor(np.array([1e13]), requires_grad=True))
+
+
+def test_a_mismatch_from_rounding_large_outputs_says_so():
+    # Catches a correct x + 1e8 failing without a hint: its outputs are rounded to about 1.5e-8,
+    # 1 % of the change 2 * eps, and the kink and curvature tests see nothing wrong.
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="Rounding of the outputs alone.*larger eps") as info:
+        gradcheck(lambda t: t + 1e8, x)
+    assert "skip_kinks" not in str(info.value)
+    assert gradcheck(lambda t: t + 1e8, x, eps=1e-3)
+
+
+def test_a_small_random_weight_does_not_loosen_the_tolerance():
+    # Catches weights drawn from a normal distribution: a 0-d output got v = 0.126 with seed 0,
+    # which let a gradient wrong by 3e-5 through an atol of 1e-5.
+    class TinySlope(Function):
+        def forward(self, x):
+            return 3e-5 * x
+
+        def backward(self, g):
+            return 6e-5 * g  # twice too large
+
+    for seed in range(5):
+        with pytest.raises(GradcheckError):
+            gradcheck(TinySlope.apply, Tensor(np.array(0.5), requires_grad=True), seed=seed)
+
+
+# --- the messages --------------------------------------------------------------------------------
+
+
+class SquareWithAbs(Function):
+    """x^2 with the backward 2|x| instead of 2x: wrong for x < 0 only."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        return 2 * np.abs(self.x) * g
+
+
+def test_the_message_shows_real_derivatives_and_counts_the_failures():
+    # Catches values multiplied by the hidden random weight (sign flipped here), and a message
+    # that names only the first failure.
+    x = Tensor(np.array([3.0, -1.0, 2.0, -4.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"index \(1,\): analytic 2, numeric -2 \(d out\[1\] / d x\[1\]") as info:
+        gradcheck(SquareWithAbs.apply, x)
+    assert r"2 of 4 elements disagree: input 0 at (1,), (3,)" in str(info.value)
+
+
+def test_a_float32_output_warns_and_is_blamed_on_rounding():
+    # Catches only the inputs' dtype checked: a forward that returns float32 rounds just as badly.
+    class WrongSquare32(Function):
+        def forward(self, x):
+            self.x = x
+            return (x * x).astype(np.float32)
+
+        def backward(self, g):
+            return 3 * self.x * g
+
+    x = Tensor(np.array([0.3, 1.7, -2.2]), requires_grad=True)
+    with pytest.warns(GradcheckWarning, match="output has dtype float32"):
+        with pytest.raises(GradcheckError, match="output is float32, where rounding") as info:
+            gradcheck(WrongSquare32.apply, x, skip_kinks=True)
+    assert "skip_kinks=True" not in str(info.value)
+
+
+def test_an_infinite_analytic_gradient_where_the_function_is_finite_is_blamed_on_backward():
+    # Catches the "not differentiable within eps" message, which blamed the point, not backward.
+    class Softsign(Function):
+        def forward(self, x):
+            self.x = x
+            return x / (1 + np.abs(x))
+
+        def backward(self, g):
+            with np.errstate(divide="ignore"):
+                return g / (1 + self.x) ** 2  # bug: x instead of |x|, infinite at x = -1
+
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"backward returned -?inf for input 0 \(shape \(2,\)\) at index \(1,\)"):
+        gradcheck(Softsign.apply, x)
+
+
+# --- robustness ----------------------------------------------------------------------------------
+
+
+def test_the_input_is_restored_when_fn_raises_half_way():
+    # Catches the perturbed value left in the caller's tensor when fn raises at x + eps.
+    class Acos(Function):
+        def forward(self, x):
+            if np.any(np.abs(x) > 1):
+                raise ValueError("acos: input outside [-1, 1]")
+            self.x = x
+            return np.arccos(x)
+
+        def backward(self, g):
+            return -g / np.sqrt(1 - self.x**2)
+
+    x = Tensor(np.array([0.5, 1.0]), requires_grad=True)
+    with pytest.raises(ValueError, match="outside"), np.errstate(divide="ignore"):
+        gradcheck(Acos.apply, x)
+    np.testing.assert_array_equal(x.numpy(), [0.5, 1.0])
+
+
+class TripleInPlace(Function):
+    """3x, with a backward that edits its upstream gradient in place."""
+
+    def forward(self, x):
+        return 3 * x
+
+    def backward(self, g):
+        g *= 3
+        return g
+
+
+def test_a_backward_that_modifies_g_in_place_is_an_error():
+    # Catches the in-place edit passing on its own: combined with an add (which hands the same g to
+    # both of its inputs) it corrupts the other input's gradient.
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="must not modify g in place.*return a new array"):
+        gradcheck(TripleInPlace.apply, x)
+    with pytest.raises(GradcheckError, match="in place"):
+        gradcheck(lambda t: TripleInPlace.apply(t) + t, x)
+
+
+def test_several_outputs_are_refused_with_a_clear_message():
+    # Catches a tuple fn output failing with "must return a Tensor", and a tuple forward with an AttributeError.
+    class TwoOutputs(Function):
+        def forward(self, x):
+            return x, 2 * x
+
+        def backward(self, g):
+            return g
+
+    x = Tensor(np.array([0.5, 1.5]), requires_grad=True)
+    with pytest.raises(GradcheckError, match="fn returned a tuple of 2.*not supported"):
+        gradcheck(lambda t: (t * 2, t * 3), x)
+    with pytest.raises(TypeError, match="TwoOutputs.forward returned a tuple of 2; a Function has one output"):
+        gradcheck(TwoOutputs.apply, x)
+    with pytest.raises(TypeError, match="TwoOutputs.forward returned a tuple"):  # outside gradcheck too
+        TwoOutputs.apply(x)

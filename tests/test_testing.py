@@ -1,7 +1,8 @@
 """The public hypothesis strategies generate what they promise."""
 
 import numpy as np
-from hypothesis import find, given, settings
+import pytest
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor
@@ -110,3 +111,33 @@ def test_dev_is_the_default_profile_and_thorough_searches_longest(monkeypatch):
     assert dev <= ci < thorough
     monkeypatch.undo()  # back to the profile this run was started with
     register_profiles()
+
+
+@settings(suppress_health_check=[h for h in HealthCheck if h != HealthCheck.filter_too_much], max_examples=50)
+@given(a=arrays((20,), avoid=[-1.0, 0.0, 1.0], margin=0.5),
+       b=arrays((20,), min_value=-1.0, max_value=1.0, avoid=0.0, margin=0.9))
+def test_avoid_draws_from_the_allowed_intervals_without_filtering(a, b):
+    # Catches avoid= built with .filter: for b it threw away 9 values in 10 and failed the filter_too_much check.
+    assert np.all(np.abs(a) > 1.5) and np.all(np.abs(b) > 0.9)
+
+
+def test_impossible_bounds_are_refused_up_front_in_the_callers_terms():
+    # Catches hypothesis's later complaint about a min_value of 0.01 that the caller never set.
+    with pytest.raises(ValueError, match="positive=True keeps the values >= margin=0.01.*max_value=0.005"):
+        arrays((3,), positive=True, max_value=0.005)
+    with pytest.raises(ValueError, match="within margin=5 of avoid=0.0"):
+        arrays((3,), avoid=0.0, margin=5)
+
+
+def test_axes_can_include_the_empty_tuple():
+    # Catches () never generated for ndim > 0: reductions accept it and reduce over nothing.
+    assert find(axes(3, allow_empty=True), lambda a: a == ()) == ()
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    for name in ("sum", "mean", "var", "max", "min"):
+        np.testing.assert_array_equal(getattr(x, name)(axis=()).numpy(), getattr(np, name)(x.numpy(), axis=()))
+
+
+@given(a=distinct_arrays(5))
+def test_distinct_arrays_accept_an_int_shape_like_arrays(a):
+    # Catches tuple(5) failing: arrays(5) accepts an int, so distinct_arrays(5) must too.
+    assert a.shape == (5,) and len(np.unique(a)) == 5

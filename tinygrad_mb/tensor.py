@@ -142,8 +142,8 @@ class Function:
         try:
             # Without settings, a plain call: unpacking an empty ``**params`` still costs a dict.
             out = fn.forward(*datas, **params) if params else fn.forward(*datas)
-            if type(out) is not _NDARRAY and isinstance(out, np.generic):  # NumPy's 0-d results are scalars
-                out = np.asarray(out)
+            if type(out) is not _NDARRAY:  # NumPy's 0-d results are scalars; CuPy arrays pass
+                out = _one_array(out, cls.__name__)
             if out.dtype.type is _FLOAT64 and not cls.chooses_dtype:
                 out = _float32_unless_asked(out, datas)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
@@ -196,6 +196,16 @@ def _float32_unless_asked(out: Any, datas: list) -> Any:
         if data.dtype.type in _DOUBLE:  # .type, not the dtype object: '>f8' is float64 too
             return out
     return out.astype(np.float32)
+
+
+def _one_array(out: Any, op: str) -> Any:
+    """A forward's result as one array: NumPy scalars become 0-d arrays; several outputs are refused."""
+    if isinstance(out, np.generic):
+        return np.asarray(out)
+    if isinstance(out, (tuple, list)):
+        raise TypeError(f"{op}.forward returned a {type(out).__name__} of {len(out)}; a Function has one output "
+                        "array: write one Function per output")
+    return out
 
 
 def _check_same_backend(op: str, args: tuple) -> None:

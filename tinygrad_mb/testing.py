@@ -49,12 +49,17 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
 
 
 def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True,
-         allow_negative: bool = True) -> st.SearchStrategy:
+         allow_negative: bool = True, allow_empty: bool = False) -> st.SearchStrategy:
     """Valid ``axis`` arguments for a tensor of rank ``ndim``: None, an int or a tuple of distinct ints.
 
     A 0-d tensor has no axis: it gets None and (), which NumPy accepts too. Only when
     neither is allowed does it get 0 and -1, which tinygrad_mb's reductions accept on
     a 0-d tensor as PyTorch does (NumPy refuses them), so the strategy is never empty.
+
+    ``allow_empty=True`` adds the empty tuple ``()`` for ``ndim > 0`` as well: every
+    reduction accepts it and reduces over nothing (``x.sum(axis=()) == x``). It is
+    off by default because some reductions are undefined there: ``var(ddof=1)``
+    divides by N - ddof = 0 and gives nan, as in NumPy.
     """
     options = []
     if allow_none:
@@ -69,6 +74,8 @@ def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True,
                                            for a in ax])
                 )
             )
+            if allow_empty:
+                options.append(st.just(()))
     elif allow_tuple:
         options.append(st.just(()))
     elif not allow_none:  # nothing else left: the ints a 0-d tensor accepts (see the docstring)
@@ -82,17 +89,37 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
     """Well-conditioned float arrays: bounded, finite, optionally positive, away from kinks.
 
     Args:
-        shape: a shape or a strategy of shapes.
+        shape: a shape (an int for 1-d) or a strategy of shapes.
         positive: only values >= max(min_value, margin) (for log, sqrt, division).
-        avoid: points the values must stay ``margin`` away from, e.g. 0 for relu
-            or abs, whose derivative jumps there.
+        avoid: points the values must stay more than ``margin`` away from, e.g. 0
+            for relu or abs, whose derivative jumps there.
+
+    The values are drawn from the allowed intervals directly, [low, a - margin) and
+    (a + margin, max_value] around each avoided point a, rather than drawn from
+    [low, max_value] and filtered: a filter would throw many examples away (all of
+    them, for a wide margin) and make hypothesis give up.
     """
     avoided = [] if avoid is None else ([avoid] if np.isscalar(avoid) else list(avoid))
     low = max(min_value, margin) if positive else min_value
-    elements = st.floats(low, max_value, allow_nan=False, allow_infinity=False, width=64)
-    if avoided:
-        elements = elements.filter(lambda v: all(abs(v - a) > margin for a in avoided))
-    return hnp.arrays(dtype=dtype, shape=shape, elements=elements)
+    if low > max_value:  # checked here, in the caller's terms, not later by hypothesis in its own
+        if low > min_value:
+            raise ValueError(f"arrays: positive=True keeps the values >= margin={margin:g}, above "
+                             f"max_value={max_value:g}: raise max_value or lower margin")
+        raise ValueError(f"arrays: min_value={min_value:g} is above max_value={max_value:g}")
+    # Cut (a - margin, a + margin) out of [low, max_value] for each avoided a, left to right.
+    pieces, start, open_start = [], low, False
+    for a in sorted(avoided):
+        if a - margin > start:
+            pieces.append(st.floats(start, min(a - margin, max_value), exclude_min=open_start,
+                                    exclude_max=a - margin <= max_value, width=64))
+        if a + margin >= start:
+            start, open_start = a + margin, True
+    if start < max_value or (start == max_value and not open_start):
+        pieces.append(st.floats(start, max_value, exclude_min=open_start, width=64))
+    if not pieces:
+        raise ValueError(f"arrays: every value in [{low:g}, {max_value:g}] is within margin={margin:g} of "
+                         f"avoid={avoid}; widen the range or lower margin")
+    return hnp.arrays(dtype=dtype, shape=shape, elements=st.one_of(*pieces))
 
 
 def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -> st.SearchStrategy[np.ndarray]:
@@ -101,6 +128,8 @@ def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -
     Built from a random permutation of 0..n-1 (scaled by ``spacing``) plus a
     small jitter, so every pair of values differs by a clear margin.
     """
+    if isinstance(shape, (int, np.integer)):  # like arrays(5): a 1-d shape
+        shape = (int(shape),)
     shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
 
     def build(shp: tuple) -> st.SearchStrategy[np.ndarray]:

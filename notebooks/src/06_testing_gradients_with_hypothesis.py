@@ -209,13 +209,14 @@ print(f"\n{len(failures)} failing inputs seen. The first one found has shape {fi
 print(f"The last one, after shrinking: {last}")
 
 # %% [markdown]
-# **What to notice.** The first failing tensor hypothesis stumbled on is big (its shape and the range of
-# its values are printed above): to see the cause in it you would have to look through all of its numbers
-# for what they have in common. Hypothesis then **shrank** it:
-# it tried smaller shapes and simpler values, keeping each change that still failed, until nothing simpler
-# failed. The result, a single $x = -1$, is a *minimal example*: it says at a glance that the bug is about
-# negative inputs -- exactly the missing $\operatorname{sign}(x)$. Put that example in a regular unit test,
-# fix the op, and the bug can never return silently.
+# **What to notice.** The first failing input is whatever the search happened to draw: its shape and the
+# range of its values are printed above. Hypothesis often fills a whole array with one repeated value, so
+# when the range printed is a single number, every element of it is that number. Even so, the value is an
+# arbitrary one like $-1.62$, and with several elements it is not clear that the shape plays no part.
+# Hypothesis then **shrank** it: it tried smaller shapes and simpler values, keeping each change that still
+# failed, until nothing simpler failed. The result, a single $x = -1$, is a *minimal example*: it says at a
+# glance that the bug is about negative inputs -- exactly the missing $\operatorname{sign}(x)$. Put that
+# example in a regular unit test, fix the op, and the bug can never return silently.
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
