@@ -72,11 +72,35 @@ def torch_info() -> str:
 
 
 def load_average() -> str:
-    """The 1-, 5- and 15-minute load averages: above 0 means other work shared the CPUs."""
+    """The 1-, 5- and 15-minute load averages: runnable threads, this process's own included."""
     try:
         return " / ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def cpu_times(stat: str | None = None) -> list[int] | None:
+    """The machine's CPU time so far, by kind, from the ``cpu`` line of /proc/stat (Linux; else None).
+
+    Fields, in clock ticks: user nice system idle iowait irq softirq steal ...
+    """
+    try:
+        if stat is None:
+            with open("/proc/stat") as f:
+                stat = f.read()
+        fields = next(line.split() for line in stat.splitlines() if line.startswith("cpu "))
+        return [int(v) for v in fields[1:9]]  # guest time is counted in user already: leave it out
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> str:
+    """The share of the machine's CPU time the hypervisor gave to other guests between two ``cpu_times``."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return "unknown"
+    delta = [b - a for a, b in zip(before, after)]
+    total = sum(delta)
+    return f"{100 * delta[7] / total:.1f}% of CPU time (/proc/stat)" if total > 0 else "unknown"
 
 
 def describe(command: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Run the benchmark suite and write RESULTS.md, results.json and the figures.
 
-    python -m benchmarks                 # everything, ~5 minutes; writes benchmarks/RESULTS.md
+    python -m benchmarks                 # everything, ~4 minutes; writes benchmarks/RESULTS.md
     python -m benchmarks --quick         # a short smoke run (writes under out/benchmarks/)
     python -m benchmarks --only overhead # one section (repeat --only for several)
     python benchmarks/run.py --out /tmp/r/RESULTS.md
@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repository root,
     sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not its modules as top-level names
 
-from benchmarks import endtoend, gpu, machine, memory, overhead, report, targets, throughput  # noqa: E402
+from benchmarks import endtoend, gpu, machine, memory, overhead, report, targets, throughput, timing  # noqa: E402
 from benchmarks.problem import BATCH_SIZES, LR, N_HIDDEN, N_IN, N_OUT  # noqa: E402
 
 SECTIONS = ("mlp", "overhead", "compare", "memory", "gpu")
@@ -33,8 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "(default benchmarks/RESULTS.md for a full run, out/benchmarks/RESULTS.md otherwise)")
     p.add_argument("--repeats", type=int, help="timings per implementation (default 15, quick 3)")
     p.add_argument("--target", type=float, help="seconds per timing (default 0.15, quick 0.03)")
-    p.add_argument("--settle", type=float, help="pause before each timing so idle BLAS threads stop spinning "
-                   "(default 0.12 s, quick 0)")
+    p.add_argument("--settle", type=float, help="before each calibration and timing, wait at most this long for "
+                   "the previous case's BLAS/OpenMP threads to stop spinning (default 0.5 s; 0: no wait)")
     return p.parse_args(argv)
 
 
@@ -43,21 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     quick, sections = args.quick, args.only or list(SECTIONS)
     repeats = args.repeats or (3 if quick else 15)
     target = args.target or (0.03 if quick else 0.15)
-    settle = args.settle if args.settle is not None else (0.0 if quick else 0.12)
+    settle = args.settle if args.settle is not None else 0.5  # an upper bound: settle() stops once the CPU is quiet
     out = args.out or (HERE / "RESULTS.md" if not (quick or args.only) else HERE.parent / "out/benchmarks/RESULTS.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m benchmarks" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     results: dict = {"machine": machine.describe(command), "config": {
-        "quick": quick, "repeats": repeats, "target_s": target, "settle_s": settle, "sections": sections}}
-    start = time.perf_counter()
+        "quick": quick, "repeats": repeats, "target_s": target, "settle_max_s": settle, "sections": sections}}
+    start, cpu_start = time.perf_counter(), machine.cpu_times()
 
     if "mlp" in sections:
         print("mlp: training-step throughput", flush=True)
         sizes = (1, 32, 1024) if quick else BATCH_SIZES
         impls, skipped = throughput.cpu_impls()
+        agree = throughput.agreement(impls, (1, max(sizes)))
+        warn_if_they_disagree(agree)
         results["mlp"] = {"batch_sizes": list(sizes), "labels": [i.label for i in impls], "skipped": skipped,
-                          "agreement": throughput.agreement(impls),
-                          "results": throughput.measure(impls, sizes, repeats, target, settle)}
+                          "agreement": agree, "results": throughput.measure(impls, sizes, repeats, target, settle)}
     if "overhead" in sections:
         print("overhead: per-op cost on tiny tensors", flush=True)
         results["overhead"] = overhead.measure(repeats, min(target, 0.05))
@@ -73,14 +74,37 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu: throughput on CuPy", flush=True)
         sizes = (1, 64, 4096) if quick else gpu.GPU_BATCH_SIZES
         results["gpu"] = gpu.run(sizes, repeats, target, settle)
+        warn_if_they_disagree(results["gpu"].get("agreement", {}))
     results["config"]["total_seconds"] = time.perf_counter() - start
-    results["machine"]["load average at end"] = machine.load_average()
+    results["machine"]["load average at end (includes this benchmark)"] = machine.load_average()
+    results["machine"]["steal time during the run"] = machine.steal_share(cpu_start, machine.cpu_times())
 
     write(results, out)
     print(f"\nwrote {out} (and figures, results.json beside it) in {results['config']['total_seconds']:.0f} s")
     print(f"\nthe speed and memory targets in this run (python -m benchmarks.targets {out.parent / 'results.json'}):")
     print(targets.table({targets.run_name(out, results): results}))
+    if "mlp" in results:
+        warn_if_they_disagree(results["mlp"]["agreement"])  # again, where the targets are read
     return 0
+
+
+def warn_if_they_disagree(agree: dict) -> None:
+    """Say loudly when an implementation does not compute the hand-written step: its speed means nothing."""
+    bad = throughput.disagreements(agree)
+    if bad:
+        rule = "!" * 78
+        print(f"\n{rule}\nWEIGHTS DISAGREE with the hand-written step: {'; '.join(bad)}.\n"
+              f"These implementations compute something else; the speed targets are not judged.\n{rule}\n",
+              flush=True)
+
+
+def _settle_text(settle_max_s: float) -> str:
+    if settle_max_s <= 0:
+        return "No wait between timings (`--settle 0`)."
+    return ("Before each calibration and each timing the runner waits until the process has used under "
+            f"{timing.SETTLE_IDLE_SHARE:.0%} of a CPU over {timing.SETTLE_WINDOW_S * 1e3:.0f} ms (at most "
+            f"{settle_max_s} s), so BLAS/OpenMP worker threads the previous case left spinning (OpenBLAS's spin "
+            "for about 0.1 s) do not take a CPU from the next one.")
 
 
 def write(results: dict, out: Path) -> None:
@@ -97,15 +121,18 @@ def write(results: dict, out: Path) -> None:
               f"(lr {LR}); every implementation starts from the same weights (drawn once with a seeded "
               "`numpy.random.Generator`) and trains on the same random batch, already in its own format.", "",
               f"Each implementation is timed {cfg['repeats']} times, **interleaved**: every round times each one "
-              "once, in a fresh random order, so machine noise hits all equally; one timing runs a calibrated "
-              f"number of steps lasting about {cfg['target_s']} s, after a {cfg['settle_s']} s pause that lets "
-              "idle BLAS/OpenMP worker threads of the previous timing stop spinning. "
+              "once, in an order shuffled with a seed of its own for each batch size, so machine noise hits all "
+              "alike, and round *i* of every row ran within the same short stretch of time (the targets below "
+              f"compare rows round by round). One timing runs a calibrated number of steps lasting about "
+              f"{cfg['target_s']} s. {_settle_text(cfg['settle_max_s'])} "
               "Tables give the median and [min–max] over the timings. "
               "Thread counts: NumPy's BLAS limited with threadpoolctl; PyTorch with `torch.set_num_threads`. "
               "A 2-thread row slower than its 1-thread row means the threads spent their time waiting for each "
               "other: BLAS threads meet at every call, and on a virtual or shared machine a thread that loses "
-              "its CPU stalls the other (the min–max range shows how often). The load average in the machine "
-              "table says how busy the machine was with other work.", ""]
+              "its CPU stalls the other (the min–max range shows how often). In the machine table, the load "
+              "average at the start shows other work before the run; the one at the end counts the benchmark's "
+              "own 1–2 busy threads too, so only what exceeds that was other work. The steal time is the share "
+              "of the machine's CPU time the hypervisor gave to other virtual machines during the run.", ""]
     if "mlp" in results:
         lines += ["## 1. MLP training step", ""] + report.mlp_section(results["mlp"], "CPU")
         lines += ["", "![throughput against batch size](throughput.png)", "",
@@ -131,6 +158,7 @@ def write(results: dict, out: Path) -> None:
             lines += ["", "![GPU throughput against batch size](throughput_gpu.png)"]
             report.plot_throughput(g, out.parent / "throughput_gpu.png",
                                    f"Training step of a {N_IN}-{N_HIDDEN}-{N_OUT} MLP on {g['device']}")
+    lines += ["", "## Targets", "", targets.RULE, "", targets.table({targets.run_name(out, results): results})]
     lines += ["", f"Total benchmark time: {cfg['total_seconds']:.0f} s.", ""]
     out.write_text("\n".join(lines), encoding="utf-8")
     (out.parent / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

@@ -2,9 +2,14 @@
 
 For every batch size, every implementation gets a fresh model with the same
 initial weights and the same random batch, already in its own format (as data
-on the device would be). Then all of them are timed round-robin, many steps
-per timing (see :mod:`benchmarks.timing`). Throughput = batch size / seconds
-per step.
+on the device would be). Then all of them are timed interleaved, many steps
+per timing, in round orders shuffled with a seed of their own for each batch
+size (see :mod:`benchmarks.timing`). Throughput = batch size / seconds per
+step.
+
+Before any timing, :func:`agreement` checks that every implementation computes
+the same training steps as the hand-written one; a run in which one does not
+is reported as such, and its speed targets are not judged.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, targe
                 continue
             sync = model.synchronize if impl.sync else None
             cases.append(Case(impl.label, partial(model.step, xb, yb), impl.context, sync))
-        run_interleaved(cases, repeats, target_s, settle_s)
+        run_interleaved(cases, repeats, target_s, settle_s, seed=bs)  # each size its own sequence of orders
         for case in cases:
             if case.error is not None:
                 results[case.label][bs] = {"error": case.error}
@@ -95,27 +100,50 @@ def measure(impls: list[Impl], batch_sizes: tuple[int, ...], repeats: int, targe
     return results
 
 
-def agreement(impls: list[Impl], batch_size: int = 32) -> dict[str, dict]:
-    """One step from the same start on the same batch: does everyone land on the same weights?
+AGREE_MAX_ABS_DIFF = 1e-5  # float32 rounding leaves ~1e-7 after a few steps; a wrong gradient leaves far more
 
-    Returns, per implementation (without thread count), the loss and the largest
-    absolute weight difference from the hand-written step (or the error raised).
+
+def _train(impl: Impl, weights: dict, batch_size: int, steps: int) -> tuple[float, dict]:
+    """The first step's loss and the weights after ``steps`` steps on one fixed batch."""
+    model = impl.build(weights)
+    xb, yb = model.prepare(*random_batch(batch_size))
+    loss = float(model.step(xb, yb).item())
+    for _ in range(steps - 1):
+        model.step(xb, yb)
+    return loss, model.weights()
+
+
+def agreement(impls: list[Impl], batch_sizes: tuple[int, ...] = (1, 32), steps: int = 3) -> dict[str, dict]:
+    """``steps`` steps from the same start on the same batch: does everyone land on the same weights?
+
+    Done at each of ``batch_sizes`` (a small one and a large one take different
+    code paths in BLAS and in the engine). Returns, per implementation (without
+    thread count), the loss of the first step at the first batch size and the
+    largest absolute weight difference from the hand-written step's weights,
+    over all the batch sizes; or the error raised.
     """
     weights = initial_weights()
-    x, y = random_batch(batch_size)
     out: dict[str, dict] = {}
-    reference = None
+    reference: dict[int, dict] = {}
     kinds = {impl.kind: impl for impl in impls}  # one per kind: threads change no numbers
     for kind in sorted(kinds, key=lambda k: not k.startswith("hand-written")):
         try:
-            model = kinds[kind].build(weights)
-            loss = float(model.step(*model.prepare(x, y)).item())
-            after = model.weights()
+            trained = {bs: _train(kinds[kind], weights, bs, steps) for bs in batch_sizes}
         except Exception as exc:
             out[kind] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        if reference is None:
-            reference = after
-        diff = max(float(np.max(np.abs(after[k] - reference[k]))) for k in reference)
-        out[kind] = {"loss": loss, "max_abs_weight_diff": diff}
+        diff = 0.0
+        for bs, (_, after) in trained.items():
+            ref = reference.setdefault(bs, after)
+            diff = max(diff, *(float(np.max(np.abs(after[k] - ref[k]))) for k in ref))
+        out[kind] = {"loss": trained[batch_sizes[0]][0], "max_abs_weight_diff": diff,
+                     "batch_sizes": list(batch_sizes), "steps": steps}
     return out
+
+
+def disagreements(agree: dict[str, dict]) -> list[str]:
+    """Each implementation whose weights left the hand-written ones by more than the tolerance, or that failed."""
+    return [f"{kind}: {entry['error']}" if "error" in entry
+            else f"{kind}: max |Δw| {entry['max_abs_weight_diff']:.1e} > {AGREE_MAX_ABS_DIFF:.0e}"
+            for kind, entry in agree.items()
+            if "error" in entry or not entry["max_abs_weight_diff"] <= AGREE_MAX_ABS_DIFF]

@@ -1,14 +1,18 @@
-"""Fair timing: calibrated, interleaved, repeated.
+"""Fair timing: calibrated, interleaved, repeated, each timing started on a quiet process.
 
 Machine noise (another process, a frequency change, the OS) comes in bursts.
 If implementation A were timed 15 times and then B 15 times, a burst would
-hit one of them only. So every *round* times each implementation once, in
-turn (round-robin, with the starting point rotated every round), and the
-report gives the median over rounds with the min-max range next to it.
+hit one of them only. So every *round* times each implementation once, in a
+fresh random order (a seeded shuffle: no case always follows the same
+neighbour, and a rerun with the same seed repeats the order). The report gives
+the median over rounds with the min-max range next to it; because round ``i``
+of every case ran within the same short stretch of time, timings of the same
+round index can also be compared pairwise (:mod:`benchmarks.targets` does).
 
 One timing runs a calibrated number of steps, so that it lasts about
 ``target_s`` seconds: long enough for the clock to be precise, short enough
-to fit many rounds.
+to fit many rounds. Before each calibration and each timing, :func:`settle`
+waits until the worker threads the previous case left spinning have gone quiet.
 """
 
 from __future__ import annotations
@@ -40,8 +44,11 @@ class Case:
 def _time_steps(case: Case, n: int) -> tuple[float, float]:
     """Wall and CPU seconds for ``n`` calls of ``case.step`` (context entered outside the clock).
 
-    CPU time counts only this process's work, so on a busy machine it is the
-    steadier figure for single-threaded runs; the report uses wall time.
+    CPU time leaves out the moments other programs held the CPU, so on a busy
+    machine it is the steadier figure for single-threaded runs -- steadier, not
+    immune: programs sharing the caches and memory bandwidth slow the work it
+    counts, and on a virtual machine stolen time can be counted in it. The
+    report uses wall time.
     """
     step, sync = case.step, case.sync
     with case.context():
@@ -65,20 +72,48 @@ def calibrate(case: Case, target_s: float, warmup: int = 3) -> None:
     case.steps_per_timing = max(1, round(n * target_s / max(elapsed, 1e-9)))
 
 
+SETTLE_WINDOW_S = 0.015  # one look at the process's CPU use: a few scheduler ticks
+SETTLE_IDLE_SHARE = 0.1  # "quiet": under a tenth of one CPU over the window
+
+
+def settle(max_s: float) -> float:
+    """Wait until this process is (nearly) idle, at most ``max_s`` seconds; return the seconds waited.
+
+    BLAS and OpenMP worker threads keep spinning for a while after their last
+    job (OpenBLAS ~0.1 s, measured), and a pool left spinning by a 2-thread
+    case would steal a CPU from whichever case runs next. A fixed pause only
+    covers the spin it was sized for, so this sleeps in short windows and stops
+    at the first window in which the whole process (all its threads) used
+    under ``SETTLE_IDLE_SHARE`` of a CPU; the main thread only sleeps, so
+    whatever CPU time the window shows was burnt by other threads.
+    ``max_s <= 0`` returns at once.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_s:
+        cpu, wall = time.process_time(), time.perf_counter()
+        time.sleep(SETTLE_WINDOW_S)
+        if time.process_time() - cpu < SETTLE_IDLE_SHARE * (time.perf_counter() - wall):
+            break
+    return time.perf_counter() - start
+
+
 def run_interleaved(cases: list[Case], repeats: int, target_s: float, settle_s: float = 0.0, seed: int = 0) -> None:
     """Calibrate every case, then time them ``repeats`` times, round by round.
 
-    Every round times each case once, in a fresh random order (so no case always
-    follows the same neighbour), after a pause of ``settle_s``: BLAS and OpenMP
-    worker threads keep spinning for a while after their last job (OpenBLAS up
-    to ~0.1 s), and a spinning pool left behind by a 2-thread case would
-    otherwise steal a CPU from whichever case runs next.
+    Every round times each case once, in an order shuffled by
+    ``random.Random(seed)``; give each set of cases its own ``seed`` so that
+    they do not all share one sequence of orders. Before each calibration and
+    each timing, :func:`settle` waits (at most ``settle_s``) for the previous
+    case's worker threads to stop spinning; ``settle_s=0`` skips it.
 
-    Fills ``case.seconds_per_step``; a case whose step raises gets ``case.error``
-    and is dropped from later rounds, so one broken implementation cannot stop
-    the others from being measured.
+    Fills ``case.seconds_per_step``, one entry per round, so entry ``i`` of
+    every case comes from round ``i``; a case whose step raises gets
+    ``case.error`` and is dropped from later rounds (its earlier entries keep
+    their round index), so one broken implementation cannot stop the others
+    from being measured.
     """
     for case in cases:
+        settle(settle_s)
         try:
             calibrate(case, target_s)
         except Exception as exc:  # report, keep measuring the others
@@ -90,7 +125,7 @@ def run_interleaved(cases: list[Case], repeats: int, target_s: float, settle_s: 
             return
         rng.shuffle(live)
         for case in live:
-            time.sleep(settle_s)
+            settle(settle_s)
             try:
                 wall, cpu = _time_steps(case, case.steps_per_timing)
                 case.seconds_per_step.append(wall / case.steps_per_timing)
