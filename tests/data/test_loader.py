@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_mb import backend
-from tinygrad_mb.data import DataLoader, Dataset, TensorDataset, load_digits
+from tinygrad_mb.data import DataLoader, Dataset, Subset, TensorDataset, load_digits, random_split
 from tinygrad_mb.errors import BackendError, DataError
 from tinygrad_mb.tensor import Tensor
 
@@ -299,3 +299,45 @@ def test_an_array_data_given_to_the_loader_is_pointed_to_its_own_loader():
     # Catches the generic "wrap arrays as TensorDataset(X, y)" hint for an object that has .loader().
     with pytest.raises(DataError, match=r"got ArrayData; .*dataset\.loader\(batch_size=.*dataset\.to_dataset\(\)"):
         DataLoader(load_digits())
+
+
+# --- Subset and random_split ---------------------------------------------------------------
+def test_random_split_partitions_the_samples_reproducibly():
+    ds = indexed_dataset(10)
+    parts = random_split(ds, [6, 3, 1], seed=4)
+    rows = [sorted(int(i) for i in p.indices) for p in parts]
+    assert [len(r) for r in rows] == [6, 3, 1]
+    assert sorted(sum(rows, [])) == list(range(10))  # every sample in exactly one part
+    assert [list(p.indices) for p in random_split(ds, [6, 3, 1], seed=4)] == [list(p.indices) for p in parts]
+    assert [list(p.indices) for p in random_split(ds, [6, 3, 1], seed=5)] != [list(p.indices) for p in parts]
+
+
+@pytest.mark.parametrize("n, fractions, sizes", [(10, [0.8, 0.2], [8, 2]), (5, [0.5, 0.5], [3, 2]),
+                                                 (7, [0.3, 0.3, 0.4], [3, 2, 2])])
+def test_random_split_by_fractions_hands_out_the_remainder_as_pytorch(n, fractions, sizes):
+    assert [len(p) for p in random_split(indexed_dataset(n), fractions, seed=0)] == sizes
+
+
+def test_a_loader_over_a_subset_gives_its_rows_in_order(backend_name):
+    ds = indexed_dataset(12, backend_name)
+    subset = Subset(ds, [5, 0, -1, 7])  # -1: the last sample, as in Python
+    batches = list(DataLoader(subset, batch_size=3))
+    first = [int(i) for xb, _ in batches for i in backend.to_numpy(xb.data)[:, 0]]
+    assert first == [5, 0, 11, 7]
+    assert batches[0][0].backend == backend_name
+    assert subset[1][0].data[0] == 0  # indexing a Subset reads the dataset at its index
+    shuffled = [int(i) for xb, _ in DataLoader(subset, batch_size=2, shuffle=True, seed=0)
+                for i in backend.to_numpy(xb.data)[:, 0]]
+    assert sorted(shuffled) == [0, 5, 7, 11]
+
+
+def test_bad_splits_and_indices_are_refused_with_the_rule():
+    ds = indexed_dataset(10)
+    with pytest.raises(DataError, match="adding up to the 10 samples"):
+        random_split(ds, [6, 3])
+    with pytest.raises(DataError, match="adding up to the 10 samples"):
+        random_split(ds, [11, -1])
+    with pytest.raises(DataError, match="in \\[-10, 10\\)"):
+        Subset(ds, [0, 10])
+    with pytest.raises(DataError, match="1-d sequence of ints"):
+        Subset(ds, [0.5, 1.0])

@@ -1,7 +1,8 @@
 """Data for the experiments: loaders that cut batches, and seeded datasets.
 
 - :mod:`~tinygrad_mb.data.loader`: ``Dataset``, ``TensorDataset``, ``DataLoader``
-  (``batch_size`` = N, 1 or B: batch, stochastic or mini-batch GD).
+  (``batch_size`` = N, 1 or B: batch, stochastic or mini-batch GD), ``Subset``
+  and ``random_split`` (as in PyTorch).
 - :mod:`~tinygrad_mb.data.datasets`: ``ArrayData`` (what every dataset function
   returns) and the synthetic sets ``linear_regression`` (knows its exact
   optimum), ``logistic_regression``, ``two_moons``, ``spirals``, ``blobs``.
@@ -28,12 +29,12 @@ from tinygrad_mb.data.datasets import (
     two_moons,
 )
 from tinygrad_mb.data.digits import load_digits
-from tinygrad_mb.data.loader import DataLoader, Dataset, TensorDataset
+from tinygrad_mb.data.loader import DataLoader, Dataset, Subset, TensorDataset, random_split
 from tinygrad_mb.data.mnist import load_mnist, read_idx
 from tinygrad_mb.data.preprocessing import Standardized, standardize, train_test_split
 
 __all__ = [
-    "Dataset", "TensorDataset", "DataLoader",
+    "Dataset", "TensorDataset", "DataLoader", "Subset", "random_split",
     "ArrayData", "LinearRegressionData",
     "linear_regression", "logistic_regression", "two_moons", "spirals", "blobs",
     "load_digits", "load_mnist", "read_idx",

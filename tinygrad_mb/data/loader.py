@@ -21,6 +21,7 @@ GPU once per epoch, never once per batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -112,6 +113,76 @@ def _backend_of_first(tensors: Sequence[Any]) -> str:
     return _backend.get_backend()
 
 
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order (as PyTorch's ``Subset``).
+
+    Args:
+        dataset: any Dataset (a :class:`TensorDataset` gets the loader's fast path:
+            its rows are gathered once, when a DataLoader is made).
+        indices: a sequence or 1-d array of ints in ``[-N, N)``.
+
+    Raises:
+        DataError: indices that are not 1-d integers, or out of range.
+    """
+
+    def __init__(self, dataset: Any, indices: Any):
+        indices = np.asarray(_backend.to_numpy(indices.data if isinstance(indices, Tensor) else indices))
+        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+            raise DataError(f"Subset: indices must be a 1-d sequence of ints, got {indices.dtype} of shape "
+                            f"{indices.shape}")
+        n = len(dataset)
+        if indices.size and not (-n <= indices.min() and indices.max() < n):
+            raise DataError(f"Subset: indices must lie in [-{n}, {n}) for a dataset of {n} samples, got "
+                            f"{indices.min()} .. {indices.max()}")
+        self.dataset, self.indices = dataset, indices.astype(np.int64) % max(n, 1)
+
+    @property
+    def backend(self) -> str | None:
+        """The backend of the underlying dataset, if it has one."""
+        return getattr(self.dataset, "backend", None)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.dataset[self.indices[index]]
+
+    def __repr__(self) -> str:
+        return f"Subset({len(self)} of {self.dataset!r})"
+
+
+def random_split(dataset: Any, lengths: Sequence[int | float],
+                 seed: int | np.random.Generator | None = None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random :class:`Subset` s (as PyTorch's ``random_split``).
+
+    Args:
+        dataset: any Dataset of N samples.
+        lengths: sizes that add up to N, e.g. ``[800, 200]``, or fractions that
+            add up to 1, e.g. ``[0.8, 0.2]`` (each part gets ``floor(f * N)``; the
+            samples left over go one each to the first parts, as in PyTorch).
+        seed: an int or a ``numpy.random.Generator``; same seed, same split.
+
+    Raises:
+        DataError: lengths that are negative or do not add up to N (or to 1).
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
+        if any(not 0 <= x <= 1 for x in lengths):
+            raise DataError(f"random_split: fractions must lie in [0, 1], got {lengths}")
+        counts = [math.floor(x * n) for x in lengths]
+        for i in range(n - sum(counts)):  # the remainder, one sample each, round robin
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) \
+            or sum(lengths) != n:
+        raise DataError(f"random_split: lengths must be counts >= 0 adding up to the {n} samples, or fractions "
+                        f"adding up to 1, got {lengths}")
+    order = _backend.as_rng(seed).permutation(n)
+    ends = np.cumsum(lengths)
+    return [Subset(dataset, order[end - size:end]) for size, end in zip(lengths, ends)]
+
+
 class DataLoader:
     """Iterate over a dataset in batches; one ``for`` loop over it is one epoch.
 
@@ -172,9 +243,13 @@ class DataLoader:
         self.backend = _check_backend(backend or getattr(dataset, "backend", None) or _backend.get_backend())
         # The fast path slices the arrays directly; a subclass with its own __getitem__
         # (a transform, augmentation) must be asked for each sample, as PyTorch's loader does.
-        if isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__:
+        if _is_plain_tensor_dataset(dataset):
             # The one move to the target backend; later batches are cut out where the data lives.
             self._arrays: list[Any] | None = [_move(t.data, self.backend) for t in dataset.tensors]
+        elif type(dataset) is Subset and _is_plain_tensor_dataset(dataset.dataset):
+            # A split of a TensorDataset: its rows gathered once, then the same fast path.
+            self._arrays = [_move(t.data, self.backend)[_move(dataset.indices, self.backend)]
+                            for t in dataset.dataset.tensors]
         else:
             self._arrays = None
 
@@ -237,6 +312,11 @@ class DataLoader:
         return (f"DataLoader({type(self.dataset).__name__} of {self.num_samples}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, backend={self.backend!r}, "
                 f"batches_per_epoch={len(self)})")
+
+
+def _is_plain_tensor_dataset(dataset: Any) -> bool:
+    """A TensorDataset whose rows are its samples (a subclass with its own __getitem__ is not)."""
+    return isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__
 
 
 def _how_to_make_a_dataset(obj: Any) -> str:
