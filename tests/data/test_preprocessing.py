@@ -153,3 +153,11 @@ def test_a_constant_float64_feature_is_centred_exactly():
     assert std[0] == 1 and mean[0] == 0.1
     assert np.all(train[:, 0] == 0)
     assert test[0, 0] == pytest.approx(0.1)
+
+
+def test_standardize_refuses_nan_and_inf_in_the_training_data():
+    X = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 6.0]])
+    with pytest.raises(DataError, match="NaN or inf values \\(the first at row 1, column 1\\)"):
+        standardize(X)
+    with pytest.raises(DataError, match="NaN or inf"):
+        standardize(np.array([[1.0], [np.inf]], dtype=np.float32))

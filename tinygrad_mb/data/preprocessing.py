@@ -147,10 +147,19 @@ def standardize(X_train: Any, X_test: Any = None) -> Standardized:
         ``Standardized(train, test, mean, std)``; ``test`` is ``None`` when no
         ``X_test`` was given. Floating inputs keep their dtype, integer inputs
         become float32; the statistics are computed in float64.
+
+    Raises:
+        DataError: ``X_train`` is not (n, d), holds NaN or inf, lives on the GPU, or
+            ``X_test`` has other features.
     """
     X_train = _host_array(X_train, "X_train", "standardize")
     if X_train.ndim < 2 or len(X_train) == 0:
         raise DataError(f"standardize needs X_train of shape (n, d) with n >= 1, got {X_train.shape}")
+    if X_train.dtype.kind in "fc" and not np.isfinite(X_train).all():
+        # One NaN would make its whole column NaN, in the training and the test data alike.
+        bad = np.argwhere(~np.isfinite(X_train))[0]
+        raise DataError(f"standardize: X_train holds NaN or inf values (the first at row {bad[0]}, column "
+                        f"{bad[1] if len(bad) > 1 else 0}); remove or fill them (e.g. with the column mean) first")
     dtype = X_train.dtype if X_train.dtype.kind == "f" else np.dtype(np.float32)
     mean = X_train.mean(axis=0, dtype=np.float64)
     std = X_train.std(axis=0, dtype=np.float64)
