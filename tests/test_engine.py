@@ -555,3 +555,135 @@ def test_zero_dimensional_results_are_arrays_not_numpy_scalars():
     for out in (x.sum(), x.mean(), x.max(), x @ x, x.var(), x.sum() * 2):
         assert type(out.data) is np.ndarray and out.shape == ()
     assert gradcheck(lambda s: s * s, x.sum())  # a 0-d non-leaf, checked as a leaf of its own
+
+
+# --- in-place changes: the version counter ------------------------------------------------------
+def test_backward_refuses_when_an_optimizer_step_changed_an_input_in_between():
+    from tinygrad_mb import optim
+
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    h = w * w
+    first, second = h.sum(), (h * w).sum()  # two losses sharing one forward pass
+    first.backward(retain_graph=True)
+    optim.SGD([w], lr=0.5).step()  # w changes under the graph that second still needs
+    with pytest.raises(BackwardError, match=r"Mul: its input of shape \(2,\) was modified in place.*step"):
+        second.backward()
+    assert w.grad.tolist() == [2.0, 4.0]  # the failed backward wrote no gradient
+
+
+def test_every_in_place_write_raises_the_version_and_backward_checks_it():
+    from tinygrad_mb import nn
+
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    assert w._version == 0
+    with no_grad():
+        w -= 1.0
+        first = w._version
+        w *= 2.0
+    assert 0 < first < w._version
+    x = Tensor([3.0, 4.0])
+    y = (w * x).sum()
+    x /= 2.0  # nothing requires grad: in place, a new version
+    with pytest.raises(BackwardError, match=r"Mul: its input of shape \(2,\) was modified in place"):
+        y.backward()
+    (w * x).sum().backward()  # a graph recorded after the change is fine
+    np.testing.assert_array_equal(w.grad, [1.5, 2.0])
+
+    layer = nn.Linear(2, 1)
+    loss = layer(Tensor([[1.0, 2.0]])).sum()
+    layer.load_state_dict(layer.state_dict())  # writes every parameter in place
+    with pytest.raises(BackwardError, match="Linear: its input of shape .* modified in place"):
+        loss.backward()
+
+    norm = nn.BatchNorm1d(2)
+    uses_stats = (Tensor([1.0, 1.0], requires_grad=True) * norm.running_var).sum()
+    norm(Tensor([[1.0, 2.0], [3.0, 5.0]]))  # training mode: updates its running statistics in place
+    with pytest.raises(BackwardError, match="modified in place"):
+        uses_stats.backward()
+
+
+def test_writes_straight_into_data_are_not_counted():  # the documented way around the check, as PyTorch's .data
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    w.data[...] = 0.0
+    y.backward()
+    assert w._version == 0 and w.grad.tolist() == [0.0, 0.0]
+
+
+def test_nodes_with_equal_sequence_numbers_are_never_compared():
+    # Only copies of a graph can share numbers (now refused, see below); the engine must not depend on it.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 2, x * 3
+    b._ctx.sequence_number = a._ctx.sequence_number  # the heap would compare a < b: an elementwise tensor
+    (a + b).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+
+
+def test_only_leaves_can_be_copied_or_pickled():
+    import copy
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    y = x * 2
+    for copier in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(BackwardError, match=r"made by an op \(here Mul\).*t.detach\(\)"):
+            copier(y)
+    for twin in (copy.deepcopy(x), pickle.loads(pickle.dumps(x))):
+        assert twin.requires_grad and twin.is_leaf and twin.grad.tolist() == [2.0, 4.0]
+        assert not np.shares_memory(twin.data, x.data)
+    detached = copy.deepcopy(y.detach())
+    assert detached.tolist() == [2.0, 4.0] and not detached.requires_grad
+
+
+def test_no_grad_on_a_generator_applies_while_it_runs_and_only_then():
+    x = Tensor([1.0], requires_grad=True)
+    between = []
+
+    @no_grad()
+    def doubled(t, n):
+        """Yields t * 2 n times; returns n."""
+        for _ in range(n):
+            received = yield t * 2
+            if received is not None:
+                yield received * t
+        return n
+
+    gen = doubled(x, 2)
+    assert doubled.__doc__.startswith("Yields") and is_grad_enabled()
+    first = next(gen)
+    between.append(is_grad_enabled())  # the caller's code between items records as usual
+    sent = gen.send(Tensor([3.0]))
+    rest = list(gen)
+    assert not first.requires_grad and not sent.requires_grad and sent.tolist() == [3.0]
+    assert [t.requires_grad for t in rest] == [False] and between == [True] and is_grad_enabled()
+
+    def finish():
+        try:
+            yield x * 2
+        finally:
+            seen.append(is_grad_enabled())
+
+    seen = []
+    closed = no_grad()(finish)()
+    next(closed)
+    closed.close()  # the generator's finally runs inside the block too
+    assert seen == [False] and is_grad_enabled()
+    gen = no_grad()(finish)()
+    next(gen)
+    with pytest.raises(KeyError):
+        gen.throw(KeyError("from the caller"))
+    assert seen == [False, False] and is_grad_enabled()
+    with pytest.raises(StopIteration) as stop:
+        next(doubled(x, 0))
+    assert stop.value.value == 0
+
+
+def test_numpy_functions_refuse_a_tensor_that_requires_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True, backend="numpy")  # NumPy functions: a host tensor
+    with pytest.raises(TypeError, match=r"requires grad.*x\.log\(\).*x\.detach\(\)"):
+        np.log(x)
+    with pytest.raises(TypeError, match="requires grad"):
+        np.asarray(x)
+    np.testing.assert_allclose(np.log(x.detach()), np.log([1.0, 2.0]))  # values only: say so
+    with no_grad():
+        assert np.allclose(x * 2, [2.0, 4.0])  # results made without a graph are plain values

@@ -583,3 +583,19 @@ def test_optimizers_on_backend(backend_name, make):
         opt.step()
     assert p.backend == backend_name
     np.testing.assert_allclose(tg.backend.to_numpy(p.data), ref.data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps),
+                                  lambda ps: optim.Adagrad(ps), lambda ps: optim.RMSprop(ps, momentum=0.5)])
+def test_each_step_counts_as_an_in_place_write_of_the_parameters_it_updates(make):
+    used, unused = param(), param()
+    opt = make([used, unused])
+    loss = (used * used).sum()
+    loss.backward(retain_graph=True)
+    opt.step()
+    first = used._version
+    opt.step()
+    assert 0 < first < used._version and unused._version == 0  # a parameter without a gradient is not written
+    with pytest.raises(tg.BackwardError, match="modified in place"):
+        loss.backward()  # its graph saw the weights before the steps

@@ -132,3 +132,120 @@ def test_a_tensor_requiring_grad_owns_its_memory_and_a_plain_one_shares():
     optim.SGD([p], lr=1.0).step()
     np.testing.assert_array_equal(w0, 0.0)  # training did not write into the caller's array
     np.testing.assert_array_equal(p.data, -1.0)
+
+
+# --- in-place operators -------------------------------------------------------------------------
+def test_in_place_operators_update_the_tensor_itself_outside_the_graph():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    memory = w.data
+    with tg.no_grad():  # PyTorch's manual update: the same tensor, new values
+        w -= 0.25 * w.grad
+    assert w.is_leaf and w.requires_grad and w.data is memory
+    np.testing.assert_array_equal(w.numpy(), [0.5, 1.0])
+    x = Tensor([2.0, 4.0])  # nothing requires grad: in place even while recording
+    same = x
+    x += 1
+    x *= Tensor([2.0, 1.0])
+    x /= 2
+    x -= np.array([1.0, 1.0])  # a float64 array: stored in x's float32
+    assert x is same and x.dtype == np.float32 and x.tolist() == [2.0, 1.5]
+    n = Tensor(np.zeros((2, 3), np.float32))
+    n += Tensor([1.0, 2.0, 3.0])  # y may broadcast to x's shape
+    assert n.tolist() == [[1.0, 2.0, 3.0]] * 2
+
+
+def test_in_place_operators_refuse_a_trainable_leaf_while_recording():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(tg.BackwardError, match=r"leaf tensor that requires grad.*no_grad\(\).*optimizer"):
+        w -= 0.1
+    assert w.tolist() == [1.0, 2.0]
+
+
+def test_in_place_operators_on_a_graph_result_record_the_op():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    y = a * 2
+    before = y
+    y += a  # a new tensor: the graph keeps the op
+    assert y is not before and before.tolist() == [2.0, 4.0]
+    c = Tensor([1.0, 1.0])
+    c *= a  # a constant times a trainable tensor: recorded too
+    (y + c).sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+
+
+def test_in_place_operators_keep_the_shape_and_kind_of_dtype():
+    x = Tensor([1.0, 2.0])
+    with pytest.raises(ShapeError, match=r"x \+= y: the result has shape \(3, 2\).*x = x \+ y"):
+        x += np.ones((3, 2))
+    counts = Tensor([1, 2])
+    with pytest.raises(DTypeError, match=r"x /= y: the result is float32.*int64.*astype"):
+        counts /= 2
+    counts *= 3  # integers times integers stay integers
+    assert counts.tolist() == [3, 6] and counts.dtype == np.int64 and x.tolist() == [1.0, 2.0]
+
+
+def test_manual_gradient_descent_with_in_place_updates_trains():
+    rng = np.random.default_rng(0)
+    model = tg.nn.Linear(3, 1)
+    X = Tensor(rng.standard_normal((64, 3)).astype(np.float32))
+    Y = Tensor(rng.standard_normal((64, 1)).astype(np.float32))
+    losses = []
+    for _ in range(5):
+        loss = tg.ops.mse_loss(model(X), Y)
+        model.zero_grad()
+        loss.backward()
+        with tg.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        losses.append(loss.item())
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:]))
+
+
+# --- requires_grad -----------------------------------------------------------------------------
+def test_requires_grad_can_change_only_on_float_leaves():
+    counts = Tensor([1, 2, 3])
+    with pytest.raises(DTypeError, match="floating-point.*astype"):
+        counts.requires_grad = True
+    assert not counts.requires_grad
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    with pytest.raises(tg.BackwardError, match=r"non-leaf.*Mul.*detach\(\)"):
+        y.requires_grad = False
+    y.requires_grad = True  # no change: fine
+    assert y.requires_grad and x.requires_grad_(False) is x and not x.requires_grad
+    assert Tensor([1.0]).requires_grad_().requires_grad
+
+
+def test_requires_grad_set_later_copies_the_callers_array():
+    from tinygrad_mb import optim
+
+    arr = np.array([1.0, 2.0], np.float32)
+    w = Tensor(arr)
+    assert w.data is arr  # shared while it only holds data (like torch.as_tensor)
+    w.requires_grad = True
+    d = Tensor(arr).detach().requires_grad_()  # a detached view of the caller's array, too
+    for t in (w, d):
+        assert not np.shares_memory(t.data, arr)
+        (t * t).sum().backward()
+        optim.SGD([t], lr=0.1).step()
+    assert arr.tolist() == [1.0, 2.0]
+
+
+def test_a_view_of_the_callers_array_is_copied_too(tmp_path):
+    arr = np.memmap(tmp_path / "weights.bin", dtype=np.float32, mode="w+", shape=(2,))
+    arr[:] = [1.0, 2.0]
+    w = Tensor(arr, requires_grad=True)  # np.asarray(memmap) is a new object on the same memory
+    assert not np.shares_memory(w.data, arr)
+    late = Tensor(arr)
+    late.requires_grad = True
+    assert not np.shares_memory(late.data, arr)
+
+
+def test_grad_is_an_array_and_numpy_is_the_tensors_own_array():  # as documented in Tensor's docstring
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    assert type(w.grad) is np.ndarray and w.grad.dtype == w.dtype
+    if w.backend == "numpy":
+        assert np.shares_memory(w.numpy(), w.data)
+    assert ".grad`` is an array" in Tensor.__doc__ and "not a copy" in Tensor.__doc__

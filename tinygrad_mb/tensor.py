@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import inspect
 import itertools
 from heapq import heappop, heappush
 from typing import Any
@@ -61,6 +63,34 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
     def _recreate_cm(self) -> no_grad:
         return no_grad()  # as a decorator: a fresh object per call, so calls in other threads cannot mix
 
+    def __call__(self, func: Any) -> Any:
+        if not inspect.isgeneratorfunction(func):
+            return super().__call__(func)
+
+        # A generator runs a piece of its body at each next(); the plain decorator would switch recording
+        # off only while the generator object is *created*, which runs none of the body. So every resume
+        # runs inside the block, and the caller's own code between items records as usual (as PyTorch).
+        @functools.wraps(func)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            gen = func(*args, **kwargs)
+            resume, value = gen.send, None  # how to resume it next: send a value, or throw an exception in
+            while True:
+                try:
+                    with self._recreate_cm():
+                        item = resume(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    value, resume = (yield item), gen.send
+                except GeneratorExit:  # the caller closed us: let the generator run its finally blocks
+                    with self._recreate_cm():
+                        gen.close()
+                    raise
+                except BaseException as exc:  # thrown in by the caller: pass it on to the generator
+                    value, resume = exc, gen.throw
+
+        return generator
+
     def __enter__(self) -> no_grad:
         self._previous.append(_grad_enabled.get())
         _grad_enabled.set(False)
@@ -73,6 +103,22 @@ class no_grad(contextlib.ContextDecorator):  # noqa: N801  (named like torch.no_
 
 
 _recorded_ops = itertools.count()  # numbers every recorded op, in the order the ops ran
+
+# In-place writes made so far, all tensors together: the clock that versions are read from (see Tensor).
+_in_place_writes = 0
+
+
+def new_version() -> int:
+    """The version for an in-place write about to be made: higher than every version so far.
+
+    Whatever writes into a tensor's ``data`` in place (an in-place operator, an
+    optimizer step, ``load_state_dict``) sets ``tensor._version = new_version()``
+    (one number may serve every tensor of one step), so that ``backward()`` can
+    refuse to go through an op that used the old values.
+    """
+    global _in_place_writes
+    _in_place_writes += 1
+    return _in_place_writes
 
 
 def _live_ctx(tensor: Tensor) -> Function:
@@ -101,10 +147,10 @@ class Function:
     (:func:`unbroadcast`), so no op repeats that bookkeeping.
     """
 
-    # Every recorded op holds its inputs and its place in the recording order. Slots make these two
-    # quick to set; whatever ``forward`` saves goes to the instance dict, which an op that saves
-    # nothing (an add) never creates.
-    __slots__ = ("parents", "sequence_number", "__dict__")
+    # Every recorded op holds its inputs, its place in the recording order and how many in-place writes
+    # had been made when it ran (see ``Tensor._version``). Slots make these quick to set; whatever
+    # ``forward`` saves goes to the instance dict, which an op that saves nothing (an add) never creates.
+    __slots__ = ("parents", "sequence_number", "writes_before", "__dict__")
     chooses_dtype = False  # True for an op whose settings name the result's dtype (Cast)
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
@@ -118,7 +164,7 @@ class Function:
     def needs_input_grad(self, index: int) -> bool:
         """Whether positional input ``index`` wants a gradient (use it to skip work in backward)."""
         parent = self.parents[index]
-        return isinstance(parent, Tensor) and parent.requires_grad
+        return isinstance(parent, Tensor) and parent._requires_grad
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
@@ -135,7 +181,7 @@ class Function:
                 elif type(data) is not first_type:  # numpy vs numpy-scalar is fine, CuPy is not
                     _check_same_backend(cls.__name__, args)
                 datas.append(data)
-                if a.requires_grad:
+                if a._requires_grad:
                     requires_grad = True
             else:
                 datas.append(a)
@@ -152,17 +198,21 @@ class Function:
             if "shape" in str(exc) or "broadcast" in str(exc) or "dimension" in str(exc):
                 raise ShapeError(_shape_message(cls.__name__, args, exc)) from None
             raise
+        # The slots are written directly: the ``requires_grad`` property's checks are for users.
         result = _new_tensor(Tensor)
         result.data = out
         result.grad = None
         result._retains_grad = False
+        result._version = 0
+        result._borrowed = False  # a new array, the library's own
         if requires_grad and _grad_enabled.get():
             fn.parents = args
+            fn.writes_before = _in_place_writes  # an input with a higher version was changed after this op
             fn.sequence_number = next(_recorded_ops)  # the number orders backward
-            result.requires_grad = True
+            result._requires_grad = True
             result._ctx = fn
         else:
-            result.requires_grad = False
+            result._requires_grad = False
             result._ctx = None
         return result
 
@@ -208,6 +258,20 @@ def _one_array(out: Any, op: str) -> Any:
     return out
 
 
+def _check_inputs_unchanged(fn: Function) -> None:
+    """BackwardError if an input of ``fn`` was written in place after ``fn`` ran (see ``Tensor._version``)."""
+    for tensor in fn.parents:
+        if isinstance(tensor, Tensor) and tensor._version > fn.writes_before:
+            op = type(fn).__name__
+            raise BackwardError(
+                f"backward through {op}: its input of shape {tuple(tensor.shape)} was modified in place after {op} "
+                f"used it, so the values {op} needs for its gradient are gone. Typically optimizer.step() (or "
+                "p -= ...) ran between the forward pass and this backward(), e.g. when two losses share a graph "
+                "(a GAN's generator and discriminator). Call backward() before step(), or compute the forward "
+                "pass again after the step"
+            )
+
+
 def _check_same_backend(op: str, args: tuple) -> None:
     names = {t.backend for t in args if isinstance(t, Tensor)}
     if len(names) > 1:
@@ -251,6 +315,19 @@ def _short(data: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _may_share_memory(array: Any, source: Any) -> bool:
+    """Whether ``array`` may use the memory of ``source``, the caller's data (an array, a list, a tensor...).
+
+    ``is`` alone misses an array made a view of the caller's: ``np.asarray`` of an
+    ndarray subclass (a ``np.memmap``, a masked array) is a new object on the same memory.
+    """
+    if array is source:
+        return True
+    if not hasattr(source, "dtype") or backend.backend_of(source) != backend.backend_of(array):
+        return False  # Python numbers and lists were converted; data moved between host and GPU was copied
+    return bool(backend.array_module(array).may_share_memory(array, source))
+
+
 def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     """Turn user data into an array of the right dtype on the right backend."""
     if isinstance(data, Tensor):
@@ -291,9 +368,30 @@ class Tensor:
     (like ``torch.as_tensor``), except for a tensor that requires gradients:
     optimizers update such a leaf in place, so it gets its own copy, and
     training never writes into the caller's array (like ``torch.tensor``).
+    Setting ``requires_grad = True`` later copies it then, for the same reason.
+
+    What you get back is NumPy/CuPy, not tensors: ``.grad`` is an array of the
+    tensor's shape and dtype (None until a backward reaches it), and
+    ``.numpy()`` is the tensor's own array on NumPy, not a copy (as PyTorch's
+    ``.numpy()``): in-place updates, e.g. ``optimizer.step()``, show in it later,
+    so keep ``.numpy().copy()`` for a snapshot. On CuPy it is a copy to the host.
+
+    In-place changes raise the tensor's version, ``_version`` (as in PyTorch):
+    ``+= -= *= /=`` outside the graph, optimizer steps and ``load_state_dict``
+    do. ``backward()`` then refuses to go through an op that used the tensor
+    before the change, instead of returning wrong gradients. Versions come from
+    one count of the in-place writes to all tensors (the n-th write gives
+    version n; PyTorch counts per tensor), so an op needs to remember one
+    number, the count when it ran: an input with a higher version changed
+    after it. Writes straight into ``.data`` (``t.data[...] = ...``) are not
+    tracked, like writes through PyTorch's ``.data``: that is the way around
+    the check, for code that knows the graph no longer needs the old values.
+    Neither are writes through ``.numpy()`` or through a ``detach()``-ed
+    tensor, which share the memory but not the version.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    # requires_grad is a property (its setter checks); the engine reads and writes the slot directly.
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retains_grad", "_version", "_borrowed", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, backend: str | None = None):
@@ -303,12 +401,52 @@ class Tensor:
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
                 "create it with floats or pass dtype='float32'"
             )
-        if requires_grad and self.data is (data.data if isinstance(data, Tensor) else data):
+        # True while ``data`` may be the caller's memory: it must be copied before training can write to it.
+        self._borrowed = _may_share_memory(self.data, data.data if isinstance(data, Tensor) else data)
+        if requires_grad and self._borrowed:
             self.data = self.data.copy(order="K")  # its own memory, in the same layout (see the class docstring)
-        self.requires_grad = bool(requires_grad)
+            self._borrowed = False
+        self._requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx: Function | None = None
         self._retains_grad = False
+        self._version = 0  # never written in place (see the class docstring)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether ops on this tensor are recorded so that ``backward`` fills its ``.grad``.
+
+        Only a leaf's flag can change, and only a floating-point tensor can
+        require gradients. Setting it True on a tensor that uses the memory of
+        an array you passed in copies the data first, so training never writes
+        into your array.
+        """
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag == self._requires_grad:
+            return
+        if self._ctx is not None:  # its ops' backward passes still count on the gradient it carries
+            raise BackwardError(
+                f"requires_grad of a non-leaf tensor (the result of {type(self._ctx).__name__}) cannot be changed; "
+                "use t.detach() for a tensor cut from the graph"
+            )
+        if flag and self.data.dtype.kind not in "fc":
+            raise DTypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+                "convert it first, e.g. t = t.astype('float32')"
+            )
+        if flag and self._borrowed:  # optimizers will update it in place: not in the caller's array
+            self.data = self.data.copy(order="K")
+            self._borrowed = False
+        self._requires_grad = flag
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` (with its checks) and return this tensor, for chaining: ``w = t.requires_grad_()``."""
+        self.requires_grad = flag
+        return self
 
     # --- what it is ---------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
@@ -369,7 +507,15 @@ class Tensor:
 
         A CuPy tensor refuses, as CuPy arrays do, so that no GPU-to-host copy happens
         unnoticed (in a loop it would be slow): call ``.numpy()`` for an explicit one.
+        A tensor that requires grad refuses too (as PyTorch's): ``np.log(x)`` would
+        compute on the bare values, and the gradient would silently stop there.
         """
+        if self._requires_grad:
+            raise TypeError(
+                "NumPy was given a tensor that requires grad; NumPy functions cannot record the graph, so the "
+                "gradient would stop here. Use the tensor ops (x.log(), x.exp(), x.sum(), tg.stack([...]) to join "
+                "tensors), or x.detach() / x.numpy() where you want the values only"
+            )
         if backend.backend_of(self.data) != backend.NUMPY:
             raise TypeError("implicit conversion of a GPU tensor to a NumPy array; call .numpy() to copy it")
         if copy:
@@ -378,7 +524,11 @@ class Tensor:
 
     # --- leaving the graph / changing representation ------------------------
     def numpy(self) -> np.ndarray:
-        """A NumPy array with the values (a copy from the GPU for CuPy)."""
+        """The values as a NumPy array: the tensor's own array on NumPy (not a copy), a copy from the GPU for CuPy.
+
+        Being the same memory, it changes when the tensor is updated in place
+        (``optimizer.step()``): call ``.numpy().copy()`` to keep the values of now.
+        """
         return backend.to_numpy(self.data)
 
     def item(self) -> float | int | bool:
@@ -393,7 +543,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new tensor sharing the data but cut from the graph (requires_grad False)."""
-        return Tensor._wrap(self.data)
+        out = Tensor._wrap(self.data)
+        out._borrowed = self._borrowed  # the same memory: still the caller's, if it was
+        return out
 
     def to(self, backend_name: str) -> Tensor:
         """This tensor on ``"numpy"`` or ``"cupy"`` (itself when already there).
@@ -428,8 +580,20 @@ class Tensor:
     def _wrap(data: Any) -> Tensor:
         """A leaf tensor around an existing array, without copying or checks (internal)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
+        t.data, t.grad, t._requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
+        t._version, t._borrowed = 0, False
         return t
+
+    def __reduce_ex__(self, protocol: int) -> Any:
+        # What copy, deepcopy and pickle call. A tensor made by an op would take its whole graph along
+        # (every input, every saved array), and the copy's nodes would carry the same op numbers as
+        # the originals. PyTorch, too, copies leaves only.
+        if self._ctx is not None:
+            raise BackwardError(
+                f"cannot copy or pickle a tensor made by an op (here {type(self._ctx).__name__}), which would copy "
+                "its whole graph; copy t.detach() for its values (t.detach().requires_grad_() for a new leaf)"
+            )
+        return super().__reduce_ex__(protocol)
 
     # --- the engine ---------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -446,7 +610,7 @@ class Tensor:
         written only once the whole walk has succeeded: if an op's backward
         fails half-way, every ``.grad`` keeps the value it had.
         """
-        if not self.requires_grad:
+        if not self._requires_grad:
             raise BackwardError(
                 "backward() on a tensor that does not require grad: create the inputs with "
                 "requires_grad=True (and not inside no_grad())"
@@ -475,30 +639,39 @@ class Tensor:
         # sequence number when it ran, and an op's inputs always ran before it, so taking
         # the pending node with the highest number first runs each node only after all
         # of its consumers (PyTorch's engine orders its ready queue the same way).
-        # ``pending`` is a heap of (-number, node): heapq pops the smallest, i.e. the newest.
+        # ``pending`` is a heap of (-number, pushed, node): heapq pops the smallest, i.e. the newest.
+        # ``pushed`` counts the pushes: it breaks ties, so the tuples never compare two tensors (whose < is
+        # elementwise). Numbers are unique, but the engine must not depend on that.
         grads = {self: grad}  # dL/d(node) for op results not yet processed
-        pending = [(-_live_ctx(self).sequence_number, self)]
+        pushed = 0
+        pending = [(-_live_ctx(self).sequence_number, pushed, self)]
+        writes = _in_place_writes  # in-place writes made so far (see Tensor._version)
         # tensor -> summed gradient, for the leaves (and retain_grad() results): written to .grad
         # only at the end, so an error half-way leaves every .grad as it was. Summed as they arrive, so a
         # weight used many times (an unrolled RNN) holds one gradient array here, not one per use.
         leaf_grads: dict[Tensor, Any] = {}
         while pending:
-            node = heappop(pending)[1]
+            node = heappop(pending)[2]
             g = grads.pop(node)
             if node._retains_grad:
                 leaf_grads[node] = g
             fn = node._ctx
+            # An input overwritten in place since the op ran (an optimizer step in between) means the op's
+            # saved arrays are not the values it computed with: refuse, rather than return wrong gradients.
+            # While no write at all has happened since, one comparison says so.
+            if fn.writes_before != writes:
+                _check_inputs_unchanged(fn)
             in_grads = fn.backward(g)
+            parents = fn.parents
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            parents = fn.parents
             if len(in_grads) != len(parents):  # zip would silently drop the missing ones
                 raise BackwardError(
                     f"{type(fn).__name__}.backward returned {len(in_grads)} gradient(s) for {len(parents)} "
                     "input(s); return one per positional input, in order (None for an input that needs none)"
                 )
             for parent, pg in zip(parents, in_grads):
-                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                if pg is None or not isinstance(parent, Tensor) or not parent._requires_grad:
                     continue
                 data = parent.data
                 if pg.shape != data.shape:  # the ONE place broadcasting is undone
@@ -518,7 +691,8 @@ class Tensor:
                 previous = grads.get(parent)
                 if previous is None:  # the first contribution: the node now waits its turn
                     grads[parent] = pg
-                    heappush(pending, (-_live_ctx(parent).sequence_number, parent))
+                    pushed += 1
+                    heappush(pending, (-_live_ctx(parent).sequence_number, pushed, parent))
                 else:
                     grads[parent] = previous + pg
             if not retain_graph:

@@ -30,7 +30,7 @@ import numpy as np
 
 from tinygrad_mb import backend
 from tinygrad_mb.errors import DTypeError, StateDictError
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.tensor import Tensor, new_version
 
 
 class Parameter(Tensor):
@@ -392,9 +392,11 @@ class Module:
             arrays[key] = value
         # Everything checked: now write, in place, so the Parameter objects (and
         # any optimizer holding them) stay the same.
+        version = new_version()
         for key, value in arrays.items():
             tensor = targets[key]
             tensor.data[...] = backend.to_backend(value, tensor.backend)
+            tensor._version = version  # graphs recorded before the load refuse backward (see Tensor)
         return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
 
     # --- calling and printing ---------------------------------------------------------------

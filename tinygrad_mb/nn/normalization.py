@@ -31,7 +31,7 @@ import numpy as np
 from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError, ShapeError
 from tinygrad_mb.nn.module import Module, Parameter
-from tinygrad_mb.tensor import Function, Tensor
+from tinygrad_mb.tensor import Function, Tensor, new_version
 
 
 class BatchNormFn(Function):
@@ -108,6 +108,8 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         # The running variance is unbiased (var * m / (m - 1)), like PyTorch's.
         running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
         running_var.data[...] = (1 - momentum) * running_var.data + (momentum * m / (m - 1)) * var
+        # In-place writes: a graph that used the old values refuses backward (see Tensor).
+        running_mean._version = running_var._version = new_version()
     return out
 
 
@@ -212,6 +214,7 @@ class BatchNorm1d(Module):
                          training=self.training or not self.track_running_stats, momentum=momentum, eps=self.eps)
         if counting:  # after batch_norm succeeded: a failed call counts no batch
             self.num_batches_tracked.data += 1
+            self.num_batches_tracked._version = new_version()
         return out
 
     def extra_repr(self) -> str:

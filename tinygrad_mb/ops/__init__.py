@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import ShapeError
+from tinygrad_mb.errors import BackwardError, DTypeError, ShapeError
 from tinygrad_mb.ops.elementwise import (
     Abs, Add, Cast, Clip, Copy, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
     Sigmoid, Softplus, Sqrt, Sub, Tanh, Where,
@@ -28,7 +28,7 @@ from tinygrad_mb.ops.elementwise import (
 from tinygrad_mb.ops.linalg import CrossEntropy, Linear, LogSoftmax, MatMul, MSELoss, NLLLoss, Softmax
 from tinygrad_mb.ops.reduce import Max, Mean, Sum, normalize_axes
 from tinygrad_mb.ops.shape import BroadcastTo, Concatenate, GetItem, Reshape, Stack, Transpose
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.tensor import Tensor, is_grad_enabled, new_version
 
 _SCALARS = (int, float, bool)
 _FLOAT32 = np.float32
@@ -400,11 +400,59 @@ def _reflected(fn):
     return reflected
 
 
+def _in_place(op, symbol: str):
+    """The operator ``x op= y`` (``x -= lr * g``): an update of x's own memory where no graph needs the old values.
+
+    * Recording (outside ``no_grad()``), x a leaf that requires grad (a weight): refused.
+      Writing over it would hide the update from autograd, and the ops that used x
+      would compute their gradients from the new values (PyTorch refuses too).
+    * Recording, x or y requires grad otherwise: ``x = x op y``, a new tensor, so the
+      graph records the op (the name x is rebound; other references keep the old tensor).
+    * Otherwise (inside ``no_grad()``, or nothing requires grad): the result is written
+      into x's array, in x's dtype and shape, and x itself is returned. This is how
+      ``with no_grad(): p -= lr * p.grad`` trains. x's version goes up by one, so a
+      backward through an op that used x before then refuses (see ``Tensor``).
+    """
+    name = f"x {symbol} y"
+
+    def in_place(self: Tensor, other: Any) -> Tensor:
+        if is_grad_enabled():
+            if self._requires_grad and self._ctx is None:
+                raise BackwardError(
+                    f"{name} on a leaf tensor that requires grad (shape {tuple(self.shape)}) would change it behind "
+                    "autograd's back; update weights inside `with tg.no_grad():` (as in `with tg.no_grad(): "
+                    "p -= lr * p.grad`), or let an optimizer do it (tg.optim.SGD(model.parameters(), lr).step())"
+                )
+            if self._requires_grad or (isinstance(other, Tensor) and other._requires_grad):
+                return op(self, other)
+        result = op(self, other).data  # the op's checks and messages (shapes, backends) for free
+        if result.shape != self.shape:
+            raise ShapeError(
+                f"{name}: the result has shape {tuple(result.shape)} but x has shape {tuple(self.shape)}; an in-place "
+                f"op cannot change a tensor's shape (y may broadcast only to x's shape); write x = x {symbol[0]} y "
+                "for a new tensor"
+            )
+        if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
+            raise DTypeError(
+                f"{name}: the result is {result.dtype}, which cannot be stored in x's dtype {self.dtype} without "
+                f"losing its kind (e.g. fractions in integers); write x = x {symbol[0]} y for a new tensor, or "
+                "convert x first: x = x.astype('float32')"
+            )
+        self.data[...] = result
+        self._version = new_version()
+        return self
+
+    in_place.__doc__ = f"``{name}``: in place outside the graph, a new tensor inside it (see ``_in_place``)."
+    return in_place
+
+
 # --- Tensor methods and operators ----------------------------------------------------------
 _METHODS = {
     "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
     "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
     "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__iadd__": _in_place(add, "+="), "__isub__": _in_place(sub, "-="), "__imul__": _in_place(mul, "*="),
+    "__itruediv__": _in_place(div, "/="),
     "__neg__": neg, "__abs__": abs, "__pos__": lambda x: x, "__getitem__": getitem,
     "__lt__": _compare("__lt__"), "__le__": _compare("__le__"), "__gt__": _compare("__gt__"),
     "__ge__": _compare("__ge__"), "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),

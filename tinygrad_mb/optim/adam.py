@@ -24,7 +24,7 @@ from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 from tinygrad_mb.optim.update import add_scaled_
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.tensor import Tensor, new_version
 
 
 class Adam(Optimizer):
@@ -68,6 +68,7 @@ class Adam(Optimizer):
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient, in place on ``p.data``."""
         lr, b1, b2, eps, wd = self._lr, self.beta1, self.beta2, self.eps, self.weight_decay
+        version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):
             g = p.grad
             if g is None:
@@ -98,6 +99,7 @@ class Adam(Optimizer):
             work += eps
             xp.divide(m, work, out=work)
             add_scaled_(p.data, -lr / (1.0 - b1**t), work)
+            p._version = version
 
 
 class AdamW(Adam):

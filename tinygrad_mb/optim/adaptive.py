@@ -34,7 +34,7 @@ from typing import Any
 from tinygrad_mb.backend import array_module
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 from tinygrad_mb.optim.update import add_scaled_
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.tensor import Tensor, new_version
 
 
 def _with_weight_decay(g: Any, p: Tensor, wd: float) -> Any:
@@ -73,6 +73,7 @@ class Adagrad(Optimizer):
 
     def step(self) -> None:
         """One Adagrad update of every parameter that has a gradient, in place on ``p.data``."""
+        version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
@@ -89,6 +90,7 @@ class Adagrad(Optimizer):
             work += self.eps
             xp.divide(g, work, out=work)
             add_scaled_(p.data, -self._lr, work)
+            p._version = version
 
 
 class RMSprop(Optimizer):
@@ -125,6 +127,7 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         """One RMSprop update of every parameter that has a gradient, in place on ``p.data``."""
         alpha, mu = self.alpha, self.momentum
+        version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
@@ -148,3 +151,4 @@ class RMSprop(Optimizer):
                 buf += work
                 work = buf
             add_scaled_(p.data, -self._lr, work)
+            p._version = version

@@ -9,7 +9,11 @@ An optimizer turns gradients into weight changes. The loop is always::
 
 Updates are made IN PLACE on ``p.data``, so the model and the optimizer keep
 sharing the same Parameter objects; ``p.grad`` is only read. Parameters whose
-``grad`` is None (not used in this loss) are skipped.
+``grad`` is None (not used in this loss) are skipped. Each step gives every
+parameter it updates a new version (``p._version = new_version()``), so a graph
+recorded before the step refuses backward() instead of returning gradients
+computed from the new weights (see :class:`~tinygrad_mb.tensor.Tensor`):
+compute the loss again after ``step()``.
 
 Subclasses list their hyper-parameters in ``defaults`` (each becomes an
 attribute, e.g. ``optimizer.momentum``) and their per-parameter state names in
@@ -122,7 +126,7 @@ class Optimizer:
                 p.grad[...] = 0
 
     def step(self) -> None:  # pragma: no cover - abstract
-        """Update every parameter with a gradient, in place."""
+        """Update every parameter with a gradient, in place, and give it a new ``_version``."""
         raise NotImplementedError(f"{type(self).__name__}.step is not written")
 
     # --- saving and loading ---------------------------------------------------------------

@@ -28,7 +28,7 @@ from tinygrad_mb.backend import array_module
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.optim.optimizer import Optimizer, check_range
 from tinygrad_mb.optim.update import add_scaled_
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.tensor import Tensor, new_version
 
 
 class SGD(Optimizer):
@@ -78,10 +78,13 @@ class SGD(Optimizer):
         (see :mod:`tinygrad_mb.optim.update`).
         """
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
+        # One version for every parameter this step writes: graphs that used the old values refuse backward.
+        version = new_version()
         if not (mu or wd):  # plain gradient descent: p -= lr * g, and nothing else to compute
             for p in self.params:
                 if p.grad is not None:
                     add_scaled_(p.data, -lr, p.grad)
+                    p._version = version
             return
         damp, nesterov = self.dampening, self.nesterov
         for p, state in zip(self.params, self.state):
@@ -112,3 +115,4 @@ class SGD(Optimizer):
                 else:
                     d = buf
             add_scaled_(p.data, -lr, d)  # p -= lr * d, in one sweep where BLAS allows
+            p._version = version
