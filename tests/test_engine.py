@@ -158,7 +158,7 @@ def test_a_backward_that_fails_half_way_leaves_every_grad_as_it_was():
     b = Tensor([3.0, 4.0], requires_grad=True)
     shared = a * 2
     shared.sum().backward()
-    b.grad = np.array([10.0, 10.0], dtype=np.float32)
+    b.grad = Tensor([10.0, 10.0]).data  # an array of the default backend, as b's
     y = (shared * b).sum()
     with pytest.raises(GraphReleasedError, match="retain_graph=True"):
         y.backward()
@@ -687,3 +687,35 @@ def test_numpy_functions_refuse_a_tensor_that_requires_grad():
     np.testing.assert_allclose(np.log(x.detach()), np.log([1.0, 2.0]))  # values only: say so
     with no_grad():
         assert np.allclose(x * 2, [2.0, 4.0])  # results made without a graph are plain values
+
+
+def test_assigning_grad_checks_shape_dtype_and_kind_as_pytorch_does():
+    from tinygrad_mb.errors import DTypeError
+
+    w = Tensor(np.zeros((3, 2), np.float32), requires_grad=True)
+    g = w.data + 1  # an array of w's backend (the default one), shape and dtype
+    with pytest.raises(ShapeError, match=r"shape \(3, 2\), got \(1,\)"):  # would broadcast into every update
+        w.grad = g[:1, 0]
+    with pytest.raises(DTypeError, match="dtype float32, got float64.*astype"):
+        w.grad = g.astype(np.float64)
+    with pytest.raises(DTypeError, match="got list"):
+        w.grad = [[1.0, 2.0]] * 3
+    assert w.grad is None  # a refused value leaves the old one
+    w.grad = g
+    assert w.grad is g  # an accepted array is stored as it is, as PyTorch does
+    w.grad = Tensor(2 * g)  # a tensor: its array
+    assert type(w.grad) is type(g) and (w.grad == 2).all()
+    w.grad = None
+    assert w.grad is None
+    (w * 3).sum().backward()  # backward still fills it
+    assert (w.grad == 3).all()
+
+
+def test_retain_grad_on_a_tensor_that_does_not_require_grad_is_refused():
+    x = Tensor([1.0, 2.0])
+    with pytest.raises(BackwardError, match="does not require grad"):
+        (x * 2).retain_grad()
+    leaf = Tensor([1.0], requires_grad=True)
+    assert leaf.retain_grad() is leaf  # a leaf keeps its gradient anyway: allowed, as in PyTorch
+    (leaf * 2).sum().backward()
+    assert leaf.grad.tolist() == [2.0]

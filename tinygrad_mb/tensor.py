@@ -201,7 +201,7 @@ class Function:
         # The slots are written directly: the ``requires_grad`` property's checks are for users.
         result = _new_tensor(Tensor)
         result.data = out
-        result.grad = None
+        result._grad = None
         result._retains_grad = False
         result._version = 0
         result._borrowed = False  # a new array, the library's own
@@ -284,6 +284,29 @@ def _check_same_backend(op: str, args: tuple) -> None:
 def _shape_message(op: str, args: tuple, exc: Exception) -> str:
     shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
     return f"{op}: incompatible shapes {shapes} ({exc}); check the operands' shapes or reshape one of them"
+
+
+def _checked_gradient(tensor: Tensor, grad: Any) -> Any:
+    """``grad`` if it can be ``tensor``'s gradient (an array of its backend, shape and dtype), else a clear error."""
+    where = backend.backend_of(tensor.data)
+    if not hasattr(grad, "shape") or not hasattr(grad, "dtype") or isinstance(grad, np.generic):
+        raise DTypeError(
+            f".grad must be an array of the tensor's shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
+            f"got {type(grad).__name__}; wrap it, e.g. np.asarray(value, dtype=t.dtype), or set None"
+        )
+    if backend.backend_of(grad) != where:
+        raise BackendMismatchError(
+            f".grad must be on the tensor's backend ({where}), got a {backend.backend_of(grad)} array; "
+            f"move it first, e.g. with tinygrad_mb.backend.to_backend(g, {where!r})"
+        )
+    if grad.shape != tensor.shape:
+        raise ShapeError(
+            f".grad must have the tensor's shape {tuple(tensor.shape)}, got {tuple(grad.shape)}; NumPy would "
+            "broadcast it into every update without a word"
+        )
+    if grad.dtype != tensor.dtype:
+        raise DTypeError(f".grad must have the tensor's dtype {tensor.dtype}, got {grad.dtype}; use g.astype(t.dtype)")
+    return grad
 
 
 def unbroadcast(grad: Any, shape: tuple) -> Any:
@@ -390,8 +413,8 @@ class Tensor:
     tensor, which share the memory but not the version.
     """
 
-    # requires_grad is a property (its setter checks); the engine reads and writes the slot directly.
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_retains_grad", "_version", "_borrowed", "__weakref__")
+    # requires_grad and grad are properties (their setters check); the engine reads and writes the slots directly.
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "_version", "_borrowed", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, backend: str | None = None):
@@ -407,7 +430,7 @@ class Tensor:
             self.data = self.data.copy(order="K")  # its own memory, in the same layout (see the class docstring)
             self._borrowed = False
         self._requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._ctx: Function | None = None
         self._retains_grad = False
         self._version = 0  # never written in place (see the class docstring)
@@ -447,6 +470,24 @@ class Tensor:
         """Set ``requires_grad`` (with its checks) and return this tensor, for chaining: ``w = t.requires_grad_()``."""
         self.requires_grad = flag
         return self
+
+    @property
+    def grad(self) -> Any:
+        """dL/d(this tensor), summed over the ``backward()`` calls since it was last reset; None before any.
+
+        An array of this tensor's backend, shape and dtype. Assigning one is
+        checked for exactly that (as in PyTorch): an optimizer trusts ``.grad``
+        to match its parameter, and NumPy would broadcast a wrong one without a
+        word (``p -= lr * g`` with ``g`` of shape (1,) moves every weight alike).
+        A tensor is accepted too; its array is stored, without its graph.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            value = _checked_gradient(self, value.data if isinstance(value, Tensor) else value)
+        self._grad = value
 
     # --- what it is ---------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
@@ -572,7 +613,16 @@ class Tensor:
         return Cast.apply(self, dtype=dtype)
 
     def retain_grad(self) -> Tensor:
-        """Also store ``.grad`` on this non-leaf tensor during backward (like PyTorch)."""
+        """Also store ``.grad`` on this non-leaf tensor during backward (like PyTorch).
+
+        A leaf keeps its gradient anyway; a tensor that does not require grad has
+        none to keep, so asking for it is a mistake and raises (as in PyTorch).
+        """
+        if not self._requires_grad:
+            raise BackwardError(
+                "retain_grad() on a tensor that does not require grad: backward never reaches it; make the "
+                "inputs it is computed from require grad (and compute it outside no_grad())"
+            )
         self._retains_grad = True
         return self
 
@@ -580,7 +630,7 @@ class Tensor:
     def _wrap(data: Any) -> Tensor:
         """A leaf tensor around an existing array, without copying or checks (internal)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.grad, t._requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
+        t.data, t._grad, t._requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
         t._version, t._borrowed = 0, False
         return t
 
@@ -709,16 +759,15 @@ class Tensor:
         elif g.base is not None or id(g) in handed_out:  # a view, or an array a leaf already holds
             g = g.copy(order="K")  # keep the layout of the parameter (see nn.Linear)
         handed_out.add(id(g))
-        if self.grad is None:
-            self.grad = g
+        if self._grad is None:
+            self._grad = g
         else:  # an out-of-place sum: the old .grad may be an array the caller still holds
-            self.grad = self.grad + g
-            if isinstance(self.grad, np.generic):  # NumPy's sum of two 0-d arrays is a scalar
-                self.grad = np.asarray(self.grad)
+            total = self._grad + g
+            self._grad = np.asarray(total) if isinstance(total, np.generic) else total  # 0-d + 0-d: a scalar
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
-        self.grad = None
+        self._grad = None
 
 
 _new_tensor = Tensor.__new__  # an empty Tensor, its slots filled by the caller (Function.apply)

@@ -366,7 +366,7 @@ def test_to_dtype_converts_gradients_but_not_integer_buffers():
     # Catches to() leaving .grad in the old dtype, or casting an integer buffer (a counter) to float.
     m = MLP()
     m.register_buffer("steps", tg.Tensor(np.array([3], dtype=np.int64)))
-    m.fc1.weight.grad = np.ones((8, 4), np.float32)
+    m.fc1.weight.grad = tg.ones(8, 4).data  # on the default backend, as the weight
     m.to(dtype="float64")
     assert m.fc1.weight.grad.dtype == np.float64
     assert m.steps.dtype == np.int64 and m.steps.data.tolist() == [3]
