@@ -160,6 +160,20 @@ def test_a_float64_scalar_does_not_turn_a_float32_tensor_into_float64():
     assert (Tensor(np.float64([1.0])) * np.float32(2)).dtype == np.float64  # a float64 array with dimensions asks
 
 
+def test_result_dtypes_across_kinds_follow_pytorch():
+    # A 0-d float over integer arrays decides (NumPy and PyTorch: float64); float16 arrays with integer
+    # arrays stay float16 (PyTorch; NumPy would give float64, which used to become float32 here).
+    ints = Tensor(np.array([1, 2, 3]))
+    assert (ints + Tensor(np.array(1.5))).dtype == np.float64
+    assert (ints + np.array(1.5, np.float32)).dtype == np.float32
+    half = Tensor(np.array([1.0, 2.0, 3.0], np.float16), requires_grad=True)
+    y = half * ints
+    assert y.dtype == np.float16
+    y.sum().backward()
+    assert half.grad.dtype == np.float16 and half.grad.tolist() == [1.0, 2.0, 3.0]
+    assert (ints / 2).dtype == np.float32  # no float input at all: the default float32
+
+
 def test_numpy_array_on_the_left_calls_the_tensor():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = np.array([3.0, 4.0], dtype=np.float32) * x
@@ -233,3 +247,81 @@ def test_the_exponent_gets_slope_zero_where_the_base_is_not_positive():
     (a**b).sum().backward()
     np.testing.assert_array_equal(b.grad, [0.0, 0.0])
     np.testing.assert_array_equal(a.grad, [-4.0, 0.0])  # b * a^(b-1)
+
+
+def test_clip_with_tensor_bounds_that_broadcast_x_to_a_larger_shape():
+    # np.clip broadcasts x with its bounds; the mask of unclipped elements must take the result's shape
+    x = Tensor(np.array([-1.0, 0.5, 2.0]), requires_grad=True)
+    lo = Tensor(np.array([[0.0], [-2.0]]))
+    out = x.clip(lo, 1.0)
+    np.testing.assert_array_equal(out.numpy(), [[0.0, 0.5, 1.0], [-1.0, 0.5, 1.0]])
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 0.0])  # -1 is clipped in the first row only
+    assert gradcheck(lambda t: t.clip(lo, 1.0), Tensor(np.array([-1.3, 0.5, 2.0]), requires_grad=True))
+
+
+def test_pow_slopes_are_zero_not_nan_where_its_docstring_says_zero():
+    # d/da = 0 wherever b = 0 (a^0 = 1), also at a = inf or NaN, where b * a^(b-1) = 0 * inf; d/db = 0 where
+    # a <= 0, also at a = 0 with b < 0, where a^b ln(a) became inf * 0 = NaN
+    a = Tensor(np.array([np.inf, np.nan, 0.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([0.0, 0.0, -1.0, 3.0]), requires_grad=True)
+    with np.errstate(divide="ignore"):  # 0 ** -1 = inf, in the forward as in NumPy
+        (a**b).sum().backward()
+        x = Tensor(np.array([-1.0, 2.0]), requires_grad=True)
+        (0.0**x).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0, -np.inf, 12.0])  # b * a^(b-1)
+    assert b.grad[2] == 0.0 and b.grad[3] == pytest.approx(8 * np.log(2))
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_a_nan_operand_of_maximum_and_minimum_takes_the_gradient(op):
+    # NaN is the result (NumPy propagates it), so its operand gets the slope 1 and the other operand 0;
+    # two NaNs tie. The old rule gave everything to b whenever a was NaN.
+    a = Tensor(np.array([np.nan, 1.0, np.nan, 1.0]), requires_grad=True)
+    b = Tensor(np.array([1.0, np.nan, np.nan, 1.0]), requires_grad=True)
+    getattr(a, op)(b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [1.0, 0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(b.grad, [0.0, 1.0, 0.5, 0.5])
+    x = Tensor(np.array([0.5, 2.0]), requires_grad=True)  # a boolean or integer partner has no NaN to test
+    getattr(Tensor(np.array([True, False])), op)(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0] if op == "maximum" else [1.0, 0.0])
+
+
+def test_relu_passes_the_gradient_of_a_nan_on():
+    # relu(NaN) = NaN comes from x, so x gets the slope 1 there (PyTorch's choice, and Maximum's)
+    x = Tensor(np.array([np.nan, -1.0, 0.0, 2.0]), requires_grad=True)
+    x.relu().backward(np.full(4, 3.0))
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 0.0, 3.0])
+
+
+_SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.0, np.inf, -np.inf, np.nan])
+
+
+def _grads(fn, tensors):
+    fn(*tensors).sum().backward()
+    return [np.asarray(t.grad) for t in tensors]
+
+
+def test_gradients_at_kinks_and_special_values_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a, b = (m.ravel() for m in np.meshgrid(_SPECIAL, _SPECIAL))
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    everywhere = np.ones(a.shape, dtype=bool)
+    # op, the same op in PyTorch, where each input's gradient must agree (elsewhere a docstring says why not)
+    cases = [
+        (lambda x: x.relu(), torch.relu, [everywhere]),
+        (lambda x: x.leaky_relu(0.1), lambda x: torch.nn.functional.leaky_relu(x, 0.1), [everywhere]),
+        (lambda x: x.clip(-1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0), [everywhere]),
+        (lambda x: x.abs(), torch.abs, [~nan_a]),
+        (lambda x, y: x / y, torch.div, [everywhere, everywhere]),
+        (lambda x, y: x**y, torch.pow, [everywhere, ~(a <= 0)]),
+        (lambda x, y: x.maximum(y), torch.maximum, [~nan_b, ~nan_a]),
+        (lambda x, y: x.minimum(y), torch.minimum, [~nan_b, ~nan_a]),
+    ]
+    with np.errstate(all="ignore"):
+        for fn, torch_fn, agree in cases:
+            ours = _grads(fn, [Tensor(v, requires_grad=True) for v in (a, b)[:len(agree)]])
+            theirs = _grads(torch_fn, [torch.tensor(v, requires_grad=True) for v in (a, b)[:len(agree)]])
+            for mine, reference, where in zip(ours, theirs, agree):
+                np.testing.assert_allclose(mine[where], reference[where], rtol=1e-12)

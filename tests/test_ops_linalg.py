@@ -171,3 +171,33 @@ def test_linear_with_a_column_major_weight_as_nn_linear_stores_it():
     linear(x, w).backward(g)
     np.testing.assert_allclose(w.grad, g.T @ x.numpy(), rtol=1e-12)
     assert w.grad.flags.f_contiguous
+
+
+def test_linear_with_a_bias_that_broadcasts_gets_its_gradient_in_its_own_shape():
+    # A (1, out_features) bias broadcasts in forward; its gradient used to be summed to (out_features,),
+    # which the engine cannot fit back into (1, out_features): backward raised a BackwardError
+    rng = np.random.default_rng(2)
+    x, w, b = (Tensor(rng.standard_normal(shape), requires_grad=True) for shape in [(4, 3), (2, 3), (1, 2)])
+    np.testing.assert_allclose(linear(x, w, b).numpy(), x.numpy() @ w.numpy().T + b.numpy(), rtol=1e-12)
+    g = rng.standard_normal((4, 2))
+    linear(x, w, b).backward(g)
+    np.testing.assert_allclose(b.grad, g.sum(axis=0, keepdims=True), rtol=1e-12)
+    assert gradcheck(lambda *t: linear(*t), x, w, b)
+
+
+@pytest.mark.parametrize("bias_shape", [None, (2,), (1, 2), (1,)])
+def test_linear_matches_pytorch_for_every_bias_shape(bias_shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal((4, 3)), rng.standard_normal((2, 3))]
+    values += [] if bias_shape is None else [rng.standard_normal(bias_shape)]
+    ours = [Tensor(v, requires_grad=True) for v in values]
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    g = rng.standard_normal((4, 2))
+    out = linear(*ours)
+    expected = torch.nn.functional.linear(*theirs)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-12)
+    out.backward(g)
+    expected.backward(torch.tensor(g))
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=1e-12)

@@ -230,22 +230,30 @@ _DOUBLE = (np.float64, np.complex128)  # inputs that ask for float64 results (th
 
 
 def _float32_unless_asked(out: Any, datas: list) -> Any:
-    """A float64 result in float32, unless an input array was float64 or complex128 (PyTorch's rule).
+    """A float64 result in float32 (float16 for float16 inputs), unless an input asked for float64 (PyTorch's rule).
 
     NumPy gives float64 for integers divided or exponentiated, for integer
-    arrays times a Python float, and for float32 combined with int64 arrays;
-    PyTorch keeps its default float32 in all of these, and asking for float64
-    means giving a float64 input. Without this, ``Tensor(uint8_pixels) / 255``
-    would turn a whole float32 network into float64, at twice the memory and time.
+    arrays times a Python float, and for float32 (or float16) combined with
+    int64 arrays; PyTorch keeps the inputs' float type, or its default float32
+    when there is none, and asking for float64 means giving a float64 input.
+    Without this, ``Tensor(uint8_pixels) / 255`` would turn a whole float32
+    network into float64, at twice the memory and time.
     As in PyTorch, a 0-d input (a float64 scalar tensor or array) does not ask
-    when an input with dimensions takes part: ``x * np.array(2.0)`` stays float32.
+    when an input with dimensions already has a float type: ``x * np.array(2.0)``
+    stays float32. Over integer arrays it does: ``int_array + np.array(1.5)``
+    is float64 in both libraries.
     """
     arrays = [data for data in datas if getattr(data, "dtype", None) is not None]
-    deciding = [data for data in arrays if data.ndim] or arrays  # 0-d inputs decide only among themselves
-    for data in deciding:
+    dimensioned = [data for data in arrays if data.ndim]
+    if not any(data.dtype.kind in "fc" for data in dimensioned):
+        dimensioned = arrays  # 0-d inputs decide: alone, or of a higher kind (float) than the arrays (integers)
+    widest = None
+    for data in dimensioned:
         if data.dtype.type in _DOUBLE:  # .type, not the dtype object: '>f8' is float64 too
             return out
-    return out.astype(np.float32)
+        if data.dtype.kind == "f" and (widest is None or data.dtype.itemsize > widest.itemsize):
+            widest = data.dtype
+    return out.astype(np.float32 if widest is None else widest)
 
 
 def _one_array(out: Any, op: str) -> Any:

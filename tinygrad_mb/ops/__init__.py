@@ -172,7 +172,10 @@ def minimum(a, b) -> Tensor:
 
 
 def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
-    """Limit values to [lo, hi] (either bound may be None, a number or a tensor; no gradient to the bounds)."""
+    """Limit values to [lo, hi] (either bound may be None, a number or a tensor).
+
+    The bounds get no gradient, also when they are tensors (PyTorch's ``clamp`` gives tensor bounds one).
+    """
     return Clip.apply(x, lo=_data(lo), hi=_data(hi))
 
 
@@ -188,12 +191,17 @@ def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
 
 def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (as for :func:`sum`)."""
+    """Mean over ``axis`` (as for :func:`sum`). Integers average to floats, as in NumPy (PyTorch refuses them)."""
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis``: sum (x - mean)^2 / (n - ddof). Composed from mean and mul."""
+    """Variance over ``axis``: sum (x - mean)^2 / (n - ddof). Composed from mean and mul.
+
+    ``ddof=0`` by default, as in NumPy; PyTorch's ``var`` divides by n - 1 unless given ``correction=0``.
+    With no degrees of freedom left (n <= ddof) the variance is inf or NaN, as in NumPy and PyTorch, and
+    its gradient NaN (PyTorch's is then inf or finite).
+    """
     axes = normalize_axes(axis, x.ndim, "var")
     n = 1
     for a in axes:
@@ -206,12 +214,12 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
 
 def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient."""
+    """Maximum over ``axis`` (as for :func:`sum`); ties share the gradient."""
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
 def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient."""
+    """Minimum over ``axis`` (as for :func:`sum`); ties share the gradient."""
     return Max.apply(x, axis=axis, keepdims=keepdims, smallest=True)
 
 
@@ -313,7 +321,7 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """x[index]: slices, integers, integer arrays and boolean masks."""
+    """x[index]: slices, integers, integer arrays and boolean masks (negative steps too, as NumPy; not PyTorch)."""
     if isinstance(index, tuple):
         index = tuple(_data(i) if isinstance(i, Tensor) else i for i in index)
     elif isinstance(index, Tensor):

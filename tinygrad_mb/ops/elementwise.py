@@ -6,6 +6,9 @@ for each input, possibly still in the broadcast shape: the engine sums it back
 to the input's shape (see ``tinygrad_mb.tensor.unbroadcast``).
 
 Inputs may be Python numbers (``x * 2``); the engine ignores their gradients.
+Result dtypes follow NumPy's rules (then float64 becomes float32 unless an input
+asked for it, see ``tinygrad_mb.tensor``): ``x - mask`` works, as in NumPy, where
+PyTorch refuses to subtract boolean tensors.
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ class Div(Function):
 class Pow(Function):
     """out = a ** b;   d/da = b * a^(b-1),  d/db = a^b * ln(a)  (taken as 0 where a <= 0).
 
-    Where b = 0, a^0 = 1 is constant and d/da = 0, also at a = 0, where the
-    formula would give 0 * a^(-1) = 0 * inf = NaN.
+    Where b = 0, a^0 = 1 is constant and d/da = 0 for every a, also at a = 0 or
+    inf, where the formula would give 0 * inf = NaN. PyTorch's d/db differs where
+    a <= 0: NaN for a < 0, and -inf at a = 0 with b < 0.
     """
 
     def forward(self, a, b):
@@ -78,12 +82,12 @@ class Pow(Function):
         xp = array_module(g)
         if isinstance(b, (int, float)):  # a constant exponent needs no gradient
             return (g * (b * a ** (b - 1)) if b != 0 else xp.zeros_like(g)), None
-        ga = g * (b * a ** xp.where(b == 0, 1, b - 1))  # b = 0: b * a^1 = 0, not 0 * inf
-        if hasattr(a, "dtype"):
-            safe_log = xp.log(xp.where(a > 0, a, 1))
-        else:  # a Python number as the base (2 ** x): CuPy's where takes arrays only
-            safe_log = math.log(a) if a > 0 else 0.0
-        return ga, g * self.out * safe_log
+        if not hasattr(a, "dtype"):  # a Python number as the base (2 ** x): CuPy's where takes arrays only
+            return None, (g * self.out * math.log(a) if a > 0 else xp.zeros_like(g))
+        ga = g * (b * xp.where(b == 0, 1, a) ** (b - 1))  # b = 0: 0 * 1^(-1) = 0 for every a, not 0 * inf
+        # a <= 0: 0 * ln(1), not a^b * ln(1) = inf * 0 = NaN where a = 0 and b < 0
+        gb = g * xp.where(a <= 0, 0, self.out) * xp.log(xp.where(a <= 0, 1, a))
+        return ga, gb
 
 
 class Neg(Function):
@@ -130,7 +134,10 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """out = |x|;   d/dx = sign(x)  (0 at x = 0, the subgradient PyTorch picks)."""
+    """out = |x|;   d/dx = sign(x)  (0 at x = 0, the subgradient PyTorch picks).
+
+    At x = NaN the slope is NaN (NumPy's sign), where PyTorch gives 0.
+    """
 
     def forward(self, x):
         self.x = x
@@ -141,14 +148,18 @@ class Abs(Function):
 
 
 class ReLU(Function):
-    """out = max(x, 0);   d/dx = 1 if x > 0 else 0."""
+    """out = max(x, 0);   d/dx = 1 if x > 0 else 0.
+
+    A NaN input is its own result (NumPy's maximum propagates it), so it passes
+    the gradient on, as in PyTorch and as in :class:`Maximum`.
+    """
 
     def forward(self, x):
         self.out = array_module(x).maximum(x, 0)
         return self.out
 
     def backward(self, g):
-        return g * (self.out > 0)
+        return g * (self.out != 0)  # x > 0 or NaN: "> 0" would be False for NaN
 
 
 class LeakyReLU(Function):
@@ -204,27 +215,43 @@ class Softplus(Function):
         return g * Sigmoid().forward(self.x)
 
 
+def _share_of_a(xp, a, b, a_wins):
+    """a's share of the gradient of max(a, b) or min(a, b): 1 where a wins, 0 where b wins, 1/2 at a tie.
+
+    A NaN operand is the result (NumPy's maximum and minimum propagate it), so it
+    wins against a number, and two NaNs tie.
+    """
+    a_nan, b_nan = xp.isnan(a), xp.isnan(b)
+    return (a_wins | (a_nan & ~b_nan)) + 0.5 * ((a == b) | (a_nan & b_nan))
+
+
 class Maximum(Function):
-    """out = max(a, b);   d/da = 1 where a > b, d/db = 1 where b > a, ties split 1/2 each."""
+    """out = max(a, b);   d/da = 1 where a > b, d/db = 1 where b > a, ties split 1/2 each.
+
+    A NaN operand is the result and takes the gradient; two NaNs tie (PyTorch gives both operands all of it).
+    """
 
     def forward(self, a, b):
         self.a, self.b = a, b
         return array_module(a).maximum(a, b)
 
     def backward(self, g):
-        wins = (self.a > self.b) + 0.5 * (self.a == self.b)
+        wins = _share_of_a(array_module(g), self.a, self.b, self.a > self.b)
         return g * wins, g * (1 - wins)
 
 
 class Minimum(Function):
-    """out = min(a, b);   d/da = 1 where a < b, d/db = 1 where b < a, ties split 1/2 each."""
+    """out = min(a, b);   d/da = 1 where a < b, d/db = 1 where b < a, ties split 1/2 each.
+
+    A NaN operand is the result and takes the gradient; two NaNs tie (PyTorch gives both operands all of it).
+    """
 
     def forward(self, a, b):
         self.a, self.b = a, b
         return array_module(a).minimum(a, b)
 
     def backward(self, g):
-        wins = (self.a < self.b) + 0.5 * (self.a == self.b)
+        wins = _share_of_a(array_module(g), self.a, self.b, self.a < self.b)
         return g * wins, g * (1 - wins)
 
 
@@ -233,13 +260,14 @@ class Clip(Function):
 
     def forward(self, x, lo=None, hi=None):
         xp = array_module(x)
-        inside = xp.ones(x.shape, dtype=bool)
+        out = xp.clip(x, lo, hi)
+        inside = xp.ones(out.shape, dtype=bool)  # out's shape: tensor bounds may broadcast x to a larger one
         if lo is not None:
             inside &= x >= lo
         if hi is not None:
             inside &= x <= hi
         self.inside = inside
-        return xp.clip(x, lo, hi)
+        return out
 
     def backward(self, g):
         return g * self.inside

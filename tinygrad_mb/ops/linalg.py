@@ -67,6 +67,7 @@ class Linear(Function):
 
     dL/dx = g W,   dL/dW = g^T x,   dL/db = sum of g over the batch.
     Inputs with more than two axes are flattened to (batch, in_features) first.
+    A bias of another shape that broadcasts, e.g. (1, out_features), works as in PyTorch.
     """
 
     def forward(self, x, weight, bias=None):
@@ -78,6 +79,7 @@ class Linear(Function):
         self.x_shape = x.shape
         self.x = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         self.weight, self.has_bias = weight, bias is not None
+        self.bias_is_vector = getattr(bias, "ndim", 0) == 1
         out = self.x.dot(weight.T)
         if bias is not None:
             out += bias  # in place: out is a fresh array
@@ -101,7 +103,9 @@ class Linear(Function):
             else:
                 gw = g2.T.dot(self.x)
         if self.has_bias:
-            return gx, gw, g2.sum(axis=0)
+            # The usual (out_features,) bias: g summed over the batch. Any other bias shape that broadcast
+            # in forward gets g as it is, and the engine sums it to that shape.
+            return gx, gw, g2.sum(axis=0) if self.bias_is_vector else g2
         return gx, gw
 
 

@@ -37,7 +37,11 @@ def _kept_shape(shape: tuple, axes: tuple[int, ...]) -> tuple:
 
 
 class Sum(Function):
-    """out = sum of x over ``axis``;   d/dx_i = 1 for every summed element."""
+    """out = sum of x over ``axis``;   d/dx_i = 1 for every summed element.
+
+    Integer and boolean sums have NumPy's dtype: int64, or uint64 for unsigned
+    integers (PyTorch sums every integer type to int64).
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         self.shape = x.shape
@@ -70,7 +74,10 @@ class Max(Function):
     """out = max of x over ``axis``;   d/dx_i = 1 for the maximal element(s), else 0.
 
     When several elements tie for the maximum the gradient is shared equally
-    between them (the choice PyTorch makes for full reductions).
+    between them (the choice PyTorch makes for full reductions and ``amax``;
+    ``torch.max(x, dim)`` gives it all to the one index it returns). A NaN
+    maximum sends the gradient to the NaN(s), as PyTorch's full reduction does
+    (its ``amax`` along an axis gives NaN gradients there).
     ``Max(..., smallest=True)`` is the minimum, with the same rule.
     """
 
