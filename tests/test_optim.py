@@ -233,6 +233,41 @@ def test_matches_pytorch_when_available(make, kwargs):
 @pytest.mark.parametrize(
     ("make", "kwargs"),
     [
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.05}),
+        (optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        (optim.Adam, {"lr": 0.01, "betas": (0.5, 0.0), "eps": 1e-3, "weight_decay": 0.1}),
+        (optim.AdamW, {"lr": 0.01, "betas": (0.0, 0.5), "weight_decay": 0.5}),
+        (optim.Adagrad, {"lr": 0.1, "eps": 1e-2, "initial_accumulator_value": 0.3}),
+        (optim.RMSprop, {"lr": 0.01, "alpha": 0.0, "eps": 1e-2, "momentum": 0.9, "weight_decay": 0.1}),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_pytorch_on_several_shapes_with_missing_and_zero_gradients_and_lr_changes(make, kwargs, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    start = [rng.standard_normal(shape).astype(dtype) for shape in [(), (3,), (2, 3), (4, 1, 2)]]
+    ps = [nn.Parameter(a.copy(), backend="numpy") for a in start]
+    tps = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+    opt, topt = make(ps, **kwargs), getattr(torch.optim, make.__name__)(tps, **kwargs)
+    for t in range(8):
+        if t in (3, 5):  # a hand-set lr, 0 included
+            opt.lr = topt.param_groups[0]["lr"] = {3: 0.0, 5: 0.05}[t]
+        for p, tp in zip(ps, tps):
+            kind = rng.integers(3)  # no gradient this step, a zero one, or a random one
+            g = None if kind == 0 else np.zeros(p.shape, dtype) if kind == 1 else rng.standard_normal(p.shape)
+            p.grad = None if g is None else g.astype(dtype)
+            tp.grad = None if g is None else torch.tensor(g.astype(dtype))
+        opt.step()
+        topt.step()
+        for p, tp in zip(ps, tps):
+            assert p.dtype == dtype and p.shape == tuple(tp.shape)
+            rtol = 1e-12 if dtype == np.float64 else 1e-5
+            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [
         (optim.SGD, {"lr": 0.1}),
         (optim.SGD, {"lr": 0.1, "momentum": 0.9}),
         (optim.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1}),
@@ -258,6 +293,53 @@ def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
         np.testing.assert_array_equal(np.reshape(opt_scalar.state[0][name], 1), np.reshape(value, 1))
 
 
+# --- a bad gradient stops the step before anything is written -------------------------------------------
+ALL_OPTIMIZERS = [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+                  lambda ps: optim.Adam(ps, lr=0.1), lambda ps: optim.AdamW(ps, lr=0.1),
+                  lambda ps: optim.Adagrad(ps, lr=0.1), lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5)]
+
+
+@pytest.mark.parametrize("make", ALL_OPTIMIZERS)
+@pytest.mark.parametrize(
+    ("new_data", "error", "pattern"),
+    [
+        # NumPy fails only when it reaches this parameter, after the first two have moved
+        (np.ones(4), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the parameter has shape \(4,\)"),
+        # NumPy broadcasts the gradient into both rows without a word
+        (np.ones((2, 3)), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the parameter has shape \(2, 3\)"),
+        # NumPy casts: a float64 momentum buffer for a float32 weight
+        (np.ones(3, np.float32), tg.DTypeError, r"params\[2\].grad has dtype float64 but the parameter has float32"),
+    ],
+)
+def test_a_gradient_that_does_not_fit_its_parameter_stops_the_step_before_any_write(make, new_data, error, pattern):
+    a, b, c = param(), param(), param()
+    opt = make([a, b, c])
+    for p in (a, b, c):
+        p.grad = G1.copy()
+    c.data = new_data  # the parameter replaced after backward: its gradient no longer fits
+    versions = [p._version for p in (a, b, c)]
+    with pytest.raises(error, match=pattern + ".*nothing was updated"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, P0)
+    np.testing.assert_array_equal(b.data, P0)
+    assert opt.state == [{}, {}, {}] and [p._version for p in (a, b, c)] == versions
+    c.grad = None  # with the culprit out of the way the step goes through
+    opt.step()
+    assert not np.array_equal(a.data, P0) and np.array_equal(a.data, b.data)
+
+
+def test_after_a_refused_step_sgd_goes_on_exactly_as_if_it_had_not_been_tried():
+    a, c = param(), param()
+    opt = optim.SGD([a, c], lr=0.1, momentum=0.9)
+    a.grad, c.grad = G1.copy(), G1.copy()
+    c.data = np.ones(4)
+    with pytest.raises(tg.ShapeError):
+        opt.step()
+    c.grad = None
+    take_steps(opt, a, [G1, G2])
+    np.testing.assert_allclose(a.data, P0 - 0.1 * G1 - 0.1 * (0.9 * G1 + G2), rtol=1e-14)  # buffer: G1 first
+
+
 # --- hyper-parameter errors -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("make", "pattern"),
@@ -281,14 +363,36 @@ def test_a_scalar_parameter_is_updated_like_a_one_element_vector(make, kwargs):
         (lambda p: optim.RMSprop(p, alpha=1.0), "RMSprop: invalid alpha=1.0.*\\[0, 1\\)"),
         (lambda p: optim.RMSprop(p, momentum=-0.1), "momentum=-0.1"),
         (lambda p: optim.SGD([], lr=0.1), "empty parameter list"),
-        (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "appears twice"),
+        (lambda p: optim.SGD([p[0], p[0]], lr=0.1), "params\\[1\\] is the same tensor as params\\[0\\]; pass each"),
         (lambda p: optim.SGD([np.zeros(3)], lr=0.1), "not a Tensor"),
         (lambda p: optim.Adam(nn.Linear(2, 1).parameters, lr=0.1), r"the method itself; call it: model.parameters\(\)"),
+        (lambda p: optim.SGD(p[0], lr=0.1), r"params is one Tensor; pass an iterable of them, e.g. \[w\]"),
+        (lambda p: optim.SGD({"w": p[0]}, lr=0.1), r"params is a dict; pass its tensors, params.values\(\)"),
+        (lambda p: optim.SGD([{"params": p}], lr=0.1), "params\\[0\\] is a dict: parameter groups are not supported"),
+        (lambda p: optim.SGD([p[0] * 2], lr=0.1), "params\\[0\\] is not a leaf tensor \\(it is the result of Mul\\)"),
+        (lambda p: optim.SGD([tg.Tensor(np.ones(3))], lr=0.1), "none of the 1 parameters requires grad"),
+        (lambda p: optim.Adam(used_up_iterator()), "empty parameter list.*used up by the first optimizer"),
     ],
 )
 def test_invalid_hyperparameters(make, pattern):
     with pytest.raises(HyperparameterError, match=pattern):
         make([param()])
+
+
+def used_up_iterator():
+    params = nn.Linear(2, 1).parameters()  # an iterator: the first optimizer takes everything
+    optim.SGD(params, lr=0.1)
+    return params
+
+
+def test_frozen_parameters_among_others_are_accepted_and_skipped_as_in_pytorch():
+    frozen, trained = nn.Parameter(P0.copy(), requires_grad=False, backend="numpy"), param()
+    opt = optim.SGD([frozen, trained], lr=0.1)
+    take_steps(opt, trained, [G1])
+    np.testing.assert_array_equal(frozen.data, P0)
+    np.testing.assert_allclose(trained.data, P0 - 0.1 * G1, rtol=1e-15)
+    kept = (trained * 2).retain_grad()  # a non-leaf that keeps its .grad is accepted too, as in PyTorch
+    assert optim.SGD([kept], lr=0.1).params == [kept]
 
 
 def test_setting_a_negative_lr_later_is_refused():
@@ -352,6 +456,22 @@ def test_setting_any_hyperparameter_later_is_checked_like_the_constructor():
     assert adam.beta1 == 0.9
 
 
+def test_betas_can_be_set_as_a_pair_with_the_constructors_checks():
+    p = param()
+    adam = optim.Adam([p], lr=0.01, eps=1e-8)
+    adam.betas = (0.5, 0.75)
+    assert (adam.beta1, adam.beta2, adam.betas) == (0.5, 0.75, (0.5, 0.75))
+    take_steps(adam, p, [G1, G2])
+    m2, v2 = 0.5 * 0.5 * G1 + 0.5 * G2, 0.75 * 0.25 * G1**2 + 0.25 * G2**2
+    p1 = P0 - 0.01 * G1 / (np.abs(G1) + 1e-8)
+    np.testing.assert_allclose(p.data, p1 - 0.01 * (m2 / 0.75) / (np.sqrt(v2 / (1 - 0.75**2)) + 1e-8), rtol=1e-12)
+    with pytest.raises(HyperparameterError, match="beta2=1.0"):
+        adam.betas = (0.9, 1.0)
+    with pytest.raises(HyperparameterError, match="pair"):
+        adam.betas = 0.9
+    assert adam.betas == (0.5, 0.75)
+
+
 def test_a_valid_state_dict_loads_whatever_order_its_settings_are_checked_in():
     # Catches load_state_dict setting hyper-parameters one by one, each checked against the old others:
     # momentum 0 is invalid next to the old nesterov=True, valid next to the new nesterov=False.
@@ -389,6 +509,28 @@ def test_bad_optimizer_state_dicts_are_rejected_without_changes():
         opt.load_state_dict({**good, "momentum": np.array(1.5)})
     assert opt.momentum == 0.9 and opt.lr == 0.1
     np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], G1)
+
+
+@pytest.mark.parametrize("step", [-1, 2.5, float("nan"), float("inf"), True])
+def test_a_step_count_that_is_not_a_whole_number_from_0_is_refused(step):
+    # Catches load_state_dict taking step=-1 (Adam's next step then divides by 1 - b1^0 = 0, half-way through
+    # the parameters) or truncating 2.5 to 2.
+    p = param()
+    opt = optim.Adam([p], lr=0.01)
+    take_steps(opt, p, [G1])
+    bad = {**opt.state_dict(), "lr": np.array(0.5), "0.step": np.array(step)}
+    with pytest.raises(StateDictError, match="'0.step' is .*a step count must be a whole number >= 0"):
+        opt.load_state_dict(bad)
+    assert opt.lr == 0.01 and opt.state[0]["step"] == 1
+
+
+def test_a_step_count_of_0_with_zero_averages_loads_as_a_fresh_start():
+    p = param()
+    opt = optim.Adam([p], lr=0.01, eps=1e-12)
+    opt.load_state_dict({**opt.state_dict(), "0.step": np.array(0), "0.exp_avg": np.zeros(3),
+                         "0.exp_avg_sq": np.zeros(3)})
+    take_steps(opt, p, [G1])
+    np.testing.assert_allclose(p.data, P0 - 0.01 * np.sign(G1), rtol=1e-10)  # t = 1: lr * sign(g)
 
 
 def test_loading_a_state_without_buffers_forgets_the_momentum():
@@ -499,6 +641,24 @@ def test_schedule_state_restores_the_base_lr():
     assert lrs(other, 2)[1:] == lrs(schedule, 2)[1:] == [1.0, 0.5]
 
 
+def test_a_schedule_attached_after_resuming_starts_from_the_same_base_lr():
+    # Catches load_state_dict leaving optimizer.initial_lr at the lr the resumed optimizer had when the
+    # schedule was created again (already decayed), which a schedule attached later takes as its base.
+    def run(resume_at):
+        opt = sgd(1.0)
+        schedule = optim.StepLR(opt, step_size=2, gamma=0.5)
+        for t in range(5):
+            if t == resume_at:
+                again = sgd(7.0)
+                again.load_state_dict(opt.state_dict())  # lr 0.5 by now: the new StepLR takes that as base
+                schedule_state, opt = schedule.state_dict(), again
+                schedule = optim.StepLR(opt, step_size=2, gamma=0.5)
+                schedule.load_state_dict(schedule_state)
+            schedule.step()
+        return lrs(optim.ExponentialLR(opt, gamma=0.5), 2)
+    assert run(resume_at=None) == run(resume_at=3) == [1.0, 0.5, 0.25]
+
+
 def test_a_schedule_state_saved_with_numpy_loads(tmp_path):
     schedule = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
     lrs(schedule, 3)
@@ -546,6 +706,49 @@ def test_a_bad_schedule_state_is_refused_before_anything_changes(state, pattern)
         schedule.load_state_dict(state)
     assert (schedule.last_step, schedule.base_lr, opt.lr) == before
     assert schedule.step() == 0.25  # and it goes on from where it was
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "epochs"),
+    [
+        (lambda o: optim.StepLR(o, 7, 0.5), lambda L, o: L.StepLR(o, 7, 0.5), 40),
+        (lambda o: optim.ExponentialLR(o, 0.93), lambda L, o: L.ExponentialLR(o, 0.93), 40),
+        (lambda o: optim.CosineAnnealingLR(o, 20, 0.01), lambda L, o: L.CosineAnnealingLR(o, 20, 0.01), 20),
+        (lambda o: optim.LinearWarmup(o, 10, 0.2), lambda L, o: L.LinearLR(o, 0.2, 1.0, 10), 40),
+        (lambda o: optim.SequentialLR(o, [optim.LinearWarmup(o, 5, 0.2), optim.CosineAnnealingLR(o, 30)], [5]),
+         lambda L, o: L.SequentialLR(o, [L.LinearLR(o, 0.2, 1.0, 5), L.CosineAnnealingLR(o, 30)], [5]), 35),
+        (lambda o: optim.SequentialLR(o, [optim.ExponentialLR(o, 0.9), optim.StepLR(o, 4, 0.5),
+                                          optim.LinearWarmup(o, 3, 0.5)], [6, 15]),
+         lambda L, o: L.SequentialLR(o, [L.ExponentialLR(o, 0.9), L.StepLR(o, 4, 0.5), L.LinearLR(o, 0.5, 1.0, 3)],
+                                     [6, 15]), 40),
+        (lambda o: optim.ChainedScheduler(o, [optim.LinearWarmup(o, 5, 0.2), optim.ExponentialLR(o, 0.95)]),
+         lambda L, o: L.ChainedScheduler([L.LinearLR(o, 0.2, 1.0, 5), L.ExponentialLR(o, 0.95)]), 40),
+    ],
+)
+def test_schedules_drive_sgd_like_pytorchs_including_a_resume_half_way(ours, theirs, epochs):
+    torch = pytest.importorskip("torch")
+    from torch.optim import lr_scheduler
+
+    rng = np.random.default_rng(2)
+    p, tp = param(), torch.tensor(P0.copy(), requires_grad=True)
+    opt, topt = optim.SGD([p], lr=0.5, momentum=0.9), torch.optim.SGD([tp], lr=0.5, momentum=0.9)
+    schedule, tschedule = ours(opt), theirs(lr_scheduler, topt)
+    for epoch in range(epochs):
+        if epoch == epochs // 2:  # resume ours from its state dicts, into new objects
+            q = param(p.data.copy())
+            opt_state, schedule_state, opt = opt.state_dict(), schedule.state_dict(), optim.SGD([q], lr=9.0)
+            opt.load_state_dict(opt_state)
+            schedule, p = ours(opt), q
+            schedule.load_state_dict(schedule_state)
+        g = rng.standard_normal(3)
+        p.grad, tp.grad = g.copy(), torch.tensor(g)
+        opt.step()
+        topt.step()
+        schedule.step()
+        tschedule.step()
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
+    assert opt.initial_lr == topt.param_groups[0]["initial_lr"]  # what a schedule attached now starts from
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,9 @@ class Adam(Optimizer):
         eps: > 0, added to sqrt(v_hat) so the division is safe (default 1e-8).
         weight_decay: >= 0; L2 penalty for Adam, decoupled decay for AdamW.
 
+    PyTorch's ``amsgrad``, ``maximize`` and its speed options (``foreach``,
+    ``fused``, ``capturable``, ``differentiable``) are not offered.
+
     Raises:
         HyperparameterError: a value is outside its valid range.
     """
@@ -46,16 +49,26 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise HyperparameterError(f"{type(self).__name__}: betas must be a pair (b1, b2), got {betas!r}")
-        hyper = {"lr": lr, "beta1": betas[0], "beta2": betas[1], "eps": eps, "weight_decay": weight_decay}
+        b1, b2 = self._pair(betas)
+        hyper = {"lr": lr, "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": weight_decay}
         self._validate(**hyper)
         super().__init__(params, hyper)
 
+    def _pair(self, betas: Any) -> tuple[Any, Any]:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise HyperparameterError(f"{type(self).__name__}: betas must be a pair (b1, b2), got {betas!r}")
+        return betas[0], betas[1]
+
     @property
     def betas(self) -> tuple[float, float]:
-        """(beta1, beta2)."""
+        """(beta1, beta2); settable as a pair, checked like the constructor's."""
         return (self.beta1, self.beta2)
+
+    @betas.setter
+    def betas(self, value: tuple[float, float]) -> None:
+        b1, b2 = self._pair(value)
+        self._validate(**{**self.hyperparameters(), "beta1": b1, "beta2": b2})
+        self._set_checked({"beta1": b1, "beta2": b2})
 
     def _validate(self, **hyper: Any) -> None:
         owner = type(self).__name__
@@ -67,6 +80,7 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient, in place on ``p.data``."""
+        self._check_grads()  # everything checked before anything is written
         lr, b1, b2, eps, wd = self._lr, self.beta1, self.beta2, self.eps, self.weight_decay
         version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):

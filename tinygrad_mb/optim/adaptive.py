@@ -50,7 +50,11 @@ class Adagrad(Optimizer):
         lr: step size >= 0 (default 1e-2, PyTorch's).
         eps: > 0, keeps the division safe while the sum is 0 (default 1e-10).
         weight_decay: L2 penalty wd >= 0.
-        initial_accumulator_value: >= 0, the sum's starting value.
+        initial_accumulator_value: >= 0, the sum's starting value, read at the
+            parameter's first step (PyTorch reads it in the constructor).
+
+    PyTorch's ``lr_decay`` (lr / (1 + (t - 1) * lr_decay); a schedule does the
+    same job here), ``maximize`` and speed options are not offered.
 
     Raises:
         HyperparameterError: a value is outside its valid range.
@@ -73,6 +77,7 @@ class Adagrad(Optimizer):
 
     def step(self) -> None:
         """One Adagrad update of every parameter that has a gradient, in place on ``p.data``."""
+        self._check_grads()  # everything checked before anything is written
         version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):
             if p.grad is None:
@@ -104,6 +109,9 @@ class RMSprop(Optimizer):
         weight_decay: L2 penalty wd >= 0.
         momentum: in [0, 1); momentum on the divided step (default 0: none).
 
+    PyTorch's ``centered`` variant (dividing by the root of the running
+    variance instead), ``maximize`` and speed options are not offered.
+
     Raises:
         HyperparameterError: a value is outside its valid range.
     """
@@ -126,6 +134,7 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         """One RMSprop update of every parameter that has a gradient, in place on ``p.data``."""
+        self._check_grads()  # everything checked before anything is written
         alpha, mu = self.alpha, self.momentum
         version = new_version()  # for every parameter written: graphs that used the old values refuse backward
         for p, state in zip(self.params, self.state):

@@ -19,6 +19,22 @@ Subclasses list their hyper-parameters in ``defaults`` (each becomes an
 attribute, e.g. ``optimizer.momentum``) and their per-parameter state names in
 ``state_names``; the base class handles validation messages, ``zero_grad`` and
 saving/loading.
+
+Where PyTorch differs, on purpose:
+
+* One set of hyper-parameters for all parameters: there are no
+  ``param_groups``. For a different lr per layer, make one optimizer per group
+  of parameters and call ``step()`` on each.
+* Some ranges are checked more strictly: momentum and RMSprop's alpha must be
+  below 1, eps above 0, dampening in [0, 1]. PyTorch accepts those values, and
+  they make the update diverge or divide by zero.
+* Parameters none of which requires grad are refused; PyTorch accepts them,
+  and its step then never moves anything. (Frozen parameters among trained ones
+  are accepted and skipped, as in PyTorch.)
+* ``step()`` checks every gradient against its parameter (backend, shape,
+  dtype) before it writes anything: ``.grad`` is checked when assigned, but
+  ``p.data`` may have been replaced since. PyTorch's step would move the
+  parameters before the bad one and then fail.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import HyperparameterError, StateDictError
+from tinygrad_mb.errors import BackendMismatchError, DTypeError, HyperparameterError, ShapeError, StateDictError
 from tinygrad_mb.tensor import Tensor
 
 
@@ -54,8 +70,15 @@ class Optimizer:
     """Base class: holds ``params`` (a list), ``lr`` and per-parameter ``state`` dicts.
 
     Args:
-        params: an iterable of Parameters (e.g. ``model.parameters()``).
+        params: an iterable of Parameters (e.g. ``model.parameters()``): leaf
+            tensors, each once, at least one of them requiring grad. Frozen ones
+            (``requires_grad=False``) are kept and skipped, as in PyTorch.
         defaults: the hyper-parameters by name; each becomes an attribute.
+
+    Raises:
+        HyperparameterError: ``params`` is empty (or a used-up iterator), holds
+            something other than a Tensor, a tensor twice, a non-leaf tensor, or
+            no tensor that requires grad.
     """
 
     state_names: tuple[str, ...] = ()  # per-parameter state saved by state_dict (subclasses set it)
@@ -65,20 +88,47 @@ class Optimizer:
         owner = type(self).__name__
         if callable(params) and not isinstance(params, Iterable):  # model.parameters without the ()
             raise HyperparameterError(f"{owner}: params is the method itself; call it: model.parameters()")
+        if isinstance(params, Tensor):  # iterating it would hand over its rows, each a new non-leaf tensor
+            raise HyperparameterError(f"{owner}: params is one Tensor; pass an iterable of them, e.g. [w]")
+        if isinstance(params, Mapping):  # iterating it would give the names
+            raise HyperparameterError(f"{owner}: params is a dict; pass its tensors, params.values()")
         self.params: list[Tensor] = list(params)
         if not self.params:
+            used_up = "" if isinstance(params, (list, tuple)) else (
+                ". An iterator (model.parameters(), a generator) is used up by the first optimizer given it: "
+                "call model.parameters() again for a second optimizer, or keep list(model.parameters())")
             raise HyperparameterError(
-                f"{owner} got an empty parameter list; pass model.parameters() of a model that has weights"
+                f"{owner} got an empty parameter list; pass model.parameters() of a model that has weights{used_up}"
             )
-        seen = set()
+        seen: dict[int, int] = {}
         for i, p in enumerate(self.params):
+            if isinstance(p, Mapping):
+                raise HyperparameterError(
+                    f"{owner}: params[{i}] is a dict: parameter groups are not supported; make one optimizer "
+                    "per group (each with its own lr) and call step() on each"
+                )
             if not isinstance(p, Tensor):
                 raise HyperparameterError(
                     f"{owner}: params[{i}] is a {type(p).__name__}, not a Tensor; pass model.parameters()"
                 )
-            if id(p) in seen:
-                raise HyperparameterError(f"{owner}: params[{i}] appears twice in the parameter list")
-            seen.add(id(p))
+            if id(p) in seen:  # it would be updated twice per step
+                raise HyperparameterError(
+                    f"{owner}: params[{i}] is the same tensor as params[{seen[id(p)]}]; pass each parameter once "
+                    "(model.parameters() does: a weight shared by two layers appears once)"
+                )
+            seen[id(p)] = i
+            if not p.is_leaf and not p._retains_grad:  # as PyTorch: its .grad stays None, it never moves
+                raise HyperparameterError(
+                    f"{owner}: params[{i}] is not a leaf tensor (it is the result of {type(p._ctx).__name__}); "
+                    "an optimizer updates the tensors a model is computed from: pass those, or "
+                    "t.detach().requires_grad_() for a new leaf with t's values"
+                )
+        if not any(p.requires_grad for p in self.params):  # frozen ones among others are fine (fine-tuning)
+            raise HyperparameterError(
+                f"{owner}: none of the {len(self.params)} parameters requires grad, so none would ever get a "
+                "gradient or move; create them with requires_grad=True (nn.Parameter does) or call "
+                "t.requires_grad_()"
+            )
         self.initial_lr: float | None = None  # set by the first LR schedule attached
         self._set_checked(defaults)
         self.defaults = dict(defaults)
@@ -126,8 +176,52 @@ class Optimizer:
                 p.grad[...] = 0
 
     def step(self) -> None:  # pragma: no cover - abstract
-        """Update every parameter with a gradient, in place, and give it a new ``_version``."""
+        """Update every parameter with a gradient, in place, and give it a new ``_version``.
+
+        Subclasses call :meth:`_check_grads` first, so that a bad gradient stops
+        the step before any parameter or state has changed.
+        """
         raise NotImplementedError(f"{type(self).__name__}.step is not written")
+
+    def _check_grads(self) -> None:
+        """Raise, before anything is written, if some ``p.grad`` cannot update ``p``.
+
+        A gradient must be an array of its parameter's backend, shape and dtype.
+        Otherwise NumPy would broadcast a (1,)- or (n,)-shaped gradient into every
+        row without a word, cast another dtype into the state (a float64 momentum
+        buffer for a float32 weight), or fail on a later parameter, after the
+        earlier ones had moved. Run at every step, so kept to a few comparisons
+        per parameter (about 0.2 us); the message is built only on failure.
+        """
+        for p in self.params:
+            g = p.grad
+            if g is not None:
+                data = p.data
+                if type(g) is not type(data) or g.shape != data.shape or (
+                        g.dtype is not data.dtype and g.dtype != data.dtype):
+                    self._refuse_grad(p, g)
+
+    def _refuse_grad(self, p: Tensor, g: Any) -> None:
+        """The error for a gradient :meth:`_check_grads` flagged (returns if it is fine after all)."""
+        i = next(k for k, q in enumerate(self.params) if q is p)
+        where = f"{type(self).__name__}.step: params[{i}].grad"
+        after = "nothing was updated"
+        if not hasattr(g, "shape") or not hasattr(g, "dtype") or isinstance(g, np.generic):
+            raise DTypeError(f"{where} is a {type(g).__name__}, not an array; {after}. Set it to an array of "
+                             f"shape {tuple(p.shape)} and dtype {p.dtype} (np.asarray(value, dtype=p.dtype))")
+        if backend.backend_of(g) != p.backend:
+            raise BackendMismatchError(
+                f"{where} is a {backend.backend_of(g)} array for a {p.backend} parameter; {after}. Move it "
+                f"with tinygrad_mb.backend.to_backend(g, {p.backend!r})"
+            )
+        if g.shape != p.shape:
+            raise ShapeError(
+                f"{where} has shape {tuple(g.shape)} but the parameter has shape {tuple(p.shape)}; {after}. "
+                "Was p.data replaced after backward(), or the gradient made for another parameter?"
+            )
+        if g.dtype != p.dtype:
+            raise DTypeError(f"{where} has dtype {g.dtype} but the parameter has {p.dtype}; {after}. "
+                             "Use g.astype(p.dtype), or convert the model with model.to(dtype=...)")
 
     # --- saving and loading ---------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
@@ -189,7 +283,14 @@ class Optimizer:
                     f"{owner}.load_state_dict: {key!r} holds {value.dtype} values, not numbers; "
                     "was the state dict edited or saved by another program?"
                 )
-            per_param[int(index)][name] = int(value) if name == "step" else value.astype(p.dtype)
+            if name == "step":  # a count: t <= 0 would divide by 1 - b1^t = 0 in Adam's next step
+                if value.dtype.kind == "b" or not np.isfinite(value) or value < 0 or value != np.floor(value):
+                    raise StateDictError(
+                        f"{owner}.load_state_dict: {key!r} is {value.item()!r}; a step count must be a whole number "
+                        ">= 0. Was the state dict edited or saved by another program?"
+                    )
+                value = int(value)
+            per_param[int(index)][name] = value if name == "step" else value.astype(p.dtype)
         required = [name for name in self.state_names if name not in self.optional_state]
         for i, new in enumerate(per_param):  # a parameter's state is all there or absent (never stepped)
             missing_state = [name for name in required if name not in new]

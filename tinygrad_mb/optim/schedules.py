@@ -18,8 +18,16 @@ Use: ``schedule = StepLR(opt, step_size=10)``, then call ``schedule.step()``
 once per epoch (or per update: the unit is yours) after ``opt.step()``.
 Creating a schedule already sets ``optimizer.lr`` to its value at t = 0.
 
-Unlike PyTorch's CosineAnnealingLR, the cosine stays at ``eta_min`` after
-``T_max`` instead of rising again.
+Where PyTorch differs, on purpose:
+
+* Its CosineAnnealingLR rises again after ``T_max``; this one stays at ``eta_min``.
+* Its StepLR, ExponentialLR and LinearLR multiply the optimizer's *current* lr
+  at each step, so an lr set by hand carries on into later epochs. Here the
+  schedule is a formula of t, and ``schedule.step()`` overwrites a hand-set lr.
+* There is no ``last_epoch`` argument: to resume, create the schedule as before
+  and call ``load_state_dict`` with what ``state_dict()`` saved.
+* ``LinearWarmup`` is PyTorch's ``LinearLR`` with ``end_factor=1`` under a
+  clearer name (``warmup_steps`` is its ``total_iters``; default start 0.1, not 1/3).
 """
 
 from __future__ import annotations
@@ -77,7 +85,9 @@ class LRScheduler:
         """The step count and base learning rate (all a closed-form schedule needs).
 
         As 0-d arrays, like :meth:`Optimizer.state_dict`, so that
-        :func:`tinygrad_mb.save` can write them.
+        :func:`tinygrad_mb.save` can write them. The settings (``gamma``,
+        ``T_max``, ...) are not saved, unlike PyTorch's: they come from the code
+        that creates the schedule again.
         """
         return {"last_step": np.array(self.last_step), "base_lr": np.array(self.base_lr)}
 
@@ -85,7 +95,9 @@ class LRScheduler:
         """Restore the step count and base lr, and set ``optimizer.lr`` accordingly.
 
         Everything is checked before anything changes: a bad state leaves the
-        schedule and the optimizer as they were.
+        schedule and the optimizer as they were. The optimizer's ``initial_lr``
+        becomes the saved base too, so a schedule attached after resuming
+        starts from the same lr as in the uninterrupted run.
         """
         owner = f"{type(self).__name__}.load_state_dict"
         missing = [key for key in ("last_step", "base_lr") if key not in state]
@@ -99,6 +111,7 @@ class LRScheduler:
         base_lr = check_range("base_lr", base_lr, owner=owner)
         lr = check_range("lr", self.lr_at(int(last_step), base_lr), owner=owner)
         self.last_step, self.base_lr = int(last_step), base_lr
+        self.optimizer.initial_lr = base_lr
         self.optimizer.lr = lr
 
     def __repr__(self) -> str:
@@ -214,7 +227,11 @@ class ChainedScheduler(LRScheduler):
 
     For multiplicative schedules this multiplies their factors:
     ``ChainedScheduler(opt, [LinearWarmup(opt, 5), ExponentialLR(opt, 0.99)])``
-    decays exponentially while the first 5 steps also ramp up.
+    decays exponentially while the first 5 steps also ramp up, exactly as
+    PyTorch's ChainedScheduler does. A cosine with ``eta_min > 0`` is not a pure
+    factor: after another schedule it gives ``eta_min + (lr - eta_min) * c(t)``
+    of that schedule's lr, while PyTorch's (a recursion on the current lr)
+    drifts slightly from that.
     """
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler]):

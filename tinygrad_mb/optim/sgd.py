@@ -42,6 +42,9 @@ class SGD(Optimizer):
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening = 0).
         weight_decay: L2 penalty wd >= 0, added to the gradient as wd * p.
 
+    PyTorch's ``maximize`` and its speed options (``foreach``, ``fused``,
+    ``differentiable``) are not offered.
+
     Raises:
         HyperparameterError: a value is outside its valid range.
     """
@@ -77,6 +80,7 @@ class SGD(Optimizer):
         we may overwrite). The last line is one sweep through memory, not two
         (see :mod:`tinygrad_mb.optim.update`).
         """
+        self._check_grads()  # everything checked before anything is written
         lr, mu, wd = self._lr, self.momentum, self.weight_decay
         # One version for every parameter this step writes: graphs that used the old values refuse backward.
         version = new_version()
