@@ -57,6 +57,27 @@ def test_stratified_split_gives_the_spare_places_to_the_largest_remainders():
     assert np.bincount(y_te, minlength=3).tolist() == [1, 1, 1]
 
 
+def test_a_stratified_split_keeps_every_class_in_both_parts_when_rounding_would_drop_one():
+    # Ideal test counts 9.6, 0.2, 0.2 round to 10, 0, 0: the two small classes would be missing from the test part.
+    y = np.repeat([0, 1, 2], [96, 2, 2])
+    _, _, y_tr, y_te = train_test_split(np.zeros((100, 1)), y, test_size=10, seed=0, stratify=True)
+    assert np.bincount(y_te, minlength=3).tolist() == [8, 1, 1]
+    assert np.bincount(y_tr, minlength=3).tolist() == [88, 1, 1]
+    # and the other way round: a test part of 90 would take both samples of each small class
+    _, _, y_tr, y_te = train_test_split(np.zeros((100, 1)), y, test_size=90, seed=0, stratify=True)
+    assert np.bincount(y_tr, minlength=3).tolist() == [8, 1, 1]
+
+
+@given(st.lists(st.integers(2, 30), min_size=2, max_size=6), st.integers(0, 10_000))
+def test_a_stratified_split_of_any_feasible_size_has_every_class_in_both_parts(counts, draw):
+    y = np.repeat(np.arange(len(counts)), counts)
+    n, k = len(y), len(counts)
+    n_test = k + draw % (n - 2 * k + 1)  # anything in [k, n - k]
+    _, _, y_tr, y_te = train_test_split(np.zeros((n, 1)), y, test_size=n_test, seed=0, stratify=True)
+    assert len(y_te) == n_test
+    assert (np.bincount(y_te, minlength=k) >= 1).all() and (np.bincount(y_tr, minlength=k) >= 1).all()
+
+
 def test_stratified_test_part_is_shuffled_too():
     # Catches the stratified test part coming out sorted by class (picked class after class).
     y = np.repeat([0, 1], 50)

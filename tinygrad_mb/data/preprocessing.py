@@ -99,14 +99,22 @@ def _stratified_test_indices(labels: np.ndarray, n_test: int, rng: np.random.Gen
 
     Class ``c`` with ``n_c`` of ``n`` samples ideally gets ``n_test * n_c / n``
     test samples; rounding down and handing the remaining places to the
-    largest remainders makes the counts add up to exactly ``n_test``.
+    largest remainders makes the counts add up to exactly ``n_test``. Each
+    class keeps at least one sample in each part, though: a class of 2 in 100
+    would round to 0 test samples in a test part of 10, and be missing from it.
     """
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     _check_every_class_fits(classes, counts, n_test)
     ideal = n_test * counts / len(labels)
-    take = np.floor(ideal).astype(np.int64)
-    short = n_test - int(take.sum())
-    take[np.argsort(-(ideal - take), kind="stable")[:short]] += 1
+    take = np.clip(np.floor(ideal).astype(np.int64), 1, counts - 1)  # possible: checked just above
+    # One place at a time, to the class furthest below its ideal share that has a sample to spare
+    # (the largest remainder), or, when the lower bound of 1 took too many, from the one furthest above.
+    while (short := n_test - int(take.sum())) != 0:
+        gap = ideal - take
+        if short > 0:
+            take[np.argmax(np.where(take < counts - 1, gap, -np.inf))] += 1
+        else:
+            take[np.argmin(np.where(take > 1, gap, np.inf))] -= 1
     picked = [rng.permutation(np.flatnonzero(inverse == k))[: take[k]] for k in range(len(classes))]
     return np.concatenate(picked)
 
