@@ -178,7 +178,7 @@ class Optimizer:
     def step(self) -> None:  # pragma: no cover - abstract
         """Update every parameter with a gradient, in place, and give it a new ``_version``.
 
-        Subclasses call :meth:`_check_grads` first, so that a bad gradient stops
+        Subclasses call ``_check_grads()`` first, so that a bad gradient stops
         the step before any parameter or state has changed.
         """
         raise NotImplementedError(f"{type(self).__name__}.step is not written")
@@ -202,7 +202,7 @@ class Optimizer:
                     self._refuse_grad(p, g)
 
     def _refuse_grad(self, p: Tensor, g: Any) -> None:
-        """The error for a gradient :meth:`_check_grads` flagged (returns if it is fine after all)."""
+        """The error for a gradient ``_check_grads`` flagged (returns if it is fine after all)."""
         i = next(k for k, q in enumerate(self.params) if q is p)
         where = f"{type(self).__name__}.step: params[{i}].grad"
         after = "nothing was updated"
