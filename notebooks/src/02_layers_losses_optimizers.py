@@ -402,8 +402,9 @@ print(optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
 #
 # The **adaptive** optimizers divide each weight's step by a running measure of that weight's gradient
 # size: Adagrad by the root of the sum of all its squared gradients so far, RMSprop by the root of a
-# running mean of them, Adam like RMSprop with momentum on top. Their steps are therefore about `lr` per
-# weight whatever the scale of the gradient, while plain SGD's step is `lr` times the gradient. So the
+# running mean of them, Adam like RMSprop with momentum on top. Their steps are therefore of the order of
+# `lr` per weight whatever the scale of the gradient (Adagrad's shrink as its sum grows), while plain SGD's
+# step is `lr` times the gradient. So the
 # same number means very different things to different optimizers, and comparing them at one shared
 # learning rate compares nothing. Below, each one trains the same network from the same initial weights
 # on the same shuffled batches for 10 epochs, at every rate of a grid from 0.001 to 3.

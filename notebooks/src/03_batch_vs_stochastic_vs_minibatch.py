@@ -195,15 +195,18 @@ check_updates_per_epoch(updates_per_epoch)
 # ### Exercise 2 — reading the axes
 #
 # From the four-panel figure of section 4 (not from code!), which variant has the lowest training loss
-# (a) after the same number of *updates* as batch GD made in total, and (b) after one *epoch*? Answer with
-# the variant names `"batch"`, `"sgd"` or `"minibatch"`. The checker works out the truth from `cmp`.
+# (a) after the same number of *updates* as batch GD made in total (key `"per_update"`), and (b) after one
+# *epoch*, i.e. $N$ samples seen (key `"per_sample"`)? Read each curve's last point at or before that $x$;
+# a curve that starts further right (SGD's first evaluation comes after 160 updates) still has its starting
+# loss there. Answer with the variant names `"batch"`, `"sgd"` or `"minibatch"`. The checker works out the
+# truth from `cmp`.
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below
 # BEGIN SOLUTION
 axis_answers = {"per_update": "batch", "per_sample": "sgd"}
 # END SOLUTION
-# STUB: axis_answers = {"per_update": ..., "per_sample": ...}  # "batch", "sgd" or "minibatch"
+# STUB: axis_answers = {"per_update": ..., "per_sample": ...}  # (a), (b): "batch", "sgd" or "minibatch"
 
 # %%
 from tinygrad_mb.exercises import check_axis_reading

@@ -86,16 +86,17 @@ fig.axes[0].legend(loc="lower left", fontsize=8.5)  # keep the legend off the me
 plt.show()
 
 # %% [markdown]
-# **What to notice.** The measured points sit on the black theory line: the table puts each within a few
-# percent of it, less than 3 standard errors away -- about what 400 random draws allow. On a
+# **What to notice.** The measured points sit on the black theory line: the table puts each within 7% of
+# it, less than 3 standard errors away -- about what 400 random draws allow. On a
 # log-log plot $1/B$ is a straight line of slope $-1$: every 4× larger batch has 4× less noise (2× less
 # in standard deviation -- which is why halving the noise in a measurement takes 4× the data). Near
 # $B = N$ the without-replacement curve bends down to zero, away from the dashed $\operatorname{tr}\Sigma/B$.
 #
 # ## 3. The noise scale: when is a bigger batch worth it?
 #
-# The dotted horizontal line is the *signal*, $\lVert G\rVert^2$. Where the noise curve crosses it,
-# noise and signal are equally big. That batch size is the **simple noise scale** (McCandlish et al., 2018):
+# The dotted horizontal line is the *signal*, $\lVert G\rVert^2$. Where the noise crosses it, noise and
+# signal are equally big. The dashed $\operatorname{tr}\Sigma/B$ line crosses it at the **simple noise scale**
+# (McCandlish et al., 2018), the solid curve a hair to the left of it:
 #
 # $$B_\text{simple} = \frac{\operatorname{tr}\Sigma}{\lVert G\rVert^2}.$$
 #

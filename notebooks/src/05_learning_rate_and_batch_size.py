@@ -108,7 +108,7 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
 for ax, rule in zip(axes, ["linear", "sqrt"]):
     for b in sizes:
         lr = gd.scale_lr(0.1, 32, b, rule)
-        # evaluate about every 50 samples (a multiple of B), so every curve is smooth
+        # evaluate every max(B, ~50) samples (a multiple of B), so the small batches' curves are smooth too
         h = gd.train(prob.model_fn(0), prob.loss_fn, prob.train, gd.MiniBatch(b, lr), epochs=6, seed=0,
                      eval_every=b * max(1, 50 // b))
         gap = np.maximum(h.evals["suboptimality"], 1e-8)
@@ -125,10 +125,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What to notice.** Under the linear rule, $B = 8, 32, 128$ make almost the *same progress per epoch*:
-# that is its promise -- per sample, the batch size does not matter, so the larger batches need 4× and 16×
-# fewer updates for the same result. But at $B = 512$ the rule asks for $\eta = 1.6 > 2/L$, and the run
-# blows up (✕, off the top of the plot): the stability limit does not grow with the batch size. The square-root
+# **What to notice.** Under the linear rule, $B = 8$ and $32$ make almost the *same progress per epoch*:
+# that is its promise -- per sample, the batch size does not matter, so the larger batch needs 4× fewer
+# updates for the same result. $B = 128$ ($\eta = 0.4$) even drops a little faster in the first epoch: the
+# rule's "one step of $k\eta$ ≈ $k$ steps of $\eta$" assumes small steps, and on a quadratic one step
+# shrinks each direction by $1 - k\eta\lambda$, more than $k$ steps do, $(1 - \eta\lambda)^k$, as long as
+# $k\eta\lambda < 1$. Then it settles on about the same floor as the others. But at $B = 512$ the rule asks
+# for $\eta = 1.6 > 2/L$, and the run blows up (✕, off the top of the plot): the stability limit does not grow
+# with the batch size. The square-root
 # rule stays safe; its large batches are slower per epoch early on, but end lower. The noise floor is
 # proportional to $\eta / B$ (notebook 03): the linear rule keeps $\eta / B$ constant, so its floors nearly
 # coincide, while the square-root rule lets it fall like $1/\sqrt B$. In practice: scale linearly while the
@@ -150,11 +154,11 @@ plt.show()
 # %% [markdown]
 # **What to notice.** Left: for small $B$ the measured points follow the dashed line of *perfect scaling* --
 # 4× the batch, 4× fewer steps -- and the best learning rate (right) grows roughly in proportion to $B$, the
-# linear rule. Past a *critical batch size* the steps level off at $S_\text{min}$, the steps a noise-free
-# gradient needs: more samples per step no longer help, and the best rate stops growing in proportion: from
-# $B = 64$ on it stays at 0.25--0.5, the largest rates of the grid below the stability limit $2/L \approx 0.85$.
-# The fit
-# $S = S_\text{min}(1 + B_\text{noise}/B)$ puts that bend at $B_\text{noise}$. It is much larger than the
+# linear rule. Past a *critical batch size* the steps stop falling in proportion and approach $S_\text{min}$,
+# the steps a noise-free gradient needs: more samples per step help less and less, and the best rate stops
+# growing in proportion: from $B = 64$ on it stays at 0.25--0.5, the largest rates of the grid below the
+# stability limit $2/L \approx 0.85$. The fit $S = S_\text{min}(1 + B_\text{noise}/B)$ puts that bend at
+# $B_\text{noise}$. It is much larger than the
 # $B_\text{simple} \approx 12$ of notebook 04 *at the initial weights*: reaching a target close to $f^*$
 # happens mostly late in training, where the noise scale is large.
 #
@@ -249,9 +253,9 @@ plt.show()
 # starting value -- and much of the run is spent recovering. With warm-up, the same peak rate is
 # reached only after the weights have moved into a calmer region: the loss rises far less (to about 3 at worst,
 # the top of its band, from a start near 2.3), and the run ends between two and three times lower (0.089
-# against 0.22 in the table). (With a peak rate of 1 neither run has a problem, and at 2 both shoot up to
-# about 60: warm-up widens the range of usable rates, it does not remove the limit. It matters when you push
-# the rate, for instance after scaling it up for a large batch with the linear rule.)
+# against 0.234 in the table). (With a peak rate of 1 neither run has a problem, and at 2 both shoot up, to
+# about 50 and 60: warm-up widens the range of usable rates, it does not remove the limit. It matters when you
+# push the rate, for instance after scaling it up for a large batch with the linear rule.)
 #
 # ## Exercises
 #
@@ -264,8 +268,9 @@ plt.show()
 # ### Exercise 1 — the stability limit
 #
 # Write `stable_lr(X)`: the stability limit of batch gradient descent on
-# $f(w) = \frac1N \sum_i (x_i^\top w - y_i)^2$ (no bias), the rate $\eta_\text{max}$ such that it converges
-# from every start exactly when $0 < \eta < \eta_\text{max}$. `X` has shape $(N, d)$.
+# $f(w) = \frac1N \sum_i (x_i^\top w - y_i)^2$, the rate $\eta_\text{max}$ such that it converges from every
+# start exactly when $0 < \eta < \eta_\text{max}$. `X` has shape $(N, d)$. There is no bias here, so no column
+# of ones: unlike section 1, build the Hessian from `X` itself.
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below

@@ -211,8 +211,8 @@ print(f"The last one, after shrinking: {last}")
 # %% [markdown]
 # **What to notice.** The first failing input is whatever the search happened to draw: its shape and the
 # range of its values are printed above. Hypothesis often fills a whole array with one repeated value, so
-# when the range printed is a single number, every element of it is that number. Even so, the value is an
-# arbitrary one like $-1.62$, and with several elements it is not clear that the shape plays no part.
+# when the range printed is a single number, every element of it is that number. Even so, that value is an
+# arbitrary one, and with several elements it is not clear that the shape plays no part.
 # Hypothesis then **shrank** it: it tried smaller shapes and simpler values, keeping each change that still
 # failed, until nothing simpler failed. The result, a single $x = -1$, is a *minimal example*: it says at a
 # glance that the bug is about negative inputs -- exactly the missing $\operatorname{sign}(x)$. Put that
