@@ -598,6 +598,11 @@ def test_batch_for_noise(capsys):
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: min(n, math.floor(tr * n / (r * g2 * (n - 1) + tr))),
             "expected B = 91, got 90", "round up")
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: tr * n / (r * g2 * (n - 1) + tr), "expected the int")
+    def ceil_as_float(tr, g2, n, r):  # rounded up, but np.ceil returns a float
+        return np.minimum(n, np.ceil(tr * n / (r * g2 * (n - 1) + tr)))
+
+    message = rejects(ex.check_batch_for_noise, ceil_as_float, "expected the int 91", r"wrap it in int\(")
+    assert "round UP" not in message
 
 
 def test_batch_for_noise_hints_match_the_mistake():
@@ -622,6 +627,12 @@ def test_stable_lr(capsys):
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[0], "LARGEST eigenvalue")
     rejects(ex.check_stable_lr, lambda X: 2 / np.trace(2 / len(X) * X.T @ X), "trace")
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 * X.T @ X)[-1], "MEAN over the N samples")
+
+    def with_bias_column(X):  # section 1's Hessian, which has a column of ones for the bias
+        Xb = np.column_stack([X, np.ones(len(X))])
+        return 2 / np.linalg.eigvalsh(2 / len(X) * Xb.T @ Xb)[-1]
+
+    rejects(ex.check_stable_lr, with_bias_column, "column of ones")
 
 
 def test_lr_for_batch_size(capsys):

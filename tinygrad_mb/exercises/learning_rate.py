@@ -50,9 +50,17 @@ def check_stable_lr(fn: Callable[[np.ndarray], Any]) -> None:
                 hint = "the loss is a MEAN over the N samples: the Hessian is (2/N) X^T X, not 2 X^T X"
             elif math.isclose(got, 2 / (2 * eig.sum()), rel_tol=rtol):
                 hint = "the trace sums all eigenvalues; L is the largest one (np.linalg.eigvalsh(H)[-1])"
+            elif math.isclose(got, 1 / np.linalg.eigvalsh(_with_ones(X).T @ _with_ones(X) / n)[-1], rel_tol=rtol):
+                hint = ("that is the limit for X with a column of ones added (a bias, as in section 1); this f "
+                        "has no bias: build H from X itself")
             shown_want, shown_got = show_both(want, got)
             fail(f"X of shape {X.shape}: expected 2/L = {shown_want}, got {shown_got}", hint)
     passed("2/L with L = largest eigenvalue of (2/N) X^T X: right on all 3 data sets")
+
+
+def _with_ones(X: np.ndarray) -> np.ndarray:
+    """X with a column of ones appended: the design matrix of a model with a bias."""
+    return np.column_stack([X, np.ones(len(X))])
 
 
 @checker

@@ -103,8 +103,10 @@ def check_batch_for_noise(fn: Callable[[float, float, int, float], Any]) -> None
         got = run(fn, tr, g2, n, ratio, what="your batch size")
         returned_none(got, "your batch size")
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+            whole_float = isinstance(got, (float, np.floating)) and float(got).is_integer()
             fail(f"trace_sigma={tr}, |G|^2={g2}, N={n}, ratio={ratio}: expected the int {want}, got {got!r}",
-                 "a batch size is a whole number: round UP, since a smaller batch would be too noisy")
+                 "that is a whole number, but a float (np.ceil returns floats): wrap it in int(...)" if whole_float
+                 else "a batch size is a whole number: round UP, since a smaller batch would be too noisy")
         answers.append(got)
     # The smallest B for a factor (N - B)/N instead of (N - B)/(N - 1): right in some cases, off by one in others.
     over_n = [min(n, math.ceil(tr * n / (ratio * g2 * n + tr))) for tr, g2, n, ratio in cases]
