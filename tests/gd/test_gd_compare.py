@@ -327,3 +327,11 @@ def test_the_time_column_ends_where_the_time_axis_ends(prob):
     summary = {r["variant"]: r for r in csv.DictReader(io.StringIO(c.to_csv(table="summary")))}
     doc = {r["variant"]: r for r in json.loads(c.to_json(steps=False))["summary"]}
     assert float(evals[-1]["time"]) == float(summary[batch.label(1000)]["time"]) == doc[batch.label(1000)]["time"]
+
+
+def test_a_target_above_every_starting_loss_is_pointed_out(cmp):
+    # catches: a table of ->target columns that are all 0 shown as if the variants tied
+    start = max(h.initial_loss for runs in cmp.histories.values() for h in runs)
+    text = str(cmp.summary(target=start * 10))
+    assert "started at or below the target loss" in text
+    assert "started at or below" not in str(cmp.summary())  # the default target is below the start

@@ -333,6 +333,10 @@ class Summary:
         # a mean over the seeds that got there says nothing about the ones that did not: 'reached' counts them
         head = (f"target loss {self.target:.6g} ({what}); means over {self.seeds} seed(s), the ->target ones "
                 "over the seeds that reached it; time = training only")
+        if self.rows and all(row["updates_to_target"] == 0 and row["reached_target"] == row["seeds"]
+                             for row in self.rows):  # the ->target columns are all 0 and say nothing
+            lines.append(f"every run started at or below the target loss {self.target:.6g}, so the ->target columns "
+                         "are 0: give a target below the starting loss to compare how fast the variants get there")
         if any(self._at_floor(row) for row in self.rows):
             lines.append(f"final f-f* <={self.suboptimality_floor:.2g}: within one rounding step (ulp) of f* in the "
                          "parameters' precision, i.e. at the optimum as far as the computed loss can tell")
