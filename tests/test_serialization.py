@@ -252,3 +252,140 @@ def test_save_copies_cupy_arrays_and_tensors_to_the_host(tmp_path):
     state = load(tmp_path / "g.npz")
     np.testing.assert_array_equal(state["w"], [0.0, 1.0, 2.0])
     np.testing.assert_array_equal(state["twice"], [0.0, 2.0, 4.0])
+
+
+# --- damaged, foreign and unusual files -------------------------------------------------------------------------
+
+
+def _central_entry(raw: bytes) -> int:
+    """Where the first central-directory entry of a zip archive starts."""
+    return raw.index(b"PK\x01\x02")
+
+
+def _damage(path, how):
+    raw = bytearray(path.read_bytes())
+    if how == "bad deflate data":  # a compressed member whose first block has the reserved type 3
+        start = 30 + int.from_bytes(raw[26:28], "little") + int.from_bytes(raw[28:30], "little")
+        raw[start] = 0xFF
+    elif how == "encrypted flag":  # the member claims to be encrypted: zipfile wants a password
+        entry = _central_entry(raw)
+        raw[entry + 8] |= 1
+    elif how == "unknown zip version":  # the member needs a zip reader version from the future
+        entry = _central_entry(raw)
+        raw[entry + 6] = 94
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", ["bad deflate data", "encrypted flag", "unknown zip version"])
+def test_a_damaged_compressed_file_raises_save_load_error(tmp_path, how):
+    # Catches zlib.error, RuntimeError and NotImplementedError from zipfile escaping as they are.
+    path = tmp_path / "model.npz"
+    np.savez_compressed(path, **make_model(1).state_dict())
+    _damage(path, how)
+    with pytest.raises(SaveLoadError, match=r"model\.npz.*(corrupt|damaged)"):
+        load(path)
+
+
+def test_a_header_promising_more_data_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    # Catches the loader allocating what a damaged header claims (here 80 TB: a MemoryError) before reading.
+    import io
+    import zipfile
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (10**13,)})
+    member.write(b"\0" * 64)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("w.npy", member.getvalue())
+    with pytest.raises(SaveLoadError, match=r"huge\.npz.*promises 80000000000000 bytes"):
+        load(tmp_path / "huge.npz")
+
+
+def test_a_key_ending_in_npy_gets_its_own_array(tmp_path):
+    # Catches NumPy's NpzFile lookup: key "x.npy" is read from the member "x.npy", which holds key "x".
+    save({"x": np.zeros(2), "x.npy": np.ones(3)}, tmp_path / "k.npz")
+    state = load(tmp_path / "k.npz")
+    np.testing.assert_array_equal(state["x"], np.zeros(2))
+    np.testing.assert_array_equal(state["x.npy"], np.ones(3))
+
+
+def test_a_file_from_a_big_endian_machine_loads_into_a_model(tmp_path):
+    # Catches '>f4' arrays handed on as they are: load_state_dict then refused them as not float32.
+    source = nn.Linear(3, 2, seed=0)
+    np.savez(tmp_path / "be.npz", **{k: v.astype(v.dtype.newbyteorder(">")) for k, v in source.state_dict().items()})
+    state = load(tmp_path / "be.npz")
+    assert all(v.dtype == np.float32 and v.dtype.isnative for v in state.values())
+    model = nn.Linear(3, 2, seed=1)
+    model.load_state_dict(state)
+    for key, value in source.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key], value)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([True, False]), np.arange(6, dtype=np.int8).reshape(2, 3), np.arange(4, dtype=np.uint16),
+        np.array([0.5, -1.5], dtype=np.float16), np.array([1 + 2j], dtype=np.complex64), np.array(3.25),
+        np.zeros((0, 4), np.float32), np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        np.arange(20.0)[::3],  # not contiguous
+        np.zeros(2, dtype=[("ä", "<i4"), ("b", "<f8")]),  # a non-latin-1 field name: .npy format 3.0
+    ],
+    ids=lambda a: f"{a.dtype.str[:8]}{a.shape}",
+)
+def test_every_dtype_and_layout_round_trips(tmp_path, array):
+    save({"a": array}, tmp_path / "a.npz")
+    loaded = load(tmp_path / "a.npz")["a"]
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+    loaded[...] = array  # a writable array of its own
+
+
+def test_a_compressed_npz_written_by_numpy_loads(tmp_path):
+    state = make_model(2).state_dict()
+    np.savez_compressed(tmp_path / "c.npz", **state)
+    loaded = load(tmp_path / "c.npz")
+    assert list(loaded) == list(state)
+    for key, value in state.items():
+        assert loaded[key].dtype == value.dtype
+        np.testing.assert_array_equal(loaded[key], value)
+
+
+def test_loading_a_folder_says_it_is_a_folder(tmp_path):
+    with pytest.raises(SaveLoadError, match="is a folder, not a file"):
+        load(tmp_path)
+
+
+def test_an_unreadable_file_raises_save_load_error(tmp_path, monkeypatch):
+    # Catches the PermissionError of open() escaping as it is (simulated: the tests may run as root).
+    from tinygrad_mb import serialization
+
+    save({"a": np.ones(2)}, tmp_path / "m.npz")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(serialization, "open", denied, raising=False)
+    with pytest.raises(SaveLoadError, match=r"cannot read .*m\.npz.*Permission denied"):
+        load(tmp_path / "m.npz")
+
+
+def test_saving_under_a_long_file_name(tmp_path):
+    # Catches the temporary file's name (a dot, the name, 8 letters, ".tmp") going past the 255-byte limit.
+    path = tmp_path / ("checkpoint_" + "x" * 235 + ".npz")  # 250 characters
+    save({"a": np.ones(2)}, path)
+    np.testing.assert_array_equal(load(path)["a"], np.ones(2))
+    assert os.listdir(tmp_path) == [path.name]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd to count open files")
+def test_a_failed_save_closes_its_temporary_file(tmp_path, monkeypatch):
+    # Catches the temporary file's descriptor left open when setting its mode fails.
+    def refused(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "chmod", refused)
+    with pytest.raises(SaveLoadError, match="Operation not permitted"):
+        save({"a": np.ones(2)}, tmp_path / "m.npz")
+    monkeypatch.undo()
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert os.listdir(tmp_path) == []

@@ -3,8 +3,9 @@
     tinygrad_mb.save(model.state_dict(), "model.npz")
     model.load_state_dict(tinygrad_mb.load("model.npz"))
 
-Why .npz: it is NumPy's own format, readable anywhere NumPy is, and with
-``allow_pickle=False`` loading it can never execute code (unlike pickle).
+Why .npz: it is NumPy's own format, readable anywhere NumPy is, and ``load``
+refuses pickled members (as ``np.load(..., allow_pickle=False)`` does), so
+loading a file can never execute code (unlike pickle).
 
 Why a temporary file: ``save`` writes to a temporary file in the same
 directory and then renames it over the target (``os.replace``, atomic on
@@ -14,11 +15,13 @@ intact instead of half a file.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tempfile
 import zipfile
-from collections import OrderedDict
+import zlib
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
@@ -94,12 +97,14 @@ def write_atomically(path: PathLike, fill: Callable[[BinaryIO], None], who: str,
         # A file replaced keeps its permissions (a private checkpoint stays private); a new one gets a
         # normal file's mode rather than mkstemp's private 0600.
         mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.isfile(target) else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
+        # The name's start only: with the dot, mkstemp's 8 random letters and ".tmp" added, a whole name
+        # near the file system's limit (255 bytes) would make the temporary name too long to create.
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target)[:40] + ".", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise SaveLoadError(f"{who}: cannot write in the folder {directory!r}: {exc.strerror or exc}") from exc
     try:
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:  # first: from here on, the descriptor is closed whatever fails
+            os.chmod(tmp, mode)
             fill(f)
             f.flush()
             os.fsync(f.fileno())
@@ -132,64 +137,132 @@ def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     write_atomically(path, lambda f: _write_npz(f, arrays), "save", "model.npz")
 
 
+_DAMAGED = (ValueError, OSError, EOFError, KeyError, NotImplementedError, RuntimeError, zipfile.BadZipFile,
+            zlib.error)  # what zipfile and NumPy raise on a damaged archive (a bad CRC, bad deflate data, ...)
+
+
+_CHUNK = 16 * 2**20  # bytes read at a time
+
+
+class _PickledError(Exception):
+    """A member holds Python objects, which only pickle can read (refused)."""
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """The array in one ``<key>.npy`` member, checked against the member's size before anything is allocated.
+
+    A damaged (or hostile) header could claim any shape: NumPy would first try to allocate
+    that much memory (terabytes, for one flipped digit in the right place) and only then
+    find the data missing.
+    """
+    fmt = np.lib.format
+    with archive.open(info) as member:
+        version = fmt.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = fmt.read_array_header_2_0(member)
+        else:  # 3.0 (non-latin-1 field names) has no public header reader: let NumPy read it all
+            member.seek(0)
+            try:
+                return _native(fmt.read_array(member, allow_pickle=False))
+            except ValueError as exc:
+                raise (_PickledError() if "pickle" in str(exc) else exc) from None
+        if dtype.hasobject:
+            raise _PickledError()
+        count = math.prod(shape)
+        size = count * dtype.itemsize
+        left = info.file_size - member.tell()
+        if size != left:
+            raise ValueError(f"member {info.filename!r}: its header promises {size} bytes of data "
+                             f"(shape {shape}, dtype {dtype}) but {left} follow")
+        array = np.empty(count, dtype=dtype)
+        raw = array.view(np.uint8) if size else None
+        for start in range(0, size, _CHUNK):  # in pieces: never a second copy of a large array in memory
+            piece = member.read(min(_CHUNK, size - start))
+            if len(piece) != min(_CHUNK, size - start):
+                raise EOFError(f"member {info.filename!r}: the array data is cut short")
+            raw[start:start + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+        if member.read(1):  # also makes zipfile reach the member's end, where it checks the CRC
+            raise ValueError(f"member {info.filename!r}: data after the array")
+    return _native(array.reshape(shape, order="F" if fortran_order else "C"))
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    """``array`` in this machine's byte order (the same numbers; a copy only when the order differs).
+
+    Arrays saved on a big-endian machine come as '>f4': ``load_state_dict`` would refuse them
+    as not float32, and the GPU computes in little-endian only.
+    """
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _read_npz(f: BinaryIO, path: str) -> OrderedDict[str, np.ndarray]:
+    """Every ``<key>.npy`` member of the zip archive ``f``, by key, in the order they are stored."""
+    with zipfile.ZipFile(f) as archive:
+        members = archive.infolist()
+        not_arrays = [m.filename for m in members if not m.filename.endswith(".npy")]
+        if not_arrays:
+            raise SaveLoadError(
+                f"load: {path!r} is a zip archive with members that are not arrays ({', '.join(not_arrays)}); "
+                "it was not written by save(); save the state dict with tinygrad_mb.save(model.state_dict(), path)"
+            )
+        keys = [m.filename[: -len(".npy")] for m in members]
+        twice = sorted(k for k, n in Counter(keys).items() if n > 1)
+        if twice:
+            raise ValueError(f"the archive lists {twice} more than once")
+        # Each member by its own name: NumPy's NpzFile looks "x.npy" up as the member "x.npy", which
+        # holds the key "x", so a state dict with both keys would give x's array for both.
+        return OrderedDict((key, _read_member(archive, m)) for key, m in zip(keys, members))
+
+
 def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
     """Read a state dict written by :func:`~tinygrad_mb.serialization.save`: name -> NumPy array, in the saved order.
 
-    Pickled objects are refused (``allow_pickle=False``), so loading an
-    untrusted file cannot run code. Pass the result to ``load_state_dict``,
-    which checks names, shapes and dtypes against the model.
+    Pickled objects are refused (as ``np.load(..., allow_pickle=False)`` does), so
+    loading an untrusted file cannot run code. Arrays come back in this machine's
+    byte order. Pass the result to ``load_state_dict``, which checks names, shapes
+    and dtypes against the model.
 
     Raises:
-        SaveLoadError: the file is missing, not an .npz archive, or corrupt.
+        SaveLoadError: the file is missing, unreadable, not an .npz archive, or corrupt.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise SaveLoadError(f"load: {path!r} is a folder, not a file; give the path of the .npz file in it")
     if not os.path.isfile(path):
         raise SaveLoadError(f"load: no file at {path!r}; check the path (save() writes exactly the name it is given)")
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic.startswith(b"\x93NUMPY"):
-        raise SaveLoadError(
-            f"load: {path!r} holds a single array (.npy), not a .npz state dict; "
-            "save state dicts with tinygrad_mb.save(model.state_dict(), path)"
-        )
-    if not magic.startswith(b"PK"):  # every zip archive, hence every .npz, starts with "PK"
-        raise SaveLoadError(
-            f"load: {path!r} is not an .npz file (it does not start with the zip signature); it is corrupt or "
-            "in another format; save it again with tinygrad_mb.save(model.state_dict(), path)"
-        )
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+            if magic.startswith(b"\x93NUMPY"):
+                raise SaveLoadError(
+                    f"load: {path!r} holds a single array (.npy), not a .npz state dict; "
+                    "save state dicts with tinygrad_mb.save(model.state_dict(), path)"
+                )
+            if not magic.startswith(b"PK"):  # every zip archive, hence every .npz, starts with "PK"
+                raise SaveLoadError(
+                    f"load: {path!r} is not an .npz file (it does not start with the zip signature); it is corrupt "
+                    "or in another format; save it again with tinygrad_mb.save(model.state_dict(), path)"
+                )
+            f.seek(0)
+            return _read_npz(f, path)
+    except SaveLoadError:
+        raise
+    except _PickledError:
+        raise SaveLoadError(
+            f"load: {path!r} contains pickled Python objects, which are refused because loading them can "
+            "run arbitrary code; a state dict holds numeric arrays only: save one with "
+            "tinygrad_mb.save(model.state_dict(), path)"
+        ) from None
+    except PermissionError as exc:
+        raise SaveLoadError(f"load: cannot read {path!r}: {exc.strerror or exc}; check the file's permissions") \
+            from exc
+    except _DAMAGED as exc:
         raise SaveLoadError(
             f"load: {path!r} is not a readable .npz state dict ({type(exc).__name__}: {exc}); the file is "
             "corrupt, truncated or in another format; save it again with tinygrad_mb.save(model.state_dict(), path)"
         ) from exc
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise SaveLoadError(
-            f"load: {path!r} holds a single array (.npy), not a .npz state dict; "
-            "save state dicts with tinygrad_mb.save(model.state_dict(), path)"
-        )
-    try:
-        with loaded:
-            state = OrderedDict((key, loaded[key]) for key in loaded.files)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:  # a damaged member
-        if "pickle" in str(exc):
-            raise SaveLoadError(
-                f"load: {path!r} contains pickled Python objects, which are refused because loading them can "
-                "run arbitrary code; a state dict holds numeric arrays only: save one with "
-                "tinygrad_mb.save(model.state_dict(), path)"
-            ) from None
-        raise SaveLoadError(
-            f"load: {path!r} is a damaged .npz file ({type(exc).__name__}: {exc}); "
-            "save it again with tinygrad_mb.save(model.state_dict(), path)"
-        ) from exc
-    not_arrays = [key for key, value in state.items() if not isinstance(value, np.ndarray)]
-    if not_arrays:  # NumPy hands back a member that is not an .npy as raw bytes
-        raise SaveLoadError(
-            f"load: {path!r} is a zip archive with members that are not arrays ({', '.join(not_arrays)}); "
-            "it was not written by save(); save the state dict with tinygrad_mb.save(model.state_dict(), path)"
-        )
-    return state
 
 
 __all__ = ["save", "load"]
