@@ -85,12 +85,33 @@ def test_environment_variable_selects_the_backend():
 
 @pytest.mark.skipif(backend.cupy_available(), reason="this machine has a usable GPU")
 def test_asking_for_cupy_without_a_gpu_says_how_to_install():
-    with pytest.raises(BackendUnavailableError, match=r"pip install 'tinygrad_mb\[cuda12\]'"):
+    with pytest.raises(BackendUnavailableError, match=r"pip install '\.\[cuda12\]'.*CUDA Toolkit.*\[ctk\]"):
         backend.set_backend("cupy")
     assert backend.get_backend() == "numpy"  # unchanged
     with pytest.raises(BackendUnavailableError):
         Tensor([1.0]).to("cupy")
     assert backend.cupy_unavailable_reason()
+
+
+def test_a_cupy_whose_cuda_libraries_are_missing_is_not_usable(monkeypatch):
+    # Catches trusting cupy.is_available(), which only asks the driver: without the CUDA Toolkit's
+    # libraries the first op would fail deep inside CuPy instead of with the install hint.
+    class NoToolkitArray:
+        def reshape(self, *shape):
+            return self
+
+        def __matmul__(self, other):
+            raise RuntimeError("CuPy failed to load libnvrtc.so.12")
+
+    fake = types.SimpleNamespace(is_available=lambda: True, float32=np.float32,
+                                 arange=lambda n, dtype=None: NoToolkitArray())
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_cupy_problem", None)
+    assert not backend.cupy_available()
+    assert "libnvrtc" in backend.cupy_unavailable_reason() and "CUDA libraries" in backend.cupy_unavailable_reason()
+    with pytest.raises(BackendUnavailableError, match=r"libnvrtc.*\[ctk\]"):
+        backend.require_cupy()
 
 
 class _FakeGPUArray(np.ndarray):
@@ -129,8 +150,11 @@ def test_lists_and_numpy_arrays_go_where_the_other_operand_lives():
                        tg.nn.functional.mse_loss(cpu, np.zeros(2, np.float32))):
             assert result.backend == "numpy"
     gpu = Tensor([1.0, 2.0], backend="cupy")  # under the NumPy default: host data follows the GPU tensor
-    for result in (gpu + [1.0, 1.0], gpu * np.ones(2, np.float32), tg.ops.stack([[0.0, 0.0], gpu])):
-        assert result.backend == "cupy"
+    for result in (gpu + [1.0, 1.0], gpu * np.ones(2, np.float32), tg.ops.stack([[0.0, 0.0], gpu]),
+                   gpu < np.array([2.0, 2.0]), gpu == [1.0, 0.0], gpu.clip(np.zeros(2), [1.5, 1.5]), gpu.clip()):
+        assert result.backend == "cupy"  # comparisons and clip bounds too (CuPy refuses host data)
+    assert backend.to_numpy((gpu < np.array([2.0, 2.0])).data).tolist() == [True, False]
+    assert backend.to_numpy(gpu.clip(np.zeros(2), [1.5, 1.5]).data).tolist() == [1.0, 1.5]
     with pytest.raises(BackendMismatchError, match=r"Mul: inputs live on different backends"):
         cpu * backend.to_backend(np.ones(2, np.float32), "cupy")  # never a hidden copy back to the host
 

@@ -31,9 +31,10 @@ ENV_VAR = "TINYGRAD_MB_BACKEND"
 
 _INSTALL_HINT = (
     "Install the GPU extra that matches your CUDA version, e.g. "
-    "`pip install 'tinygrad_mb[cuda12]'` (CUDA 12) or `pip install 'tinygrad_mb[cuda13]'` "
-    "(CUDA 13), on a machine with an NVIDIA GPU; or stay on the CPU with "
-    "set_backend('numpy')."
+    "`pip install '.[cuda12]'` (CUDA 12) or `pip install '.[cuda13]'` (CUDA 13) in the "
+    "tinygrad_mb checkout, on a machine with an NVIDIA GPU and driver; CuPy also needs the "
+    "CUDA Toolkit of that version, or install it from PyPI with CuPy's [ctk] extra, e.g. "
+    "`pip install 'cupy-cuda12x[ctk]'`. Or stay on the CPU with set_backend('numpy')."
 )
 
 _cupy: ModuleType | None = None  # the cupy module once imported successfully
@@ -52,8 +53,14 @@ def _load_cupy() -> ModuleType | None:
         return None
     try:
         usable = bool(cupy.is_available())
-    except Exception as exc:  # driver errors surface here
-        usable, _cupy_problem = False, f"CuPy found no usable GPU ({exc})"
+        if usable:
+            # is_available() only asks the driver for a GPU. The CUDA libraries CuPy needs besides
+            # (NVRTC compiles the elementwise kernels, cuBLAS the products) may still be missing, e.g.
+            # a CuPy wheel without a CUDA Toolkit: use both once, here, rather than fail in the first op.
+            a = cupy.arange(4, dtype=cupy.float32).reshape(2, 2)
+            float((a @ a + 1).sum())
+    except Exception as exc:  # driver errors surface here, and missing libraries in the trial above
+        usable, _cupy_problem = False, f"CuPy found no usable GPU or CUDA libraries ({type(exc).__name__}: {exc})"
     if not usable:
         _cupy_problem = _cupy_problem or "CuPy is installed but no usable CUDA GPU was found"
         return None

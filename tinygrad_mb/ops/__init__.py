@@ -176,7 +176,8 @@ def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 
     The bounds get no gradient, also when they are tensors (PyTorch's ``clamp`` gives tensor bounds one).
     """
-    return Clip.apply(x, lo=_data(lo), hi=_data(hi))
+    # Array bounds go where x is (as _lift does for the other ops), so NumPy bounds work on the GPU too.
+    return Clip.apply(x, lo=None if lo is None else _data(_lift(lo, x)), hi=None if hi is None else _data(_lift(hi, x)))
 
 
 def where(cond, a, b) -> Tensor:
@@ -390,7 +391,8 @@ def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 def _compare(name: str):
     def compare(a: Tensor, b) -> Tensor:
         try:
-            return _wrap_result(getattr(a.data, name)(_data(b)))
+            # A list or NumPy array goes where a is, as for the arithmetic ops: CuPy refuses host data.
+            return _wrap_result(getattr(a.data, name)(_data(_lift(b, a))))
         except ValueError as exc:  # shapes that do not broadcast: say so as the other ops do
             raise ShapeError(f"{name.strip('_')}: cannot compare shapes {tuple(a.shape)} and "
                              f"{tuple(getattr(b, 'shape', ()))} ({exc})") from None

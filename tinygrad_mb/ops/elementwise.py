@@ -260,7 +260,7 @@ class Clip(Function):
 
     def forward(self, x, lo=None, hi=None):
         xp = array_module(x)
-        out = xp.clip(x, lo, hi)
+        out = xp.clip(x, lo, hi) if lo is not None or hi is not None else x.copy()  # CuPy needs a bound
         inside = xp.ones(out.shape, dtype=bool)  # out's shape: tensor bounds may broadcast x to a larger one
         if lo is not None:
             inside &= x >= lo
