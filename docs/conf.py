@@ -54,6 +54,7 @@ extensions = [
     "plain_math",  # docs/_ext: plain-text |x| in docstrings is not a reST substitution
     "summary_sentence",  # docs/_ext: summaries in API tables never end inside ``a literal``
     "cross_references",  # docs/_ext: ``train`` and ``tinygrad_mb.gd.train`` link to where train is defined
+    "readable_defaults",  # docs/_ext: dataclass ``<factory>`` and ``<class ...>`` defaults written as code
 ]
 
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "api/generated/_*"]
