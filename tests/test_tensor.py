@@ -97,7 +97,12 @@ def test_a_matrix_transposes_with_axes_0_1_as_in_pytorch():
 def test_python_and_numpy_conversions():
     t = tg.Tensor([1.5, -2.0])
     assert float(tg.Tensor(2.5)) == 2.5 and int(tg.Tensor(3)) == 3 and [10, 20, 30][tg.Tensor(1)] == 20
-    assert np.allclose(t, [1.5, -2.0]) and np.asarray(t, dtype=np.float64).dtype == np.float64
+    if t.backend == "numpy":
+        assert np.allclose(t, [1.5, -2.0]) and np.asarray(t, dtype=np.float64).dtype == np.float64
+    else:  # a CuPy tensor refuses implicit conversion, as CuPy arrays do: no unnoticed GPU-to-host copy
+        with pytest.raises(TypeError, match=r"call \.numpy\(\)"):
+            np.asarray(t, dtype=np.float64)
+        assert np.allclose(t.numpy(), [1.5, -2.0])
     np.testing.assert_array_equal(abs(t).numpy(), [1.5, 2.0])
     assert (+t) is t
     assert [x.item() for x in t] == [1.5, -2.0]
@@ -121,14 +126,15 @@ def test_data_that_is_not_numbers_is_refused(data):
 
 
 def test_a_tensor_requiring_grad_owns_its_memory_and_a_plain_one_shares():
-    w0 = np.asfortranarray(np.zeros((2, 3), np.float32))
+    xp = tg.backend.get_array_module(tg.get_backend())  # the caller's array lives on the default backend
+    w0 = xp.asfortranarray(xp.zeros((2, 3), np.float32))
     p = Tensor(w0, requires_grad=True)
     plain = Tensor(w0)
     assert plain.data is w0  # no copy for data (like torch.as_tensor)
-    assert not np.shares_memory(p.data, w0) and p.data.flags.f_contiguous  # a copy, same layout
+    assert not xp.shares_memory(p.data, w0) and p.data.flags.f_contiguous  # a copy, same layout
     from tinygrad_mb import optim
 
-    p.grad = np.ones((2, 3), np.float32)
+    p.grad = xp.ones((2, 3), np.float32)
     optim.SGD([p], lr=1.0).step()
     np.testing.assert_array_equal(w0, 0.0)  # training did not write into the caller's array
     np.testing.assert_array_equal(p.data, -1.0)
@@ -220,13 +226,14 @@ def test_requires_grad_can_change_only_on_float_leaves():
 def test_requires_grad_set_later_copies_the_callers_array():
     from tinygrad_mb import optim
 
-    arr = np.array([1.0, 2.0], np.float32)
+    xp = tg.backend.get_array_module(tg.get_backend())  # the caller's array lives on the default backend
+    arr = xp.array([1.0, 2.0], np.float32)
     w = Tensor(arr)
     assert w.data is arr  # shared while it only holds data (like torch.as_tensor)
     w.requires_grad = True
     d = Tensor(arr).detach().requires_grad_()  # a detached view of the caller's array, too
     for t in (w, d):
-        assert not np.shares_memory(t.data, arr)
+        assert not xp.shares_memory(t.data, arr)
         (t * t).sum().backward()
         optim.SGD([t], lr=0.1).step()
     assert arr.tolist() == [1.0, 2.0]
@@ -235,17 +242,25 @@ def test_requires_grad_set_later_copies_the_callers_array():
 def test_a_view_of_the_callers_array_is_copied_too(tmp_path):
     arr = np.memmap(tmp_path / "weights.bin", dtype=np.float32, mode="w+", shape=(2,))
     arr[:] = [1.0, 2.0]
+    def shares(data):  # a memmap is host memory: copied to the GPU when the default backend is CuPy
+        return tg.backend.backend_of(data) == "numpy" and np.shares_memory(data, arr)
+
     w = Tensor(arr, requires_grad=True)  # np.asarray(memmap) is a new object on the same memory
-    assert not np.shares_memory(w.data, arr)
+    assert not shares(w.data)
     late = Tensor(arr)
     late.requires_grad = True
-    assert not np.shares_memory(late.data, arr)
+    assert not shares(late.data)
+    with tg.no_grad():  # training writes into the tensors' own memory, never the file's
+        w -= 1.0
+        late -= 1.0
+    assert arr.tolist() == [1.0, 2.0]
 
 
 def test_grad_is_an_array_and_numpy_is_the_tensors_own_array():  # as documented in Tensor's docstring
     w = Tensor([1.0, 2.0], requires_grad=True)
     (w * w).sum().backward()
-    assert type(w.grad) is np.ndarray and w.grad.dtype == w.dtype
+    assert type(w.grad) is type(w.data) and w.grad.dtype == w.dtype  # an array of the tensor's backend
+    assert type(w.numpy()) is np.ndarray
     if w.backend == "numpy":
         assert np.shares_memory(w.numpy(), w.data)
     assert ".grad`` is an array" in Tensor.__doc__ and "not a copy" in Tensor.__doc__

@@ -89,7 +89,7 @@ def test_draws_are_independent_and_b1_is_exact(monkeypatch):
     lin = data.linear_regression(n=4, d=2, seed=0)
     result = gd.gradient_noise(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[1, 2], draws=40, seed=0)
     assert result.measured_se[0] == 0.0  # B = 1 averages all N per-sample gradients: exact
-    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, "numpy")
+    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin)  # on the model's backend
     halves = sum(np.allclose((seen[k] + seen[k + 1]) / 2, G) for k in range(0, 40, 2))
     assert halves < 12  # about 20/6 by chance; all 20 when consecutive draws split one shuffle
 
@@ -117,7 +117,7 @@ def test_measured_noise_is_the_mean_over_the_draws_with_its_standard_error(monke
     from tinygrad_mb.gd import noise
 
     lin = data.linear_regression(n=50, d=2, seed=0)
-    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin, "numpy")
+    G = noise.full_gradient(nn.Linear(2, 1, seed=0), nn.MSELoss(), lin)  # on the model's backend
     seen = []
     real = noise.batch_gradient
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_mb as tg
-from tinygrad_mb.backend import to_numpy
+from tinygrad_mb.backend import backend_of, to_backend, to_numpy
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import nn
 from tinygrad_mb.errors import DTypeError, HyperparameterError, ShapeError, StateDictError
@@ -185,8 +185,8 @@ def bn_reference(x, gamma, beta, eps=1e-5):
 @pytest.mark.parametrize("shape", [(6, 4), (5, 3, 7)])
 def test_batchnorm_training_forward_running_stats_and_gradcheck(shape):
     bn = nn.BatchNorm1d(shape[1], dtype="float64")
-    bn.weight.data[:] = RNG.standard_normal(shape[1])
-    bn.bias.data[:] = RNG.standard_normal(shape[1])
+    for p in (bn.weight, bn.bias):  # drawn on the CPU, written on the layer's backend (CuPy refuses NumPy here)
+        p.data[:] = to_backend(RNG.standard_normal(shape[1]), backend_of(p.data))
     x = t64(*shape)
     out = bn(x)
     np.testing.assert_allclose(out.data, bn_reference(x.numpy(), bn.weight.numpy(), bn.bias.numpy()), rtol=1e-10,

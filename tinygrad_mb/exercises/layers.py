@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.backend import to_numpy
+from tinygrad_mb.backend import backend_of, to_backend, to_numpy
 from tinygrad_mb.exercises._common import (ExerciseError, NotAttemptedError, as_array, backward_of, checker, compare,
                                            fail, passed, placeholder, returned_none, rtol_for, run, show_both)
 
@@ -70,8 +70,9 @@ def check_linear_layer(cls: Any) -> None:
     rng = np.random.default_rng(0)
     W = rng.standard_normal((3, 5)).astype(np.float32)
     b = rng.standard_normal(3).astype(np.float32)
-    weight.data[...] = W
-    bias.data[...] = b
+    # on the parameters' backend: CuPy refuses a NumPy array written into its arrays
+    weight.data[...] = to_backend(W, backend_of(weight.data))
+    bias.data[...] = to_backend(b, backend_of(bias.data))
     for n in (1, 4):
         xs = rng.standard_normal((n, 5)).astype(np.float32)
         out = run(layer, Tensor(xs), what="your layer's forward")

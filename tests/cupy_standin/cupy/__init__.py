@@ -12,7 +12,14 @@ CuPy refuses, as its documentation describes
 * ``flags`` has only ``c_contiguous``, ``f_contiguous`` and ``owndata``;
 * ``where(cond, x, y)`` calls ``cond.astype`` (a Python bool condition fails);
 * NumPy functions on device arrays dispatch here (``__array_ufunc__``, ``__array_function__``);
-* ``ndarray.scatter_add`` warns that it is deprecated (CuPy >= 12).
+* ``ndarray.scatter_add`` warns that it is deprecated (CuPy >= 12);
+* no ``__index__`` (a 0-d array is not a Python int: ``range(a)``, ``lst[a]`` fail;
+  left out on purpose, as it would copy to the host: https://github.com/cupy/cupy/issues/5784);
+* ``a[basic_index] = value`` with a non-scalar NumPy array or a list as the value fails (CuPy
+  fills the view with a scalar there: ``ndarray.fill`` raises ValueError for a non-scalar
+  ``numpy.ndarray``); with an integer or boolean array index it is copied to the device;
+* NumPy-only methods CuPy does not implement (``byteswap``, ``itemset``, ``resize``, ...) are missing;
+* ``clip`` with neither bound raises ValueError (NumPy >= 2.1 returns a copy).
 
 The data live in NumPy arrays inside; speed, memory, streams and numerical
 details of the real GPU are not modelled. tests/test_cupy_standin.py runs the
@@ -91,6 +98,16 @@ def _convert_index(idx):
     return tuple(out) if isinstance(idx, tuple) else out[0]
 
 
+def _has_array_index(idx):
+    """Whether ``idx`` holds an index array (advanced indexing), not only ints, slices, None and ``...``."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, (ndarray, _np.ndarray, list)) for p in parts)
+
+
+# numpy.ndarray methods that cupy.ndarray does not have ("TODO(okuta): Implement ..." in cupy/_core/core.pyx).
+_NUMPY_ONLY_METHODS = frozenset({"byteswap", "newbyteorder", "itemset", "setflags", "resize", "getfield",
+                                 "setfield", "tostring"})
+
 _NOT_AN_OPERAND = object()
 
 
@@ -150,9 +167,6 @@ class ndarray:  # noqa: N801
     def __int__(self):
         return int(self._a)
 
-    def __index__(self):
-        return self._a.__index__()
-
     def __bool__(self):
         return bool(self._a)
 
@@ -204,10 +218,18 @@ class ndarray:  # noqa: N801
         return _wrap(self._a[_convert_index(idx)])
 
     def __setitem__(self, idx, value):
+        # Without an array in the index, CuPy's __setitem__ copies a device array or fills with a
+        # scalar (cupy/_core/_routines_indexing.pyx, _scatter_op -> ndarray.fill), and fill takes
+        # no NumPy array with dimensions and no list. With an index array, any array-like is copied over.
+        if not _has_array_index(idx):
+            if isinstance(value, _np.ndarray) and value.ndim:
+                raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+            if isinstance(value, (list, tuple)):
+                raise TypeError(f"Unsupported type {type(value)}")
         self._a[_convert_index(idx)] = _unwrap(value, strict=False)
 
     def __getattr__(self, name):
-        if name.startswith("__") or name in ("ctypes", "data"):
+        if name.startswith("__") or name in ("ctypes", "data") or name in _NUMPY_ONLY_METHODS:
             raise AttributeError(f"cupy.ndarray has no attribute {name!r} here")
         attr = getattr(self._a, name)
         if not callable(attr):
@@ -218,6 +240,9 @@ class ndarray:  # noqa: N801
             kwargs = {k: _unwrap(v, f"method {name}", strict=True) for k, v in kwargs.items()}
             return _wrap(getattr(self._a, name)(*args, **kwargs))
         return method
+
+    def clip(self, min=None, max=None, out=None):  # noqa: A002  (NumPy's and CuPy's names)
+        return clip(self, min, max, out=out)
 
     def scatter_add(self, slices, value):
         warnings.warn("`ndarray.scatter_add` is deprecated. Please use `cupy.add.at` instead.", DeprecationWarning,
@@ -328,6 +353,15 @@ def asnumpy(a, *args, **kwargs):
     if isinstance(a, ndarray):
         return a._a.copy()
     return _np.asarray(a)
+
+
+def clip(a, a_min=None, a_max=None, out=None):
+    # NumPy >= 2.1 returns a copy when both bounds are None; CuPy raises (cupy/_core/_routines_math.pyx).
+    if a_min is None and a_max is None:
+        raise ValueError("array_clip: must set either max or min")
+    args = _unwrap((a, a_min, a_max), "ufunc clip", strict=True)
+    kwargs = {} if out is None else {"out": _unwrap(out, "ufunc out", strict=True)}
+    return _wrap(_np.clip(*args, **kwargs))
 
 
 def is_available():
