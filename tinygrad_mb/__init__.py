@@ -25,6 +25,7 @@ from tinygrad_mb import data, nn, optim  # noqa: E402,I001
 from tinygrad_mb import gd  # noqa: E402  (plots import matplotlib only when drawing)
 from tinygrad_mb.serialization import load, save  # noqa: E402
 
+#: The version of this package (setup.cfg reads it from here).
 __version__ = "0.1.0"
 
 
