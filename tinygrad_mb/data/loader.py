@@ -70,7 +70,19 @@ class TensorDataset(Dataset):
         target = backend or _backend_of_first(tensors)
         converted = []
         for i, t in enumerate(tensors):
-            t = t.to(target) if isinstance(t, Tensor) else Tensor(t, backend=target)
+            try:
+                t = t.to(target) if isinstance(t, Tensor) else Tensor(t, backend=target)
+            except (TypeError, ValueError) as exc:  # e.g. a list of (x, y) pairs: ragged, not one array
+                raise DataError(
+                    f"TensorDataset: tensor {i} is not an array of numbers ({exc}); it takes one whole array per "
+                    "field, TensorDataset(X, y). From a list of (x, y) samples: X = np.stack([x for x, _ in "
+                    "samples]), y = np.array([y for _, y in samples])"
+                ) from None
+            if t.dtype.kind not in "biufc":  # strings, objects: nothing a model or a loss can use
+                raise DataError(
+                    f"TensorDataset: tensor {i} holds {t.dtype} values, not numbers; encode labels as class "
+                    f"indices 0..C-1, e.g. classes, y = np.unique(y, return_inverse=True)"
+                )
             if t.ndim == 0:
                 raise DataError(f"TensorDataset: tensor {i} is a scalar (shape ()); every tensor needs "
                                 "one row per sample along axis 0")
@@ -217,9 +229,9 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int | None = None, shuffle: bool = False,
                  drop_last: bool = False, seed: int | np.random.Generator | None = None,
                  backend: str | None = None):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__") or _is_arrays(dataset):
             raise DataError(f"DataLoader needs a Dataset (with __len__ and __getitem__), got "
-                            f"{type(dataset).__name__}; {_how_to_make_a_dataset(dataset)}")
+                            f"{_what(dataset)}; {_how_to_make_a_dataset(dataset)}")
         n = len(dataset)
         if n == 0:
             raise DataError("DataLoader got an empty dataset (0 samples)")
@@ -319,12 +331,34 @@ def _is_plain_tensor_dataset(dataset: Any) -> bool:
     return isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__
 
 
+def _is_arrays(obj: Any) -> bool:
+    """An array, or arrays (X, y) in a tuple or list: data for a TensorDataset, not a dataset of samples.
+
+    Both have a length and items, but a loader over an array yields its rows without labels, in
+    1-tuples, and one over (X, y) treats X and y as two samples. (A list of samples is a dataset:
+    its items all have one shape, where X and y have one length and different shapes.)
+    """
+    if isinstance(obj, (tuple, list)):
+        shapes = {tuple(getattr(t, "shape", ())) for t in obj}
+        return () not in shapes and len(shapes) > 1 and len({shape[0] for shape in shapes}) == 1
+    return isinstance(obj, (Tensor, np.ndarray)) or _backend.backend_of(obj) == _backend.CUPY
+
+
+def _what(obj: Any) -> str:
+    if isinstance(obj, (tuple, list)):
+        return f"a {type(obj).__name__} of {len(obj)} arrays"
+    if _is_arrays(obj):
+        name = "NumPy array" if isinstance(obj, np.ndarray) else type(obj).__name__
+        return f"a {name} of shape {tuple(obj.shape)}"
+    return type(obj).__name__
+
+
 def _how_to_make_a_dataset(obj: Any) -> str:
     """The fix for handing DataLoader something that is not a Dataset, suited to what ``obj`` offers."""
     if hasattr(obj, "loader") and hasattr(obj, "to_dataset"):  # ArrayData (load_digits(), blobs(), ...)
         return ("it makes its own loader: use dataset.loader(batch_size=32, shuffle=True, seed=0) instead, "
                 "or DataLoader(dataset.to_dataset(), ...)")
-    return "wrap arrays as TensorDataset(X, y)"
+    return "wrap the arrays as DataLoader(TensorDataset(X, y), ...) (TensorDataset(X) for inputs alone)"
 
 
 def _move(array: Any, name: str) -> Any:

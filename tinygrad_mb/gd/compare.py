@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import inspect
 import io
 import json
 import math
@@ -63,10 +64,15 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
         f_star: optimal training loss, if known (read from the dataset otherwise).
         progress: show a tqdm bar (only when stderr is a terminal).
     """
+    if isinstance(variants, Variant):  # one variant, not a list of them
+        raise HyperparameterError(f"variants must be a list of gd.Variant, got a single one, {variants.label()}: "
+                                  "put it in a list, e.g. [gd.Batch(0.5)]")
     variants = list(variants)
     if not variants or not all(isinstance(v, Variant) for v in variants):
         raise HyperparameterError("variants must be a non-empty list of gd.Variant (e.g. [gd.Batch(0.5), "
                                   "gd.Stochastic(0.01), gd.MiniBatch(32, 0.1)])")
+    if isinstance(seeds, (int, np.integer)):  # seeds=0 for seeds=[0]
+        raise HyperparameterError(f"seeds must be a list of seeds, got the number {seeds!r}: use seeds=[{seeds}]")
     seeds = list(seeds)
     if not seeds:
         raise HyperparameterError("seeds must name at least one seed, e.g. seeds=[0]")
@@ -81,7 +87,9 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
     else:
         check_eval_grid(eval_every, n, batch_sizes)  # the same evaluation points for every variant
     f_star = dataset_f_star(dataset) if f_star is None else float(f_star)
-    is_module = hasattr(model, "state_dict") and hasattr(model, "load_state_dict")
+    is_module = hasattr(model, "state_dict") and hasattr(model, "load_state_dict") and not isinstance(model, type)
+    if not is_module:
+        _check_factory(model)
 
     bar = _progress_bar(progress, len(seeds) * len(variants))
     histories: dict[str, list[History]] = {label: [] for label in labels}
@@ -89,6 +97,9 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
         for seed in seeds:
             with _made_on(backend):
                 template = model if is_module else model(seed)
+            if not is_module and not hasattr(template, "parameters"):
+                raise HyperparameterError(f"the model factory returned a {type(template).__name__}, not a model; it "
+                                          "must return the nn.Module alone (compare makes each variant's optimizer)")
             for variant, label, batch_size in zip(variants, labels, batch_sizes):
                 # A fresh copy per run, not reloaded weights: a layer with its own random generator
                 # (nn.Dropout(seed=...)) would otherwise carry on where the previous variant left it,
@@ -109,6 +120,24 @@ def compare(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, varian
         if bar is not None:
             bar.close()
     return Comparison(variants, seeds, histories, n_train=n, f_star=f_star, target=target)
+
+
+def _check_factory(model: Any) -> None:
+    """HyperparameterError unless ``model`` can be called as ``model(seed)`` to build a model."""
+    example = "lambda seed: nn.Linear(4, 1, seed=seed)"
+    if isinstance(model, type):  # nn.Linear for a model: model(seed) would be nn.Linear(seed)
+        raise HyperparameterError(f"model is the class {model.__name__}; pass a model, e.g. {model.__name__}(...), "
+                                  f"or a factory seed -> model, e.g. {example}")
+    if not callable(model):
+        raise HyperparameterError(f"model must be an nn.Module or a factory seed -> model ({example}), "
+                                  f"got a {type(model).__name__}")
+    try:
+        inspect.signature(model).bind(0)
+    except TypeError:
+        raise HyperparameterError(f"the model factory must take the seed as its one argument, e.g. {example}; "
+                                  f"this one takes {inspect.signature(model)}") from None
+    except ValueError:  # no signature to read (some builtins): find out by calling it
+        pass
 
 
 def _made_on(backend: str | None) -> Any:

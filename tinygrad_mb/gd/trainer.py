@@ -166,8 +166,12 @@ def check_model_and_loss(model: Any, loss_fn: Any) -> None:
     """HyperparameterError unless ``model`` is a module and ``loss_fn`` a callable loss (not a loss class)."""
     if isinstance(model, type) or not (callable(model) and hasattr(model, "parameters")):
         what = f"the class {model.__name__}" if isinstance(model, type) else f"a {type(model).__name__}"
-        raise HyperparameterError(f"model must be an nn.Module instance such as nn.Linear(10, 1), got {what}; "
-                                  "wrap a function in a Module subclass with a forward() method")
+        if callable(model) and not isinstance(model, type):  # a factory seed -> model, or a forward function
+            fix = ("if it builds the model, call it and pass the model (gd.compare takes such a factory); "
+                   "a forward function goes in the forward() method of a Module subclass")
+        else:
+            fix = "wrap a function in a Module subclass with a forward() method"
+        raise HyperparameterError(f"model must be an nn.Module instance such as nn.Linear(10, 1), got {what}; {fix}")
     if isinstance(loss_fn, type):  # nn.MSELoss instead of nn.MSELoss()
         raise HyperparameterError(f"loss_fn is the class {loss_fn.__name__}; pass an instance, "
                                   f"{loss_fn.__name__}(), or a function such as nn.functional.mse_loss")

@@ -28,3 +28,14 @@ __all__ = [
     "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "BatchNorm1d", "Conv2d", "MaxPool2d",
     "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """PyTorch's name for a loss this package has in another, stable form: say which to use."""
+    if name == "BCELoss":
+        raise AttributeError(
+            "nn has no BCELoss (on probabilities); drop the nn.Sigmoid() at the end of the model and use "
+            "nn.BCEWithLogitsLoss(), which is the same loss, computed stably from the logits"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

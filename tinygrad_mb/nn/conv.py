@@ -89,17 +89,31 @@ def _col2im(dpatches: Any, padded_shape: tuple, stride: tuple[int, int], padding
 def _check_conv_shapes(x: Any, weight: Any, bias: Any) -> None:
     """One clear message per way the shapes of a convolution can be wrong."""
     if x.ndim not in (3, 4):
+        fix = "e.g. x.reshape(1, 1, H, W) for a single grey image"
+        if x.ndim == 2 and weight.ndim == 4:  # (N, C*H*W): a batch of flattened images
+            n, c = x.shape[0], weight.shape[1]
+            side = math.isqrt(x.shape[1] // c)
+            hw = f"{side}, {side}" if c * side * side == x.shape[1] else "H, W"
+            fix = f"e.g. x.reshape({n}, {c}, {hw}) for {n} flattened images of {c} channel(s)"
         raise ShapeError(
             f"conv2d: input must be (N, C, H, W) or one unbatched image (C, H, W), got shape {tuple(x.shape)}; "
-            "reshape it, e.g. x.reshape(1, 1, H, W) for a single grey image"
+            f"reshape it, {fix}"
         )
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be (out_channels, in_channels, kh, kw), got shape {tuple(weight.shape)}")
     c = x.shape[-3]  # the channel axis, batched or not
     if c != weight.shape[1]:
+        if x.ndim == 3 and weight.shape[1] == 1:  # (N, H, W): a batch of grey images read as one image
+            fix = f"for {x.shape[0]} grey images add the channel axis: x.reshape({x.shape[0]}, 1, {x.shape[1]}, " \
+                  f"{x.shape[2]})"
+        elif x.shape[-1] == weight.shape[1]:  # (N, H, W, C), as image libraries store them
+            fix = "the channels look last (N, H, W, C); move them to axis 1: x.transpose(0, 3, 1, 2)" \
+                if x.ndim == 4 else "the channels look last (H, W, C); move them first: x.transpose(2, 0, 1)"
+        else:
+            fix = "in_channels must equal the channels of the input (axis 1 of (N, C, H, W))"
         raise ShapeError(
             f"conv2d: weight expects {weight.shape[1]} input channels, got {c} (input shape {tuple(x.shape)}, "
-            f"weight shape {tuple(weight.shape)}); in_channels must equal the channels of the input"
+            f"weight shape {tuple(weight.shape)}); {fix}"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ShapeError(

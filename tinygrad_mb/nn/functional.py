@@ -75,6 +75,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, seed: int | np.ran
     """
     if not 0 <= p <= 1:
         raise HyperparameterError(f"dropout: p must be in [0, 1], got {p}")
+    if not isinstance(x, Tensor):  # a NumPy array or list, as Linear and the activations accept
+        x = Tensor(x)
     if x.dtype.kind not in "fc":  # 1/(1-p) would be cut to an integer: 1, whatever p
         raise DTypeError(f"dropout: needs a floating-point tensor, got dtype {x.dtype}; use x.astype('float32')")
     if not training or p == 0:
@@ -90,3 +92,15 @@ __all__ = [
     "dropout", "dropout_mask", "batch_norm", "mse_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy_with_logits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """PyTorch's name for a loss this module has in another, stable form: say which to use."""
+    if name == "binary_cross_entropy":
+        raise AttributeError(
+            "nn.functional has no binary_cross_entropy (on probabilities); drop the sigmoid at the end of the "
+            "model and use binary_cross_entropy_with_logits(logits, target), which is the same loss, computed "
+            "stably from the logits"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_mb import ops
 from tinygrad_mb.backend import as_rng
-from tinygrad_mb.errors import HyperparameterError
+from tinygrad_mb.errors import HyperparameterError, ShapeError
 from tinygrad_mb.nn import functional as F
 from tinygrad_mb.nn import init
 from tinygrad_mb.nn.module import Module, Parameter
@@ -63,7 +63,28 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.linear(x, self.weight, self.bias)
+        try:  # costs nothing unless it raises
+            return ops.linear(x, self.weight, self.bias)
+        except ShapeError as exc:
+            fix = self._shape_fix(x)
+            if fix is None:  # not the width of the input: the op's own message says it all
+                raise
+            raise ShapeError(f"{exc}; {fix}") from None
+
+    def _shape_fix(self, x: Any) -> str | None:
+        """How to fix an input whose last axis is not ``in_features`` wide (None if it is)."""
+        shape = tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+        if not shape or shape[-1] == self.in_features:
+            return None
+        if len(shape) > 2 and math.prod(shape[1:]) == self.in_features:
+            return (f"the input {shape} is not flattened: put nn.Flatten() before this layer, "
+                    f"or pass x.reshape({shape[0]}, -1)")
+        if len(shape) > 2:
+            return (f"Linear acts on the last axis only; flatten the input first (nn.Flatten() or "
+                    f"x.reshape({shape[0]}, -1)) and give this layer in_features={math.prod(shape[1:])}")
+        features = shape[-1]
+        return (f"give this layer in_features={features} (nn.Linear({features}, {self.out_features})), "
+                f"or pass inputs with {self.in_features} features on their last axis")
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

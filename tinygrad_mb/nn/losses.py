@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend, ops
-from tinygrad_mb.errors import LabelError, ShapeError
+from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
 from tinygrad_mb.nn.module import Module
 from tinygrad_mb.ops.linalg import check_reduction
 from tinygrad_mb.tensor import Function, Tensor
@@ -158,8 +158,14 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
 class _Loss(Module):
     """A loss as a module: holds the reduction, checked once here for every loss (named after the subclass)."""
 
-    def __init__(self, reduction: str = "mean"):
-        check_reduction(reduction, type(self).__name__)
+    def __init__(self, reduction: str = "mean", *misplaced: Any):
+        name = type(self).__name__
+        if misplaced or hasattr(reduction, "shape"):  # nn.MSELoss(pred, y): the class given the data
+            raise HyperparameterError(
+                f"{name}(...) was given tensors, but {name} is a class: make the loss once, "
+                f"loss_fn = nn.{name}(), then call it on the data, loss_fn(outputs, targets)"
+            )
+        check_reduction(reduction, name)
         super().__init__()
         self.reduction = reduction
 

@@ -458,10 +458,14 @@ class ModuleList(Module):
 
     def _add(self, name: str, module: Any) -> None:
         if not isinstance(module, Module):
-            raise TypeError(
-                f"{type(self).__name__}: item {name!r} is a {type(module).__name__}, not a Module; "
-                "wrap functions in a Module or use layers such as ReLU()"
-            )
+            if isinstance(module, type) and issubclass(module, Module):  # nn.ReLU for nn.ReLU()
+                layer = module.__name__
+                fix = f"{layer} is a layer class, not a layer: call it, {layer}(), with its arguments"
+            elif isinstance(module, (list, tuple)):  # Sequential([a, b]) for Sequential(a, b)
+                fix = f"pass the layers themselves, not a {type(module).__name__}: {type(self).__name__}(*layers)"
+            else:
+                fix = "wrap functions in a Module or use layers such as ReLU()"
+            raise TypeError(f"{type(self).__name__}: item {name!r} is a {type(module).__name__}, not a Module; {fix}")
         setattr(self, name, module)
 
     def __len__(self) -> int:

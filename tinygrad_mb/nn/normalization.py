@@ -87,6 +87,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     checked first and the running statistics are written last, so a call that
     fails leaves them as they were.
     """
+    if not isinstance(x, Tensor):  # a NumPy array or list, as Linear and the activations accept
+        where = weight if weight is not None else running_mean
+        x = Tensor(x, backend=getattr(where, "backend", None))
     _check_batch_norm_args(x, running_mean, running_var, weight, bias, momentum, eps)
     use_batch = training or running_mean is None
     if not use_batch:
@@ -201,6 +204,8 @@ class BatchNorm1d(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):  # a NumPy array or list, as Linear and the activations accept
+            x = Tensor(x, backend=self.running_mean.backend if self.track_running_stats else None)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ShapeError(
                 f"BatchNorm1d({self.num_features}): expected input (N, {self.num_features}) or "

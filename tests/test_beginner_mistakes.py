@@ -1,0 +1,147 @@
+"""Mistakes students make writing a training loop: each gets an error that names the problem and the fix.
+
+One test per mistake that used to give a raw Python/NumPy error, an error far from the mistake, a
+misleading hint, or a silently wrong result.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_mb as tg
+import tinygrad_mb.nn.functional as F
+from tinygrad_mb import data, gd, nn
+from tinygrad_mb.errors import DataError, HyperparameterError, ShapeError
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((20, 4)).astype(np.float32)
+Y = (X[:, 0] > 0).astype(np.int64)
+IMAGES = RNG.standard_normal((8, 1, 8, 8)).astype(np.float32)
+
+
+def linear_factory(seed):
+    return nn.Linear(4, 2, seed=seed)
+
+
+# --- feeding the model ----------------------------------------------------------------------
+def test_linear_on_unflattened_images_says_flatten():
+    with pytest.raises(ShapeError, match=r"not flattened.*nn\.Flatten\(\).*x\.reshape\(8, -1\)"):
+        nn.Linear(64, 10, seed=0)(tg.Tensor(IMAGES))
+
+
+def test_linear_after_conv_without_flatten_says_flatten():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, seed=0), nn.ReLU(), nn.Linear(72, 10, seed=0))
+    with pytest.raises(ShapeError, match=r"not flattened.*nn\.Flatten\(\)"):
+        model(tg.Tensor(IMAGES))
+
+
+def test_linear_wrong_width_names_the_in_features_to_use():
+    with pytest.raises(ShapeError, match=r"6 features.*expects 4.*in_features=6 \(nn\.Linear\(6, 3\)\)"):
+        nn.Linear(4, 3, seed=0)(tg.Tensor(np.zeros((5, 6), np.float32)))
+
+
+def test_conv2d_on_flattened_images_says_how_to_reshape_the_batch():
+    with pytest.raises(ShapeError, match=r"got shape \(8, 64\).*x\.reshape\(8, 1, 8, 8\)"):
+        nn.Conv2d(1, 4, 3, seed=0)(tg.Tensor(IMAGES.reshape(8, 64)))
+
+
+def test_conv2d_on_channels_last_images_says_transpose():
+    with pytest.raises(ShapeError, match=r"channels look last.*x\.transpose\(0, 3, 1, 2\)"):
+        nn.Conv2d(1, 4, 3, seed=0)(tg.Tensor(IMAGES.transpose(0, 2, 3, 1)))
+
+
+def test_conv2d_on_grey_images_without_channel_axis_says_add_it():
+    with pytest.raises(ShapeError, match=r"8 grey images add the channel axis: x\.reshape\(8, 1, 8, 8\)"):
+        nn.Conv2d(1, 4, 3, seed=0)(tg.Tensor(IMAGES[:, 0]))
+
+
+def test_numpy_array_into_dropout_first_model_works_like_linear_first():
+    # Linear, Conv2d and the activations took arrays; a Dropout in front raised an AttributeError.
+    model = nn.Sequential(nn.Dropout(0.5, seed=0), nn.Linear(4, 2, seed=0)).eval()
+    np.testing.assert_array_equal(model(X).numpy(), model(tg.Tensor(X)).numpy())
+    out = F.dropout(X.tolist(), 0.5, training=True, seed=0)
+    assert isinstance(out, tg.Tensor) and out.shape == X.shape
+
+
+def test_numpy_array_into_batchnorm_works():
+    bn = nn.BatchNorm1d(4)
+    np.testing.assert_allclose(bn(X).numpy(), nn.BatchNorm1d(4)(tg.Tensor(X)).numpy())
+    assert F.batch_norm(X, None, None, training=True).shape == X.shape
+
+
+def test_sequential_of_a_list_says_unpack_it():
+    with pytest.raises(TypeError, match=r"not a list: Sequential\(\*layers\)"):
+        nn.Sequential([nn.Linear(4, 2, seed=0), nn.ReLU()])
+
+
+def test_sequential_with_a_layer_class_says_call_it():
+    with pytest.raises(TypeError, match=r"ReLU is a layer class, not a layer: call it, ReLU\(\)"):
+        nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU)
+
+
+# --- losses ------------------------------------------------------------------------------------
+def test_binary_cross_entropy_on_probabilities_points_to_the_logits_version():
+    with pytest.raises(AttributeError, match=r"drop the sigmoid.*binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy  # noqa: B018
+    with pytest.raises(AttributeError, match=r"drop the nn\.Sigmoid\(\).*nn\.BCEWithLogitsLoss\(\)"):
+        nn.BCELoss  # noqa: B018
+    assert not hasattr(F, "no_such_function") and not hasattr(nn, "NoSuchLayer")
+
+
+@pytest.mark.parametrize("args", [(tg.Tensor(X[:, :2]), Y), (tg.Tensor(X[:, :2]),)])
+def test_loss_class_called_on_the_data_says_make_it_first(args):
+    with pytest.raises(HyperparameterError, match=r"CrossEntropyLoss is a class.*loss_fn = nn\.CrossEntropyLoss\(\)"):
+        nn.CrossEntropyLoss(*args)
+
+
+# --- data -----------------------------------------------------------------------------------------
+def test_tensordataset_of_a_list_of_pairs_says_stack_the_fields():
+    with pytest.raises(DataError, match=r"TensorDataset\(X, y\).*np\.stack"):
+        data.TensorDataset(list(zip(X, Y)))
+
+
+def test_tensordataset_of_string_labels_fails_there_not_in_the_loss():
+    with pytest.raises(DataError, match=r"tensor 1 holds <U3 values.*np\.unique\(y, return_inverse=True\)"):
+        data.TensorDataset(X, np.where(Y == 1, "cat", "dog"))
+
+
+def test_dataloader_over_a_tuple_of_arrays_says_tensordataset():
+    with pytest.raises(DataError, match=r"tuple of 2 arrays.*DataLoader\(TensorDataset\(X, y\)"):
+        data.DataLoader((X, Y), batch_size=4)
+
+
+def test_dataloader_over_a_bare_array_says_tensordataset():
+    # It used to yield 1-tuples, which a Linear layer silently read as a (1, B, features) input.
+    with pytest.raises(DataError, match=r"NumPy array of shape \(20, 4\).*TensorDataset\(X\) for inputs alone"):
+        data.DataLoader(X, batch_size=4)
+    assert len(data.DataLoader([(x, y) for x, y in zip(X, Y)], batch_size=4)) == 5  # samples: still a dataset
+
+
+# --- gd ----------------------------------------------------------------------------------------------
+def test_compare_with_a_factory_without_the_seed_says_take_it():
+    with pytest.raises(HyperparameterError, match=r"factory must take the seed.*lambda seed:.*takes \(\)"):
+        gd.compare(lambda: nn.Linear(4, 2, seed=0), F.cross_entropy, (X, Y), [gd.Batch(0.1)], epochs=1)
+
+
+def test_compare_with_the_layer_class_says_pass_a_model_or_factory():
+    with pytest.raises(HyperparameterError, match=r"class Linear.*factory seed -> model"):
+        gd.compare(nn.Linear, F.cross_entropy, (X, Y), [gd.Batch(0.1)], epochs=1)
+
+
+def test_compare_with_a_factory_returning_a_tuple_says_return_the_model():
+    with pytest.raises(HyperparameterError, match=r"factory returned a tuple.*nn\.Module alone"):
+        gd.compare(lambda seed: (linear_factory(seed), None), F.cross_entropy, (X, Y), [gd.Batch(0.1)], epochs=1)
+
+
+def test_compare_with_one_variant_says_put_it_in_a_list():
+    with pytest.raises(HyperparameterError, match=r"single one.*put it in a list"):
+        gd.compare(linear_factory, F.cross_entropy, (X, Y), gd.Batch(0.1), epochs=1)
+
+
+def test_compare_with_an_int_seed_says_use_a_list():
+    with pytest.raises(HyperparameterError, match=r"seeds=\[0\]"):
+        gd.compare(linear_factory, F.cross_entropy, (X, Y), [gd.Batch(0.1)], epochs=1, seeds=0)
+
+
+def test_train_with_a_model_factory_says_call_it():
+    with pytest.raises(HyperparameterError, match=r"got a function; if it builds the model, call it"):
+        gd.train(linear_factory, F.cross_entropy, (X, Y), gd.Batch(0.1), epochs=1)
