@@ -10,7 +10,7 @@ import pytest
 import tinygrad_mb as tg
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import data, gd, nn
-from tinygrad_mb.errors import DataError, HyperparameterError, ShapeError
+from tinygrad_mb.errors import DataError, HyperparameterError, LabelError, ShapeError
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((20, 4)).astype(np.float32)
@@ -145,3 +145,47 @@ def test_compare_with_an_int_seed_says_use_a_list():
 def test_train_with_a_model_factory_says_call_it():
     with pytest.raises(HyperparameterError, match=r"got a function; if it builds the model, call it"):
         gd.train(linear_factory, F.cross_entropy, (X, Y), gd.Batch(0.1), epochs=1)
+
+
+# --- the engine, ops and the training loop ------------------------------------------------------
+def test_ragged_rows_and_string_arrays_are_refused_when_the_tensor_is_made():
+    from tinygrad_mb.errors import DTypeError
+
+    with pytest.raises(DTypeError, match="rows differ in length.*pad them"):
+        tg.Tensor([[1.0, 2.0], [3.0]])
+    with pytest.raises(DTypeError, match="array of <U3 values.*np.unique"):
+        tg.Tensor(np.array(["cat", "dog"]))
+    assert tg.Tensor(np.array([1, 2], np.uint8)).dtype == np.uint8  # numbers of any kind still pass
+
+
+def test_a_float_index_says_use_an_int():
+    x = tg.Tensor([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match=r"holds a float: use int\(i\)"):
+        x[1.0]
+    with pytest.raises(IndexError, match=r"astype\('int64'\)"):
+        x[tg.Tensor([0.0, 2.0])]
+    assert x[tg.Tensor([0, 2])].tolist() == [1.0, 3.0]
+
+
+def test_integer_one_hot_labels_get_the_argmax_hint_and_one_output_unit_the_two_fixes():
+    logits = tg.Tensor(np.zeros((4, 3), np.float32))
+    with pytest.raises(LabelError, match=r"look one-hot.*argmax\(axis=1\)"):
+        F.cross_entropy(logits, np.eye(3, dtype=np.int64)[[0, 1, 2, 0]])
+    one_unit = tg.Tensor(np.zeros((4, 1), np.float32))
+    with pytest.raises(LabelError, match="out_features=2.*binary_cross_entropy_with_logits"):
+        F.cross_entropy(one_unit, np.array([0, 1, 1, 0]))
+
+
+def test_a_one_element_tensor_formats_as_its_number():
+    total = 0.0
+    for loss in (tg.Tensor(0.25), tg.Tensor(0.5)):
+        total += loss  # a running total for logging stays a tensor
+    assert f"{total:.3f}" == "0.750" and f"{tg.Tensor([2.0]):>5.1f}" == "  2.0"
+    with pytest.raises(ShapeError, match=r"one element.*item\(\)"):
+        f"{tg.Tensor([1.0, 2.0]):.2f}"
+
+
+def test_a_loss_without_reduction_in_train_says_use_the_mean():
+    prob = gd.make_problem("linear")
+    with pytest.raises(HyperparameterError, match="reduction='mean'"):
+        gd.train(prob.model_fn(0), nn.MSELoss(reduction="none"), prob.train, gd.Batch(0.5), epochs=1)

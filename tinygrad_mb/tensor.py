@@ -367,8 +367,14 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     target = backend_name or (backend.CUPY if source == backend.CUPY else backend.get_backend())
     xp = backend.get_array_module(target)
     if dtype is None and not hasattr(data, "dtype"):  # Python numbers and lists
-        probe = np.asarray(data)
-        if probe.dtype.kind not in "biufc":  # None, strings, ragged lists...: no number to hold
+        try:
+            probe = np.asarray(data)
+        except ValueError:  # NumPy's "inhomogeneous shape": rows of different lengths
+            raise DTypeError(
+                f"cannot make a tensor of {_short(data)}: its rows differ in length, and a tensor is a "
+                "rectangular block of numbers; pad them to one length, or keep them as separate tensors"
+            ) from None
+        if probe.dtype.kind not in "biufc":  # None, strings, objects...: no number to hold
             raise DTypeError(
                 f"cannot make a tensor of {type(data).__name__} data {_short(data)}: give numbers, "
                 "a (nested) list of numbers of one shape, or an array"
@@ -378,6 +384,11 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
         elif probe.dtype.kind in "iu":
             dtype = np.int64
         data = probe
+    elif getattr(getattr(data, "dtype", None), "kind", "f") not in "biufc":  # a string or object array
+        raise DTypeError(
+            f"cannot make a tensor of an array of {data.dtype} values: tensors hold numbers; convert first, "
+            "e.g. class names to indices with classes, y = np.unique(y, return_inverse=True)"
+        )
     if source != target:
         data = backend.to_backend(data, target)
     return xp.asarray(data, dtype=dtype)
@@ -545,6 +556,17 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.3f}" formats the number, as in PyTorch (a running total += loss stays a tensor).
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise ShapeError(
+                f"format spec {spec!r} needs a tensor with one element, got shape {self.shape}; format "
+                "t.item() for one value, or t.numpy() for the array"
+            )
+        return format(self.item(), spec)
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iub":

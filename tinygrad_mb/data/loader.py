@@ -70,6 +70,11 @@ class TensorDataset(Dataset):
         target = backend or _backend_of_first(tensors)
         converted = []
         for i, t in enumerate(tensors):
+            if getattr(getattr(t, "dtype", None), "kind", "f") not in "biufc":  # strings, objects: no numbers
+                raise DataError(
+                    f"TensorDataset: tensor {i} holds {t.dtype} values, not numbers; encode labels as class "
+                    f"indices 0..C-1, e.g. classes, y = np.unique(y, return_inverse=True)"
+                )
             try:
                 t = t.to(target) if isinstance(t, Tensor) else Tensor(t, backend=target)
             except (TypeError, ValueError) as exc:  # e.g. a list of (x, y) pairs: ragged, not one array
@@ -78,11 +83,6 @@ class TensorDataset(Dataset):
                     "field, TensorDataset(X, y). From a list of (x, y) samples: X = np.stack([x for x, _ in "
                     "samples]), y = np.array([y for _, y in samples])"
                 ) from None
-            if t.dtype.kind not in "biufc":  # strings, objects: nothing a model or a loss can use
-                raise DataError(
-                    f"TensorDataset: tensor {i} holds {t.dtype} values, not numbers; encode labels as class "
-                    f"indices 0..C-1, e.g. classes, y = np.unique(y, return_inverse=True)"
-                )
             if t.ndim == 0:
                 raise DataError(f"TensorDataset: tensor {i} is a scalar (shape ()); every tensor needs "
                                 "one row per sample along axis 0")

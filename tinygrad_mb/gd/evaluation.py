@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend as _backend
-from tinygrad_mb.errors import DataError
+from tinygrad_mb.errors import DataError, HyperparameterError
 
 #: Largest chunk evaluated in one forward pass (bounds memory on big datasets).
 EVAL_CHUNK = 8192
@@ -122,7 +122,13 @@ class EvalData:
             for xb, yb in loader:
                 out = model(xb)
                 m = int(xb.shape[0])
-                sums["loss"] += float(loss_fn(out, yb).data) * m
+                loss = loss_fn(out, yb)
+                if loss.data.size != 1:  # float() would fail on it with NumPy's words, far from the cause
+                    raise HyperparameterError(
+                        f"loss_fn must return the batch's mean loss, one number, but it returned shape "
+                        f"{tuple(loss.shape)}; use reduction='mean' (the default), or .mean() it"
+                    )
+                sums["loss"] += float(loss.data) * m
                 for name, fn in self.metrics.items():
                     sums[name] += fn(out.data, yb.data) * m
                 count += m

@@ -329,7 +329,14 @@ def getitem(x: Tensor, index) -> Tensor:
         index = x.xp.asarray(index.data)
     elif isinstance(index, list):  # [] alone would become float64, which NumPy refuses as an index
         index = x.xp.asarray(index, dtype=None if index else x.xp.intp)
-    return GetItem.apply(x, index=index)
+    try:
+        return GetItem.apply(x, index=index)
+    except IndexError as exc:  # NumPy lists what may be an index; say which part was a float, and the fix
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, float) or getattr(getattr(i, "dtype", None), "kind", "") == "f" for i in parts):
+            raise IndexError(f"{exc}; this index holds a float: use int(i), or i.astype('int64') for an array "
+                             "of positions") from None
+        raise
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:

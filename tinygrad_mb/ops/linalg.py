@@ -164,17 +164,14 @@ def check_labels(labels: Any, logits: Any, op: str = "cross_entropy") -> None:
     """
     n, c = logits.shape
     if labels.dtype.kind not in "iu":
-        if labels.ndim == 2 and tuple(labels.shape) == (n, c) and c > 1:
-            raise LabelError(
-                f"{op}: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
-                "pass class indices instead, e.g. y.argmax(axis=1)"
-            )
+        _refuse_one_hot(labels, n, c, op)
         regression = " For real-valued targets (regression) use mse_loss instead." if c == 1 else ""
         raise LabelError(
             f"{op}: labels must be integers; got {labels.dtype} — use y.astype(int) "
             f"(labels are class indices 0..C-1, not probabilities).{regression}"
         )
     if labels.ndim != 1 or labels.shape[0] != n:
+        _refuse_one_hot(labels, n, c, op)  # integer one-hot labels: the same advice as for float ones
         raise LabelError(
             f"{op}: labels must have shape (N,) = ({n},) to match logits of shape {tuple(logits.shape)}; "
             f"got labels of shape {tuple(labels.shape)} — pass one class index per sample (e.g. y.reshape(-1))"
@@ -196,10 +193,25 @@ def check_labels(labels: Any, logits: Any, op: str = "cross_entropy") -> None:
     if out_of_range:
         lo, hi = int(labels.min()), int(labels.max())
         hint = " If your labels start at 1, subtract 1." if lo >= 1 and hi == c else ""
+        if c == 1:  # a binary problem given one output unit, as for a sigmoid
+            raise LabelError(
+                f"{op}: the logits have 1 column, one class, but the labels go from {lo} to {hi}; {op} needs "
+                f"one output per class: give the last layer out_features={hi + 1}, or, for two classes, keep 1 "
+                "output and use binary_cross_entropy_with_logits with float targets of shape (N, 1)"
+            )
         raise LabelError(
             f"{op}: labels must lie in [0, {c}) for {c} classes (logits shape {tuple(logits.shape)}); "
             f"got values from {lo} to {hi}. Give the model as many outputs as there are classes, or remap the "
             f"labels to 0..{c - 1}.{hint}"
+        )
+
+
+def _refuse_one_hot(labels: Any, n: int, c: int, op: str) -> None:
+    """LabelError if ``labels`` look one-hot, (N, C) like the logits; called only on the way to another error."""
+    if labels.ndim == 2 and tuple(labels.shape) == (n, c) and c > 1:
+        raise LabelError(
+            f"{op}: labels look one-hot (shape {tuple(labels.shape)}, dtype {labels.dtype}); "
+            "pass class indices instead, e.g. y.argmax(axis=1)"
         )
 
 
