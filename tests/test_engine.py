@@ -314,6 +314,32 @@ def test_every_library_error_is_a_tinygradmb_error():
         Tensor(np.ones(2)) + Tensor(np.ones(3))
 
 
+def test_the_library_raises_its_own_errors_only_as_errors_py_promises():
+    # errors.py: every error raised on purpose derives from TinygradMBError (and the built-in one).
+    # Plain built-ins are allowed only where Python's protocols expect them (AttributeError from a
+    # module __getattr__, IndexError from Sequential[i], KeyError from a lookup by name) and for errors
+    # caught inside the package.
+    import pathlib
+    import re
+
+    import tinygrad_mb
+
+    plain = {"ValueError", "TypeError", "RuntimeError", "OSError", "AssertionError"}
+    internal = {"serialization.py", "update.py"}  # raised and caught within the same module
+    offenders = []
+    for path in pathlib.Path(tinygrad_mb.__file__).parent.rglob("*.py"):
+        if path.name in internal or "exercises" in path.parts:  # exercise checkers report to students
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            match = re.search(r"raise (\w+)\(", line)
+            if match and match.group(1) in plain:
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+    assert issubclass(tinygrad_mb.ArgumentTypeError, TypeError)
+    with pytest.raises(tinygrad_mb.ArgumentTypeError, match="not a Module"):
+        tinygrad_mb.nn.Sequential([tinygrad_mb.nn.ReLU()])
+
+
 def test_no_grad_nests_and_a_decorated_function_may_call_itself():
     @no_grad()
     def countdown(t, n):

@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from tinygrad_mb import Tensor  # noqa: E402
+from tinygrad_mb.errors import GraphReleasedError  # noqa: E402
 from tinygrad_mb.viz import draw_graph, graph_nodes  # noqa: E402
 
 
@@ -67,7 +68,7 @@ def test_draw_graph_of_arrays_shows_shapes_and_draws_into_given_axes():
 def test_freed_graph_and_non_tensors_are_rejected_with_advice():
     _, _, _, out = small_expression()
     out.backward()
-    with pytest.raises(ValueError, match="retain_graph=True"):
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
         graph_nodes(out)
     with pytest.raises(TypeError, match="needs a Tensor"):
         graph_nodes(3.0)

@@ -12,8 +12,8 @@ from tinygrad_mb.creation import (
     arange, eye, full, full_like, ones, ones_like, rand, rand_like, randn, randn_like, zeros, zeros_like,
 )
 from tinygrad_mb.errors import (
-    BackendError, BackendMismatchError, BackendUnavailableError, BackwardError, DataError, DTypeError,
-    GradcheckError, GraphReleasedError, HyperparameterError, LabelError, SaveLoadError, ShapeError,
+    ArgumentTypeError, BackendError, BackendMismatchError, BackendUnavailableError, BackwardError, DataError,
+    DTypeError, GradcheckError, GraphReleasedError, HyperparameterError, LabelError, SaveLoadError, ShapeError,
     StateDictError, TinygradMBError,
 )
 from tinygrad_mb.gradcheck import gradcheck
@@ -44,7 +44,7 @@ __all__ = [
     "zeros", "ones", "full", "arange", "eye", "randn", "rand",
     "zeros_like", "ones_like", "full_like", "randn_like", "rand_like",
     "concatenate", "stack", "where", "linear", "cross_entropy", "mse_loss",
-    "TinygradMBError", "ShapeError", "BackendError", "BackendMismatchError",
+    "TinygradMBError", "ArgumentTypeError", "ShapeError", "BackendError", "BackendMismatchError",
     "BackendUnavailableError", "BackwardError", "GraphReleasedError", "GradcheckError",
     "DTypeError", "DataError", "HyperparameterError", "LabelError", "SaveLoadError", "StateDictError",
     "__version__",

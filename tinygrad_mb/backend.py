@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.errors import BackendError, BackendUnavailableError
+from tinygrad_mb.errors import ArgumentTypeError, BackendError, BackendUnavailableError, HyperparameterError
 
 NUMPY = "numpy"
 CUPY = "cupy"
@@ -269,9 +269,9 @@ def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     expected = "seed must be an int >= 0, a numpy.random.Generator or None"
     # bool is an int to Python, but seed=True is a mistake (shuffle=True meant?), not seed 1.
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{expected}, got {seed!r} of type {type(seed).__name__}")
+        raise ArgumentTypeError(f"{expected}, got {seed!r} of type {type(seed).__name__}")
     if seed < 0:  # NumPy's own message ("expected non-negative integer") does not say which argument
-        raise ValueError(f"{expected}, got {seed}")
+        raise HyperparameterError(f"{expected}, got {seed}")
     return np.random.default_rng(seed)
 
 

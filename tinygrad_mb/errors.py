@@ -26,6 +26,10 @@ class DTypeError(TinygradMBError, TypeError):
     """A dtype is not allowed here (e.g. integer tensor asked to require grad)."""
 
 
+class ArgumentTypeError(TinygradMBError, TypeError):
+    """Something of the wrong kind was given (a list where layers go, a 0-d tensor to iterate, ...)."""
+
+
 class BackendError(TinygradMBError, ValueError):
     """Unknown backend name or an array of an unsupported type."""
 

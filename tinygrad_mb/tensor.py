@@ -28,6 +28,7 @@ import numpy as np
 
 from tinygrad_mb import backend
 from tinygrad_mb.errors import (
+    ArgumentTypeError,
     BackendMismatchError,
     BackwardError,
     DTypeError,
@@ -261,8 +262,8 @@ def _one_array(out: Any, op: str) -> Any:
     if isinstance(out, np.generic):
         return np.asarray(out)
     if isinstance(out, (tuple, list)):
-        raise TypeError(f"{op}.forward returned a {type(out).__name__} of {len(out)}; a Function has one output "
-                        "array: write one Function per output")
+        raise ArgumentTypeError(f"{op}.forward returned a {type(out).__name__} of {len(out)}; a Function has one "
+                                "output array: write one Function per output")
     return out
 
 
@@ -519,7 +520,7 @@ class Tensor:
 
     def __len__(self) -> int:
         if self.ndim == 0:  # NumPy's "len() of unsized object" does not say what to do
-            raise TypeError("len() of a 0-d tensor; it has no first axis (use .item() for its value)")
+            raise ArgumentTypeError("len() of a 0-d tensor; it has no first axis (use .item() for its value)")
         return len(self.data)
 
     def __repr__(self) -> str:
@@ -547,7 +548,7 @@ class Tensor:
 
     def __iter__(self):  # Python would otherwise index 0, 1, ... until IndexError: a 0-d tensor looked empty
         if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor; use .item() for its value")
+            raise ArgumentTypeError("iteration over a 0-d tensor; use .item() for its value")
         return (self[i] for i in range(len(self)))
 
     # Python numbers and NumPy from a tensor: float(loss), int(n), range(k), np.asarray(t)
@@ -570,7 +571,7 @@ class Tensor:
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iub":
-            raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
+            raise ArgumentTypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
         return int(self.item())
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -582,13 +583,13 @@ class Tensor:
         compute on the bare values, and the gradient would silently stop there.
         """
         if self._requires_grad:
-            raise TypeError(
+            raise ArgumentTypeError(
                 "NumPy was given a tensor that requires grad; NumPy functions cannot record the graph, so the "
                 "gradient would stop here. Use the tensor ops (x.log(), x.exp(), x.sum(), tg.stack([...]) to join "
                 "tensors), or x.detach() / x.numpy() where you want the values only"
             )
         if backend.backend_of(self.data) != backend.NUMPY:
-            raise TypeError("implicit conversion of a GPU tensor to a NumPy array; call .numpy() to copy it")
+            raise ArgumentTypeError("implicit conversion of a GPU tensor to a NumPy array; call .numpy() to copy it")
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return np.asarray(self.data, dtype=dtype)

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.tensor import Tensor
 
 __all__ = [
@@ -103,9 +104,9 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
     low = max(min_value, margin) if positive else min_value
     if low > max_value:  # checked here, in the caller's terms, not later by hypothesis in its own
         if low > min_value:
-            raise ValueError(f"arrays: positive=True keeps the values >= margin={margin:g}, above "
+            raise HyperparameterError(f"arrays: positive=True keeps the values >= margin={margin:g}, above "
                              f"max_value={max_value:g}: raise max_value or lower margin")
-        raise ValueError(f"arrays: min_value={min_value:g} is above max_value={max_value:g}")
+        raise HyperparameterError(f"arrays: min_value={min_value:g} is above max_value={max_value:g}")
     # Cut (a - margin, a + margin) out of [low, max_value] for each avoided a, left to right.
     pieces, start, open_start = [], low, False
     for a in sorted(avoided):
@@ -117,7 +118,7 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
     if start < max_value or (start == max_value and not open_start):
         pieces.append(st.floats(start, max_value, exclude_min=open_start, width=64))
     if not pieces:
-        raise ValueError(f"arrays: every value in [{low:g}, {max_value:g}] is within margin={margin:g} of "
+        raise HyperparameterError(f"arrays: every value in [{low:g}, {max_value:g}] is within margin={margin:g} of "
                          f"avoid={avoid}; widen the range or lower margin")
     return hnp.arrays(dtype=dtype, shape=shape, elements=st.one_of(*pieces))
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb.backend import to_numpy
+from tinygrad_mb.errors import ArgumentTypeError, GraphReleasedError
 from tinygrad_mb.tensor import Tensor
 
 __all__ = ["draw_graph", "graph_nodes"]
@@ -52,7 +53,7 @@ def graph_nodes(tensor: Tensor) -> tuple[list[dict[str, Any]], list[tuple[int, i
         from node ``i`` to node ``j`` in the direction the values flow.
     """
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"draw_graph needs a Tensor, got {type(tensor).__name__}")
+        raise ArgumentTypeError(f"draw_graph needs a Tensor, got {type(tensor).__name__}")
     nodes: list[dict[str, Any]] = []
     index: dict[int, int] = {}  # id(obj) -> node number
     edges: list[tuple[int, int]] = []
@@ -76,7 +77,7 @@ def graph_nodes(tensor: Tensor) -> tuple[list[dict[str, Any]], list[tuple[int, i
             continue
         parents = fn.parents
         if parents is None:
-            raise ValueError("this graph was freed by backward(); draw before backward() or call "
+            raise GraphReleasedError("this graph was freed by backward(); draw before backward() or call "
                              "backward(retain_graph=True)")
         op = add("op", fn)
         edges.append((op, index[id(t)]))
@@ -173,7 +174,7 @@ def draw_graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, ax: An
     import matplotlib.pyplot as plt  # noqa: PLC0415  (matplotlib only when drawing)
 
     if names is not None and not isinstance(names, Mapping):
-        raise TypeError(f"draw_graph: names must map a label to a tensor, e.g. names={{'a': a, 'L': L}}; "
+        raise ArgumentTypeError(f"draw_graph: names must map a label to a tensor, e.g. names={{'a': a, 'L': L}}; "
                         f"got a {type(names).__name__}")
     nodes, edges = graph_nodes(tensor)
     labels = {id(t): name for name, t in (names or {}).items()}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.history import X_AXES
 from tinygrad_mb.gd.plots import COLORS, legend_below, new_figure, style
 
@@ -188,19 +189,19 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     xs = list(X_AXES) if x == "all" else [x] if isinstance(x, str) else list(x)
     bad = [v for v in xs if v not in X_AXES]
     if bad or not xs:
-        raise ValueError(f"x must be one of {list(X_AXES)} or 'all', got {x!r}")
+        raise HyperparameterError(f"x must be one of {list(X_AXES)} or 'all', got {x!r}")
     key = {"auto": "suboptimality" if cmp.f_star is not None else "train_loss", "loss": "train_loss",
            "f-f*": "suboptimality"}.get(y, y)
     if key not in Y_LABELS:
-        raise ValueError(f"y must be one of {['auto', 'loss', *Y_LABELS]}, got {y!r}")
+        raise HyperparameterError(f"y must be one of {['auto', 'loss', *Y_LABELS]}, got {y!r}")
     runs_all = [h for hs in cmp.histories.values() for h in hs]
     if any(key not in h.evals for h in runs_all):
-        raise ValueError(f"y={y!r}: not recorded (no test set or no f* for this dataset?)")
+        raise HyperparameterError(f"y={y!r}: not recorded (no test set or no f* for this dataset?)")
     floor = cmp.suboptimality_floor if key == "suboptimality" else None
     log_y = key == "suboptimality" or (key.endswith("loss") and all(np.nanmin(h.evals[key]) > 0 for h in runs_all))
     if ax is not None:
         if len(xs) != 1:
-            raise ValueError("pass ax only with a single x")
+            raise HyperparameterError("pass ax only with a single x")
         fig, axes = ax.figure, [ax]
     elif len(xs) == 1:
         fig, axes = new_figure(1, 1, (7.0, 4.8))

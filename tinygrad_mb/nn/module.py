@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import DTypeError, StateDictError
+from tinygrad_mb.errors import ArgumentTypeError, DTypeError, StateDictError
 from tinygrad_mb.tensor import Tensor, new_version
 
 
@@ -105,7 +105,7 @@ class Module:
         elif name in modules and value is None:
             pass  # a sub-module slot left empty: stays listed, skipped while iterating (as in PyTorch)
         elif name in modules:
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"cannot assign a {type(value).__name__} as sub-module {name!r} of {type(self).__name__}: it must "
                 f"be a Module or None (a plain function can be wrapped in a Module's forward); to remove the "
                 f"sub-module, use del self.{name} first"
@@ -114,13 +114,13 @@ class Module:
             # Silently dropping the name would leave a layer whose weight is not trained or saved.
             kind, needed = ("parameter", "a Parameter (nn.Parameter(...))") if name in params else (
                 "buffer", "a Tensor (or use register_buffer)")
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"cannot assign a {type(value).__name__} as {kind} {name!r} of {type(self).__name__}: it must be "
                 f"{needed} or None; to change its values in place, assign to {name}.data; to remove it, "
                 f"use del self.{name} first"
             )
         elif isinstance(value, (list, tuple)) and any(isinstance(v, (Module, Parameter)) for v in value):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"cannot assign a {type(value).__name__} of layers or parameters as {name!r} of "
                 f"{type(self).__name__}: the model would not see them, so they would never be trained or saved; "
                 f"use nn.ModuleList([...]) for layers (or register each Parameter as its own attribute)"
@@ -151,7 +151,7 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Same as ``setattr(self, name, param)`` (``None`` reserves the name, e.g. no bias)."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"register_parameter({name!r}, ...) needs a Parameter or None, got a {type(param).__name__}; "
                 f"wrap the values: nn.Parameter(...) (or use register_buffer for state that is not trained)"
             )
@@ -465,7 +465,9 @@ class ModuleList(Module):
                 fix = f"pass the layers themselves, not a {type(module).__name__}: {type(self).__name__}(*layers)"
             else:
                 fix = "wrap functions in a Module or use layers such as ReLU()"
-            raise TypeError(f"{type(self).__name__}: item {name!r} is a {type(module).__name__}, not a Module; {fix}")
+            raise ArgumentTypeError(
+                f"{type(self).__name__}: item {name!r} is a {type(module).__name__}, not a Module; {fix}"
+            )
         setattr(self, name, module)
 
     def __len__(self) -> int:

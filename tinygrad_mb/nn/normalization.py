@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb.backend import array_module
-from tinygrad_mb.errors import HyperparameterError, ShapeError
+from tinygrad_mb.errors import ArgumentTypeError, HyperparameterError, ShapeError
 from tinygrad_mb.nn.module import Module, Parameter
 from tinygrad_mb.tensor import Function, Tensor, new_version
 
@@ -140,7 +140,7 @@ def _check_batch_norm_args(x: Tensor, running_mean: Tensor | None, running_var: 
         if t is None:
             continue
         if name.startswith("running") and not isinstance(t, Tensor):  # updated in place through .data
-            raise TypeError(f"batch_norm: {name} must be a Tensor or None, got a {type(t).__name__}; wrap it: "
+            raise ArgumentTypeError(f"batch_norm: {name} must be a Tensor or None, got a {type(t).__name__}; wrap it: "
                             f"Tensor(...)")
         shape = tuple(getattr(t, "shape", ()))
         if shape != (c,):
