@@ -138,9 +138,13 @@ def _check_every_class_fits(classes: np.ndarray, counts: np.ndarray, n_test: int
 class Standardized(NamedTuple):
     """What :func:`standardize` returns; unpack as ``train, test, mean, std = ...``."""
 
+    #: The training inputs, standardized: every column has mean 0 and standard deviation 1.
     train: np.ndarray
+    #: The test inputs scaled with the *training* mean and std (None when no test set was given).
     test: np.ndarray | None
+    #: The training mean of each feature (column), to scale new inputs the same way.
     mean: np.ndarray
+    #: The training standard deviation of each feature (1 where a feature is constant).
     std: np.ndarray
 
 

@@ -22,9 +22,9 @@ parameters, buffers and children, in the order they were assigned.
 
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,7 +49,13 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor"):]
 
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` returns: the names it could not match (as in PyTorch)."""
+
+    #: Names the model has but the state dict lacks: those parameters and buffers kept their values.
+    missing_keys: list[str]
+    #: Names in the state dict that the model does not have: ignored.
+    unexpected_keys: list[str]
 
 
 def _copy_to_numpy(array: Any) -> np.ndarray:
