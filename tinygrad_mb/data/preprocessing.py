@@ -138,7 +138,7 @@ def _check_every_class_fits(classes: np.ndarray, counts: np.ndarray, n_test: int
 class Standardized(NamedTuple):
     """What :func:`standardize` returns; unpack as ``train, test, mean, std = ...``."""
 
-    #: The training inputs, standardized: every column has mean 0 and standard deviation 1.
+    #: The training inputs, standardized (every column has mean 0 and standard deviation 1).
     train: np.ndarray
     #: The test inputs scaled with the *training* mean and std (None when no test set was given).
     test: np.ndarray | None

@@ -29,7 +29,7 @@ from tinygrad_mb.gd.variants import Variant, default_lr, parse_variants
 
 #: The names :func:`make_problem` (and ``tinygrad-mb --dataset``) accepts for the data.
 DATASETS = ("linear", "logistic", "moons", "digits", "linear2d")
-#: The models it can build: ``"linear"`` (one Linear layer) or ``"mlp"`` (Linear - Tanh - Linear).
+#: The models it can build, ``"linear"`` (one Linear layer) or ``"mlp"`` (Linear - Tanh - Linear).
 MODELS = ("linear", "mlp")
 DEFAULT_MODEL = {"linear": "linear", "logistic": "linear", "moons": "mlp", "digits": "mlp", "linear2d": "linear"}
 HIDDEN = {"moons": 32, "digits": 64}

@@ -52,9 +52,9 @@ class Parameter(Tensor):
 class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict(..., strict=False)`` returns: the names it could not match (as in PyTorch)."""
 
-    #: Names the model has but the state dict lacks: those parameters and buffers kept their values.
+    #: Names the model has but the state dict lacks (those parameters and buffers kept their values).
     missing_keys: list[str]
-    #: Names in the state dict that the model does not have: ignored.
+    #: Names in the state dict that the model does not have (ignored).
     unexpected_keys: list[str]
 
 
