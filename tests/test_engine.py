@@ -745,3 +745,40 @@ def test_retain_grad_on_a_tensor_that_does_not_require_grad_is_refused():
     assert leaf.retain_grad() is leaf  # a leaf keeps its gradient anyway: allowed, as in PyTorch
     (leaf * 2).sum().backward()
     assert leaf.grad.tolist() == [2.0]
+
+
+# --- found by mutation testing: behaviour no other test pinned down ---
+
+
+def test_unbroadcast_sums_the_copies_and_leaves_a_gradient_of_the_right_shape_alone():
+    from tinygrad_mb.tensor import unbroadcast
+
+    g = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(unbroadcast(g, (2, 3)), g)  # nothing to undo: the same values
+    np.testing.assert_array_equal(unbroadcast(g, (3,)), [3.0, 5.0, 7.0])  # a new leading axis: summed away
+    np.testing.assert_array_equal(unbroadcast(g, (2, 1)), [[3.0], [12.0]])  # a size-1 axis: summed, kept
+
+
+def test_a_size_one_axis_broadcast_to_length_zero_gets_a_zero_gradient():
+    x = Tensor([2.0], requires_grad=True)
+    (x + Tensor(np.zeros(0))).sum().backward()  # x was used zero times
+    assert x.grad.shape == (1,) and x.grad.tolist() == [0.0]
+
+
+def test_backward_on_a_one_element_tensor_with_dimensions_keeps_its_shape():
+    x = Tensor([2.0], requires_grad=True)
+    x.backward()  # a leaf: dL/dx = 1, of x's shape (1,), not a 0-d array
+    assert x.grad.shape == (1,) and x.grad.tolist() == [1.0]
+    w = Tensor([[3.0]], requires_grad=True)
+    h = (w * 2).retain_grad()
+    h.backward()
+    assert h.grad.shape == (1, 1) and h.grad.tolist() == [[1.0]]
+    assert w.grad.shape == (1, 1) and w.grad.tolist() == [[2.0]]
+
+
+def test_intermediate_results_keep_no_gradient_unless_retained():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    (h * h).sum().backward()
+    assert h.grad is None  # as in PyTorch: only leaves (and retain_grad() results) keep one
+    np.testing.assert_allclose(x.grad, [18.0, 36.0])  # d/dx (3x)^2 = 18x

@@ -326,3 +326,15 @@ def test_gradients_at_kinks_and_special_values_match_pytorch():
             theirs = _grads(torch_fn, [torch.tensor(v, requires_grad=True) for v in (a, b)[:len(agree)]])
             for mine, reference, where in zip(ours, theirs, agree):
                 np.testing.assert_allclose(mine[where], reference[where], rtol=1e-12)
+
+
+# --- found by mutation testing: behaviour no other test pinned down ---
+
+
+def test_a_number_base_below_one_raised_to_a_tensor_has_the_log_gradient():
+    # d/dx a^x = a^x ln a, also for 0 < a < 1, where ln a < 0 (a rule for a <= 1 instead of a <= 0 would give 0)
+    e = np.array([0.5, 2.0])
+    x = Tensor(e, requires_grad=True)
+    (0.5**x).sum().backward()
+    np.testing.assert_allclose(x.grad, 0.5**e * np.log(0.5), rtol=1e-12)
+    assert gradcheck(lambda t: 0.5**t, Tensor(e, requires_grad=True))

@@ -201,3 +201,19 @@ def test_linear_matches_pytorch_for_every_bias_shape(bias_shape):
     expected.backward(torch.tensor(g))
     for mine, reference in zip(ours, theirs):
         np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=1e-12)
+
+
+# --- found by mutation testing: behaviour no other test pinned down ---
+
+
+def test_linear_with_a_column_major_float32_weight_and_an_integer_input():
+    # The column-major fast path writes dW with out=, which needs one dtype for x, g and W; an integer
+    # batch (pixels, counts) must take the plain path
+    x = np.arange(6).reshape(2, 3)  # int64
+    w = Tensor(np.asfortranarray(np.ones((2, 3), np.float32)), requires_grad=True)
+    out = linear(Tensor(x), w)
+    assert out.dtype == np.float32
+    out.backward(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32))
+    # dW = g^T x = [[1, 3], [2, 4]] @ [[0, 1, 2], [3, 4, 5]]
+    assert w.grad.dtype == np.float32 and w.grad.shape == (2, 3)
+    np.testing.assert_array_equal(w.grad, [[9.0, 13.0, 17.0], [12.0, 18.0, 24.0]])

@@ -169,3 +169,13 @@ def test_joining_nothing_is_a_shape_error():
         concatenate([])
     with pytest.raises(ShapeError, match="stack: needs at least one tensor"):
         stack([])
+
+
+# --- found by mutation testing: behaviour no other test pinned down ---
+
+
+def test_permuting_a_0d_tensor_by_an_axis_is_refused_with_a_shape_error():
+    x = Tensor(1.0)
+    with pytest.raises(ShapeError, match=r"axes \(0,\) are not a permutation of the 0 axes"):
+        x.permute(0)  # (not a ZeroDivisionError from taking axis 0 modulo 0 dimensions)
+    assert x.permute().shape == ()

@@ -802,3 +802,33 @@ def test_each_step_counts_as_an_in_place_write_of_the_parameters_it_updates(make
     assert 0 < first < used._version and unused._version == 0  # a parameter without a gradient is not written
     with pytest.raises(tg.BackwardError, match="modified in place"):
         loss.backward()  # its graph saw the weights before the steps
+
+
+# --- found by mutation testing: behaviour no other test pinned down (without torch installed) ---
+
+
+def test_sgd_nesterov_without_weight_decay_leaves_the_gradient_it_reads_unchanged():
+    p = param()
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    take_steps(opt, p, [G1, G2])
+    np.testing.assert_array_equal(p.grad, G2)  # d = g + mu * buf goes to a new array, never into p.grad
+    np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], 0.9 * G1 + G2)
+
+
+def test_adagrad_weight_decay_adds_wd_times_p_and_counts_steps():
+    p = param()
+    opt = optim.Adagrad([p], lr=0.1, weight_decay=0.1, initial_accumulator_value=0.2)
+    take_steps(opt, p, [G1, G2])
+    g1 = G1 + 0.1 * P0
+    s1 = 0.2 + g1**2
+    p1 = P0 - 0.1 * g1 / (np.sqrt(s1) + 1e-10)
+    g2 = G2 + 0.1 * p1
+    np.testing.assert_allclose(p.data, p1 - 0.1 * g2 / (np.sqrt(s1 + g2**2) + 1e-10), rtol=1e-12)
+    assert opt.state[0]["step"] == 2
+
+
+def test_rmsprop_weight_decay_adds_wd_times_p():
+    p = param()
+    take_steps(optim.RMSprop([p], lr=0.01, alpha=0.9, eps=0.5, weight_decay=0.1), p, [G1])
+    g = G1 + 0.1 * P0
+    np.testing.assert_allclose(p.data, P0 - 0.01 * g / (np.sqrt(0.1 * g**2) + 0.5), rtol=1e-12)
