@@ -304,11 +304,11 @@ ALL_OPTIMIZERS = [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.SGD(ps, lr=
     ("new_data", "error", "pattern"),
     [
         # NumPy fails only when it reaches this parameter, after the first two have moved
-        (np.ones(4), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the parameter has shape \(4,\)"),
+        (np.ones(4), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the tensor has shape \(4,\)"),
         # NumPy broadcasts the gradient into both rows without a word
-        (np.ones((2, 3)), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the parameter has shape \(2, 3\)"),
+        (np.ones((2, 3)), tg.ShapeError, r"params\[2\].grad has shape \(3,\) but the tensor has shape \(2, 3\)"),
         # NumPy casts: a float64 momentum buffer for a float32 weight
-        (np.ones(3, np.float32), tg.DTypeError, r"params\[2\].grad has dtype float64 but the parameter has float32"),
+        (np.ones(3, np.float32), tg.DTypeError, r"params\[2\].grad has dtype float64 but the tensor has float32"),
     ],
 )
 def test_a_gradient_that_does_not_fit_its_parameter_stops_the_step_before_any_write(make, new_data, error, pattern):

@@ -295,26 +295,29 @@ def _shape_message(op: str, args: tuple, exc: Exception) -> str:
     return f"{op}: incompatible shapes {shapes} ({exc}); check the operands' shapes or reshape one of them"
 
 
-def _checked_gradient(tensor: Tensor, grad: Any) -> Any:
-    """``grad`` if it can be ``tensor``'s gradient (an array of its backend, shape and dtype), else a clear error."""
-    where = backend.backend_of(tensor.data)
+def _checked_gradient(tensor: Tensor, grad: Any, where: str = ".grad") -> Any:
+    """``grad`` if it can be ``tensor``'s gradient (an array of its backend, shape and dtype), else a clear error.
+
+    ``where`` names the gradient in the message (optimizers check again before a step).
+    """
     if not hasattr(grad, "shape") or not hasattr(grad, "dtype") or isinstance(grad, np.generic):
         raise DTypeError(
-            f".grad must be an array of the tensor's shape {tuple(tensor.shape)} and dtype {tensor.dtype}, "
-            f"got {type(grad).__name__}; wrap it, e.g. np.asarray(value, dtype=t.dtype), or set None"
+            f"{where} is a {type(grad).__name__}, not an array of the tensor's shape {tuple(tensor.shape)} and "
+            f"dtype {tensor.dtype}; wrap it, e.g. np.asarray(value, dtype=t.dtype), or set None"
         )
-    if backend.backend_of(grad) != where:
+    home, given = backend.backend_of(tensor.data), backend.backend_of(grad)
+    if given != home:
         raise BackendMismatchError(
-            f".grad must be on the tensor's backend ({where}), got a {backend.backend_of(grad)} array; "
-            f"move it first, e.g. with tinygrad_mb.backend.to_backend(g, {where!r})"
+            f"{where} is a {given} array for a {home} tensor; move it first, e.g. with "
+            f"tinygrad_mb.backend.to_backend(g, {home!r})"
         )
     if grad.shape != tensor.shape:
         raise ShapeError(
-            f".grad must have the tensor's shape {tuple(tensor.shape)}, got {tuple(grad.shape)}; NumPy would "
+            f"{where} has shape {tuple(grad.shape)} but the tensor has shape {tuple(tensor.shape)}; NumPy would "
             "broadcast it into every update without a word"
         )
     if grad.dtype != tensor.dtype:
-        raise DTypeError(f".grad must have the tensor's dtype {tensor.dtype}, got {grad.dtype}; use g.astype(t.dtype)")
+        raise DTypeError(f"{where} has dtype {grad.dtype} but the tensor has {tensor.dtype}; use g.astype(t.dtype)")
     return grad
 
 

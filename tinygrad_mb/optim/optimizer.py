@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import BackendMismatchError, DTypeError, HyperparameterError, ShapeError, StateDictError
-from tinygrad_mb.tensor import Tensor
+from tinygrad_mb.errors import HyperparameterError, StateDictError, TinygradMBError
+from tinygrad_mb.tensor import Tensor, _checked_gradient
 
 
 def check_range(name: str, value: Any, low: float = 0.0, high: float = math.inf, low_open: bool = False,
@@ -204,24 +204,10 @@ class Optimizer:
     def _refuse_grad(self, p: Tensor, g: Any) -> None:
         """The error for a gradient ``_check_grads`` flagged (returns if it is fine after all)."""
         i = next(k for k, q in enumerate(self.params) if q is p)
-        where = f"{type(self).__name__}.step: params[{i}].grad"
-        after = "nothing was updated"
-        if not hasattr(g, "shape") or not hasattr(g, "dtype") or isinstance(g, np.generic):
-            raise DTypeError(f"{where} is a {type(g).__name__}, not an array; {after}. Set it to an array of "
-                             f"shape {tuple(p.shape)} and dtype {p.dtype} (np.asarray(value, dtype=p.dtype))")
-        if backend.backend_of(g) != p.backend:
-            raise BackendMismatchError(
-                f"{where} is a {backend.backend_of(g)} array for a {p.backend} parameter; {after}. Move it "
-                f"with tinygrad_mb.backend.to_backend(g, {p.backend!r})"
-            )
-        if g.shape != p.shape:
-            raise ShapeError(
-                f"{where} has shape {tuple(g.shape)} but the parameter has shape {tuple(p.shape)}; {after}. "
-                "Was p.data replaced after backward(), or the gradient made for another parameter?"
-            )
-        if g.dtype != p.dtype:
-            raise DTypeError(f"{where} has dtype {g.dtype} but the parameter has {p.dtype}; {after}. "
-                             "Use g.astype(p.dtype), or convert the model with model.to(dtype=...)")
+        try:
+            _checked_gradient(p, g, f"{type(self).__name__}.step: params[{i}].grad")  # the checks of .grad's setter
+        except TinygradMBError as exc:
+            raise type(exc)(f"{exc}; nothing was updated (was p.data replaced after backward()?)") from None
 
     # --- saving and loading ---------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
