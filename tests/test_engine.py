@@ -720,7 +720,8 @@ def test_assigning_grad_checks_shape_dtype_and_kind_as_pytorch_does():
 
     w = Tensor(np.zeros((3, 2), np.float32), requires_grad=True)
     g = w.data + 1  # an array of w's backend (the default one), shape and dtype
-    with pytest.raises(ShapeError, match=r"has shape \(1,\) but the tensor has shape \(3, 2\)"):  # would broadcast into every update
+    # a (1,) gradient would broadcast into every update
+    with pytest.raises(ShapeError, match=r"has shape \(1,\) but the tensor has shape \(3, 2\)"):
         w.grad = g[:1, 0]
     with pytest.raises(DTypeError, match="dtype float64 but the tensor has float32.*astype"):
         w.grad = g.astype(np.float64)

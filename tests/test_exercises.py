@@ -702,8 +702,13 @@ def test_learning_rate_checkers_accept_float32_and_one_element_answers(capsys):
 
 
 # --- 07 the GPU with CuPy -------------------------------------------------------------------------
-def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0, sync_after_warmup=True, time_warmup=False):
-    """The model answer of notebook 07's timer, or with a setting changed one of the mistakes a student makes."""
+def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0, sync_after_warmup=True, time_warmup=False,
+           sync_before_step=False):
+    """The model answer of notebook 07's timer, or with a setting changed one of the mistakes a student makes.
+
+    ``sync_before_step``: sync() inside the timing but before step() instead of after it, so each
+    reading covers the previous step's device work.
+    """
     import statistics
     import time
 
@@ -719,11 +724,13 @@ def _timer(sync_each=True, warm=True, reduce="median", extra_calls=0, sync_after
         times = []
         for _ in range(timed):
             start = time.perf_counter()
+            if sync_before_step:
+                sync()
             step()
-            if sync_each:
+            if sync_each and not sync_before_step:
                 sync()
             times.append(time.perf_counter() - start)
-        if not sync_each:
+        if not sync_each or sync_before_step:
             sync()
         if reduce == "list":
             return times
@@ -753,6 +760,19 @@ def test_timer_hints_milliseconds_and_a_list():
     assert "warm-up" not in message.split("Hint")[1]
 
     rejects(ex.check_timer, _timer(reduce="list"), r"expected one number, got list of shape \(5,\)", "median")
+
+
+def test_timer_rejects_the_minimum_and_timing_the_previous_step():
+    def minimum(step, sync, repeats=5, warmup=1):
+        return min(_timer(reduce="list")(step, sync, repeats, warmup))
+
+    right = _timer()
+    rejects(ex.check_timer, minimum, "measured [23]", "not the minimum")
+    rejects(ex.check_timer, _timer(sync_before_step=True), "measured [67]", "previous step")
+    rejects(ex.check_timer, _timer(sync_before_step=True, sync_after_warmup=False),
+            r"repeats=7, warmup=1\) returned 0.05", "previous step")
+    # perf_counter_ns() without dividing by 1e9
+    rejects(ex.check_timer, lambda *a, **k: 1e9 * right(*a, **k), "returned 1.5", "nanoseconds")
 
 
 def _crossover(sizes, cpu, gpu, beats=lambda g, c: g < c):

@@ -189,12 +189,13 @@ plt.show()
 # (or drops, once the arrays no longer fit in the CPU's caches). Timings on a shared or busy machine are
 # noisy: if one point looks odd, rerun the cell.
 #
-# On a GPU (if one was found above), the overhead per step is larger still -- every operation is a kernel
-# launch -- so the GPU loses at small batches. But its thousands of cores make the time per step almost
-# flat over a wide range of $B$, and at large batches it wins by a wide margin. This is the hardware side of
-# notebook 03: the GPU makes **time per update** nearly independent of the batch size up to a point, which
-# moves the best batch size up -- until the critical batch size of notebook 05 says more samples per step no
-# longer save steps.
+# On a real GPU (if one was found above), the overhead per step is typically larger still -- every operation
+# is a kernel launch -- so the GPU tends to lose at small batches. But its thousands of cores keep the time
+# per step almost flat over a wide range of $B$, so at large batches it usually wins. From which $B$ on, and
+# by how much, depends on the GPU, the CPU and the model: Exercise 2 reads it off your table. This is the
+# hardware side of notebook 03: the GPU makes **time per update** nearly independent of the batch size up to
+# a point, which moves the best batch size up -- until the critical batch size of notebook 05 says more
+# samples per step no longer save steps.
 #
 # ## Exercises
 #
@@ -207,9 +208,11 @@ plt.show()
 # ### Exercise 1 — a correct timer
 #
 # Write `my_time_it(step, sync, repeats=5, warmup=1)` without looking at `time_it` above: the median time of
-# one `step()` in seconds, after `warmup` untimed calls, calling `sync()` before every clock reading. The
-# checker runs it on a *simulated* asynchronous device (so it works without a GPU): its `step()` returns
-# immediately and `sync()` waits for the queued work, like CuPy.
+# one `step()` in seconds (over `repeats` timed calls), after `warmup` untimed calls, calling `sync()` before
+# every clock reading: after the warm-up calls, before the clock starts, and after each timed `step()`, before
+# the clock stops. The checker runs it on a *simulated* asynchronous device (so it works without a GPU): its
+# `step()` returns immediately and `sync()` waits for the queued work, like CuPy; its timed calls take
+# different times, one of them very long, so only the median gives the number it expects.
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below
@@ -236,8 +239,10 @@ check_timer(my_time_it)
 # %% [markdown]
 # ### Exercise 2 — where the GPU starts to pay off
 #
-# Write `crossover(batch_sizes, cpu_seconds, gpu_seconds)`: the smallest batch size from which on the GPU is
+# Write `crossover(batch_sizes, cpu_seconds, gpu_seconds)`: `batch_sizes` is increasing, and the two lists
+# hold the seconds per step at each batch size. Return the smallest batch size from which on the GPU is
 # faster -- for that batch size *and every larger one* -- or `None` if it is not faster at the largest.
+# Faster means strictly less time: a tie does not count.
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below
@@ -260,6 +265,10 @@ if not GPU:
     print("GPU part skipped: no GPU timings to find the crossover of on this machine.")
 else:
     try:
-        print("on this machine the GPU is faster from B =", crossover(batch_sizes, timings["numpy"], timings["cupy"]))
+        b_gpu = crossover(batch_sizes, timings["numpy"], timings["cupy"])
+        if b_gpu is None:
+            print(f"on this machine the GPU is not faster at the largest batch size timed, B = {batch_sizes[-1]}")
+        else:
+            print("on this machine the GPU is faster from B =", b_gpu, "on")
     except NotImplementedError:  # still the stub
         print("(write crossover above to find where the GPU starts to pay off on this machine)")

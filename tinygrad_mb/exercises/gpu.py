@@ -9,6 +9,7 @@ like a GPU's, runs in the background until ``sync()`` waits for it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,26 +18,29 @@ import numpy as np
 
 from tinygrad_mb.exercises._common import as_number, checker, fail, passed, run
 
-WORK = 0.004  # seconds of simulated device work per step
 WARMUP_WORK = 0.06  # every warm-up call is slow (think: compiling kernels, allocating memory)
-OUTLIER = 0.12  # one timed call is slow (think: another process took the GPU)
+#: (warmup, device seconds of each timed call) of the two runs. The timed calls differ, with one slow outlier
+#: (think: another process took the GPU), so that the median (15 ms in both runs) is told apart from the mean,
+#: the minimum, and a timer that times the *previous* step: sync() before step() inside the timing returns
+#: the median of a shifted list -- lower in the first run (rising work), higher in the second (falling work).
+RUNS = ((4, (0.002, 0.006, 0.015, 0.04, 0.2)), (1, (0.2, 0.1, 0.05, 0.015, 0.006, 0.002, 0.002)))
 
 
 class _FakeDevice:
     """Queues work on ``step()`` and returns at once; ``sync()`` sleeps until the queue is done.
 
-    The first ``warmup`` calls queue WARMUP_WORK seconds, call ``outlier_call`` OUTLIER, every other WORK.
+    The first ``warmup`` calls queue WARMUP_WORK seconds each, the timed calls ``timed`` in turn.
     """
 
-    def __init__(self, warmup: int, outlier_call: int) -> None:
+    def __init__(self, warmup: int, timed: Sequence[float]) -> None:
         self.calls = 0
         self.busy_until = time.perf_counter()
         self.warmup = warmup
-        self.outlier_call = outlier_call
+        self.work = [WARMUP_WORK] * warmup + list(timed)
         self.log: list[str] = []
 
     def step(self) -> None:
-        duration = WARMUP_WORK if self.calls < self.warmup else OUTLIER if self.calls == self.outlier_call else WORK
+        duration = self.work[self.calls] if self.calls < len(self.work) else self.work[-1]
         self.calls += 1
         self.busy_until = max(self.busy_until, time.perf_counter()) + duration
         self.log.append("step")
@@ -53,10 +57,14 @@ class _FakeDevice:
         return "sync" in self.log[steps[self.warmup - 1]:steps[self.warmup]]
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ms(values: Sequence[float]) -> str:
+    return ", ".join(f"{v * 1e3:g}" for v in values) + " ms"
 
 
 @checker
@@ -67,11 +75,13 @@ def check_timer(fn: Callable[..., Any]) -> None:
     untimed), call ``sync()`` before every clock reading -- after the warm-up
     calls and after each timed call (GPU work is asynchronous: ``step()`` only
     queues it) -- and return the median of the timed calls in seconds (robust to
-    one slow outlier). On the simulated device every warm-up call is slow, and
-    with 4 of them next to 5 timed calls, timing them too moves the median.
+    one slow outlier). The timed calls of the simulated device differ, so the
+    mean, the minimum, timing the warm-up calls too, or timing ``sync(); step()``
+    (which measures the previous step's work) each give a different number.
     """
-    for warmup, repeats in ((4, 5), (1, 7)):
-        device = _FakeDevice(warmup, outlier_call=warmup + 2)
+    for warmup, timed in RUNS:
+        repeats = len(timed)
+        device = _FakeDevice(warmup, timed)
         got = run(fn, device.step, device.sync, repeats=repeats, warmup=warmup, what="your time_it")
         where = f"time_it(step, sync, repeats={repeats}, warmup={warmup})"
         if device.calls != warmup + repeats:
@@ -79,32 +89,37 @@ def check_timer(fn: Callable[..., Any]) -> None:
         if "sync" not in device.log or device.log[-1] != "sync":
             fail(f"{where} did not call sync() after the last step",
                  "on a GPU, step() only queues the work: call sync() before stopping the clock")
-        got = as_number(got, "your time_it", "return one number, the median of the timed calls (statistics.median "
-                        "or np.median of your list of times)")
-        timed = [WORK] * repeats
-        timed[2] = OUTLIER
-        mistakes = [  # what typical wrong timers return on this device, and what to say about them
-            (1000 * WORK, "return seconds, not milliseconds: time.perf_counter() counts seconds"),
-            (sum(timed) / repeats,
-             "take the median of the timed calls: it ignores one slow outlier, the mean does not"),
-            (_median([WARMUP_WORK] * warmup + timed),
-             "leave the warm-up calls out of the timing: they are slow on purpose"),
-        ]
-        if got < 0.5 * WORK:
-            fail(f"{where} measured {got * 1e3:.2f} ms, but every step does {WORK * 1e3:.0f} ms of (simulated) "
-                 "device work", "the clock stopped before the work finished: call sync() after each step, "
-                 "before reading the clock")
-        if got > 2.5 * WORK + 0.004:  # generous: sleeping is not exact on a busy machine
-            hint = next((text for value, text in mistakes if 0.8 * value <= got <= 1.25 * value + 0.004), None)
-            fail(f"{where} returned {got:.4g} (seconds); a typical step takes {WORK:g} s = {WORK * 1e3:.0f} ms "
-                 f"(one timed call takes {OUTLIER * 1e3:.0f} ms and each warm-up call {WARMUP_WORK * 1e3:.0f} ms)",
-                 hint)
-        # The median hides one timing inflated by queued warm-up work, but the task asks for a sync() before
-        # every clock reading: without it, a slow warm-up spills into the first timed call.
+        # Without this sync() the slow warm-up work is still queued when the clock starts for the first call.
         if not device.synced_after_warmup():
             fail(f"{where} did not call sync() between the warm-up calls and the first timed call",
                  "the warm-up work is still queued when the clock starts, so the first timing includes it: "
                  "call sync() after the warm-up loop")
+        got = as_number(got, "your time_it", "return one number, the median of the timed calls (statistics.median "
+                        "or np.median of your list of times)")
+        want = _median(timed)
+        work = (f"the timed calls do {_ms(timed)} of (simulated) device work, median {want * 1e3:g} ms; "
+                f"each warm-up call {WARMUP_WORK * 1e3:g} ms")
+        sync_hint = ("the clock stopped before the step's own work finished: call sync() after each step, before "
+                     "reading the clock (a sync() before step() waits for the previous step's work instead)")
+        if got < 0.75 * want:  # a right timer never measures less than the work: sync() sleeps until it is done
+            # the minimum, or the median of the shifted list sync(); step() gives: hint at the nearer one
+            minimum = 0.9 * min(timed) <= got < (min(timed) + _median([0.0, *timed[:-1]])) / 2
+            fail(f"{where} measured {got * 1e3:.2f} ms; {work}",
+                 "take the median of the timed calls, as asked, not the minimum" if minimum else sync_hint)
+        if got > 2 * want + 0.002:  # generous: sleeping is not exact on a busy machine
+            mistakes = [  # what typical wrong timers return on this device, and what to say about them
+                (1000 * want, "return seconds, not milliseconds: time.perf_counter() counts seconds"),
+                (1e9 * want, "return seconds, not nanoseconds: divide time.perf_counter_ns() by 1e9"),
+                (_median([warmup * WARMUP_WORK, *timed[:-1]]), sync_hint),
+                (sum(timed) / repeats,
+                 "take the median of the timed calls: it ignores one slow outlier, the mean does not"),
+                (_median([WARMUP_WORK] * warmup + list(timed)),
+                 "leave the warm-up calls out of the timing: they are slow on purpose"),
+            ]
+            near = [(abs(math.log(got / value)), text) for value, text in mistakes
+                    if 0.8 * value <= got <= 1.25 * value + 0.004]
+            hint = min(near)[1] if near else None  # the mistake whose number is nearest to what came back
+            fail(f"{where} returned {got:.4g} (seconds); {work}", hint)
     passed("time_it: warm-up excluded, synchronised before every reading, median of the timed calls")
 
 
