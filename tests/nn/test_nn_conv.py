@@ -287,3 +287,52 @@ def test_conv_and_pool_match_pytorch_when_available():
         F.max_pool2d(x, kernel, stride, 1).sum().backward()
         tf.max_pool2d(xr, kernel, stride, 1).sum().backward()
         np.testing.assert_array_equal(x.grad, xr.grad.numpy())
+
+
+# --- found by mutation testing ------------------------------------------------------------------
+@pytest.mark.parametrize("xshape", [(1, 1, 1, 4, 4), (16,)])
+def test_conv2d_input_that_is_not_a_batch_of_flattened_images_gets_the_plain_reshape_hint(xshape):
+    w = tg.Tensor(np.ones((2, 1, 3, 3)))
+    with pytest.raises(ShapeError, match="x.reshape\\(1, 1, H, W\\) for a single grey image") as info:
+        F.conv2d(tg.Tensor(np.ones(xshape)), w)
+    assert "flattened" not in str(info.value)
+
+
+@pytest.mark.parametrize("xshape", [(1, 1, 2, 5), (1, 1, 5, 2)])
+def test_a_kernel_too_tall_or_too_wide_for_the_input_is_refused(xshape):
+    with pytest.raises(ShapeError, match="kernel 3x3 does not fit"):
+        F.conv2d(tg.Tensor(np.ones(xshape)), tg.Tensor(np.ones((1, 1, 3, 3))))
+    with pytest.raises(ShapeError, match="window 3x3 does not fit"):
+        F.max_pool2d(tg.Tensor(np.ones(xshape)), 3)
+
+
+def test_functional_conv_and_pool_defaults_and_their_argument_checks():
+    x = tg.Tensor(np.ones((1, 1, 5, 5)))
+    assert F.conv2d(x, tg.Tensor(np.ones((1, 1, 3, 3)))).shape == (1, 1, 3, 3)  # stride 1, no padding
+    for bad in ({"stride": 0}, {"stride": (1, 0)}):
+        with pytest.raises(HyperparameterError, match="stride must be an int >= 1"):
+            F.conv2d(x, tg.Tensor(np.ones((1, 1, 3, 3))), **bad)
+    with pytest.raises(HyperparameterError, match="kernel_size must be an int >= 1"):
+        F.max_pool2d(x, 0)
+    with pytest.raises(HyperparameterError, match="stride must be an int >= 1"):
+        F.max_pool2d(x, 2, stride=0)
+    for padding in ((2, 0), (0, 2)):  # more than half a 3x3 window, in either direction
+        with pytest.raises(HyperparameterError, match="at most half the kernel"):
+            F.max_pool2d(x, 3, padding=padding)
+
+
+def test_conv2d_channel_counts_must_be_positive_ints():
+    # found by mutation testing: the check's `or` and `< 1` were not pinned down
+    for bad in (0, -1, 1.5, "3"):
+        with pytest.raises(HyperparameterError, match="in_channels must be a positive int"):
+            nn.Conv2d(bad, 1, 3)
+        with pytest.raises(HyperparameterError, match="out_channels must be a positive int"):
+            nn.Conv2d(1, bad, 3)
+
+
+def test_conv2d_bias_starts_in_plus_minus_one_over_the_root_of_the_fan_in():
+    # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw (a 2x5 kernel here)
+    conv = nn.Conv2d(3, 400, (2, 5), seed=0)
+    bias, bound = conv.bias.numpy(), 1 / np.sqrt(3 * 2 * 5)
+    assert np.abs(bias).max() <= bound
+    assert np.abs(bias).max() > 0.9 * bound and bias.std() > 0.5 * bound / np.sqrt(3)  # spread over the range

@@ -381,3 +381,57 @@ def test_batchnorm_matches_pytorch_and_loads_its_state_dict_strictly(momentum):
     fresh = nn.BatchNorm1d(3, momentum=momentum, dtype="float64")
     fresh.load_state_dict(state)  # strict
     assert fresh.num_batches_tracked.data == 3
+
+
+# --- found by mutation testing ------------------------------------------------------------------
+def test_functional_batch_norm_defaults_to_eval_mode_with_the_running_statistics():
+    x = t64(5, 3, requires_grad=False)
+    running_mean, running_var = tg.Tensor(np.array([1.0, -1.0, 0.5])), tg.Tensor(np.array([4.0, 1.0, 0.25]))
+    out = F.batch_norm(x, running_mean, running_var)  # training=False, as in PyTorch
+    expected = (x.numpy() - [1.0, -1.0, 0.5]) / np.sqrt(np.array([4.0, 1.0, 0.25]) + 1e-5)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_array_equal(running_mean.data, [1.0, -1.0, 0.5])  # not updated
+    np.testing.assert_array_equal(running_var.data, [4.0, 1.0, 0.25])
+
+
+def test_batchnorm_momentum_zero_and_one_are_allowed_and_mean_keep_or_replace():
+    x = t64(6, 3, requires_grad=False)
+    mean, unbiased = x.numpy().mean(axis=0), x.numpy().var(axis=0, ddof=1)
+    keep, replace = nn.BatchNorm1d(3, momentum=0.0, dtype="float64"), nn.BatchNorm1d(3, momentum=1.0, dtype="float64")
+    keep(x)
+    replace(x)
+    np.testing.assert_array_equal(keep.running_mean.data, 0.0)
+    np.testing.assert_array_equal(keep.running_var.data, 1.0)
+    np.testing.assert_allclose(replace.running_mean.data, mean, rtol=1e-12)
+    np.testing.assert_allclose(replace.running_var.data, unbiased, rtol=1e-12)
+    rm, rv = tg.Tensor(np.zeros(3)), tg.Tensor(np.ones(3))
+    F.batch_norm(x, rm, rv, training=True, momentum=0)  # the functional form takes 0 too
+    np.testing.assert_array_equal(rm.data, 0.0)
+
+
+def test_batchnorm_momentum_none_in_eval_mode_uses_the_running_statistics():
+    bn = nn.BatchNorm1d(3, momentum=None, dtype="float64")
+    bn(t64(4, 3, requires_grad=False))
+    x = t64(4, 3, requires_grad=False)
+    expected = (x.numpy() - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
+    np.testing.assert_allclose(bn.eval()(x).data, expected, rtol=1e-12)
+    assert bn.num_batches_tracked.data == 1
+
+
+def test_batchnorm_num_features_must_be_a_positive_int():
+    assert nn.BatchNorm1d(1)(t64(4, 1)).shape == (4, 1)  # one feature is fine
+    for bad in (0, -2, 2.0, "3"):
+        with pytest.raises(HyperparameterError, match="num_features must be a positive int"):
+            nn.BatchNorm1d(bad)
+
+
+def test_batch_norm_marks_its_in_place_writes_so_a_graph_using_the_old_values_refuses_backward():
+    from tinygrad_mb.errors import BackwardError
+
+    bn = nn.BatchNorm1d(3, dtype="float64")
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        w = tg.Tensor(np.ones(3), requires_grad=True)
+        y = (w * getattr(bn, name)).sum()  # the gradient of w is the buffer's old value
+        bn(t64(4, 3, requires_grad=False))
+        with pytest.raises(BackwardError, match="modified in place"):
+            y.backward()

@@ -234,3 +234,41 @@ def test_losses_on_backend(backend_name, on_backend):
     bce = F.binary_cross_entropy_with_logits(z, (z.numpy() > 0).astype(float))
     mse = F.mse_loss(z, np.zeros((4, 3)))
     assert bce.backend == mse.backend == backend_name
+
+
+# --- found by mutation testing ------------------------------------------------------------------
+def test_mse_casts_float64_targets_to_a_float32_prediction_and_keeps_the_target_gradient_float64():
+    pred = tg.Tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    assert F.mse_loss(pred, np.array([0.0, 0.0, 1.0])).dtype == np.float32  # a float64 array
+    t = tg.Tensor(np.array([0.0, 0.0, 1.0]), requires_grad=True)  # a float64 tensor that learns
+    loss = F.mse_loss(pred, t, "sum")
+    assert loss.dtype == np.float32 and float(loss.item()) == 9.0
+    loss.backward()
+    assert pred.grad.dtype == np.float32 and t.grad.dtype == np.float64
+    np.testing.assert_allclose(t.grad, [-2.0, -4.0, -4.0])  # -2 (p - t)
+
+
+def test_mse_hint_for_integer_targets_depends_on_the_number_of_outputs():
+    # (N, 1) predictions with N integer targets: a reshape, not a classification problem
+    with pytest.raises(ShapeError, match="reshape") as info:
+        F.mse_loss(tg.Tensor(np.zeros((4, 1))), np.array([0, 1, 0, 1]))
+    assert "cross_entropy" not in str(info.value)
+    # (1, 3) predictions with one integer label: class scores, so point to cross_entropy
+    with pytest.raises(ShapeError, match="cross_entropy"):
+        F.mse_loss(tg.Tensor(np.zeros((1, 3))), np.array([2]))
+
+
+def test_bce_casts_a_learnable_float64_target_to_float32_logits():
+    x = tg.Tensor(np.array([0.5, -1.0], np.float32), requires_grad=True)
+    t = tg.Tensor(np.array([1.0, 0.25]), requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(x, t, "sum")
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32 and t.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad, 1 / (1 + np.exp(-np.array([0.5, -1.0]))) - [1.0, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(t.grad, [-0.5, 1.0])  # dL/dy = -x
+
+
+def test_a_loss_module_shows_its_reduction():
+    # found by mutation testing: extra_repr was not checked
+    assert repr(nn.MSELoss("sum")) == "MSELoss(reduction='sum')"
