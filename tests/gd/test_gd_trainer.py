@@ -485,3 +485,193 @@ def test_the_test_loss_is_measured_on_the_test_data(problem64):
     w, b = weights(model)
     h = gd.train(model, nn.MSELoss(), (X[:150], y[:150]), gd.Batch(0.1), updates=1, test_dataset=(X[150:], y[150:]))
     assert h.evals["test_loss"][0] == pytest.approx(np.mean((X[150:] @ w.T + b - y[150:]) ** 2), rel=1e-12)
+
+
+# --- found by mutation testing of gd/trainer.py ------------------------------------------------------------------
+
+
+def test_the_stopwatch_counts_running_time_only():
+    # catches: elapsed() while paused (or while running after a pause) not the seconds counted so far
+    from tinygrad_mb.gd.trainer import Stopwatch
+
+    sw = Stopwatch()
+    assert sw.elapsed() == 0.0
+    sw.start()
+    time.sleep(0.02)
+    counted = sw.pause()
+    assert counted >= 0.02 and sw.elapsed() == counted
+    time.sleep(0.02)
+    assert sw.elapsed() == counted  # paused: nothing more counted
+    sw.start()
+    time.sleep(0.02)
+    assert sw.elapsed() >= counted + 0.02
+
+
+def test_step_times_never_go_back_across_an_evaluation(problem64):
+    # catches: the running time after a pause computed as total - (now - since)
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Stochastic(0.01), epochs=2, eval_every=N)
+    assert list(h.evals["samples"]) == [0, N, 2 * N]  # 200 updates between evaluations
+    assert h.steps["time"][0] >= 0 and np.all(np.diff(h.steps["time"]) >= 0)
+
+
+@pytest.mark.parametrize("key", ["epochs", "updates", "samples", "seconds"])
+@pytest.mark.parametrize("bad", [True, math.inf, math.nan, "10"])
+def test_a_budget_that_is_not_a_finite_positive_number_is_rejected(problem64, key, bad):
+    X, y = problem64
+    with pytest.raises(HyperparameterError, match=f"budget {key}=.* must be a finite number > 0"):
+        gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(10, 0.05), **{key: bad})
+
+
+def test_samples_at_stop_keeps_the_short_batch_by_default():
+    from tinygrad_mb.gd.trainer import samples_at_stop
+
+    # N = 200, B = 64: passes of 200 samples (64, 64, 64, 8), or of 192 with drop_last
+    assert samples_at_stop(200, 64, 400) == 400 == samples_at_stop(200, 64, 400, drop_last=False)
+    assert samples_at_stop(200, 64, 400, drop_last=True) == 448
+
+
+def test_the_default_grid_is_about_20_points_an_epoch_on_the_mini_batch_sizes(problem64):
+    from tinygrad_mb.gd.trainer import default_eval_every
+
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(10, 0.05), epochs=1)
+    assert h.eval_every == 10 and list(h.evals["samples"]) == list(range(0, N + 1, 10))
+    assert default_eval_every(N, [8, N]) == 8  # the full batch does not enter the multiple
+    assert default_eval_every(N, [3, 7]) == 21 and default_eval_every(N, [64, 96]) == 192
+
+
+def test_the_grid_check_ignores_full_batch_and_leaves_wrong_types_to_train(problem64):
+    from tinygrad_mb.gd.trainer import check_eval_grid
+
+    assert check_eval_grid(40, N, [8, N]) is None  # 40 is a multiple of 8; B = N lands on every epoch end
+    for not_a_count in (True, "10", 2.5):
+        assert check_eval_grid(not_a_count, N, [8]) is None
+    with pytest.raises(HyperparameterError, match=r"every batch size \[8\], .* use a multiple of 8, e\.g\. 16,"):
+        check_eval_grid(12, N, [8, N])
+    with pytest.raises(HyperparameterError, match=r"use 200 \(N\), or leave it"):
+        check_eval_grid(40, N, [8, 25])  # lcm 200: only epoch ends are shared
+    X, y = problem64
+    with pytest.raises(HyperparameterError, match="eval_every must be a positive number of samples"):
+        gd.compare(lambda seed: linear64(seed), nn.MSELoss(), (X, y), [gd.MiniBatch(8, 0.05)], updates=1,
+                   eval_every=True, progress=False)
+
+
+def test_a_model_that_is_not_callable_gets_the_wrap_it_hint(problem64):
+    X, y = problem64
+    with pytest.raises(HyperparameterError, match="got a str; wrap a function in a Module subclass"):
+        gd.train("linear", nn.MSELoss(), (X, y), gd.Batch(0.1))
+
+
+def test_the_default_seed_is_0(problem64):
+    X, y = problem64
+
+    def run(**kw):
+        return gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(16, 0.05), epochs=1, **kw)
+
+    default, zero, one = run(), run(seed=0), run(seed=1)
+    assert default.seed == 0
+    np.testing.assert_array_equal(default.steps["loss"], zero.steps["loss"])
+    assert not np.array_equal(default.steps["loss"], one.steps["loss"])
+
+
+def test_parameters_are_recorded_only_when_asked_one_row_per_update(problem64):
+    X, y = problem64
+    assert gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.3), updates=3).params is None
+    model = linear64()
+    start = np.concatenate([w.ravel() for w in weights(model)])
+    h = gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.3), updates=3, record_params=True)
+    assert h.params.shape == (4, D + 1)
+    np.testing.assert_array_equal(h.params[0], start)
+    np.testing.assert_array_equal(h.params[-1], np.concatenate([w.ravel() for w in weights(model)]))
+
+
+def test_a_model_with_a_single_parameter_trains(problem64):
+    # catches: the backend or dtype read from the model's second parameter
+    X, y = problem64
+    model = nn.Linear(D, 1, bias=False, seed=0, dtype="float64")
+    w = model.weight.numpy().ravel().copy()
+    h = gd.train(model, nn.MSELoss(), (X, y), gd.Batch(0.1), updates=3)
+    for _ in range(3):
+        w = w - 0.1 * 2 / N * X.T @ (X @ w - y[:, 0])
+    np.testing.assert_allclose(model.weight.numpy().ravel(), w, rtol=1e-12)
+    assert h.dtype == "float64" and h.updates == 3
+
+
+def test_a_single_sample_is_a_dataset(problem64):
+    X, y = problem64
+    model = linear64()
+    h = gd.train(model, nn.MSELoss(), (X[:1], y[:1]), gd.Batch(0.1), updates=2, test_dataset=(X[1:2], y[1:2]))
+    assert h.updates == 2 and h.samples == 2 and list(h.evals["samples"]) == [0, 1, 2]
+    w, b = weights(model)
+    assert h.evals["test_loss"][-1] == pytest.approx(((X[1] @ w.T + b - y[1]) ** 2).item(), rel=1e-12)
+
+
+def test_eval_every_must_be_a_whole_number_of_samples_and_1_is_one(problem64):
+    X, y = problem64
+    for bad in (True, 2.5, 0):
+        with pytest.raises(HyperparameterError, match="eval_every must be a positive number of samples"):
+            gd.train(linear64(), nn.MSELoss(), (X, y), gd.Stochastic(0.01), updates=3, eval_every=bad)
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Stochastic(0.01), updates=3, eval_every=1)
+    assert list(h.evals["samples"]) == [0, 1, 2, 3]
+
+
+def test_a_blow_up_after_the_first_update_stops_the_run_there(problem64):
+    # catches: update 1's evaluation exempt from the blow-up check (only the starting one is)
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(1e4), epochs=50)
+    assert h.diverged and np.isfinite(h.diverged_loss) and h.diverged_loss > 1e6 * h.initial_loss
+    assert (h.updates, h.diverged_at) == (1, 2)
+
+
+def test_with_drop_last_an_eval_every_of_n_means_pass_ends_only(problem64):
+    # catches: eval_every == N treated as a grid from the start (at 200, 400 samples: evaluated after 256)
+    X, y = problem64  # passes of 192 samples (3 batches of 64)
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(64, 0.05), epochs=2, eval_every=N, drop_last=True)
+    assert list(h.evals["samples"]) == [0, 192, 384, 448]
+
+
+def test_an_overshot_grid_point_does_not_shift_the_grid(problem64):
+    # B = 30 does not divide eval_every = 40 (train allows it; compare does not): the points stay at 40, 80, 120, ..
+    X, y = problem64
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(30, 0.05), epochs=1, eval_every=40)
+    assert list(h.evals["samples"]) == [0, 60, 90, 120, 180, 200]
+
+
+def test_the_stop_reason_names_the_budget_that_ran_out_first(problem64):
+    # catches: samples compared with epochs / N, and a tie (samples = epochs * N) not reported as samples
+    X, y = problem64
+    for budgets, reason, seen in [({"samples": 250, "epochs": 5}, "samples", 250),
+                                  ({"samples": 1000, "epochs": 1}, "epochs", N),
+                                  ({"samples": 2 * N, "epochs": 2}, "samples", 2 * N)]:
+        h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(10, 0.05), **budgets)
+        assert (h.stop_reason, h.samples) == (reason, seen), budgets
+
+
+def test_stop_loss_stops_at_a_loss_equal_to_it(problem64):
+    X, y = problem64
+    free = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.1), updates=6)
+    target = float(free.evals["train_loss"][3])  # batch GD is deterministic: the same loss after update 3
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.Batch(0.1), updates=6, stop_loss=target)
+    assert h.stop_reason == "stop_loss" and h.updates == 3 and h.final_loss == target
+
+
+def test_optimizer_lr_prefers_the_optimizers_own_rate():
+    from tinygrad_mb.gd.trainer import optimizer_lr
+
+    class Both:
+        lr, param_groups = 0.1, [{"lr": 0.5}]
+
+    class GroupsOnly:
+        param_groups = [{"lr": 0.5}]
+
+    assert optimizer_lr(Both()) == 0.1 and optimizer_lr(GroupsOnly()) == 0.5 and math.isnan(optimizer_lr(object()))
+
+
+def test_the_gradient_norm_of_parameters_without_gradients_is_0():
+    from tinygrad_mb.gd.trainer import _grad_norm
+
+    model = linear64()
+    assert _grad_norm(list(model.parameters())) == 0.0 and _grad_norm([]) == 0.0
+    model.weight.grad = np.full((1, D), 2.0)
+    assert _grad_norm(list(model.parameters())) == pytest.approx(2.0 * math.sqrt(D), rel=1e-12)
