@@ -158,6 +158,20 @@ def test_ragged_rows_and_string_arrays_are_refused_when_the_tensor_is_made():
     assert tg.Tensor(np.array([1, 2], np.uint8)).dtype == np.uint8  # numbers of any kind still pass
 
 
+def test_a_dtype_does_not_hide_ragged_rows_or_turn_none_and_strings_into_numbers():
+    # NumPy with a dtype says "setting an array element with a sequence", makes None NaN and parses strings
+    from tinygrad_mb.errors import DTypeError
+
+    with pytest.raises(DTypeError, match="rows differ in length.*pad them"):
+        tg.Tensor([[1.0, 2.0], [3.0]], dtype="float32")
+    for data in ([None, 1.0], ["1", "2"]):
+        with pytest.raises(DTypeError, match="give numbers"):
+            tg.Tensor(data, dtype="float64")
+    t = tg.Tensor([[1, 2]], dtype="float64")  # the dtype still decides for numbers
+    assert t.dtype == np.float64 and t.tolist() == [[1.0, 2.0]]
+    assert tg.Tensor(True, dtype="float32").item() == 1.0
+
+
 def test_a_float_index_says_use_an_int():
     x = tg.Tensor([1.0, 2.0, 3.0])
     with pytest.raises(IndexError, match=r"holds a float: use int\(i\)"):

@@ -370,8 +370,8 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     source = backend.backend_of(data)
     target = backend_name or (backend.CUPY if source == backend.CUPY else backend.get_backend())
     xp = backend.get_array_module(target)
-    if dtype is None and not hasattr(data, "dtype"):  # Python numbers and lists
-        try:
+    if not hasattr(data, "dtype"):  # Python numbers and lists: checked even with a dtype, which would hide
+        try:  # ragged rows behind NumPy's own error, and turn None into NaN and strings into numbers
             probe = np.asarray(data)
         except ValueError:  # NumPy's "inhomogeneous shape": rows of different lengths
             raise DTypeError(
@@ -383,9 +383,9 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
                 f"cannot make a tensor of {type(data).__name__} data {_short(data)}: give numbers, "
                 "a (nested) list of numbers of one shape, or an array"
             )
-        if probe.dtype.kind == "f":
+        if dtype is None and probe.dtype.kind == "f":
             dtype = _PYTHON_FLOAT
-        elif probe.dtype.kind in "iu":
+        elif dtype is None and probe.dtype.kind in "iu":
             dtype = np.int64
         data = probe
     elif getattr(getattr(data, "dtype", None), "kind", "f") not in "biufc":  # a string or object array
