@@ -501,6 +501,7 @@ def test_bad_optimizer_state_dicts_are_rejected_without_changes():
         ({**good, "0.momentum_buffer": np.zeros(4)}, "'0.momentum_buffer'.*\\(3,\\).*\\(4,\\)"),
         # a value that only fails when converted: refused before the lr below is assigned
         ({**good, "lr": np.array(0.5), "0.momentum_buffer": np.array(["x", "y", "z"])}, "not numbers"),
+        ({**good, "lr": np.array([0.1, 0.2])}, "'lr' holds 2 values of shape \\(2,\\); a hyper-parameter is one"),
     ]
     for bad, pattern in cases:
         with pytest.raises(StateDictError, match=pattern):
@@ -832,3 +833,16 @@ def test_rmsprop_weight_decay_adds_wd_times_p():
     take_steps(optim.RMSprop([p], lr=0.01, alpha=0.9, eps=0.5, weight_decay=0.1), p, [G1])
     g = G1 + 0.1 * P0
     np.testing.assert_allclose(p.data, P0 - 0.01 * g / (np.sqrt(0.1 * g**2) + 0.5), rtol=1e-12)
+
+
+def test_a_state_dict_moved_to_the_gpu_loads_hyper_parameters_and_buffers(backend_name):
+    # Catches np.asarray(v).item() on the hyper-parameters: CuPy refuses the implicit copy to the host.
+    p = nn.Parameter(P0, backend=backend_name)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = tg.backend.to_backend(G1, backend_name)
+    opt.step()
+    moved = {k: tg.backend.to_backend(np.asarray(v), backend_name) for k, v in opt.state_dict().items()}
+    resumed = optim.SGD([nn.Parameter(P0, backend=backend_name)], lr=0.5)
+    resumed.load_state_dict(moved)
+    assert resumed.lr == 0.1 and resumed.momentum == 0.9 and type(resumed.lr) is float
+    np.testing.assert_array_equal(tg.backend.to_numpy(resumed.state[0]["momentum_buffer"]), G1)

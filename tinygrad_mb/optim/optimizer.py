@@ -286,7 +286,15 @@ class Optimizer:
                     f"{missing_state}; the state dict is incomplete: save it again with optimizer.state_dict()"
                 )
         hyper = {name: state[name] for name in self.defaults}
-        hyper = {name: (np.asarray(v).item() if hasattr(v, "shape") else v) for name, v in hyper.items()}
+        for name, value in hyper.items():  # saved as 0-d arrays (np.savez keeps no Python numbers)
+            if hasattr(value, "shape"):
+                value = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+                if value.size != 1:
+                    raise StateDictError(
+                        f"{owner}.load_state_dict: {name!r} holds {value.size} values of shape {value.shape}; a "
+                        "hyper-parameter is one number. Was the state dict edited or saved by another program?"
+                    )
+                hyper[name] = value.item()
         self._validate(**hyper)
         # All checked: now assign.
         self._set_checked(hyper)
