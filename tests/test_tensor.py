@@ -125,6 +125,18 @@ def test_data_that_is_not_numbers_is_refused(data):
         tg.Tensor(data)
 
 
+def test_a_list_of_gpu_values_says_stack_them(backend_name):
+    # Catches CuPy's own TypeError ("implicit conversion to a NumPy array") from np.asarray of the list.
+    a, b = tg.Tensor(1.0, backend=backend_name), tg.Tensor(2.0, backend=backend_name)
+    if backend_name == "numpy":  # NumPy reads them as it reads numbers
+        assert tg.Tensor([a, b]).tolist() == [1.0, 2.0] and tg.Tensor([[a.data], [b.data]]).shape == (2, 1)
+        return
+    for data in ([a, b], [a.data, b.data], [[1.0], [b.data]]):
+        with pytest.raises(TypeError, match=r"list of GPU arrays or tensors.*tg.stack"):
+            tg.Tensor(data)
+    assert tg.stack([a, b]).tolist() == [1.0, 2.0]
+
+
 def test_a_tensor_requiring_grad_owns_its_memory_and_a_plain_one_shares():
     xp = tg.backend.get_array_module(tg.get_backend())  # the caller's array lives on the default backend
     w0 = xp.asfortranarray(xp.zeros((2, 3), np.float32))

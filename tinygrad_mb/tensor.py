@@ -350,6 +350,13 @@ def _short(data: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _holds_gpu_values(data: Any) -> bool:
+    """Whether a (nested) list or tuple holds a CuPy array or a tensor on CuPy."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_gpu_values(item) for item in data)
+    return backend.backend_of(data.data if isinstance(data, Tensor) else data) == backend.CUPY
+
+
 def _may_share_memory(array: Any, source: Any) -> bool:
     """Whether ``array`` may use the memory of ``source``, the caller's data (an array, a list, a tensor...).
 
@@ -377,6 +384,14 @@ def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
             raise DTypeError(
                 f"cannot make a tensor of {_short(data)}: its rows differ in length, and a tensor is a "
                 "rectangular block of numbers; pad them to one length, or keep them as separate tensors"
+            ) from None
+        except TypeError:
+            if not _holds_gpu_values(data):
+                raise
+            # CuPy refuses the silent copy to the host that NumPy would need to read them
+            raise ArgumentTypeError(
+                "cannot make a tensor of a list of GPU arrays or tensors: join them on the GPU with "
+                "tg.stack([...]) (tensors keep their gradients) or cupy.stack, or take .item() of each"
             ) from None
         if probe.dtype.kind not in "biufc":  # None, strings, objects...: no number to hold
             raise DTypeError(
