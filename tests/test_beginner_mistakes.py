@@ -164,9 +164,9 @@ def test_a_dtype_does_not_hide_ragged_rows_or_turn_none_and_strings_into_numbers
 
     with pytest.raises(DTypeError, match="rows differ in length.*pad them"):
         tg.Tensor([[1.0, 2.0], [3.0]], dtype="float32")
-    for data in ([None, 1.0], ["1", "2"]):
+    for values in ([None, 1.0], ["1", "2"]):
         with pytest.raises(DTypeError, match="give numbers"):
-            tg.Tensor(data, dtype="float64")
+            tg.Tensor(values, dtype="float64")
     t = tg.Tensor([[1, 2]], dtype="float64")  # the dtype still decides for numbers
     assert t.dtype == np.float64 and t.tolist() == [[1.0, 2.0]]
     assert tg.Tensor(True, dtype="float32").item() == 1.0
