@@ -116,6 +116,31 @@ def test_softplus_accepts_the_stable_formula_with_its_kink_at_zero(capsys):
     rejects(ex.check_softplus, lambda x: None, "returned None")
 
 
+def test_autograd_checkers_accept_float32_answers(capsys):
+    # float32 keeps ~7 digits, and 1 - sigma(x) or log(1 + e^x) near 1 lose some of them: still right answers
+    def derivative32(x):
+        s = sigmoid(x.astype(np.float32))
+        return s * (1 - s)
+
+    accepts(ex.check_sigmoid_derivative, derivative32, capsys)
+    accepts(ex.check_softplus, lambda x: (x.astype(np.float32).exp() + 1).log(), capsys)
+    rejects(ex.check_sigmoid_derivative, lambda x: sigmoid(x.astype(np.float32)), "sigma\\(x\\) itself")
+
+
+def test_sigmoid_derivative_names_one_minus_sigma():
+    rejects(ex.check_sigmoid_derivative, lambda x: 1 - sigmoid(x), "that is 1 - sigma\\(x\\)",
+            "multiply by sigma\\(x\\)")
+
+
+def test_softplus_that_calls_backward_itself_gets_a_message_not_a_crash():
+    def with_backward(x):
+        out = (x.exp() + 1).log()
+        out.sum().backward()  # frees the graph the checker then goes through
+        return out
+
+    rejects(ex.check_softplus, with_backward, "called backward\\(\\)", "only computes the forward pass")
+
+
 # --- 06 testing gradients with hypothesis ------------------------------------------------------
 class Softsign(Function):
     def forward(self, x):
@@ -222,6 +247,51 @@ class NegatedLogCosh(LogCosh):
 def test_fixed_logcosh_hints_the_sign_not_the_abs_for_minus_tanh():
     message = rejects(ex.check_fixed_logcosh, NegatedLogCosh, "gradient at x = -25", "Hint: the sign")
     assert "still tanh(|x|)" not in message
+
+
+class SoftsignIgnoresG(Softsign):
+    def backward(self, g):
+        return 1 / (1 + np.abs(self.x)) ** 2  # right for g = 1 only
+
+
+class LogCoshIgnoresG(LogCosh):
+    def backward(self, g):
+        return np.tanh(self.x)
+
+
+def test_ops_whose_backward_ignores_g_are_told_so():
+    for check, op in ((ex.check_softsign_op, SoftsignIgnoresG), (ex.check_fixed_logcosh, LogCoshIgnoresG)):
+        rejects(check, op, "same gradient for g = 2 as for g = 1: it ignores g", "g \\* d\\(out\\)/dx")
+
+
+def test_property_test_verdict_does_not_depend_on_timing(capsys):
+    import time
+
+    from hypothesis import given, settings
+
+    from tinygrad_mb.testing import shapes, tensors
+
+    def make_test(deadline_ms=None):
+        def make(op):
+            first = [True]
+
+            # no deadline set (hypothesis's default is 200 ms), as students often write it
+            @(settings(max_examples=20) if deadline_ms is None else settings(max_examples=20, deadline=deadline_ms))
+            @given(tensors(shapes(max_dims=2)))
+            def test(x):
+                if first.pop() if first else False:
+                    time.sleep(0.3)  # one slow example: what a busy machine does now and then
+                assert gradcheck(op, x)
+
+            return test
+
+        return make
+
+    before = settings.default
+    accepts(ex.check_property_test, make_test(), capsys)
+    assert settings.default == before  # the student's own hypothesis defaults are back
+    # a deadline the student sets is kept; the hint then says what went wrong
+    rejects(ex.check_property_test, make_test(deadline_ms=200), "FAILED on a correct softsign", "deadline=None")
 
 
 # --- 02 layers, losses and optimizers ------------------------------------------------------------
@@ -331,6 +401,34 @@ def test_mlp_returning_an_array_is_told_why_a_tensor_is_needed():
     rejects(ex.check_mlp, NumpyOut(), "returned ndarray", "not a Tensor", "gradients")
 
 
+def test_linear_layer_output_shape_hint_is_about_rows():
+    from tinygrad_mb import nn
+
+    class SumsTheBatch(nn.Module):
+        def __init__(self, d_in, d_out):
+            super().__init__()
+            self.weight = nn.Parameter(np.random.default_rng(0).uniform(-1, 1, (d_out, d_in)) / np.sqrt(d_in))
+            self.bias = nn.Parameter(np.zeros(d_out))
+
+        def forward(self, x):
+            return (x @ self.weight.T).sum(axis=0) + self.bias
+
+    message = rejects(ex.check_linear_layer, SumsTheBatch, r"returned shape \(3,\); expected \(1, 3\)",
+                      "one row of outputs per input row")
+    assert "with the input's shape" not in message
+
+
+def test_mlp_with_dropout_is_checked_in_eval_mode(capsys):
+    from tinygrad_mb import nn
+
+    model = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Dropout(0.2, seed=0), nn.Linear(32, 10, seed=1))
+    accepts(ex.check_mlp, model, capsys)
+    assert all(module.training for module in model.modules())  # left in the mode it was given in
+    model.eval()
+    accepts(ex.check_mlp, model, capsys)
+    assert not any(module.training for module in model.modules())
+
+
 def _stable_ce(logits, labels):
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
@@ -363,6 +461,17 @@ def test_cross_entropy_more_mistakes_and_float32(capsys):
     rejects(ex.check_cross_entropy, lambda z, y: _stable_ce(z, y).numpy(), "returned ndarray", "not a Tensor",
             "gradients")
     rejects(ex.check_cross_entropy, lambda z, y: None, "returned None: did you forget `return`")
+
+
+def test_cross_entropy_hints_a_wrong_index_and_always_says_something():
+    def every_pair(logits, labels):  # log_p[:, labels]: an N x N block
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
+        return -log_p[:, labels].mean()
+
+    rejects(ex.check_cross_entropy, every_pair, "random logits", r"log_p\[np.arange\(N\), labels\]")
+    rejects(ex.check_cross_entropy, lambda z, y: _stable_ce(z, y) / np.log(10), "random logits",
+            "Hint: each sample's loss is log\\(sum_j exp\\(z_j\\)\\) - z_label")
 
 
 def _momentum_class(kind="right", lr_factor=1.0):
@@ -437,6 +546,21 @@ def test_sgd_momentum_hints_match_the_mistake():
     assert "uphill" not in message and "times the right size" not in message and "plain SGD" not in message
 
 
+def test_sgd_momentum_that_takes_len_of_an_iterator_gets_the_list_hint():
+    class LenFirst:
+        def __init__(self, params, lr, momentum):
+            self.buffers = [None] * len(params)  # fails for model.parameters(), an iterator
+            self.params, self.lr, self.momentum = list(params), lr, momentum
+
+        def zero_grad(self):
+            pass
+
+        def step(self):
+            pass
+
+    rejects(ex.check_sgd_momentum, LenFirst, "raised TypeError", "no len\\(\\)", "self.params = list\\(params\\)")
+
+
 # --- 03 batch vs stochastic vs mini-batch ---------------------------------------------------------
 def test_updates_per_epoch(capsys):
     import math
@@ -453,6 +577,12 @@ def test_updates_per_epoch(capsys):
             "drop_last=True\\): expected 31, got 32", "round down")
     rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: n / (b or n), "float", "whole number")
     rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: n // b, "raised TypeError")
+
+
+def test_updates_per_epoch_hints_none_and_an_extra_batch():
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: None, "did you forget `return`")
+    rejects(ex.check_updates_per_epoch, lambda n, b, drop_last=False: 1 if b is None else n // b + 1,
+            r"n=1000, batch_size=1000\): expected 1, got 2", "counts one too many", "math.ceil")
 
 
 @pytest.fixture(scope="module")
@@ -614,6 +744,29 @@ def test_batch_for_noise_hints_match_the_mistake():
     message = rejects(ex.check_batch_for_noise, over_n, "expected B = 501, got 500", "not \\(N - B\\) / N")
     assert "round up" not in message
     rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: None, "returned None: did you forget `return`")
+
+
+def test_batch_for_noise_rejects_int_plus_one():
+    def int_plus_one(tr, g2, n, r):  # rounds up, except a whole number, which it bumps one too far
+        return min(n, int(tr * n / (r * g2 * (n - 1) + tr)) + 1)
+
+    def search(tr, g2, n, r):  # the smallest B whose noise is at most the budget, found by trying them all
+        return next(b for b in range(1, n + 1) if tr / b * (n - b) / (n - 1) <= r * g2)
+
+    rejects(ex.check_batch_for_noise, int_plus_one, "N=64, ratio=1.0: expected B = 32, got 33", "math.ceil")
+    rejects(ex.check_batch_for_noise, lambda tr, g2, n, r: search(tr, g2, n, r * (1 - 1e-12)), "got 33", "<=")
+
+
+def test_batch_for_noise_accepts_the_exact_boundary_in_every_form(capsys):
+    import math
+
+    def search(tr, g2, n, r):
+        return next(b for b in range(1, n + 1) if tr * (n - b) / (b * (n - 1)) <= r * g2)
+
+    accepts(ex.check_batch_for_noise, search, capsys)
+    accepts(ex.check_batch_for_noise, lambda tr, g2, n, r: math.ceil(n / (1 + r * g2 * (n - 1) / tr)), capsys)
+    accepts(ex.check_batch_for_noise, lambda tr, g2, n, r: int(np.ceil(np.float32(tr) * n / (
+        np.float32(r * g2) * (n - 1) + np.float32(tr)))), capsys)
 
 
 # --- 05 learning rate and batch size --------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_mb.exercises._common import checker, fail, passed, placeholder, run
+from tinygrad_mb.exercises._common import checker, fail, passed, placeholder, returned_none, run
 
 
 @checker
@@ -28,6 +28,7 @@ def check_updates_per_epoch(fn: Callable[..., Any]) -> None:
              ((10, 5), {"drop_last": True}, 2), ((10, 20), {}, 1)]
     for args, kwargs, expected in cases:
         got = run(fn, *args, what="your updates_per_epoch", **kwargs)
+        returned_none(got, "your updates_per_epoch")
         call = f"updates_per_epoch(n={args[0]}, batch_size={args[1]}" + \
             (f", drop_last={kwargs['drop_last']})" if kwargs else ")")
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
@@ -42,6 +43,9 @@ def check_updates_per_epoch(fn: Callable[..., Any]) -> None:
                 hint = "the last, smaller batch is still an update unless drop_last=True: round up"
             elif kwargs and got == math.ceil(n / b):
                 hint = "with drop_last=True the incomplete last batch is dropped: round down"
+            elif not kwargs and got == n // b + 1 and n % b == 0:
+                hint = (f"{b} divides {n}: there is no smaller last batch, so n // batch_size + 1 counts one too "
+                        "many; round up with math.ceil(n / batch_size)")
             elif b > n:
                 hint = "a batch larger than the data set is simply the whole data set"
             fail(f"{call}: expected {expected}, got {got}", hint)

@@ -77,6 +77,9 @@ def check_linear_layer(cls: Any) -> None:
         xs = rng.standard_normal((n, 5)).astype(np.float32)
         out = run(layer, Tensor(xs), what="your layer's forward")
         _not_a_tensor(out, "your layer's forward")
+        if tuple(out.shape) != (n, 3):
+            fail(f"for a batch of shape ({n}, 5) your layer returned shape {tuple(out.shape)}; expected ({n}, 3)",
+                 "y = x @ W.T + b maps (N, in_features) to (N, out_features): one row of outputs per input row")
         compare(out.numpy(), xs @ W.T + b, f"output for a batch of {n}", rtol=1e-5, atol=1e-5,
                 hint="y = x @ W.T + b")
     weight.grad = bias.grad = None
@@ -153,10 +156,22 @@ def check_mlp(model: Any) -> None:
     ReLU or softmax after it); not an affine map (there is a non-linearity
     between the layers); every parameter receives a gradient.
     """
-    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
-
     placeholder(model, "your model")
     params = _module_parameters(model, "your model")
+    # A Dropout layer is random in training mode, which the value checks below would mistake for a wrong
+    # model: check the function the model computes in eval mode, and leave every layer's mode as it was.
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        _check_mlp_in_eval_mode(model, params)
+    finally:
+        for module, mode in modes:
+            module.training = mode
+
+
+def _check_mlp_in_eval_mode(model: Any, params: list[Any]) -> None:
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
     count = sum(int(p.size) for p in params)
     expected = 64 * 32 + 32 + 32 * 10 + 10
     rng = np.random.default_rng(1)
@@ -232,7 +247,9 @@ def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
         rtol = rtol_for(out, 1e-6)
         if not np.isclose(got, value, rtol=rtol, atol=1e-9):
             wrong_axis = -_log_softmax(z, axis=0)[np.arange(len(y)), y].mean()
-            hint = None
+            every_pair = -_log_softmax(z, axis=1)[:, y].mean()  # logp[:, labels]: N x N values, not N
+            hint = ("each sample's loss is log(sum_j exp(z_j)) - z_label: its row's log-sum-exp minus the logit "
+                    "of its label; return the mean over the batch")
             if np.isclose(got, value * len(y), rtol=rtol):
                 hint = "that is the sum over the batch; take the mean"
             elif np.isclose(got, -value, rtol=rtol):
@@ -240,6 +257,9 @@ def check_cross_entropy(fn: Callable[[Any, np.ndarray], Any]) -> None:
             elif np.isclose(got, wrong_axis, rtol=rtol):
                 hint = ("that normalises over the batch (axis=0); the softmax runs over the classes of each "
                         "sample: axis=1, along each row")
+            elif np.isclose(got, every_pair, rtol=rtol):
+                hint = ("log_p[:, labels] takes every sample's value at every label (an N x N block); take one "
+                        "per sample, row i at column labels[i]: log_p[np.arange(N), labels]")
             shown_want, shown_got = show_both(value, got)
             fail(f"{what}: expected loss {shown_want}, got {shown_got}", hint)
         backward_of(out, f"the loss ({what})")
@@ -298,6 +318,17 @@ def _works_with_a_list(cls: Any, lr: float, mu: float) -> bool:
     return moved and all(p.grad is None or not np.any(to_numpy(p.grad)) for p in params)
 
 
+def _constructs_from_a_list(cls: Any, lr: float, mu: float) -> bool:
+    """Can ``cls`` be created from a list of parameters? (A probe for a hint: it failed with an iterator.)"""
+    from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
+
+    try:
+        cls([Tensor(s.copy(), requires_grad=True) for s in _MOMENTUM_STARTS], lr, mu)
+    except Exception:  # noqa: BLE001 -- only a probe for a hint
+        return False
+    return True
+
+
 #: The hint for an optimizer that stored the iterator it was given and so sees the parameters only once.
 KEPT_ITERATOR_HINT = ("it works when given a list, but model.parameters() gives an iterator, which is used up "
                       "after one loop: keep self.params = list(params) in __init__")
@@ -339,8 +370,16 @@ def check_sgd_momentum(cls: Any) -> None:
     lr, mu = 0.1, 0.9
     params = [Tensor(s.copy(), requires_grad=True) for s in _MOMENTUM_STARTS]
     # An iterator, as model.parameters() gives: the optimizer must keep its own list.
-    opt = run(cls, iter(params), lr, mu,
-              what="creating your optimizer as cls(iter([w, M]), lr=0.1, momentum=0.9)")
+    try:
+        opt = run(cls, iter(params), lr, mu,
+                  what="creating your optimizer as cls(iter([w, M]), lr=0.1, momentum=0.9)")
+    except NotAttemptedError:
+        raise
+    except ExerciseError as exc:
+        if not _constructs_from_a_list(cls, lr, mu):
+            raise
+        fail(str(exc).removeprefix("✗ "), "it works when given a list, but model.parameters() gives an iterator, "
+             "which has no len() and is used up after one loop: start __init__ with self.params = list(params)")
     for name in ("zero_grad", "step"):
         if not callable(getattr(opt, name, None)):
             fail(f"your optimizer has no method {name}()")

@@ -94,8 +94,10 @@ def check_batch_for_noise(fn: Callable[[float, float, int, float], Any]) -> None
     The noise of a batch drawn without replacement is tr(Sigma)/B * (N-B)/(N-1)
     (see :func:`check_noise_theory`); B must lie in 1..N.
     """
+    # The last case has an exact whole-number solution, B = 32 (every step of the computation is exact in
+    # floating point): it tells math.ceil(x) from int(x) + 1, which rounds a whole number up one too far.
     cases = [(100.0, 1.0, 1000, 1.0), (100.0, 1.0, 1000, 0.1), (696.6, 56.83, 1000, 0.1), (5.0, 10.0, 50, 1.0),
-             (8.894, 0.1318, 1437, 0.5), (1e6, 1.0, 500, 0.01)]
+             (8.894, 0.1318, 1437, 0.5), (1e6, 1.0, 500, 0.01), (63.0, 1.0, 64, 1.0)]
     wants = [next(b for b in range(1, n + 1) if _theory(tr, b, n) <= ratio * g2 * (1 + 1e-12))
              for tr, g2, n, ratio in cases]
     answers = []
@@ -120,5 +122,8 @@ def check_batch_for_noise(fn: Callable[[float, float, int, float], Any]) -> None
                 hint = "that ignores sampling without replacement; solve with the (N - B)/(N - 1) factor"
             elif got == want - 1 and got in (math.floor(exact), round(exact)):
                 hint = f"round up: B = {got} is still too noisy"
+            elif got == want + 1 and exact == want:
+                hint = (f"at B = {want} the noise is exactly ratio * |G|^2, which is allowed (at most): int(x) + 1 "
+                        "rounds a whole number up one too far, and so does a strict < -- use math.ceil(x), or <=")
             fail(f"trace_sigma={tr}, |G|^2={g2}, N={n}, ratio={ratio}: expected B = {want}, got {got}", hint)
     passed(f"the smallest batch with noise <= ratio * |G|^2 is right in all {len(cases)} cases")
