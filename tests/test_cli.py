@@ -150,12 +150,57 @@ def test_console_script(tmp_path):
     assert_png(tmp_path / "o" / "trajectories.png")
 
 
-@pytest.mark.parametrize("out, message", [("taken/sub", "cannot write files there"), ("", "--out is empty")])
+@pytest.mark.parametrize("out, message", [("taken/sub", "taken' is a file, not a folder"), ("", "--out is empty")])
 def test_an_unusable_out_folder_is_rejected_before_anything_runs(tmp_path, out, message):
     (tmp_path / "taken").write_text("x")  # a file where a folder would have to be
     r = run(["compare", "--out", out], cwd=tmp_path, timeout=60)
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/sys"), reason="no /proc/sys (not Linux)")
+def test_out_in_a_kernel_folder_names_the_folder_that_refuses(tmp_path):
+    # Catches "--out '/proc/sys/x': cannot write files there (No such file or directory)": /proc/sys
+    # is there; it takes no new folders.
+    r = run(["compare", "--out", "/proc/sys/tinygrad-mb-test"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == ("tinygrad-mb compare: error: --out '/proc/sys/tinygrad-mb-test': cannot "
+                                         "create a folder in '/proc/sys' (it takes no new folders); give a folder "
+                                         "you can write to, e.g. --out ./results")
+
+
+@pytest.mark.parametrize("fail, expected", [
+    ("makedirs", "cannot create a folder in {parent!r} (it takes no new folders)"),  # e.g. in /proc/sys
+    ("mkstemp", "cannot write files in it (Read-only file system)"),  # the folder is there, its disk is not writable
+])
+def test_an_out_folder_that_cannot_be_made_or_written_says_which_and_why(tmp_path, monkeypatch, capsys, fail,
+                                                                          expected):
+    import errno
+    import tempfile
+
+    from tinygrad_mb import cli
+
+    parent = tmp_path / "system"
+    parent.mkdir()
+    out = parent / "x"
+    if fail == "makedirs":
+        def refuse(path, *args, **kwargs):  # what the kernel answers for a new entry in /proc/sys
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+
+        monkeypatch.setattr(os, "makedirs", refuse)
+    else:
+        out.mkdir()
+
+        def refuse(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["compare", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert f"--out {str(out)!r}: {expected.format(parent=str(parent))}; give a folder you can write to" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == (["system"] if fail == "makedirs" else ["system", "x"])
 
 
 def test_a_bad_backend_variable_is_a_usage_error_not_an_import_crash(tmp_path, monkeypatch):
@@ -360,3 +405,55 @@ def test_sweep_help_says_how_steps_to_target_are_counted_and_suggests_seeds():
     text = cli.build_parser()._subparsers._group_actions[0].choices["sweep"].format_help()
     assert "first evaluation at or below the target" in " ".join(text.split()) and "0,1,2" in text
     assert "first** evaluation at or below" in gd.sweep.__doc__ and "seeds=[0, 1, 2]" in gd.sweep.__doc__
+
+
+def test_the_sweep_headline_claims_perfect_scaling_only_where_the_measurements_show_it(tmp_path, monkeypatch):
+    # Catches "perfect scaling for small batches, then diminishing returns" over a single point,
+    # or over counts that rise with B.
+    from tinygrad_mb import cli
+
+    titles = []
+    save = cli._save_figure
+
+    def save_and_note_the_title(fig, path):
+        titles.append(fig.get_suptitle())
+        save(fig, path)
+
+    monkeypatch.setattr(cli, "_save_figure", save_and_note_the_title)
+    common = ["sweep", "--epochs", "2", "--quiet"]
+    assert cli.main([*common, "--batch-sizes", "1000", "--lrs", "0.1", "--out", str(tmp_path / "one")]) == 0
+    assert cli.main([*common, "--batch-sizes", "1,8,64,1000", "--lrs", "0.008,0.04,0.25,0.5",
+                     "--out", str(tmp_path / "four")]) == 0
+    one, four = titles
+    assert one.startswith("Learning-rate sweep\n") and "perfect scaling" not in one
+    assert four.startswith("Learning-rate sweep: perfect scaling for small batches, then diminishing returns\n")
+
+
+def test_text_wider_than_the_figure_is_kept_in_the_png(tmp_path):
+    # Catches `trajectories --variants sgd`: one 4.8-inch panel under a longer title, cut off at both edges.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb import cli
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    fig.suptitle("a title much, much wider than this small figure of three inches, as a single panel gets")
+    cli._save_figure(fig, str(tmp_path / "f.png"))
+    width = int.from_bytes((tmp_path / "f.png").read_bytes()[16:20], "big")  # from the PNG header
+    assert width > 3 * 150 * 1.5
+
+
+def test_help_says_when_the_default_budgets_apply_and_the_sweeps_default_batch_sizes():
+    # Catches "--epochs (default 10)" while --seconds 5 alone runs thousands of epochs, and a sweep
+    # --batch-sizes with no default shown.
+    from tinygrad_mb import cli
+
+    choices = cli.build_parser()._subparsers._group_actions[0].choices
+    text = {name: " ".join(p.format_help().split()) for name, p in choices.items()}
+    assert "(default 10 when no other budget is given)" in text["compare"]
+    assert "budget (per variant; the first one used up stops it)" in text["trajectories"]
+    assert "(default 80 when --epochs is not given)" in text["trajectories"]
+    assert "(default 1,2,4,8,16,32,64,128,256,1000; those above the number of training samples run as full batch)" \
+        in text["sweep"]

@@ -1,4 +1,7 @@
-"""draw_graph: walks tensor._ctx.parents, lays the graph out, draws it with matplotlib."""
+"""draw_graph: walks tensor._ctx.parents, lays the graph out, draws it with matplotlib.
+
+At the end: the figure of ``tinygrad-mb compare`` (gd/compare_plot.py, gd/plots.py), its colours and axes.
+"""
 
 import matplotlib
 
@@ -161,4 +164,63 @@ def test_a_huge_graph_warns_and_stays_a_drawable_size():
     with pytest.warns(UserWarning, match="too many to draw legibly"):
         fig = draw_graph(h)
     assert max(fig.get_size_inches()) <= MAX_INCHES
+    plt.close(fig)
+
+
+# --- the comparison figure (gd/compare_plot.py and gd/plots.py) ---------------------------------
+def _curve_colors(panel):
+    """Each legend label's line colour in one panel (the ✕ marks and the floor line have no label)."""
+    return {line.get_label(): line.get_color() for line in panel.get_lines() if not line.get_label().startswith("_")}
+
+
+def test_a_variant_keeps_its_colour_whatever_its_place_in_the_list():
+    # Catches colours given by position: `--variants sgd,batch` drew SGD blue and batch red,
+    # the other way round from the default batch,sgd,minibatch:32 figure a class has seen.
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb import gd
+    from tinygrad_mb.gd.plots import COLORS, variant_colors
+
+    blue, red, green, orange = COLORS[:4]
+    assert variant_colors([1000, 1, 32], 1000) == [blue, red, green]  # the default order: as before
+    assert variant_colors([1, 64, 5000], 1000) == [red, green, blue]  # B >= N is full batch
+    assert variant_colors([1000, 1000, 1, 32], 1000) == [blue, green, red, orange]  # a second batch: its own
+    assert len(set(variant_colors([2 ** k for k in range(12)], 5000))) == len(COLORS)  # more than COLORS: reused
+    prob = gd.make_problem("linear")
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(64, 0.05), gd.Stochastic(0.01),
+                   gd.Batch(0.5)], updates=3, seeds=[0])
+    fig = c.plot(x="all")
+    for panel in fig.axes:
+        colors = _curve_colors(panel)
+        assert colors["sgd (B=1, lr=0.01)"] == red and colors["batch (B=N=1000, lr=0.5)"] == blue, panel.get_title()
+        assert colors["minibatch (B=64, lr=0.05)"] == green, panel.get_title()
+    plt.close(fig)
+
+
+def test_the_epoch_axis_turns_logarithmic_when_the_runs_last_very_different_numbers_of_epochs():
+    # Catches `compare --updates 100` (or --seconds): batch GD runs 100 epochs, SGD 0.1, and on a
+    # linear epoch axis SGD's whole curve sat in the first pixel.
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb import gd
+
+    prob = gd.make_problem("linear")
+    variants = [gd.Batch(0.5), gd.Stochastic(0.01), gd.MiniBatch(32, 0.1)]
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, updates=100, seeds=[0])
+    fig = c.plot(x="all")
+    panel = fig.axes[0]
+    assert panel.get_xscale() == "log" and "log scale" in panel.get_xlabel()
+    sgd = next(line for line in panel.get_lines() if line.get_label().startswith("sgd"))
+    assert len(sgd.get_xdata()) >= 1 and max(sgd.get_xdata()) == pytest.approx(0.1)  # drawn, from 64 samples on
+    plt.close(fig)
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=1, seeds=[0])
+    fig = c.plot(x="all")
+    assert fig.axes[0].get_xscale() == "linear" and "log" not in fig.axes[0].get_xlabel()  # same length: linear
+    plt.close(fig)
+    # a run that diverged early does not count: the others still all ran the same epochs
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Stochastic(100.0)], epochs=1,
+                   seeds=[0])
+    assert c.histories["sgd (B=1, lr=100)"][0].diverged
+    fig = c.plot(x="epoch")
+    assert fig.axes[0].get_xscale() == "linear"
     plt.close(fig)

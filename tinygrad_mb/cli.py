@@ -38,6 +38,7 @@ from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, par
 
 DEFAULT_OUT = "tinygrad_mb_out"
 NOISE_BATCH_SIZES = (1, 4, 16, 64, 256)
+SWEEP_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1000)
 DEFAULT_REF_BATCH_SIZE = 32
 COMMANDS = ("compare", "noise", "sweep", "trajectories")
 # The files each command writes into --out. Known before the run, so a user can be told
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
             "shows what each run saw).")
         g.add_argument("--epochs", type=_positive_float, default=None,
                        help="passes over the training set, N samples each"
-                       + (f" (default {epochs:g})" if epochs else ""))
+                       + (f" (default {epochs:g} when no other budget is given)" if epochs else ""))
         g.add_argument("--updates", type=_positive_int, default=None, help="parameter updates")
         g.add_argument("--samples", type=_positive_int, default=None, help="training samples seen")
         g.add_argument("--seconds", type=_positive_float, default=None, help="training wall-clock seconds")
@@ -168,14 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "those up to the number of training samples)")
     p.add_argument("--draws", type=_int_at_least(2), default=1000,
                    help="mini-batches per batch size, at least 2 (default 1000)")
-    p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for weights and sampling")
+    p.add_argument("--seed", type=_positive_int_or_zero, default=0,
+                   help="seed for weights and sampling (default 0)")
 
     p = sub.add_parser("sweep", help="best learning rate and steps-to-target per batch size",
                        description="For each batch size, try a grid of learning rates and count the updates "
                                    "the best one needs to reach a target loss.")
     common(p)
     p.add_argument("--batch-sizes", type=_list_of(_positive_int, "positive integers"),
-                   default=[1, 2, 4, 8, 16, 32, 64, 128, 256, 1000], help="comma-separated batch sizes")
+                   default=list(SWEEP_BATCH_SIZES),
+                   help=f"comma-separated batch sizes (default {','.join(map(str, SWEEP_BATCH_SIZES))}; "
+                        "those above the number of training samples run as full batch)")
     p.add_argument("--lrs", type=_list_of(_positive_float, "positive numbers"), default=None,
                    help="comma-separated learning rates (default 2^-10 ... 2^1 in factors of sqrt 2)")
     p.add_argument("--target", type=float, default=None,
@@ -199,9 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="batch,sgd,minibatch:16", help=VARIANT_SPEC_HELP)
     p.add_argument("--lr", type=_list_of(_positive_float, "positive numbers"), default=None,
                    help="learning rate for all variants, or one per variant (default: documented rates)")
-    p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for the sample order")
-    g = p.add_argument_group("budget (per variant)")
-    g.add_argument("--updates", type=_positive_int, default=None, help="updates per variant (default 80)")
+    p.add_argument("--seed", type=_positive_int_or_zero, default=0, help="seed for the sample order (default 0)")
+    g = p.add_argument_group("budget (per variant; the first one used up stops it)")
+    g.add_argument("--updates", type=_positive_int, default=None,
+                   help="updates per variant (default 80 when --epochs is not given)")
     g.add_argument("--epochs", type=_positive_float, default=None, help="epochs per variant")
     for name, subparser in sub.choices.items():
         subparser.set_defaults(subparser=subparser, command=name)
@@ -351,7 +356,9 @@ def _overshoot_notes(args: argparse.Namespace, variants: list[Any], n: int) -> l
 
 # --- the commands (each writes its files into a staging folder and returns their paths) ----------
 def _save_figure(fig: Any, path: str) -> None:
-    fig.savefig(path, dpi=150, format="png")
+    # bbox_inches="tight": the saved image grows to hold any text wider than the figure (a long
+    # title over a single panel) instead of cutting it off at the edge.
+    fig.savefig(path, dpi=150, format="png", bbox_inches="tight", pad_inches=0.1)
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     plt.close(fig)
@@ -408,9 +415,12 @@ def _run_sweep(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
                    optimizer=args.optimizer,
                    backend=args.backend, progress=not args.quiet)
     _say(args, f"{prob.description}\n{result}")
-    # The headline only where there are measured counts to show it (not when every rate diverged, say).
-    reached = any(0 < s < math.inf for s in result.steps_to_target)
-    headline = ": perfect scaling for small batches, then diminishing returns" if reached else ""
+    # The headline only where the measurements show it: the fitted knee B_noise (where halving the
+    # steps stops coming with doubling B) lies between the smallest and largest batch size that reached
+    # the target. One batch size, counts that rise with B, or every rate diverged: no such story.
+    measured = [b for b, s in zip(result.batch_sizes, result.steps_to_target) if 0 < s < math.inf]
+    knee_inside = result.fit is not None and len(measured) >= 3 and min(measured) < result.fit[1] < max(measured)
+    headline = ": perfect scaling for small batches, then diminishing returns" if knee_inside else ""
     fig = result.plot(title=f"Learning-rate sweep{headline}\n{prob.description}")
     return _write_result(result, fig, out, "sweep")
 
@@ -534,7 +544,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         created = output_folder.prepare(args.out)
     except OSError as exc:
-        args.subparser.error(f"--out {args.out!r}: cannot write files there ({exc.strerror or exc}); "
+        args.subparser.error(f"--out {args.out!r}: {output_folder.explain(args.out, exc)}; "
                              "give a folder you can write to, e.g. --out ./results")
     for note in prep.get("notes", []):
         _say(args, note)

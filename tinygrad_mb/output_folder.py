@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -38,6 +39,27 @@ def prepare(out: str) -> str | None:
         remove_empty(out, created)
         raise
     return created
+
+
+def explain(out: str, exc: OSError) -> str:
+    """Why :func:`prepare` failed, naming the folder at fault rather than only repeating the system's words.
+
+    Those words can mislead: creating ``/proc/sys/x`` fails with "No such file or directory"
+    although ``/proc/sys`` is there (a kernel folder takes no new entries), and ``file.txt/x``
+    with "Not a directory". Call it after :func:`prepare` has removed what it made.
+    """
+    reason = exc.strerror or str(exc)
+    path = os.path.abspath(out)
+    if os.path.isdir(path):  # the folder is there, the test file could not be written into it
+        return f"cannot write files in it ({reason})"
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):  # the nearest part of the path that exists: where creating failed
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"{parent!r} is a file, not a folder, so no folder can be made in it"
+    if exc.errno == errno.ENOENT:  # the parent exists, so "no such file" means: no new entries allowed here
+        reason = "it takes no new folders"
+    return f"cannot create a folder in {parent!r} ({reason})"
 
 
 def remove_empty(out: str, created: str | None) -> None:

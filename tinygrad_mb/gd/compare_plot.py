@@ -1,6 +1,7 @@
 """The figure of :func:`~tinygrad_mb.gd.compare.compare`: loss against epochs, updates, samples and time.
 
-One panel per x-axis, one colour per variant, a line for the mean over seeds
+One panel per x-axis, one colour per variant (full batch blue, SGD red: see
+:func:`~tinygrad_mb.gd.plots.variant_colors`), a line for the mean over seeds
 (and a band for their spread). Everything a run did shows in every panel:
 a run that diverged is a curve up to its last finite evaluation and a ✕ where
 it stopped (after its last update); f - f* is clipped at the precision of f* rather than
@@ -18,7 +19,7 @@ import numpy as np
 
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.history import X_AXES
-from tinygrad_mb.gd.plots import COLORS, legend_below, new_figure, style
+from tinygrad_mb.gd.plots import legend_below, new_figure, style, variant_colors
 
 X_LABELS = {
     "epoch": "epochs (passes over the training set)",
@@ -28,6 +29,7 @@ X_LABELS = {
 }
 X_TITLES = {"epoch": "per epoch", "update": "per update", "samples": "per sample seen", "time": "per second"}
 LOG_X = {"epoch": False, "update": True, "samples": True, "time": True}
+EPOCH_LOG_LABEL = "epochs (passes over the training set, log scale)"  # when the runs' lengths differ (_log_x)
 Y_TITLES = {"suboptimality": "f − f*", "train_loss": "loss", "test_loss": "test loss",
             "train_accuracy": "training accuracy", "test_accuracy": "test accuracy"}
 Y_LABELS = {
@@ -87,12 +89,32 @@ def _legend_text(label: str, runs: Sequence[Any]) -> str:
     return f"{label} — {len(div)}/{len(runs)} seeds diverged"
 
 
+def _log_x(cmp: Any, xname: str) -> bool:
+    """Whether a panel's x axis is logarithmic: always for updates, samples and time; epochs only when
+    the runs end at very different epochs.
+
+    With a budget in updates or seconds, batch GD may run 100 epochs while SGD runs 0.1: on a
+    linear axis SGD's whole curve would sit in the first pixel. Diverged runs do not count; they
+    stop early whatever the budget.
+    """
+    if xname != "epoch":
+        return LOG_X[xname]
+    ends = [float(np.nanmax(h.evals["epoch"])) for hs in cmp.histories.values() for h in hs
+            if not h.diverged and len(h.evals["epoch"])]
+    ends = [e for e in ends if e > 0]
+    return bool(ends) and max(ends) > EPOCH_SPREAD_FOR_LOG * min(ends)
+
+
+# Runs that end this many times further apart in epochs get a log epoch axis (see _log_x).
+EPOCH_SPREAD_FOR_LOG = 10
+
+
 def _draw_panel(panel: Any, cmp: Any, xname: str, key: str, log_y: bool, floor: float | None,
-                y_cap: float, bands: bool) -> list[float]:
+                y_cap: float, bands: bool, log_x: bool) -> list[float]:
     """Every variant's mean curve (and band) and a ✕ per diverged seed; returns the x values drawn."""
-    log_x, drawn, marks = LOG_X[xname], [], []
-    for i, (label, runs) in enumerate(cmp.histories.items()):
-        color = COLORS[i % len(COLORS)]
+    drawn, marks = [], []
+    colors = variant_colors([runs[0].batch_size for runs in cmp.histories.values()], cmp.n_train)
+    for color, (label, runs) in zip(colors, cmp.histories.items()):
         xv = np.nanmean(_stack(runs, xname), axis=0)
         mean, lo, hi = _nan_stats(_stack(runs, key, floor), log_y)
         keep = np.isfinite(xv) & np.isfinite(mean) & ((xv > 0) if log_x else True)
@@ -215,8 +237,10 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     cut = any(diverged) and starts and not log_y and key.endswith("loss")
     y_cap = max(starts) + abs(max(starts)) if cut else np.inf
     for panel, xname in zip(axes, xs):
-        drawn = _draw_panel(panel, cmp, xname, key, log_y, floor, y_cap, bands)
-        if LOG_X[xname] and any(v > 0 for v in drawn):  # (nothing drawn at x > 0: no log axis to make)
+        log_x = _log_x(cmp, xname)
+        drawn = _draw_panel(panel, cmp, xname, key, log_y, floor, y_cap, bands, log_x)
+        log_x = log_x and any(v > 0 for v in drawn)  # (nothing drawn at x > 0: no log axis to make)
+        if log_x:
             panel.set_xscale("log")
         if log_y:
             panel.set_yscale("log")
@@ -225,7 +249,7 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
         _widen_flat_ylim(panel, log_y)
         if floor is not None:  # (suboptimality: always a log y axis)
             _draw_floor(panel, cmp, floor)
-        panel.set_xlabel(X_LABELS[xname])
+        panel.set_xlabel(EPOCH_LOG_LABEL if log_x and xname == "epoch" else X_LABELS[xname])
         panel.set_ylabel(Y_LABELS[key] + (" (log scale)" if log_y and key != "suboptimality" else ""))
         panel.set_title(f"{Y_TITLES[key]} {X_TITLES[xname]}", fontsize=11)
         style(panel)

@@ -1,7 +1,7 @@
 """Figures for the mini-batch story (matplotlib is imported here, and only when a figure is drawn).
 
 Every function returns a matplotlib ``Figure``. Conventions shared by all:
-one colour per variant, in the order given; legends name the variant, its
+one colour per variant (:func:`variant_colors`: full batch blue, SGD red); legends name the variant, its
 batch size and its learning rate; axis labels carry units; losses and noise
 are drawn on log scales, where exponential convergence is a straight line.
 The figure of :func:`~tinygrad_mb.gd.compare.compare` is in :mod:`~tinygrad_mb.gd.compare_plot`,
@@ -21,6 +21,26 @@ from typing import Any
 import numpy as np
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+
+
+def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
+    """One colour per variant, chosen by its batch size rather than its place in the list.
+
+    Full batch (B >= N) is blue and SGD (B = 1) red in every figure, so ``--variants sgd,batch``
+    does not swap the colours a class has learnt from the default ``batch,sgd,minibatch:32``.
+    Mini-batch variants, and a second variant of a kind, take the other colours in order (green first).
+    """
+    reserved = {"batch": COLORS[0], "sgd": COLORS[1]}
+    kinds = ["batch" if b >= n else "sgd" if b == 1 else "minibatch" for b in batch_sizes]
+    colors = [""] * len(kinds)
+    for i, kind in enumerate(kinds):  # the first variant of each of these kinds gets its own colour
+        if kind in reserved and reserved[kind] not in colors:
+            colors[i] = reserved[kind]
+    rest = [c for c in (*COLORS[2:], *COLORS[:2]) if c not in colors]
+    for i in range(len(colors)):
+        if not colors[i]:
+            colors[i] = rest.pop(0) if rest else COLORS[i % len(COLORS)]  # (more variants than colours)
+    return colors
 
 
 def pyplot() -> Any:
