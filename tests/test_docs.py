@@ -3,17 +3,23 @@
 One Sphinx build (``sphinx-build -W --keep-going -b html docs <tmp>``) runs
 for the whole module; it executes every notebook, so it is marked ``slow``,
 but it is part of the default test run and of CI. Sphinx and MyST-NB are in
-the ``dev`` extra; a missing one is an error here, not a skip.
+the ``dev`` extra; a missing one is an error here, not a skip. The tests
+without the build check claims of the hand-written pages against the code:
+command lines, options, file names, quoted results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import io
 import os
 import re
+import shlex
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -235,3 +241,120 @@ def test_api_pages_link_short_names_to_their_definitions(site):
     assert 'href="tinygrad_mb.gd.variants.html#tinygrad_mb.gd.variants.Variant"' in page
     losses = _html(site, "api/generated/tinygrad_mb.nn.losses.html")
     assert "_Loss" not in re.sub(r"<[^>]+>", "", losses), "a private base class is shown"
+
+
+# --- claims in the hand-written pages (fast, no build) ------------------------------------------
+HAND_WRITTEN = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted((DOCS / "concepts").glob("*.md")),
+                *sorted((DOCS / "how-to").glob("*.md"))]
+
+
+def _code_blocks(text: str, language: str) -> list[str]:
+    """The bodies of the fenced code blocks of one language (also indented ones, and ``: ```bash`` in a definition)."""
+    return [textwrap.dedent(body) for body in re.findall(rf"^[ :]*```{language}\n(.*?)^ *```", text, re.S | re.M)]
+
+
+def _cli_lines(text: str) -> list[str]:
+    """Every ``tinygrad-mb ...`` command in the page's bash blocks, continuation lines joined."""
+    found = []
+    for block in _code_blocks(text, "bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            for part in line.split("&&"):
+                words = shlex.split(part, comments=True)
+                while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value before the command
+                    words.pop(0)
+                if words[:1] == ["tinygrad-mb"]:
+                    found.append(words[1:])
+                elif words[:3] in (["python3", "-m", "tinygrad_mb"], ["python", "-m", "tinygrad_mb"]):
+                    found.append(words[3:])
+    return found
+
+
+def test_every_command_line_in_the_docs_is_accepted_by_the_cli():
+    from tinygrad_mb.cli import build_parser
+
+    checked, refused = 0, []
+    for page in HAND_WRITTEN:
+        for argv in _cli_lines(page.read_text(encoding="utf-8")):
+            checked += 1
+            stderr = io.StringIO()
+            try:
+                with contextlib.redirect_stderr(stderr):
+                    _, extra = build_parser().parse_known_args(argv)
+            except SystemExit:
+                refused.append(f"{page.name}: tinygrad-mb {' '.join(argv)}\n    {stderr.getvalue().strip()[-300:]}")
+                continue
+            if extra:
+                refused.append(f"{page.name}: tinygrad-mb {' '.join(argv)}: unrecognized {extra}")
+    assert checked >= 10, f"only {checked} command lines found: has the docs' format changed?"
+    assert not refused, "command lines in the docs that tinygrad-mb refuses:\n" + "\n".join(refused)
+
+
+def test_reproduce_comparison_names_every_compare_option_and_choice():
+    from tinygrad_mb.cli import build_parser
+
+    page = (DOCS / "how-to" / "reproduce-comparison.md").read_text(encoding="utf-8")
+    compare = build_parser()._subparsers._group_actions[0].choices["compare"]
+    options = {opt for action in compare._actions for opt in action.option_strings if opt.startswith("--")}
+    quoted = set(re.findall(r"`(--[a-z][a-z-]*)", page))
+    assert quoted <= options, f"the page quotes options that compare does not have: {sorted(quoted - options)}"
+    assert options - {"--help", "--quiet", "--model"} <= quoted, \
+        f"compare options the page does not explain: {sorted(options - quoted - {'--help', '--quiet', '--model'})}"
+    for dest in ("dataset", "optimizer"):
+        choices = next(a.choices for a in compare._actions if a.dest == dest)
+        missing = [c for c in choices if f"`{c}`" not in page]
+        assert not missing, f"--{dest} choices the page does not list: {missing}"
+
+
+def test_getting_started_lists_the_files_compare_writes():
+    from tinygrad_mb.cli import DEFAULT_OUT, OUTPUT_FILES
+
+    page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([^`]+)` \|", page, re.M)
+    assert sorted(listed) == sorted(OUTPUT_FILES["compare"])
+    assert f"`./{DEFAULT_OUT}/`" in page and f"`./{DEFAULT_OUT}/`" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_getting_started_trains_with_the_readme_example():
+    """tests/test_packaging.py runs the README's example; the same code here is then checked too."""
+    readme = re.search(r"<!-- example -->\n```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"),
+                       re.S).group(1)
+    page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    assert readme in _code_blocks(page, "python")
+
+
+# The accuracies the README and getting-started quote for the example at other batch sizes and rates.
+QUOTED_ACCURACIES = [(1, 0.05, 9), (1, 0.005, 98), (None, 0.05, 30), (None, 0.5, 89)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("batch_size", "lr", "percent"), QUOTED_ACCURACIES)
+def test_quoted_accuracies_of_the_example_hold(batch_size, lr, percent):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- example -->\n```python\n(.*?)```", readme, re.S).group(1)
+    for name, text in (("README.md", readme), ("getting-started.md", (DOCS / "getting-started.md").read_text())):
+        prose = " ".join(text.split())
+        assert f"{percent}%" in prose and f"`lr={lr}`" in prose, f"{name} no longer quotes {percent}% at lr={lr}"
+    assert "batch_size=32" in code and "lr=0.05" in code
+    code = code.replace("batch_size=32", f"batch_size={batch_size}").replace("lr=0.05", f"lr={lr}")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TINYGRAD_MB_BACKEND": "numpy", "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    accuracy = 100 * float(result.stdout.split(":")[-1])
+    assert abs(accuracy - percent) <= 2, f"batch_size={batch_size}, lr={lr}: {accuracy:.1f}%, the docs say {percent}%"
+
+
+def test_broadcasting_page_shows_the_engines_unbroadcast():
+    """The listing on the broadcasting page computes what tinygrad_mb.tensor.unbroadcast computes."""
+    import numpy as np
+
+    from tinygrad_mb.tensor import unbroadcast
+
+    page = (DOCS / "concepts" / "broadcasting.md").read_text(encoding="utf-8")
+    listing = next(block for block in _code_blocks(page, "python") if block.startswith("def unbroadcast"))
+    scope: dict = {}
+    exec(listing, scope)  # noqa: S102  (our own docs)
+    rng = np.random.default_rng(0)
+    for out_shape, shape in [((2, 3), (3,)), ((2, 3), (2, 1)), ((4, 2, 3), (1, 3)), ((5,), (5,)), ((2, 3), ()),
+                             ((3, 1, 4), (3, 1, 1))]:
+        grad = rng.standard_normal(out_shape)
+        np.testing.assert_allclose(scope["unbroadcast"](grad, shape), unbroadcast(grad, shape))
