@@ -138,6 +138,22 @@ def test_array_data_validates_itself():
         data.ArrayData(X=np.zeros((2, 2)), y=np.array([0, 2]), task="classification", name="x", n_classes=2)
     with pytest.raises(DataError, match="task must be one of"):
         data.ArrayData(X=np.zeros((2, 2)), y=np.zeros(2), task="clustering", name="x")
+    # found by mutation testing: a 1-d X, float labels with n_classes given, int labels without it
+    with pytest.raises(DataError, match=r"X must be \(n, d\)"):
+        data.ArrayData(X=np.zeros(3), y=np.zeros(3), task="regression", name="x")
+    for y, n_classes in ((np.zeros(2), 2), (np.zeros(2, np.int64), None)):
+        with pytest.raises(DataError, match="integer labels and n_classes"):
+            data.ArrayData(X=np.zeros((2, 2)), y=y, task="classification", name="x", n_classes=n_classes)
+
+
+def test_loader_keeps_the_order_unless_asked_and_loss_takes_every_weight_layout():
+    # found by mutation testing: the loader's default shuffle, loss()'s default bias and the (d, 1) layout
+    ds = data.linear_regression(n=10, d=3, seed=0)
+    _, yb = next(iter(ds.loader(batch_size=10)))
+    np.testing.assert_array_equal(yb.numpy(), ds.y)
+    w = np.array([0.5, -1.0, 2.0])
+    assert ds.loss(w) == ds.loss(w, 0.0) != ds.loss(w, 1.0)
+    assert ds.loss(w.reshape(3, 1), 0.3) == ds.loss(w.reshape(1, 3), 0.3) == ds.loss(w, 0.3)
 
 
 def test_array_data_to_dataset_and_loader():

@@ -341,3 +341,23 @@ def test_bad_splits_and_indices_are_refused_with_the_rule():
         Subset(ds, [0, 10])
     with pytest.raises(DataError, match="1-d sequence of ints"):
         Subset(ds, [0.5, 1.0])
+
+
+def test_batch_size_one_and_negative_subset_indices(backend_name):
+    # found by mutation testing: batch_size=1 (SGD's) refused, the index -N refused, Subset's backend
+    ds = indexed_dataset(5, backend_name)
+    assert epoch_indices(DataLoader(ds, batch_size=1)) == [[0], [1], [2], [3], [4]]
+    sub = Subset(ds, [-5, -1])
+    assert [backend.to_numpy(sub[i][1].data).item() for i in range(2)] == [0, 4]
+    assert sub.backend == backend_name and repr(sub).startswith("Subset(2 of TensorDataset(")
+    with pytest.raises(DataError, match=r"indices must lie in \[-5, 5\)"):
+        Subset(ds, [-6])
+
+
+def test_an_index_array_is_moved_to_the_datasets_backend(backend_name):
+    # found by mutation testing: a NumPy index array must be moved to where a GPU dataset lives
+    ds = indexed_dataset(6, backend_name)
+    for index in (np.array([4, 1]), [4, 1], Tensor(np.array([4, 1]))):
+        X, y = ds[index]
+        assert X.backend == y.backend == backend_name
+        assert backend.to_numpy(y.data).tolist() == [4, 1]

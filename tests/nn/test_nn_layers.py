@@ -43,6 +43,14 @@ def test_linear_default_init_is_pytorchs_uniform_bound():
         assert np.abs(p.data).max() > 0.95 * bound  # really spread over the whole interval
     # variance of U(-b, b) is b^2 / 3
     assert lin.weight.numpy().var() == pytest.approx(bound**2 / 3, rel=0.02)
+    # both signs, spread like U(-b, b): mean near 0 (found by mutation testing: U(b, b) is constant)
+    assert lin.bias.numpy().min() < -0.9 * bound and abs(lin.bias.numpy().mean()) < 0.2 * bound
+
+
+def test_softmax_and_dropout_defaults_are_pytorchs():
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_allclose(nn.Softmax()(x).numpy().sum(axis=-1), [1.0, 1.0])  # dim=-1, the classes
+    assert nn.Dropout().p == 0.5
 
 
 def test_linear_seed_is_reproducible_and_generators_chain():
