@@ -49,6 +49,22 @@ def test_trajectories_exports_and_plot(traj, tmp_path):
     plt.close(fig)
 
 
+def test_trajectory_colours_follow_the_variant_not_its_place():
+    # Catches colours given by position: `trajectories --variants sgd` drew SGD in full batch's blue
+    import matplotlib.pyplot as plt
+
+    from tinygrad_mb.gd.plots import COLORS
+
+    r = gd.trajectories(variants=[gd.Stochastic(0.05), gd.Batch(0.1)], updates=5, grid_size=10)
+    fig = r.plot()
+    path_colors = [next(line.get_color() for line in ax.get_lines() if line.get_marker() in (".", "None"))
+                   for ax in fig.axes[:2]]
+    assert path_colors == [COLORS[1], COLORS[0]]  # SGD red, full batch blue, as in the comparison figure
+    # the title tells the story of what is drawn: there is no mini-batch run to lie in between
+    assert "batch GD is smooth, SGD zig-zags\n" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
 def test_trajectories_needs_two_weights():
     with pytest.raises(HyperparameterError, match="exactly two"):
         gd.trajectories(nn.Linear(3, 1, seed=0), nn.MSELoss(), (np.zeros((4, 3), "float32"),

@@ -359,6 +359,17 @@ def _visible_part(path: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.
     return np.vstack([head, _edge_point(path[last], path[last + 1], lo, hi)]), True
 
 
+def _path_story(batch_sizes: Sequence[int], n: int) -> str:
+    """What the paths of these kinds of variant show: the full story only when all three kinds are drawn."""
+    kinds = {"batch" if b >= n else "sgd" if b == 1 else "minibatch" for b in batch_sizes}
+    lines = {"batch": "batch GD is smooth", "sgd": "SGD zig-zags", "minibatch": "mini-batch lies in between"}
+    if kinds == {"minibatch"}:
+        return "the larger the batch, the straighter the path" if len(batch_sizes) > 1 else "mini-batch is noisy"
+    if "minibatch" in kinds and len(kinds) == 2:
+        lines["minibatch"] = "mini-batch " + ("is smoother than SGD" if "sgd" in kinds else "is noisier than batch")
+    return ", ".join(lines[k] for k in ("batch", "sgd", "minibatch") if k in kinds)
+
+
 def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any:
     """Loss contours of a two-parameter problem with each variant's path, one panel per variant.
 
@@ -367,7 +378,7 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     one whose path it would shrink to a dot (see ``TrajectoryResult.panel_grids``): that
     panel zooms in on its own path, and its title says so.
     """
-    from tinygrad_mb.gd.plots import COLORS, new_figure  # noqa: PLC0415
+    from tinygrad_mb.gd.plots import COLORS, new_figure, variant_colors  # noqa: PLC0415
 
     k = len(result.paths)
     shared = not result.panel_grids
@@ -381,6 +392,10 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     # constrained layout: tight_layout measured the equal-aspect panels before they shrank and
     # pushed the x labels off the bottom edge
     fig, axes = new_figure(1, k, (4.8 * k, height), sharex=shared, sharey=shared, layout="constrained")
+    # colours by kind (full batch blue, SGD red), as in the comparison figure, whatever the order
+    runs = [result.histories.get(label) for label in result.paths]
+    colors = (variant_colors([h.batch_size for h in runs], runs[0].n_train) if all(runs)
+              else [COLORS[i % len(COLORS)] for i in range(k)])
     for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
         W1, W2, F = views[label]
         lo, hi = boxes[label]
@@ -393,7 +408,7 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
             a.contour(W1, W2, gap, levels=levels, colors="white", linewidths=0.7)
         a.set_aspect("equal")
         a.set_anchor("N")  # an equal-aspect panel shorter than its slot sits under its title, not mid-slot
-        color = COLORS[i % len(COLORS)]
+        color = colors[i]
         at = result.diverged_at(label)
         drawn, left = _visible_part(path, lo, hi)
         a.plot(drawn[:, 0], drawn[:, 1], color=color, lw=1.1 if len(drawn) > 100 else 1.6, alpha=0.95,
@@ -425,8 +440,9 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
         a.set_xlim(lo[0], hi[0])
         a.set_ylim(lo[1], hi[1])
     n_div = sum(result.diverged_at(label) is not None for label in result.paths)
-    story = ("batch GD is smooth, SGD zig-zags, mini-batch lies in between" if not n_div else
-             f"{n_div} of {k} runs diverged (✕): learning rate too large")
+    story = (_path_story([h.batch_size for h in runs], runs[0].n_train) if all(runs) else "one path per variant")
+    if n_div:
+        story = f"{n_div} of {k} runs diverged (✕): learning rate too large"
     fig.suptitle(title or f"Paths on the loss contours: {story}\n({result.budget_text()}; "
                           "contours of f(w) − min f, log-spaced)", fontsize=11)
     return fig
