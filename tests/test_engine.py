@@ -209,6 +209,36 @@ def test_a_custom_backward_with_too_few_gradients_writes_no_grad():
     assert a.grad is None and b.grad is None
 
 
+def test_a_custom_backward_may_return_a_list_and_a_pytorch_style_staticmethod_is_named():
+    class Mul(Function):
+        def forward(self, u, v):
+            self.u, self.v = u, v
+            return u * v
+
+        def backward(self, g):
+            return [g * self.v, g * self.u]  # a list: taken as the tuple (it was "1 gradient(s) for 2 inputs")
+
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    Mul.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0])
+    # PyTorch's @staticmethod forward(ctx, x): called with (a, b) it would take a as ctx and b as x
+    with pytest.raises(TypeError, match=r"Double.forward is a staticmethod.*def forward\(self, \*arrays\).*ctx"):
+        class Double(Function):
+            @staticmethod
+            def forward(ctx, x):
+                return 2 * x
+
+    with pytest.raises(TypeError, match=r"Half.backward is a staticmethod.*def backward\(self, grad\)"):
+        class Half(Function):
+            def forward(self, x):
+                return x / 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g / 2
+
+
 def test_backward_on_a_non_scalar_needs_a_gradient():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2

@@ -154,6 +154,18 @@ class Function:
     __slots__ = ("parents", "sequence_number", "writes_before", "__dict__")
     chooses_dtype = False  # True for an op whose settings name the result's dtype (Cast)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # PyTorch writes @staticmethod forward(ctx, x); here forward would get x as ctx and the next input
+        # as x, computing something else or failing far from the cause. Said once, when the class is made.
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            if isinstance(cls.__dict__.get(name), (staticmethod, classmethod)):
+                raise ArgumentTypeError(
+                    f"{cls.__name__}.{name} is a {type(cls.__dict__[name]).__name__}; write it as a plain method, "
+                    f"def {name}(self, {'*arrays' if name == 'forward' else 'grad'}), with no decorator: "
+                    "self plays the part of PyTorch's ctx (save what backward needs on self)"
+                )
+
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         """Compute the output array from the input arrays (and keyword settings)."""
         raise NotImplementedError(f"{type(self).__name__}.forward is not written")
@@ -762,8 +774,8 @@ class Tensor:
                 _check_inputs_unchanged(fn)
             in_grads = fn.backward(g)
             parents = fn.parents
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
+            if type(in_grads) is not tuple:  # one gradient, or several in a list (taken as a tuple)
+                in_grads = tuple(in_grads) if type(in_grads) is list else (in_grads,)
             if len(in_grads) != len(parents):  # zip would silently drop the missing ones
                 raise BackwardError(
                     f"{type(fn).__name__}.backward returned {len(in_grads)} gradient(s) for {len(parents)} "
