@@ -20,8 +20,9 @@ Instructions are not time: interpreted Python retires fewer instructions per
 cycle than a BLAS kernel does, so compare counts of the same kind of code
 (engine against engine, before against after a change), not against seconds.
 ``--cache`` shows one reason why. It lets valgrind simulate the caches of one
-core of this benchmark machine (AMD Zen 4: 32 KiB L1 for instructions, 32 KiB
-L1 for data, 1 MiB L2) and counts, per step, the instruction fetches that
+AMD Zen 4 core (32 KiB L1 for instructions, 32 KiB L1 for data, 1 MiB L2: the
+core of the machine most benchmark runs so far ran on; the simulation does not
+follow the machine it runs on) and counts, per step, the instruction fetches that
 miss L1 and the data reads and writes that miss L2. At full size the 784x128
 weight and its gradient (392 KiB each) nearly fill L2, so every bit of
 extra code and data the engine touches pushes some of them out, and each
