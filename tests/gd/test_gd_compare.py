@@ -84,8 +84,8 @@ def test_summary_table(cmp, prob):
     for key in ("time_to_target", "updates_to_target", "samples_to_target", "final_suboptimality", "time"):
         assert key in row
     text = str(s)
-    for header in ("variant", "final loss", "best loss", "updates", "samples", "time [s]", "t->target [s]",
-                   "diverged"):
+    for header in ("variant", "final loss", "best loss", "updates", "samples", "time [s]", "time->target [s]",
+                   "updates->target", "samples->target", "diverged"):
         assert header in text
 
 

@@ -177,9 +177,9 @@ SUMMARY_COLUMNS = (
     ("final_loss", "final loss", "{:.4g}"), ("best_loss", "best loss", "{:.4g}"),
     ("final_suboptimality", "final f-f*", "{:.3g}"), ("updates", "updates", "count"),
     ("samples", "samples", "count"), ("time", "time [s]", "seconds"),
-    ("reached_target", "reached", "of seeds"), ("time_to_target", "t->target [s]", "seconds"),
-    ("updates_to_target", "upd->target", "count"),
-    ("samples_to_target", "smp->target", "count"), ("final_test_accuracy", "test acc", "{:.3f}"),
+    ("reached_target", "reached", "of seeds"), ("time_to_target", "time->target [s]", "seconds"),
+    ("updates_to_target", "updates->target", "count"),
+    ("samples_to_target", "samples->target", "count"), ("final_test_accuracy", "test acc", "{:.3f}"),
     ("diverged", "diverged", "{}"),
 )
 
