@@ -56,6 +56,9 @@ def test_parse_variants_reads_specs_and_uses_documented_rates():
     for bad in ["", "adamw", "minibatch", "minibatch:0", "minibatch:x", "batch@fast", "sgd:4", "batch@-1"]:
         with pytest.raises(HyperparameterError, match="minibatch:B"):
             gd.parse_variants(bad)
+    for bad in ["batch,,sgd", "batch,sgd,"]:  # it said "cannot read variant ''"
+        with pytest.raises(HyperparameterError, match="empty entry in the variants.*two commas in a row"):
+            gd.parse_variants(bad)
 
 
 def test_default_lr_covers_every_problem():

@@ -265,6 +265,9 @@ def parse_variants(spec: str, problem: str = "linear", n: int | None = None) -> 
     if not spec or not any(parts):
         raise HyperparameterError(f"no variants given; expected {VARIANT_SPEC_HELP}")
     for part in parts:
+        if not part:  # 'batch,,sgd' or a trailing comma
+            raise HyperparameterError(f"empty entry in the variants {spec!r} (two commas in a row, or a comma at "
+                                      "an end); give one variant between each pair of commas")
         head, at, lr_text = part.partition("@")
         kind, _, b_text = head.partition(":")
         kind = kind.strip().lower()
