@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
-BUILD_TIME_LIMIT = 180.0  # seconds for the whole site, notebooks included
+BUILD_TIME_LIMIT = 300.0  # seconds for the whole site, notebooks included: about 100 s alone on 2 cores; the margin
+# is for a busy machine (210 s with other jobs running), so only a build grown by minutes fails it
 
 sys.path.insert(0, str(DOCS / "_ext"))
 from cross_references import _closest, _defined_at, public_bases  # noqa: E402
