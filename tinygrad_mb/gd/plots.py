@@ -23,6 +23,11 @@ import numpy as np
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 
 
+def variant_kind(batch_size: int, n: int) -> str:
+    """``"batch"`` (B >= N), ``"sgd"`` (B = 1) or ``"minibatch"``: what a run of this batch size is."""
+    return "batch" if batch_size >= n else "sgd" if batch_size == 1 else "minibatch"
+
+
 def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
     """One colour per variant, chosen by its batch size rather than its place in the list.
 
@@ -31,7 +36,7 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
     Mini-batch variants, and a second variant of a kind, take the other colours in order (green first).
     """
     reserved = {"batch": COLORS[0], "sgd": COLORS[1]}
-    kinds = ["batch" if b >= n else "sgd" if b == 1 else "minibatch" for b in batch_sizes]
+    kinds = [variant_kind(b, n) for b in batch_sizes]
     colors = [""] * len(kinds)
     for i, kind in enumerate(kinds):  # the first variant of each of these kinds gets its own colour
         if kind in reserved and reserved[kind] not in colors:

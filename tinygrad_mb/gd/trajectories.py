@@ -26,6 +26,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.evaluation import EvalData, as_dataset
 from tinygrad_mb.gd.history import History
+from tinygrad_mb.gd.plots import variant_kind  # plots imports matplotlib only when a figure is drawn
 from tinygrad_mb.gd.trainer import train
 from tinygrad_mb.gd.variants import Variant
 
@@ -361,7 +362,7 @@ def _visible_part(path: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.
 
 def _path_story(batch_sizes: Sequence[int], n: int) -> str:
     """What the paths of these kinds of variant show: the full story only when all three kinds are drawn."""
-    kinds = {"batch" if b >= n else "sgd" if b == 1 else "minibatch" for b in batch_sizes}
+    kinds = {variant_kind(b, n) for b in batch_sizes}
     lines = {"batch": "batch GD is smooth", "sgd": "SGD zig-zags", "minibatch": "mini-batch lies in between"}
     if kinds == {"minibatch"}:
         return "the larger the batch, the straighter the path" if len(batch_sizes) > 1 else "mini-batch is noisy"
