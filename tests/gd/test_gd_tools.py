@@ -96,6 +96,11 @@ def test_sweep_perfect_scaling_then_diminishing_returns():
 
     fig = r.plot()
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
+    # the 1/B reference stops at half the fewest steps: drawn on to B = 200 it pulled the axis far below
+    perfect = next(line for line in fig.axes[0].get_lines() if line.get_label().startswith("perfect"))
+    drawn = np.asarray(perfect.get_ydata(), dtype=float)
+    assert s[0] * 1 / 200 < 0.5 * min(s)  # (so the full line would have gone lower)
+    assert np.nanmin(drawn) >= 0.5 * min(s) and fig.axes[0].get_ylim()[0] > 0.25 * min(s)
     plt.close(fig)
 
 

@@ -291,7 +291,11 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     grid = np.geomspace(bs.min(), bs.max(), 200)
     if ok.any():
         b0, s0 = bs[ok][0], steps[ok][0]
-        a.plot(grid, s0 * b0 / grid, color="gray", ls="--", lw=1.2, label="perfect scaling: steps ∝ 1/B")
+        # The reference line stops at half the fewest steps measured: drawn on, it could pull the log axis
+        # decades below every measurement and squeeze them into a band; its departure is visible by then.
+        perfect = s0 * b0 / grid
+        perfect[perfect < 0.5 * steps[ok].min()] = np.nan
+        a.plot(grid, perfect, color="gray", ls="--", lw=1.2, label="perfect scaling: steps ∝ 1/B")
         if result.fit is not None:
             s_min, b_noise = result.fit
             a.plot(grid, s_min * (1 + b_noise / grid), color="black", lw=1.2,
