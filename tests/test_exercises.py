@@ -640,11 +640,11 @@ def test_training_loop(capsys):
 def test_training_loop_hints_match_the_mistake():
     from tinygrad_mb import data, optim
 
-    def loop(lr_factor=1.0, extra_epochs=0, shuffle=True):
+    def loop(lr_factor=1.0, extra_epochs=0, shuffle=True, one_epoch=False):
         def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):
             loader = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
             opt = optim.SGD(model.parameters(), lr=lr * lr_factor)
-            for _ in range(epochs + extra_epochs):
+            for _ in range(1 if one_epoch else epochs + extra_epochs):
                 for xb, yb in loader:
                     loss = loss_fn(model(xb), yb)
                     opt.zero_grad()
@@ -658,6 +658,27 @@ def test_training_loop_hints_match_the_mistake():
     message = rejects(ex.check_training_loop, loop(extra_epochs=-1), "batch_size=20", "that is 2 epochs")
     assert "zero_grad() the gradients" not in message
     rejects(ex.check_training_loop, loop(shuffle=False), "batch_size=1", "shuffle=True")
+    # one epoch whatever `epochs` says: the first case asks for 3, so it is neither epochs - 1 nor epochs + 1
+    message = rejects(ex.check_training_loop, loop(one_epoch=True), "batch_size=20, lr=0.2, 3 epochs",
+                      "one pass over the data", r"range\(epochs\)")
+    assert "compare your loop" not in message
+
+
+def test_training_loop_accepts_another_right_order(capsys):
+    from tinygrad_mb import data, optim
+
+    def my_train(model, loss_fn, X, y, batch_size, lr, epochs, seed):  # zero_grad first, a while loop
+        loader = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=True, seed=seed)
+        opt = optim.SGD(model.parameters(), lr=lr)
+        done = 0
+        while done < epochs:
+            for xb, yb in loader:
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+            done += 1
+
+    accepts(ex.check_training_loop, my_train, capsys)
 
 
 # --- 04 gradient noise ---------------------------------------------------------------------------
@@ -777,6 +798,8 @@ def test_stable_lr(capsys):
     accepts(ex.check_stable_lr, right, capsys)
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(X.T @ X / len(X))[-1], "no factor 1/2")
     rejects(ex.check_stable_lr, lambda X: 1 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1], "that is 1/L")
+    rejects(ex.check_stable_lr, lambda X: np.linalg.eigvalsh(2 / len(X) * X.T @ X)[-1], "that is L itself")
+    accepts(ex.check_stable_lr, lambda X: len(X) / np.linalg.norm(X, 2) ** 2, capsys)  # 2/L = N / sigma_max^2
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 / len(X) * X.T @ X)[0], "LARGEST eigenvalue")
     rejects(ex.check_stable_lr, lambda X: 2 / np.trace(2 / len(X) * X.T @ X), "trace")
     rejects(ex.check_stable_lr, lambda X: 2 / np.linalg.eigvalsh(2 * X.T @ X)[-1], "MEAN over the N samples")
@@ -802,7 +825,23 @@ def test_lr_for_batch_size(capsys):
     def upside_down(ref_lr, ref_b, b, rule, max_lr=None):
         return ref_lr * ref_b / b
 
+    def always_the_cap(ref_lr, ref_b, b, rule, max_lr=None):  # max_lr whenever there is one
+        return right(ref_lr, ref_b, b, rule) if max_lr is None else max_lr
+
+    def only_the_cap(ref_lr, ref_b, b, rule, max_lr=None):
+        return max_lr
+
+    def no_return(ref_lr, ref_b, b, rule, max_lr=None):
+        right(ref_lr, ref_b, b, rule, max_lr)
+
     accepts(ex.check_lr_for_batch_size, right, capsys)
+    accepts(ex.check_lr_for_batch_size,
+            lambda ref_lr, ref_b, b, rule, max_lr=None: min(right(ref_lr, ref_b, b, rule), max_lr or float("inf")),
+            capsys)
+    rejects(ex.check_lr_for_batch_size, always_the_cap, "max_lr=0.85\\): expected 0.2, got 0.85", "only a cap")
+    message = rejects(ex.check_lr_for_batch_size, only_the_cap, "128, 'linear'\\) returned None", "only a cap")
+    assert "forget `return`" not in message
+    rejects(ex.check_lr_for_batch_size, no_return, "returned None", "forget `return`")
     rejects(ex.check_lr_for_batch_size, always_linear, "'sqrt'\\): expected 0.2, got 0.4", "that is the linear rule")
     rejects(ex.check_lr_for_batch_size, uncapped, "max_lr=0.85\\): expected 0.85, got 1.6", "cap")
     rejects(ex.check_lr_for_batch_size, upside_down, "upside down")
@@ -827,7 +866,23 @@ def test_warmup_cosine(capsys):
     def never_zero(t, base, w, total):  # keeps following the cosine past total_steps
         return right(t, base, w, total) if t < total else base * 0.5 * (1 + math.cos(math.pi * (t - w) / (total - w)))
 
+    def warm_up_too_long(t, base, w, total):  # `step <= warmup_steps`: one warm-up step too many
+        return base * (t + 1) / w if t <= w else right(t, base, w, total)
+
+    def no_half(t, base, w, total):
+        return right(t, base, w, total) if t < w or t >= total else 2 * right(t, base, w, total)
+
+    def squared_cosine(t, base, w, total):  # (1 + cos x) / 2 = cos(x/2)^2: right, written another way
+        if t < w or t >= total:
+            return right(t, base, w, total)
+        return base * math.cos(math.pi / 2 * (t - w) / (total - w)) ** 2
+
     accepts(ex.check_warmup_cosine, right, capsys)
+    accepts(ex.check_warmup_cosine, squared_cosine, capsys)
+    message = rejects(ex.check_warmup_cosine, warm_up_too_long, "step 10 .*expected 0.4, got 0.44", "not <=")
+    assert "factor 1/2" not in message
+    message = rejects(ex.check_warmup_cosine, no_half, "step 10 .*expected 0.4, got 0.8", "factor 1/2")
+    assert "not <=" not in message
     rejects(ex.check_warmup_cosine, off_by_one, "step 0 \\(base_lr=0.4", "count from step 0")
     rejects(ex.check_warmup_cosine, unshifted, "step 10 ", "start the cosine where the warm-up ends")
     rejects(ex.check_warmup_cosine, never_zero, "stays at 0")
@@ -966,6 +1021,22 @@ def test_crossover(capsys):
     rejects(ex.check_crossover, first_win, "expected 64, got 4", "every larger batch size")
     rejects(ex.check_crossover, never_none, "expected None, got 16", "return None")
     rejects(ex.check_crossover, _crossover_ties_count, "expected 32, got 8")
+
+
+def test_crossover_hints_an_answer_one_place_off(capsys):
+    def by_index(sizes, cpu, gpu, shift=0):  # walk down from the end while the GPU wins; shift: an index mistake
+        i = len(sizes)
+        while i > 0 and gpu[i - 1] < cpu[i - 1]:
+            i -= 1
+        return sizes[i + shift] if 0 <= i + shift < len(sizes) else None
+
+    accepts(ex.check_crossover, by_index, capsys)
+    message = rejects(ex.check_crossover, lambda *a: by_index(*a, shift=-1), "expected 16, got 4", "too early",
+                      r"at 4 the GPU is not faster \(0.0005 s against 0.0002 s")
+    assert "too late" not in message
+    rejects(ex.check_crossover, lambda *a: by_index(*a, shift=1), "expected 16, got 64", "too late", "faster at 16")
+    # one place early where that is a tie: the tie hint, which says why, comes first
+    rejects(ex.check_crossover, _crossover_ties_count, "expected 32, got 8", "<, not <=")
 
 
 def test_crossover_arrays_and_ties(capsys):

@@ -152,9 +152,13 @@ def _loop_hint(got: dict[str, Any], ds: Any, loss_fn: Any, batch_size: int, lr: 
         _mistaken_loop(model, loss_fn, ds.X.copy(), ds.y.copy(), batch_size, lr, epochs, 0, mistake)
         if same(model):
             return hint
-    for other in (epochs - 1, epochs + 1):
+    # 1 too: without the epoch loop (or with a `return` inside it) a loop trains one epoch whatever `epochs` is
+    for other in sorted({1, epochs - 1, epochs + 1} - {0, epochs}):
         model = nn.Linear(3, 1, seed=1)
         gd.train(model, loss_fn, ds, gd.Variant("mine", batch_size, lr), epochs=other, seed=0)
+        if same(model) and other == 1:
+            return ("that is one pass over the data: repeat it `epochs` times -- `for _ in range(epochs):` around "
+                    "the loop over the loader, with no return or break inside")
         if same(model):
             return f"that is {other} epochs of training: make exactly `epochs` passes over the loader"
     return ("compare your loop with gd.train line by line: one DataLoader(TensorDataset(X, y), batch_size, "

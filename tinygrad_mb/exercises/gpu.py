@@ -184,6 +184,18 @@ def _crossover(batch_sizes: Sequence[int], cpu: Sequence[float], gpu: Sequence[f
     return answer
 
 
+def _off_by_one(sizes: Sequence[int], cpu: Sequence[float], gpu: Sequence[float], got: int, want: int) -> str | None:
+    """The hint for an answer one place away from the right one in ``sizes`` (an index off by one), else None."""
+    i = list(sizes).index(got)
+    if i == list(sizes).index(want) - 1:
+        return (f"one batch size too early: at {got} the GPU is not faster ({gpu[i]:g} s against {cpu[i]:g} s on "
+                f"the CPU); return the first size of the run of GPU wins, not the size before it")
+    if i == list(sizes).index(want) + 1:
+        return (f"one batch size too late: the GPU is already faster at {want}; check the index you return "
+                f"(off by one)")
+    return None
+
+
 def _as_batch_size(value: Any, where: str) -> Any:
     """A one-element NumPy array as its number; anything else as it is (a wrong type fails the comparison)."""
     if isinstance(value, np.ndarray):
@@ -221,5 +233,7 @@ def check_crossover(fn: Callable[[Sequence[int], Sequence[float], Sequence[float
                 hint = "a tie is not faster: the GPU must take strictly less time (<, not <=)"
             elif want is None:
                 hint = "when the GPU is not faster at the largest batch size, return None"
+            elif not isinstance(got, bool) and got in sizes:
+                hint = _off_by_one(sizes, cpu, gpu, got, want)
             fail(f"{where}: expected {want}, got {got!r}", hint)
     passed(f"crossover right in all {len(cases)} cases (always, never, ties and a GPU that wins early by luck)")

@@ -44,6 +44,8 @@ def check_stable_lr(fn: Callable[[np.ndarray], Any]) -> None:
                 hint = "the Hessian of mean((Xw - y)^2) is (2/N) X^T X: this loss has no factor 1/2"
             elif math.isclose(got, want / 2, rel_tol=rtol):
                 hint = "that is 1/L, the best step for the top direction; the limit of stability is 2/L"
+            elif math.isclose(got, 2 * eig[-1], rel_tol=rtol):
+                hint = "that is L itself, the largest eigenvalue of H; the learning rate limit is 2/L"
             elif math.isclose(got, 1 / (2 * eig[0]), rel_tol=rtol) or math.isclose(got, 1 / eig[0], rel_tol=rtol):
                 hint = "use the LARGEST eigenvalue: the steepest direction is the first to blow up"
             elif math.isclose(got * n, want, rel_tol=rtol):
@@ -63,6 +65,21 @@ def _with_ones(X: np.ndarray) -> np.ndarray:
     return np.column_stack([X, np.ones(len(X))])
 
 
+#: What to say when the answer is max_lr whatever the batch size.
+CAP_ONLY = "max_lr is only a cap: return the rate scaled to the batch size, and max_lr only when that is larger " \
+           "-- min(scaled, max_lr)"
+
+
+def _returns_max_lr(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` gives max_lr (0.85) where the scaled rate, 0.2, is below it. A ``return max_lr`` gives
+    None when no cap is passed, which would otherwise read as a missing ``return``."""
+    try:
+        capped = float(np.asarray(fn(0.1, 32, 64, "linear", max_lr=0.85), dtype=np.float64).reshape(-1)[0])
+    except Exception:  # the student's code may raise anything, or return something that is not a number
+        return False
+    return math.isclose(capped, 0.85, rel_tol=RTOL)
+
+
 @checker
 def check_lr_for_batch_size(fn: Callable[..., Any]) -> None:
     """Check ``fn(ref_lr, ref_batch, batch, rule, max_lr=None)``.
@@ -77,10 +94,13 @@ def check_lr_for_batch_size(fn: Callable[..., Any]) -> None:
              ((0.1, 32, 64, "linear"), {"max_lr": 0.85}, 0.2), ((0.01, 1, 100, "sqrt"), {"max_lr": 1.0}, 0.1)]
     for args, kwargs, want in cases:
         answer = run(fn, *args, what="your lr_for_batch_size", **kwargs)
-        got = as_number(answer, "your lr_for_batch_size")
-        rtol = rtol_for(answer, RTOL)
         call = f"lr_for_batch_size({', '.join(map(repr, args))}" + \
             (f", max_lr={kwargs['max_lr']})" if kwargs else ")")
+        if answer is None and not kwargs and _returns_max_lr(fn):
+            fail(f"{call} returned None, and with max_lr=0.85 it returns 0.85: it returns max_lr, which is None "
+                 "when no cap is given", CAP_ONLY)
+        got = as_number(answer, "your lr_for_batch_size")
+        rtol = rtol_for(answer, RTOL)
         if not math.isclose(got, want, rel_tol=rtol):
             ref_lr, ref_b, b, rule = args
             hint = None
@@ -90,6 +110,8 @@ def check_lr_for_batch_size(fn: Callable[..., Any]) -> None:
                 hint = "that is the square-root rule; the linear rule scales by B / B_ref"
             elif math.isclose(got, ref_lr * ref_b / b, rel_tol=rtol):
                 hint = "upside down: a BIGGER batch gets a BIGGER rate (B / B_ref)"
+            elif kwargs and math.isclose(got, kwargs["max_lr"], rel_tol=rtol):  # the right answer is below the cap
+                hint = CAP_ONLY
             elif kwargs and got > kwargs["max_lr"]:
                 hint = "cap the result at max_lr: min(scaled, max_lr)"
             shown_want, shown_got = show_both(want, got)
@@ -127,6 +149,12 @@ def check_warmup_cosine(fn: Callable[[int, float, int, int], Any]) -> None:
                 if t < w and math.isclose(got, base * t / w, rel_tol=rtol, abs_tol=atol):
                     hint = "count from step 0: the first update should already use base_lr / warmup_steps, " \
                            "so lr = base_lr * (step + 1) / warmup_steps"
+                elif t == w and math.isclose(got, base * (t + 1) / w, rel_tol=rtol, abs_tol=atol):
+                    hint = "the warm-up ends before step = warmup_steps: there the cosine starts, at base_lr " \
+                           "(warm up while step < warmup_steps, not <=)"
+                elif w <= t < total and math.isclose(got, 2 * want, rel_tol=rtol, abs_tol=atol):
+                    hint = "you dropped the factor 1/2: (1 + cos) runs from 2 down to 0, so halve it to start " \
+                           "the cosine at base_lr"
                 elif t >= w and t <= total and math.isclose(
                         got, base * 0.5 * (1 + math.cos(math.pi * t / total)), rel_tol=rtol, abs_tol=atol):
                     hint = "start the cosine where the warm-up ends: use (step - warmup_steps) / " \
