@@ -12,7 +12,7 @@
 # 3. the chain rule run backwards through that graph: `backward()`;
 # 4. checking any gradient numerically with `gradcheck`.
 #
-# Each section ends with *what to notice*. Three exercises at the end have checker
+# Most sections end with *what to notice*. Three exercises at the end have checker
 # functions that tell you what is wrong with an attempt.
 
 # %%
@@ -55,6 +55,7 @@ h = 1e-4
 print("by hand          ", f_prime(x0))
 print("forward diff.    ", (f(x0 + h) - f(x0)) / h)
 print("central diff.    ", (f(x0 + h) - f(x0 - h)) / (2 * h))
+print("central, float32 ", (f(np.float32(x0 + h)) - f(np.float32(x0 - h))) / np.float32(2 * h))
 
 # %%
 xs = np.linspace(-2, 2, 200)
@@ -76,10 +77,13 @@ plt.show()
 # %% [markdown]
 # **What to notice.** On the right, going left from $h = 0.1$ the error first falls
 # (the slope of each line is the order of the method: 1 and 2) and then *rises* again: for tiny
-# $h$, $f(x+h) - f(x-h)$ subtracts two nearly equal numbers and the rounding error of about
-# $10^{-16}\,|f|$ is divided by $h$. The central difference is best around $h \approx 10^{-5}$
-# to $10^{-6}$, with about 10 correct digits -- in float64. In float32 (7 digits) it would be
-# hopeless, which is why gradient checks always run in float64.
+# $h$, $x \pm h$ and $f(x \pm h)$ are rounded to about 16 digits, $f(x+h) - f(x-h)$ subtracts two
+# nearly equal numbers, and those rounding errors, of order $10^{-16}$, are divided by $h$. The
+# central difference is best around $h \approx 10^{-5}$ to $10^{-6}$, with about 10 correct digits
+# -- in float64. Float32 keeps only about 7 digits: the last line printed above, the same central
+# difference in float32, has only about 4 correct digits (4.7505 for 4.75). A larger $h$ helps only
+# until the $h^2$ error takes over; no step gives more than about 5 digits. That is too few to tell a
+# slightly wrong gradient from rounding, which is why gradient checks always run in float64.
 #
 # Finite differences cost two evaluations of $f$ *per input number*. A network with a
 # million weights would need two million forward passes for one gradient. Backpropagation gets
@@ -132,7 +136,7 @@ plt.show()
 # ### The chain rule, backwards
 #
 # Walk the graph from the output. At every op, multiply the gradient arriving from above by the
-# op's *local* derivative:
+# op's *local* derivative (for tanh, $\tanh'(d) = 1 - \tanh^2(d)$):
 #
 # $$\frac{\partial L}{\partial d} = 1 - \tanh^2(d), \qquad
 # \frac{\partial L}{\partial c} = \frac{\partial L}{\partial d}
@@ -244,8 +248,11 @@ print(gradcheck(lambda x, w: (x @ w).tanh().sum(axis=0), x64, w64))
 
 # %% [markdown]
 # And when a rule is wrong, `gradcheck` says where. Here is an op that squares its input, with a
-# planted bug: its backward forgets the factor 2 of $\frac{d}{dx}x^2 = 2x$. (Notebook 06 is all
-# about writing your own ops like this and testing them thoroughly.)
+# planted bug: its backward forgets the factor 2 of $\frac{d}{dx}x^2 = 2x$. An op is a subclass of
+# `tg.Function`: `forward` gets the inputs' NumPy arrays and saves on `self` what `backward` needs;
+# `backward(g)` gets the gradient arriving from above, $g = \partial L/\partial(\text{output})$, and
+# returns $\partial L/\partial(\text{input})$. (Notebook 06 is all about writing your own ops like this
+# and testing them thoroughly.)
 
 # %%
 class BadSquare(tg.Function):

@@ -187,7 +187,8 @@ plt.show()
 # and per-operation overhead, not arithmetic -- so throughput (right) grows nearly in proportion to $B$.
 # From a few hundred samples on, the arithmetic dominates: time grows like $B$ and throughput levels off
 # (or drops, once the arrays no longer fit in the CPU's caches). Timings on a shared or busy machine are
-# noisy: if one point looks odd, rerun the cell.
+# noisy, most of all from 512 samples on, where BLAS splits each product across every core and waits for the
+# slowest: if one point looks odd, rerun the cell.
 #
 # On a real GPU (if one was found above), the overhead per step is typically larger still -- every operation
 # is a kernel launch -- so the GPU tends to lose at small batches. But its thousands of cores keep the time
