@@ -156,3 +156,101 @@ def test_sweep_runs_do_not_share_a_layers_random_generator(monkeypatch):
     gd.sweep(net, moons.loss_fn, moons.train, batch_sizes=[16], lrs=[0.5, 0.5], target=0.3, epochs=1, min_updates=10)
     assert len(losses) == 2 and len(losses[1]) > 5
     np.testing.assert_array_equal(losses[0][: len(losses[1])], losses[1])
+
+
+def _numpy_sgd_count(A, y, w0, b, lr, seed, target, budget):
+    """Updates a plain NumPy SGD on the mean squared error needs, counted on the sweep's evaluation grid.
+
+    Written apart from train(): the loader's order (a fresh ``default_rng(seed).permutation`` every
+    epoch, the last batch kept), the full loss after an update when it reaches a multiple of
+    ``max(B, N // 200)`` samples counted from the epoch's start, or ends the epoch, or the budget.
+    """
+    n = len(A)
+    every = max(b, n // 200)
+    order_rng = np.random.default_rng(seed)
+    w, k, seen = w0.copy(), 0, 0
+    while True:
+        order = order_rng.permutation(n) if b < n else np.arange(n)
+        start, next_eval = seen, seen + every
+        for i in range(0, n, b):
+            idx = order[i:i + b]
+            w = w - lr * 2 * A[idx].T @ (A[idx] @ w - y[idx]) / len(idx)
+            k, seen = k + 1, seen + len(idx)
+            if seen >= next_eval or i + b >= n or k == budget:
+                if np.mean((A @ w - y) ** 2) <= target:
+                    return k
+                next_eval = start + ((seen - start) // every + 1) * every
+            if k == budget:
+                return math.inf
+
+
+def test_sweep_counts_match_a_plain_numpy_sgd_on_the_evaluation_grid():
+    # catches: an off-by-one in the count (the update after the hit, or update 0 as 1), a budget of
+    # epochs * N / B rounded down, ties won by the smaller rate, another evaluation grid than the
+    # docstring's every max(B, N // 200) samples (here 5: B = 1 and 2 are evaluated every few updates)
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((1000, 3)) * [1.0, 0.5, 2.0]
+    y = X @ [1.0, -2.0, 0.5] + 0.3 + 0.5 * rng.standard_normal(1000)
+    model = nn.Linear(3, 1, seed=0, dtype="float64")
+    A = np.hstack([X, np.ones((1000, 1))])
+    w0 = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
+    f0 = np.mean((A @ w0 - y) ** 2)
+    f_star = np.mean((A @ np.linalg.lstsq(A, y, rcond=None)[0] - y) ** 2)
+    target = f_star + 0.01 * (f0 - f_star)
+    lrs = [0.4, 0.2, 0.1, 0.05]
+    r = gd.sweep(model, nn.MSELoss(), (X, y[:, None]), batch_sizes=[1, 2, 3, 7, 1000, 5000], lrs=lrs,
+                 target=target, epochs=0.5, min_updates=60)
+    assert r.batch_sizes == [1, 2, 3, 7, 1000] and r.budgets == [500, 250, 167, 72, 60]
+    for b, budget, best_steps, best_lr in zip(r.batch_sizes, r.budgets, r.steps_to_target, r.best_lr):
+        with np.errstate(over="ignore", invalid="ignore"):  # the diverging rates overflow
+            counts = {lr: _numpy_sgd_count(A, y, w0, b, lr, 0, target, budget) for lr in lrs}
+        mine = min(lrs, key=lambda lr: counts[lr])  # min() keeps the first of equals: the largest rate
+        assert (best_steps, best_lr) == (counts[mine], mine), (b, counts)
+        for run in r.runs_at(b):
+            if not run["capped"]:  # a capped run stopped early, by design
+                assert run["steps"] == counts[run["lr"]], (b, run, counts)
+
+
+def test_fit_steps_minimises_the_relative_errors_and_skips_what_was_not_measured():
+    # Noisy counts, where the weighting matters: the fit minimises sum ((S_min (1 + B_noise/B) - s) / s)^2.
+    # Here it is solved apart, by the normal equations of that sum in (S_min, S_min * B_noise).
+    # catches: plain (absolute) least squares, which the exact counts of the test above cannot tell
+    # apart; a batch size never reached (inf) or met at the start (0) let into the fit
+    from tinygrad_mb.gd.sweep import fit_steps
+
+    b = np.array([1.0, 4, 16, 64, 256, 1024])
+    s = np.array([1000.0, 300, 60, 20, 14, 9])
+    M = np.stack([1 / s, 1 / (b * s)], axis=1)
+    a, c = np.linalg.solve(M.T @ M, M.sum(axis=0))
+    assert fit_steps(b, s) == pytest.approx((a, c / a), rel=1e-9)
+    absolute = np.linalg.lstsq(np.stack([np.ones(6), 1 / b], axis=1), s, rcond=None)[0]
+    assert abs(absolute[0] - a) > 0.2 * a  # (so the test can tell the two fits apart)
+    assert fit_steps([*b, 2, 3], [*s, math.inf, 0.0]) == pytest.approx(fit_steps(b, s), rel=1e-12)
+
+
+def test_sweep_ties_go_to_the_larger_rate():
+    # With mean(x) = 0 and mean(x^2) = 1 the Hessian of the squared error is 2 I: batch GD shrinks the
+    # error by |1 - 2 lr| per update, so lr = 0.75 and 0.25 (factors -1/2 and +1/2) lose the same loss
+    # at every update and reach the target together, after 4 updates (the gap falls 4x per update).
+    # catches: a tie won by the rate tried later (the smaller), against the docstring
+    x = np.array([[-1.5], [-0.5], [0.5], [1.5]]) / np.sqrt(1.25)
+    y = 2 * x + 1 + np.array([[0.1], [-0.1], [-0.1], [0.1]])
+    model = nn.Linear(1, 1, seed=0, dtype="float64")
+    A = np.hstack([x, np.ones((4, 1))])
+    w0 = np.concatenate([model.weight.numpy().ravel(), model.bias.numpy()])
+    f0 = np.mean((A @ w0 - y[:, 0]) ** 2)
+    f_star = np.mean((A @ np.linalg.lstsq(A, y[:, 0], rcond=None)[0] - y[:, 0]) ** 2)
+    r = gd.sweep(model, nn.MSELoss(), (x, y), batch_sizes=[4], lrs=[0.25, 0.75],
+                 target=f_star + 0.25 ** 3.5 * (f0 - f_star), min_updates=10)
+    assert [run["steps"] for run in r.runs] == [4, 4]
+    assert r.best_lr == [0.75] and r.steps_to_target == [4]
+
+
+def test_sweep_marks_one_best_run_per_batch_size_and_wants_a_finite_target():
+    # catches: a rate listed twice in lrs marked best twice (matched by value), a nan target that no
+    # run can reach, reported as "ran out of updates: try more epochs"
+    lin = data.linear_regression(n=200, d=5, seed=1)
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[200], lrs=[0.2, 0.2], min_updates=50)
+    assert math.isfinite(r.steps_to_target[0]) and [run["best"] for run in r.runs] == [True, False]
+    with pytest.raises(HyperparameterError, match="finite"):
+        gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[200], lrs=[0.2], target=math.nan)

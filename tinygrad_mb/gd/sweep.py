@@ -11,7 +11,9 @@ al., 2019; McCandlish et al., 2018)::
   B halves the noise, allows twice the step and halves the steps (slope -1);
 * **diminishing returns** for B >> B_noise: the gradient is already nearly
   exact, the step is capped by the curvature (lr < 2/L), and more samples per
-  step buy almost nothing (the curve flattens at S_min, batch GD's count).
+  step buy almost nothing (the curve flattens towards S_min, the count of a
+  noise-free gradient; batch GD's count at B = N is S_min (1 + B_noise / N) on
+  this curve, close to S_min only when N >> B_noise).
 
 The sweep fits that curve; ``B_noise`` estimates the *critical batch size*.
 A run's count is the update of its first evaluation at or below the target,
@@ -157,6 +159,9 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         seeds: runs per (B, lr); the steps are averaged (a rate counts only if every seed reaches).
         optimizer: optimizer name for every run (see :class:`Variant`).
 
+    The best rate of a batch size is the one with the fewest updates (mean over the seeds); of
+    rates that tie, the larger, which is tried first.
+
     A run's steps to target is the update of its **first** evaluation at or below ``target``
     (the full loss is evaluated every ``max(B, N // 200)`` samples, and the run stops there),
     even if its loss climbs back above the target later. With a noisy gradient (small B, large
@@ -187,6 +192,8 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     nets = {s: (model if is_module else model(s)) for s in seeds}  # templates: every run trains a copy
     if target is None:
         target = default_target(nets[seeds[0]], loss_fn, dataset, backend)
+    if not math.isfinite(target):  # nan is never reached and inf always: either way no rate could be told apart
+        raise HyperparameterError(f"target must be a finite loss, got {target!r}")
     bar = None
     if progress:
         from tinygrad_mb.gd.compare import _progress_bar  # noqa: PLC0415
@@ -195,7 +202,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
     runs: list[dict[str, Any]] = []
     best_lr, best_steps, best_samples, budgets = [], [], [], []
     for b in sizes:
-        best = (math.inf, math.nan, math.inf)
+        best, best_run = (math.inf, math.nan, math.inf), None
         budget = max(math.ceil(epochs * n / b), min_updates)
         budgets.append(budget)
         for lr in lrs:
@@ -236,12 +243,11 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
             if bar is not None:
                 bar.update(1)
             if mean_steps < best[0]:
-                best = (mean_steps, lr, float(np.mean(samples)))
+                best, best_run = (mean_steps, lr, float(np.mean(samples))), runs[-1]
         if best[0] == 0:  # met at the start: all rates tie, none is best
-            best = (0.0, math.nan, 0.0)
-        for r in runs:
-            if r["batch_size"] == b and r["lr"] == best[1]:
-                r["best"] = True
+            best, best_run = (0.0, math.nan, 0.0), None
+        if best_run is not None:  # that run only: a rate listed twice in lrs is still one best run
+            best_run["best"] = True
         best_steps.append(best[0])
         best_lr.append(best[1])
         best_samples.append(best[2])
