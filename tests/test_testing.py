@@ -44,6 +44,24 @@ def test_tensors_are_float64_and_track_gradients(t):
     assert isinstance(t, Tensor) and t.requires_grad and t.dtype == np.float64
 
 
+def test_tensors_follow_the_default_backend_unless_one_is_named():
+    # A property test written once must run the op on the GPU when the backend switch says so.
+    from tinygrad_mb import backend as backend_module
+
+    seen = {}
+
+    @settings(max_examples=3, database=None)
+    @given(default=tensors(shapes(max_dims=1)), pinned=tensors(shapes(max_dims=1), backend="numpy"))
+    def record(default, pinned):
+        seen["default"], seen["pinned"] = default.backend, pinned.backend
+
+    record()
+    assert seen == {"default": backend_module.get_backend(), "pinned": "numpy"}
+    with backend_module.use_backend("numpy"):  # chosen when the example is drawn, not when the strategy is made
+        record()
+    assert seen == {"default": "numpy", "pinned": "numpy"}
+
+
 def test_profiles_are_registered(monkeypatch):
     for name in ("dev", "ci", "thorough"):
         monkeypatch.setenv("HYPOTHESIS_PROFILE", name)

@@ -144,12 +144,17 @@ def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -
     return shape_st.flatmap(build)
 
 
-def tensors(shape: Any = None, requires_grad: bool = True, dtype: Any = np.float64,
+def tensors(shape: Any = None, requires_grad: bool = True, dtype: Any = np.float64, backend: str | None = None,
             **array_kwargs: Any) -> st.SearchStrategy[Tensor]:
-    """Tensors with values from :func:`arrays` (float64 by default, for gradcheck)."""
+    """Tensors with values from :func:`arrays` (float64 by default, for gradcheck).
+
+    ``backend`` ("numpy" or "cupy") places them; None, like ``Tensor(...)``, means
+    the default backend when the example is drawn, so the same property test runs
+    the op on the GPU once ``TINYGRAD_MB_BACKEND=cupy`` (or ``set_backend``) says so.
+    """
     shape = shapes() if shape is None else shape
     return arrays(shape, dtype=dtype, **array_kwargs).map(
-        lambda a: Tensor(a, requires_grad=requires_grad, backend="numpy")
+        lambda a: Tensor(a, requires_grad=requires_grad, backend=backend)
     )
 
 
