@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, find, given, settings
+from hypothesis.errors import NoSuchExample
 from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor
@@ -95,6 +96,22 @@ def test_axes_include_negative_ones():
     # Catches negative axes never generated (as an int, or inside a tuple).
     assert find(axes(3), lambda a: isinstance(a, int) and a < 0) in (-3, -2, -1)
     assert find(axes(3), lambda a: isinstance(a, tuple) and min(a) < 0)
+
+
+def test_axes_defaults_draw_none_and_every_single_axis_but_never_the_empty_tuple():
+    # Catches allow_none off by default, a rank-1 tensor offered no int axis, axis 0 left out when
+    # negatives are not allowed, and () drawn by default (var(ddof=1) over nothing is nan).
+    assert find(axes(2), lambda a: a is None) is None
+    assert find(axes(1), lambda a: a == 0) == 0
+    assert find(axes(2, allow_negative=False), lambda a: a == 0) == 0
+    assert find(axes(2, allow_negative=False), lambda a: isinstance(a, tuple) and 0 in a) == (0,)
+    with pytest.raises(NoSuchExample):
+        find(axes(3), lambda a: a == (), settings=settings(max_examples=300, database=None))
+
+
+def test_broadcastable_shapes_include_0d_shapes_by_default():
+    # Catches min_dims defaulting to 1: a 0-d operand (a scalar tensor) broadcasts against anything.
+    assert () in find(broadcastable_shapes(), lambda p: () in p)
 
 
 @given(axis=axes(3, allow_none=False, allow_tuple=False, allow_negative=False))
