@@ -181,10 +181,11 @@ def test_a_variant_keeps_its_colour_whatever_its_place_in_the_list():
     from tinygrad_mb import gd
     from tinygrad_mb.gd.plots import COLORS, variant_colors
 
-    blue, red, green, orange = COLORS[:4]
-    assert variant_colors([1000, 1, 32], 1000) == [blue, red, green]  # the default order: as before
-    assert variant_colors([1, 64, 5000], 1000) == [red, green, blue]  # B >= N is full batch
-    assert variant_colors([1000, 1000, 1, 32], 1000) == [blue, green, red, orange]  # a second batch: its own
+    blue, vermillion, green, orange = COLORS[:4]
+    assert (blue, vermillion, green) == ("#0072B2", "#D55E00", "#009E73")  # Okabe-Ito: safe for colour-blind readers
+    assert variant_colors([1000, 1, 32], 1000) == [blue, vermillion, green]  # the default order: as before
+    assert variant_colors([1, 64, 5000], 1000) == [vermillion, green, blue]  # B >= N is full batch
+    assert variant_colors([1000, 1000, 1, 32], 1000) == [blue, green, vermillion, orange]  # a second batch: its own
     assert len(set(variant_colors([2 ** k for k in range(12)], 5000))) == len(COLORS)  # more than COLORS: reused
     prob = gd.make_problem("linear")
     c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(64, 0.05), gd.Stochastic(0.01),
@@ -192,9 +193,38 @@ def test_a_variant_keeps_its_colour_whatever_its_place_in_the_list():
     fig = c.plot(x="all")
     for panel in fig.axes:
         colors = _curve_colors(panel)
-        assert colors["sgd (B=1, lr=0.01)"] == red and colors["batch (B=N=1000, lr=0.5)"] == blue, panel.get_title()
+        assert colors["batch (B=N=1000, lr=0.5)"] == blue, panel.get_title()
+        assert colors["sgd (B=1, lr=0.01)"] == vermillion, panel.get_title()
         assert colors["minibatch (B=64, lr=0.05)"] == green, panel.get_title()
     plt.close(fig)
+
+
+def test_each_kind_of_variant_has_its_own_line_style_in_the_curves_and_the_legend():
+    # Catches a figure told apart by colour alone: a reader who cannot tell vermillion from green
+    # (or prints in grey) needs the line style to match a curve to its legend entry.
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from tinygrad_mb import gd
+    from tinygrad_mb.gd.plots import variant_styles
+
+    assert variant_styles([1000, 1, 32, 5000, 64], 1000) == ["-", ":", "--", "-", "--"]  # by kind, not by place
+    assert len(set(variant_styles([1000, 1, 32], 1000))) == 3
+    prob = gd.make_problem("linear")
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(64, 0.05), gd.Stochastic(0.01),
+                   gd.Batch(0.5)], updates=3, seeds=[0])
+    want = {"minibatch (B=64, lr=0.05)": "--", "sgd (B=1, lr=0.01)": ":", "batch (B=N=1000, lr=0.5)": "-"}
+    for x in ("all", "epoch"):  # the figure's legend below the panels, and one panel's own legend
+        fig = c.plot(x=x)
+        for panel in fig.axes:
+            styles = {line.get_label(): line.get_linestyle() for line in panel.get_lines()
+                      if not line.get_label().startswith("_")}
+            assert styles == want, panel.get_title()
+        (legend,) = fig.legends or [fig.axes[0].get_legend()]
+        handles = dict(zip((t.get_text() for t in legend.get_texts()), legend.legend_handles))
+        assert all(isinstance(h, Line2D) for h in handles.values())
+        assert {label: h.get_linestyle() for label, h in handles.items()} == want
+        plt.close(fig)
 
 
 def test_the_epoch_axis_turns_logarithmic_when_the_runs_last_very_different_numbers_of_epochs():

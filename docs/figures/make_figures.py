@@ -166,7 +166,7 @@ def fig_rates() -> None:
                      f_star=f_star)
         late = h.evals["update"] >= updates // 2
         floor = float(np.mean(h.evals["suboptimality"][late]))
-        color = COLORS[i + 1]
+        color = (COLORS[1], COLORS[2], COLORS[5])[i]  # vermillion, green, purple: apart for colour-blind eyes too
         b.semilogy(h.evals["update"][1:], h.evals["suboptimality"][1:], color=color, lw=1.1, alpha=0.85,
                    label=f"mini-batch B = {bsz}, lr = {lr}: floor ≈ {floor:.2g} (dashed)")
         b.axhline(floor, color=color, ls="--", lw=1.2)

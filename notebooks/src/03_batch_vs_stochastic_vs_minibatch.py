@@ -155,7 +155,7 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.** Batch GD converges *linearly* -- a straight line on the log scale -- until, after
-# its 6 updates, it reaches float32 rounding near $10^{-8}$ (the dotted line). SGD and mini-batch drop fast
+# its 6 updates, it reaches float32 rounding near $10^{-8}$ (the grey dotted line). SGD and mini-batch drop fast
 # and then stall on a **noise floor**: with a constant step, the noise in $g_B$ keeps kicking the weights
 # around the optimum. The floor is roughly proportional to $\eta / B$: the SGD run with a 4× smaller rate
 # settles several times lower (theory: 4×), but takes longer to get there, and the mini-batch run

@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tinygrad_mb import Tensor, gd, optim
+from tinygrad_mb.gd.plots import COLORS  # the colours of gd's figures, told apart by colour-blind readers too
+
+blue, vermillion, green, orange, sky_blue, purple = COLORS[:6]
 
 prob = gd.make_problem("linear")  # least squares, N = 1000, d = 10, with known optimum f*
 print(prob.description)
@@ -57,7 +60,7 @@ for c in factors:
 
 w_star = np.append(prob.train.w_star, prob.train.b_star)  # parameters in the order of model.parameters()
 top = eigenvectors[:, -1]
-colors = dict(zip(factors, ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd"]))
+colors = dict(zip(factors, [blue, green, orange, vermillion, purple]))  # from stable to unstable
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.3))
 for c, h in runs.items():
     # f - f* below ~1e-8 is float32 rounding (it can even come out negative): draw it at the floor
@@ -103,7 +106,8 @@ plt.show()
 
 # %%
 sizes = [8, 32, 128, 512]
-colors_b = dict(zip(sizes, ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]))
+colors_b = dict(zip(sizes, [blue, vermillion, green, orange]))
+styles_b = dict(zip(sizes, ["-", "--", "-.", ":"]))  # a second cue besides colour
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
 for ax, rule in zip(axes, ["linear", "sqrt"]):
     for b in sizes:
@@ -112,7 +116,7 @@ for ax, rule in zip(axes, ["linear", "sqrt"]):
         h = gd.train(prob.model_fn(0), prob.loss_fn, prob.train, gd.MiniBatch(b, lr), epochs=6, seed=0,
                      eval_every=b * max(1, 50 // b))
         gap = np.maximum(h.evals["suboptimality"], 1e-8)
-        ax.semilogy(h.evals["epoch"], gap, color=colors_b[b], label=f"B = {b}, lr = {lr:g}")
+        ax.semilogy(h.evals["epoch"], gap, color=colors_b[b], ls=styles_b[b], label=f"B = {b}, lr = {lr:g}")
         if h.diverged or gap[-1] > 10 * gap[0]:  # mark where it leaves the plot
             off = np.flatnonzero(gap > 1e2)
             x_off = h.evals["epoch"][off[0]] if off.size else h.evals["epoch"][-1]

@@ -57,9 +57,14 @@ def test_trajectory_colours_follow_the_variant_not_its_place():
 
     r = gd.trajectories(variants=[gd.Stochastic(0.05), gd.Batch(0.1)], updates=5, grid_size=10)
     fig = r.plot()
-    path_colors = [next(line.get_color() for line in ax.get_lines() if line.get_marker() in (".", "None"))
-                   for ax in fig.axes[:2]]
-    assert path_colors == [COLORS[1], COLORS[0]]  # SGD red, full batch blue, as in the comparison figure
+    paths = [next(line for line in ax.get_lines() if line.get_marker() in (".", "None")) for ax in fig.axes[:2]]
+    # as in the comparison figure: SGD dotted vermillion, full batch solid blue
+    assert [p.get_color() for p in paths] == [COLORS[1], COLORS[0]]
+    assert [p.get_linestyle() for p in paths] == [":", "-"]
+    for ax, path in zip(fig.axes[:2], paths):  # the legend shows the path's style
+        legend = ax.get_legend()
+        (handle,) = [h for h, t in zip(legend.legend_handles, legend.get_texts()) if t.get_text() == "path"]
+        assert handle.get_linestyle() == path.get_linestyle()
     # the title tells the story of what is drawn: there is no mini-batch run to lie in between
     assert "batch GD is smooth, SGD zig-zags\n" in fig._suptitle.get_text()
     plt.close(fig)

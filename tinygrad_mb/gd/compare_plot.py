@@ -1,7 +1,8 @@
 """The figure of :func:`~tinygrad_mb.gd.compare.compare`: loss against epochs, updates, samples and time.
 
-One panel per x-axis, one colour per variant (full batch blue, SGD red: see
-:func:`~tinygrad_mb.gd.plots.variant_colors`), a line for the mean over seeds
+One panel per x-axis, one colour and one line style per variant (full batch solid blue, SGD dotted
+vermillion, mini-batch dashed: see :func:`~tinygrad_mb.gd.plots.variant_colors` and
+:func:`~tinygrad_mb.gd.plots.variant_styles`), a line for the mean over seeds
 (and a band for their spread). Everything a run did shows in every panel:
 a run that diverged is a curve up to its last finite evaluation and a ✕ where
 it stopped (after its last update); f - f* is clipped at the precision of f* rather than
@@ -19,7 +20,7 @@ import numpy as np
 
 from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.gd.history import X_AXES
-from tinygrad_mb.gd.plots import legend_below, new_figure, style, variant_colors
+from tinygrad_mb.gd.plots import LEGEND_HANDLE_LENGTH, legend_below, new_figure, style, variant_colors, variant_styles
 
 X_LABELS = {
     "epoch": "epochs (passes over the training set)",
@@ -113,12 +114,13 @@ def _draw_panel(panel: Any, cmp: Any, xname: str, key: str, log_y: bool, floor: 
                 y_cap: float, bands: bool, log_x: bool) -> list[float]:
     """Every variant's mean curve (and band) and a ✕ per diverged seed; returns the x values drawn."""
     drawn, marks = [], []
-    colors = variant_colors([runs[0].batch_size for runs in cmp.histories.values()], cmp.n_train)
-    for color, (label, runs) in zip(colors, cmp.histories.items()):
+    batch_sizes = [runs[0].batch_size for runs in cmp.histories.values()]
+    colors, styles = variant_colors(batch_sizes, cmp.n_train), variant_styles(batch_sizes, cmp.n_train)
+    for color, ls, (label, runs) in zip(colors, styles, cmp.histories.items()):
         xv = np.nanmean(_stack(runs, xname), axis=0)
         mean, lo, hi = _nan_stats(_stack(runs, key, floor), log_y)
         keep = np.isfinite(xv) & np.isfinite(mean) & ((xv > 0) if log_x else True)
-        panel.plot(xv[keep], mean[keep], color=color, lw=1.8, label=_legend_text(label, runs),
+        panel.plot(xv[keep], mean[keep], color=color, ls=ls, lw=1.8, label=_legend_text(label, runs),
                    marker="o" if keep.sum() == 1 else None, ms=4)
         if bands and len(runs) > 1:
             panel.fill_between(xv[keep], lo[keep], hi[keep], color=color, alpha=0.18, lw=0)
@@ -265,7 +267,7 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
         fig.suptitle(f"{suptitle}\nN = {cmp.n_train} training samples{band}", fontsize=12)
         fig.tight_layout(rect=(0, legend_below(fig, handles, labels) + 0.01, 1, 1))
     else:
-        axes[0].legend(fontsize=9, frameon=False)
+        axes[0].legend(fontsize=9, frameon=False, handlelength=LEGEND_HANDLE_LENGTH)
         if ax is None:
             axes[0].set_title(f"{suptitle}\nN = {cmp.n_train}{band}", fontsize=11)
             fig.tight_layout()

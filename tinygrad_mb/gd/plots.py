@@ -1,9 +1,12 @@
 """Figures for the mini-batch story (matplotlib is imported here, and only when a figure is drawn).
 
 Every function returns a matplotlib ``Figure``. Conventions shared by all:
-one colour per variant (:func:`variant_colors`: full batch blue, SGD red); legends name the variant, its
-batch size and its learning rate; axis labels carry units; losses and noise
+one colour per variant (:func:`variant_colors`: full batch blue, SGD vermillion, a red-orange) and one
+line style per kind of variant (:func:`variant_styles`), so the curves differ in more than colour;
+legends name the variant, its batch size and its learning rate; axis labels carry units; losses and noise
 are drawn on log scales, where exponential convergence is a straight line.
+The colours are the Okabe & Ito (2008) palette: they stay distinct for colour-blind readers
+(about 1 in 12 men cannot tell red from green, the pair of matplotlib's default colours).
 The figure of :func:`~tinygrad_mb.gd.compare.compare` is in :mod:`~tinygrad_mb.gd.compare_plot`,
 those of the sweep and the trajectories next to them, in :mod:`~tinygrad_mb.gd.sweep` and
 :mod:`~tinygrad_mb.gd.trajectories`.
@@ -20,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+#: The Okabe-Ito colours (blue, vermillion, bluish green, orange, sky blue, reddish purple; yellow, faint, last).
+COLORS = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442")
 
 
 def variant_kind(batch_size: int, n: int) -> str:
@@ -31,9 +35,9 @@ def variant_kind(batch_size: int, n: int) -> str:
 def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
     """One colour per variant, chosen by its batch size rather than its place in the list.
 
-    Full batch (B >= N) is blue and SGD (B = 1) red in every figure, so ``--variants sgd,batch``
+    Full batch (B >= N) is blue and SGD (B = 1) vermillion in every figure, so ``--variants sgd,batch``
     does not swap the colours a class has learnt from the default ``batch,sgd,minibatch:32``.
-    Mini-batch variants, and a second variant of a kind, take the other colours in order (green first).
+    Mini-batch variants, and a second variant of a kind, take the other colours in order (bluish green first).
     """
     reserved = {"batch": COLORS[0], "sgd": COLORS[1]}
     kinds = [variant_kind(b, n) for b in batch_sizes]
@@ -46,6 +50,21 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
         if not colors[i]:
             colors[i] = rest.pop(0) if rest else COLORS[i % len(COLORS)]  # (more variants than colours)
     return colors
+
+
+#: Line style per kind of variant, the second cue besides colour (for readers who cannot tell the colours
+#: apart, and for grey-scale prints): batch GD's smooth curve solid, mini-batch dashed, and SGD's noisy
+#: curve dotted, which stays readable where a dash pattern breaks up on its zig-zags.
+KIND_STYLES = {"batch": "-", "sgd": ":", "minibatch": "--"}
+
+
+def variant_styles(batch_sizes: Sequence[int], n: int) -> list[str]:
+    """One matplotlib line style per variant, chosen by its kind (:data:`KIND_STYLES`).
+
+    Full batch solid, SGD dotted, mini-batch dashed, whatever the variant's place in the list.
+    Variants of one kind share a style and differ in colour (:func:`variant_colors`).
+    """
+    return [KIND_STYLES[variant_kind(b, n)] for b in batch_sizes]
 
 
 def pyplot() -> Any:
@@ -102,6 +121,10 @@ def _plain_log_formatter() -> type:
     return PlainLogFormatter
 
 
+#: Length of a legend's line samples in font sizes, long enough to show a dash pattern (matplotlib's is 2).
+LEGEND_HANDLE_LENGTH = 3.2
+
+
 def legend_below(fig: Any, handles: list[Any], labels: list[str], fontsize: float = 10.0) -> float:
     """A legend centred under the panels, in as many columns as fit the figure's width.
 
@@ -114,7 +137,7 @@ def legend_below(fig: Any, handles: list[Any], labels: list[str], fontsize: floa
             rows = -(-n // most)
             ncol = -(-n // rows)  # as many rows as `most` columns need, filled as evenly as they go
             legend = fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=size,
-                                borderaxespad=0.3)
+                                borderaxespad=0.3, handlelength=LEGEND_HANDLE_LENGTH)
             box = legend.get_window_extent()
             if box.width <= 0.98 * fig.bbox.width or (ncol == 1 and size <= 6):
                 return box.height / fig.bbox.height

@@ -379,7 +379,8 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     one whose path it would shrink to a dot (see ``TrajectoryResult.panel_grids``): that
     panel zooms in on its own path, and its title says so.
     """
-    from tinygrad_mb.gd.plots import COLORS, new_figure, variant_colors  # noqa: PLC0415
+    from tinygrad_mb.gd.plots import (  # noqa: PLC0415
+        COLORS, LEGEND_HANDLE_LENGTH, new_figure, variant_colors, variant_styles)
 
     k = len(result.paths)
     shared = not result.panel_grids
@@ -393,10 +394,14 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     # constrained layout: tight_layout measured the equal-aspect panels before they shrank and
     # pushed the x labels off the bottom edge
     fig, axes = new_figure(1, k, (4.8 * k, height), sharex=shared, sharey=shared, layout="constrained")
-    # colours by kind (full batch blue, SGD red), as in the comparison figure, whatever the order
+    # colours and line styles by kind (full batch solid blue, SGD dotted vermillion), as in the comparison
+    # figure, whatever the order
     runs = [result.histories.get(label) for label in result.paths]
-    colors = (variant_colors([h.batch_size for h in runs], runs[0].n_train) if all(runs)
-              else [COLORS[i % len(COLORS)] for i in range(k)])
+    if all(runs):
+        sizes, n = [h.batch_size for h in runs], runs[0].n_train
+        colors, styles = variant_colors(sizes, n), variant_styles(sizes, n)
+    else:
+        colors, styles = [COLORS[i % len(COLORS)] for i in range(k)], ["-"] * k
     for i, (a, (label, path)) in enumerate(zip(axes, result.paths.items())):
         W1, W2, F = views[label]
         lo, hi = boxes[label]
@@ -412,8 +417,8 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
         color = colors[i]
         at = result.diverged_at(label)
         drawn, left = _visible_part(path, lo, hi)
-        a.plot(drawn[:, 0], drawn[:, 1], color=color, lw=1.1 if len(drawn) > 100 else 1.6, alpha=0.95,
-               marker="." if len(drawn) <= 100 else None, ms=5)
+        a.plot(drawn[:, 0], drawn[:, 1], color=color, ls=styles[i], lw=1.1 if len(drawn) > 100 else 1.6,
+               alpha=0.95, marker="." if len(drawn) <= 100 else None, ms=5, label="path")
         a.plot(*path[0], "o", color="black", ms=7, label="start")
         if result.optimum is not None:
             a.plot(*result.optimum, "P", color="gold", mec="black", ms=10, label="minimum w*", zorder=4)
@@ -435,9 +440,10 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
         if i == 0 or not shared:
             a.set_ylabel(f"w₂ = {result.names[1]}")
         if legend_below:
-            a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+            a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False,
+                     handlelength=LEGEND_HANDLE_LENGTH)
         else:
-            a.legend(fontsize=8, loc="best", framealpha=0.85)
+            a.legend(fontsize=8, loc="best", framealpha=0.85, handlelength=LEGEND_HANDLE_LENGTH)
         a.set_xlim(lo[0], hi[0])
         a.set_ylim(lo[1], hi[1])
     n_div = sum(result.diverged_at(label) is not None for label in result.paths)
