@@ -581,6 +581,23 @@ def test_cosine_annealing_lr():
     assert values[2] == pytest.approx(0.55)  # halfway: the mean of the two ends
 
 
+def test_schedule_edge_settings():
+    # T_max = 1 is a valid one-step cosine; gamma = 0 would zero the rate after one step: refused, as is
+    # a negative gamma. A state dict of a schedule that has not stepped yet (last_step 0) loads.
+    assert lrs(optim.CosineAnnealingLR(sgd(1.0), T_max=1, eta_min=0.25), 2) == [1.0, 0.25, 0.25]
+    for gamma in (0.0, -0.5):
+        with pytest.raises(HyperparameterError, match="gamma"):
+            optim.ExponentialLR(sgd(), gamma=gamma)
+    fresh = optim.StepLR(sgd(2.0), step_size=2, gamma=0.5)
+    assert fresh.state_dict()["last_step"] == 0
+    other = optim.StepLR(sgd(1.0), step_size=2, gamma=0.5)
+    other.step()
+    other.load_state_dict(fresh.state_dict())
+    assert (other.last_step, other.optimizer.lr) == (0, 2.0)
+    other.step()
+    assert repr(other) == "StepLR(step=1, lr=2)"
+
+
 def test_linear_warmup():
     np.testing.assert_allclose(lrs(optim.LinearWarmup(sgd(1.0), warmup_steps=4, start_factor=0.2), 6),
                                [0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0])
