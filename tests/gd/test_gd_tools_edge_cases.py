@@ -281,3 +281,22 @@ def test_trajectories_axis_labels_lie_inside_the_figure(diverging, wide_and_narr
 def test_trajectories_share_one_view_when_every_path_fills_it():
     r = gd.trajectories(updates=20, grid_size=15)
     assert r.panel_grids == {} and all(r.view_of(label) is r.grid for label in r.paths)
+
+
+def test_a_sweep_of_one_batch_size_draws_no_reference_lines(lin200, pyplot):
+    # Through one measured batch size the 1/B line and the scaling rules are single points: they would sit
+    # in the legend with nothing to see. With two batch sizes they are drawn.
+    def labels(r):
+        fig = r.plot()
+        found = [text.get_text() for axis in fig.axes for text in axis.get_legend().get_texts()]
+        pyplot.close(fig)
+        return found
+
+    common = dict(lrs=(0.05, 0.2), epochs=5)
+    one = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(8,), **common)
+    assert math.isfinite(one.steps_to_target[0])
+    assert not [t for t in labels(one) if "scaling" in t or "rule" in t]
+    assert "measured (best lr per batch size)" in labels(one) and "best learning rate" in labels(one)
+    two = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(8, 32), **common)
+    assert {"perfect scaling: steps ∝ 1/B", "linear scaling rule lr ∝ B", "square-root rule lr ∝ √B"} <= set(
+        labels(two))

@@ -295,13 +295,15 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     blown = missed & np.array([result.all_diverged(int(v)) for v in bs], dtype=bool)  # every rate diverged
     slow = missed & ~blown  # some rate was still going when its budget ran out
     grid = np.geomspace(bs.min(), bs.max(), 200)
+    spans = bs[ok].min(initial=math.inf) < bs[ok].max(initial=-math.inf)  # two measured B: lines to compare
     if ok.any():
         b0, s0 = bs[ok][0], steps[ok][0]
         # The reference line stops at half the fewest steps measured: drawn on, it could pull the log axis
         # decades below every measurement and squeeze them into a band; its departure is visible by then.
         perfect = s0 * b0 / grid
         perfect[perfect < 0.5 * steps[ok].min()] = np.nan
-        a.plot(grid, perfect, color="gray", ls="--", lw=1.2, label="perfect scaling: steps ∝ 1/B")
+        if spans:  # through one measured batch size a reference line is a dot: its legend entry would mislead
+            a.plot(grid, perfect, color="gray", ls="--", lw=1.2, label="perfect scaling: steps ∝ 1/B")
         if result.fit is not None:
             s_min, b_noise = result.fit
             a.plot(grid, s_min * (1 + b_noise / grid), color="black", lw=1.2,
@@ -344,7 +346,7 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     if not ok.any() and not at_budget:  # only markers at stand-in heights: a number scale would mislead
         a.set_yticks([])
         a.set_yticks([], minor=True)
-    _plot_rates(b, result, bs, ok, blown, grid)
+    _plot_rates(b, result, bs, ok, blown, grid if spans else None)
     for axis in (a, b):  # batch sizes as plain numbers, N marked
         axis.set_xticks(bs)
         axis.set_xticklabels([f"{int(v)}" + ("\n(=N)" if int(v) == result.n else "") for v in bs])
@@ -356,8 +358,11 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
 
 
 def _plot_rates(b: Any, result: SweepResult, bs: np.ndarray, ok: np.ndarray, blown: np.ndarray,
-                grid: np.ndarray) -> None:
-    """The right panel: every rate tried (✕: it diverged) and the best one per batch size."""
+                grid: np.ndarray | None) -> None:
+    """The right panel: every rate tried (✕: it diverged) and the best one per batch size.
+
+    The scaling rules are drawn along ``grid``; None (one measured batch size) leaves them out.
+    """
     from tinygrad_mb.gd.plots import COLORS, style  # noqa: PLC0415
 
     grid_lrs = np.asarray(result.lrs, dtype=float)
@@ -373,8 +378,9 @@ def _plot_rates(b: Any, result: SweepResult, bs: np.ndarray, ok: np.ndarray, blo
         lrs = np.asarray(result.best_lr, dtype=float)
         b.plot(bs[ok], lrs[ok], "o-", color=COLORS[2], ms=7, lw=1.8, label="best learning rate")
         b0, l0 = bs[ok][0], lrs[ok][0]
-        b.plot(grid, l0 * grid / b0, color="gray", ls="--", lw=1.2, label="linear scaling rule lr ∝ B")
-        b.plot(grid, l0 * np.sqrt(grid / b0), color="gray", ls=":", lw=1.2, label="square-root rule lr ∝ √B")
+        if grid is not None:
+            b.plot(grid, l0 * grid / b0, color="gray", ls="--", lw=1.2, label="linear scaling rule lr ∝ B")
+            b.plot(grid, l0 * np.sqrt(grid / b0), color="gray", ls=":", lw=1.2, label="square-root rule lr ∝ √B")
         title = "Best learning rate per batch size"
     else:  # said in the title: a note in the middle of the panel would sit under the legend or the dots
         why = "every rate needs 0 updates" if result.met_at_start() else \
