@@ -203,3 +203,83 @@ def test_a_loss_without_reduction_in_train_says_use_the_mean():
     prob = gd.make_problem("linear")
     with pytest.raises(HyperparameterError, match="reduction='mean'"):
         gd.train(prob.model_fn(0), nn.MSELoss(reduction="none"), prob.train, gd.Batch(0.5), epochs=1)
+
+
+# --- PyTorch and NumPy habits ---------------------------------------------------------------------
+def test_a_dtype_or_a_string_as_requires_grad_is_refused_not_taken_as_true():
+    # Tensor(x, np.float32) (np.array's habit) and requires_grad="False" used to switch gradients on
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError, match=r"second positional argument is requires_grad.*dtype='float32'"):
+        tg.Tensor([1.0, 2.0], np.float32)
+    with pytest.raises(ArgumentTypeError, match=r"requires_grad=False, without quotes"):
+        tg.Tensor([1.0, 2.0], requires_grad="False")
+    t = tg.Tensor([1.0, 2.0])
+    with pytest.raises(ArgumentTypeError, match="requires_grad must be True or False"):
+        t.requires_grad = "True"
+    assert not t.requires_grad and tg.Tensor([1.0], requires_grad=1).requires_grad
+
+
+class _TorchName:
+    """Prints like a PyTorch dtype or device (torch.float64, cuda:0); the checks read only that text."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    __repr__ = __str__
+
+
+def test_to_with_a_dtype_or_a_torch_device_names_the_fix():
+    from tinygrad_mb.errors import BackendError, DTypeError
+
+    model = nn.Linear(4, 2, seed=0)
+    with pytest.raises(BackendError, match=r"dtype, not a backend; pass it by keyword: model\.to\(dtype='float64'\)"):
+        model.to(np.float64)
+    with pytest.raises(BackendError, match=r"model\.to\(dtype='float64'\)"):
+        model.to(_TorchName("torch.float64"))
+    with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device.*model\.to\('cupy'\)"):
+        model.to("cuda")
+    with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device"):
+        model.to(_TorchName("cuda:0"))  # torch.device("cuda:0")
+    with pytest.raises(BackendError, match=r"t\.astype\('float32'\)"):
+        tg.Tensor([1]).to("float32")
+    with pytest.raises(BackendError, match=r"t\.to\('numpy'\)"):
+        tg.Tensor([1.0]).to("cpu")
+    with pytest.raises(DTypeError, match=r"torch\.float32 is not a NumPy dtype.*dtype='float32'"):
+        tg.Tensor([1, 2], dtype=_TorchName("torch.float32"))
+    with pytest.raises(DTypeError, match=r"dtype='int64'"):
+        tg.Tensor([1.0]).astype(_TorchName("torch.int64"))
+    assert model.weight.dtype == np.float32 and model.to("numpy", dtype="float64").weight.dtype == np.float64
+
+
+def test_item_assignment_says_what_to_write():
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    x = tg.Tensor(X)
+    with pytest.raises(ArgumentTypeError, match=r"cannot be assigned to by index.*tg\.where\(mask, v, x\)"):
+        x[0] = 5.0
+    np.testing.assert_array_equal(x.numpy(), X)  # nothing was written
+
+
+def test_dim_and_keepdim_keywords_say_axis_and_numpy_reductions_work():
+    x = tg.Tensor(X, requires_grad=True)
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    for call in (lambda: x.sum(dim=1), lambda: x.softmax(dim=1), lambda: x.argmax(dim=1),
+                 lambda: tg.concatenate([x, x], dim=0)):
+        with pytest.raises(ArgumentTypeError, match=r"PyTorch's name; here \(as in NumPy\) it is axis"):
+            call()
+    with pytest.raises(ArgumentTypeError, match=r"keepdims=True"):
+        x.mean(1, keepdim=True)
+    # np.mean(t) calls t.mean(axis=None, dtype=None, out=None): it used to fail inside NumPy
+    m = np.mean(x)
+    assert isinstance(m, tg.Tensor) and np.isclose(m.item(), X.mean()) and m.requires_grad
+
+
+def test_relu_inplace_from_pytorch_tutorials_is_accepted():
+    # nn.ReLU(inplace=True) said "Module.__init__() got an unexpected keyword argument"; PyTorch gives the same values
+    out = nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True))(X)
+    np.testing.assert_array_equal(out.numpy(), nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU())(X).numpy())

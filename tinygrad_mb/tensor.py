@@ -29,6 +29,7 @@ import numpy as np
 from tinygrad_mb import backend
 from tinygrad_mb.errors import (
     ArgumentTypeError,
+    BackendError,
     BackendMismatchError,
     BackwardError,
     DTypeError,
@@ -382,11 +383,71 @@ def _may_share_memory(array: Any, source: Any) -> bool:
     return bool(backend.array_module(array).may_share_memory(array, source))
 
 
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype(dtype)``, or a DTypeError naming the NumPy spelling of a PyTorch dtype (torch.float32)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:  # NumPy's "Cannot interpret 'torch.float32' as a data type" does not say what to write
+        name = str(dtype)
+        fix = f"dtype='{name[6:]}'" if name.startswith("torch.") else "e.g. dtype='float32' or np.float32"
+        raise DTypeError(f"dtype {name} is not a NumPy dtype; tensors here hold NumPy arrays, so use {fix}") from None
+
+
+_DEVICES = {"cpu": backend.NUMPY, "cuda": backend.CUPY, "gpu": backend.CUPY}  # PyTorch's device names
+
+
+def checked_backend(name: Any, call: str, dtype_fix: str) -> str:
+    """``backend.check_name(name)``; for PyTorch's habits (a device such as 'cuda', or a dtype) an error with the fix.
+
+    ``call`` is how the user called it (``"t.to"``); ``dtype_fix`` says how to set a dtype instead, with
+    ``{dtype}`` where the dtype's NumPy name goes.
+    """
+    try:
+        return backend.check_name(name)
+    except BackendError:
+        text = str(name)
+        device = text.split(":")[0].lower()  # torch.device("cuda:0") prints as cuda:0
+        if device in _DEVICES:
+            raise BackendError(
+                f"{call}({name!r}): {device!r} is a PyTorch device; the backends here are 'numpy' (CPU) and "
+                f"'cupy' (GPU): use {call}({_DEVICES[device]!r})"
+            ) from None
+        dtype = text[6:] if text.startswith("torch.") else None  # torch.float64 -> 'float64'
+        if dtype is None and name is not None:
+            try:
+                dtype = np.dtype(name).name
+            except TypeError:
+                pass
+        if dtype is None:  # neither a backend nor a dtype
+            raise
+        fix = dtype_fix.format(dtype=repr(dtype))
+        raise BackendError(f"{call}: {name!r} is a dtype, not a backend; {fix}") from None
+
+
+def _flag(value: Any) -> bool:
+    """``requires_grad`` as a bool; a dtype or a string there is a mistake, not a truthy value.
+
+    ``Tensor(x, np.float32)`` (NumPy's ``np.array(x, dtype)`` habit) gives the dtype as the second
+    positional argument, which is requires_grad, and ``requires_grad="False"`` is a non-empty string:
+    both would quietly switch gradients on.
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    if isinstance(value, (str, type, np.dtype)) or str(value).startswith("torch."):
+        hint = "the second positional argument is requires_grad; pass a dtype by keyword: Tensor(data, dtype='float32')"
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            hint = f"write requires_grad={value.strip().capitalize()}, without quotes"
+        raise ArgumentTypeError(f"requires_grad must be True or False, got {value!r}; {hint}")
+    return bool(value)
+
+
 def _to_array(data: Any, dtype: Any, backend_name: str | None) -> Any:
     """Turn user data into an array of the right dtype on the right backend."""
     if isinstance(data, Tensor):
         data = data.data
     source = backend.backend_of(data)
+    if dtype is not None:
+        dtype = numpy_dtype(dtype)  # PyTorch's torch.float32 gets a message saying what to write
     target = backend_name or (backend.CUPY if source == backend.CUPY else backend.get_backend())
     xp = backend.get_array_module(target)
     if not hasattr(data, "dtype"):  # Python numbers and lists: checked even with a dtype, which would hide
@@ -468,6 +529,8 @@ class Tensor:
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, backend: str | None = None):
+        if type(requires_grad) is not bool:
+            requires_grad = _flag(requires_grad)
         self.data = _to_array(data, dtype, backend)
         if requires_grad and self.data.dtype.kind not in "fc":
             raise DTypeError(
@@ -498,7 +561,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
-        flag = bool(flag)
+        flag = _flag(flag)
         if flag == self._requires_grad:
             return
         if self._ctx is not None:  # its ops' backward passes still count on the gradient it carries
@@ -564,6 +627,12 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extras)})"
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise ArgumentTypeError(
+            "tensors cannot be assigned to by index (x[i] = v); build a new one instead, e.g. "
+            "x = tg.where(mask, v, x), or, outside any graph, write into the array: x.data[i] = v"
+        )
 
     # Hash by identity (== is elementwise), in C: backward keys its dicts by tensor.
     __hash__ = object.__hash__
@@ -654,7 +723,7 @@ class Tensor:
 
         The copy is a new leaf: it keeps ``requires_grad`` but not the graph.
         """
-        if backend.check_name(backend_name) == self.backend:
+        if checked_backend(backend_name, "t.to", "use t.astype({dtype})") == self.backend:
             return self
         out = Tensor._wrap(backend.to_backend(self.data, backend_name))
         out.requires_grad = self.requires_grad
@@ -668,7 +737,7 @@ class Tensor:
         """
         from tinygrad_mb.ops import Cast  # noqa: PLC0415
 
-        dtype = np.dtype(dtype)
+        dtype = numpy_dtype(dtype)
         if dtype.kind not in "fc":
             return Tensor._wrap(self.data.astype(dtype))
         return Cast.apply(self, dtype=dtype)

@@ -91,7 +91,14 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """max(x, 0), elementwise."""
+    """max(x, 0), elementwise.
+
+    ``inplace`` is taken for PyTorch's ``nn.ReLU(inplace=True)`` and ignored: the values are the same,
+    and ops here always make a new array (saving memory by overwriting the input is PyTorch's concern).
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.relu(x)
@@ -100,7 +107,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise (default slope 0.01)."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):  # inplace: ignored, as for ReLU
         super().__init__()
         self.negative_slope = negative_slope
 

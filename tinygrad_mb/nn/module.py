@@ -30,7 +30,7 @@ import numpy as np
 
 from tinygrad_mb import backend
 from tinygrad_mb.errors import ArgumentTypeError, DTypeError, StateDictError
-from tinygrad_mb.tensor import Tensor, new_version
+from tinygrad_mb.tensor import Tensor, checked_backend, new_version, numpy_dtype
 
 
 class Parameter(Tensor):
@@ -282,9 +282,11 @@ class Module:
         still updates them; create it *after* moving if it already has state
         (momentum buffers stay where they were made).
         """
-        if backend_name is not None:
-            backend_name = backend.check_name(backend_name)
-        if dtype is not None and np.dtype(dtype).kind not in "fc":  # checked before any tensor changes
+        if backend_name is not None:  # model.to(torch.float64) or model.to("cuda") get the fix named
+            backend_name = checked_backend(backend_name, "model.to", "pass it by keyword: model.to(dtype={dtype})")
+        if dtype is not None:
+            dtype = numpy_dtype(dtype)
+        if dtype is not None and dtype.kind not in "fc":  # checked before any tensor changes
             raise DTypeError(
                 f"{type(self).__name__}.to: dtype must be floating point or complex (e.g. 'float32'), got "
                 f"{np.dtype(dtype)}; parameters need floating-point values to have gradients"

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import BackwardError, DTypeError, ShapeError
+from tinygrad_mb.errors import ArgumentTypeError, BackwardError, DTypeError, ShapeError
 from tinygrad_mb.ops.elementwise import (
     Abs, Add, Cast, Clip, Copy, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
     Sigmoid, Softplus, Sqrt, Sub, Tanh, Where,
@@ -51,6 +51,24 @@ def _lift(x: Any, partner: Any = None) -> Any:
     if isinstance(partner, Tensor) and backend.backend_of(x) != backend.CUPY:
         return Tensor(x, backend=partner.backend)
     return Tensor(x)
+
+
+# PyTorch's keyword names, and what they are called here (NumPy's names).
+_TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims"}
+
+
+def _check_extra(op: str, extra: dict) -> None:
+    """Refuse keywords an op does not take, naming NumPy's spelling of PyTorch's ``dim=`` and ``keepdim=``.
+
+    ``np.sum(t)`` and ``np.mean(t)`` call ``t.sum(axis=..., dtype=None, out=None)``: those two, left
+    as None, are NumPy's doing and pass (the tensor method runs, as PyTorch's does under NumPy).
+    """
+    for key, value in extra.items():
+        if key in _TORCH_KEYWORDS:
+            raise ArgumentTypeError(f"{op}() got {key}={value!r}, PyTorch's name; here (as in NumPy) it is "
+                                    f"{_TORCH_KEYWORDS[key]}: write {op}({_TORCH_KEYWORDS[key]}={value!r})")
+        if key not in ("dtype", "out") or value is not None:
+            raise ArgumentTypeError(f"{op}() got an unexpected keyword argument {key!r}")
 
 
 def _data(x: Any) -> Any:
@@ -186,13 +204,17 @@ def where(cond, a, b) -> Tensor:
 
 
 # --- reductions --------------------------------------------------------------------
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (None = all; int, negative or tuple; ``()`` = none, as in NumPy, not all as in PyTorch)."""
+    if extra:
+        _check_extra("sum", extra)
     return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:
     """Mean over ``axis`` (as for :func:`sum`). Integers average to floats, as in NumPy (PyTorch refuses them)."""
+    if extra:
+        _check_extra("mean", extra)
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
@@ -214,23 +236,31 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     return sum(centered * centered, axis=axes, keepdims=keepdims) * scale
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noqa: A001
     """Maximum over ``axis`` (as for :func:`sum`); ties share the gradient."""
+    if extra:
+        _check_extra("max", extra)
     return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
-def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noqa: A001
     """Minimum over ``axis`` (as for :func:`sum`); ties share the gradient."""
+    if extra:
+        _check_extra("min", extra)
     return Max.apply(x, axis=axis, keepdims=keepdims, smallest=True)
 
 
-def argmax(x: Tensor, axis: int | None = None) -> Tensor:
+def argmax(x: Tensor, axis: int | None = None, **extra) -> Tensor:
     """Index of the maximum (not differentiable)."""
+    if extra:
+        _check_extra("argmax", extra)
     return _wrap_result(x.data.argmax(axis=axis))
 
 
-def argmin(x: Tensor, axis: int | None = None) -> Tensor:
+def argmin(x: Tensor, axis: int | None = None, **extra) -> Tensor:
     """Index of the minimum (not differentiable)."""
+    if extra:
+        _check_extra("argmin", extra)
     return _wrap_result(x.data.argmin(axis=axis))
 
 
@@ -339,13 +369,17 @@ def getitem(x: Tensor, index) -> Tensor:
         raise
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
+def concatenate(tensors, axis: int = 0, **extra) -> Tensor:
     """Join tensors along an existing axis."""
+    if extra:
+        _check_extra("concatenate", extra)
     return Concatenate.apply(*_to_join(tensors, "concatenate"), axis=axis)
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
+def stack(tensors, axis: int = 0, **extra) -> Tensor:
     """Join same-shaped tensors along a new axis."""
+    if extra:
+        _check_extra("stack", extra)
     return Stack.apply(*_to_join(tensors, "stack"), axis=axis)
 
 
@@ -360,13 +394,17 @@ def _to_join(tensors, op: str) -> list[Tensor]:
 
 
 # --- neural-network ops ---------------------------------------------------------------
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: int = -1, **extra) -> Tensor:
     """e^x / sum e^x along ``axis``, stable for large logits."""
+    if extra:
+        _check_extra("softmax", extra)
     return Softmax.apply(_floating(x), axis=axis)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: Tensor, axis: int = -1, **extra) -> Tensor:
     """x - logsumexp(x) along ``axis``, stable for large logits."""
+    if extra:
+        _check_extra("log_softmax", extra)
     return LogSoftmax.apply(_floating(x), axis=axis)
 
 
