@@ -232,7 +232,7 @@ class _TorchName:
     __repr__ = __str__
 
 
-def test_to_with_a_dtype_or_a_torch_device_names_the_fix():
+def test_to_with_a_dtype_or_a_torch_device_names_the_fix(monkeypatch):
     from tinygrad_mb.errors import BackendError, DTypeError
 
     model = nn.Linear(4, 2, seed=0)
@@ -240,13 +240,20 @@ def test_to_with_a_dtype_or_a_torch_device_names_the_fix():
         model.to(np.float64)
     with pytest.raises(BackendError, match=r"model\.to\(dtype='float64'\)"):
         model.to(_TorchName("torch.float64"))
-    with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device.*model\.to\('cupy'\)"):
+    with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device.*use 'cupy'"):
         model.to("cuda")
+    with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device.*use 'cupy'"):
+        tg.Tensor([1.0], backend="cuda")
+    with pytest.raises(BackendError, match=r"'gpu' is a PyTorch device.*use 'cupy'"):
+        tg.set_backend("GPU")
+    monkeypatch.setenv("TINYGRAD_MB_BACKEND", "cuda:0")
+    with pytest.raises(BackendError, match=r"set TINYGRAD_MB_BACKEND=cupy \('cuda' is a PyTorch device\)"):
+        tg.backend._backend_from_env()
     with pytest.raises(BackendError, match=r"'cuda' is a PyTorch device"):
         model.to(_TorchName("cuda:0"))  # torch.device("cuda:0")
     with pytest.raises(BackendError, match=r"t\.astype\('float32'\)"):
         tg.Tensor([1]).to("float32")
-    with pytest.raises(BackendError, match=r"t\.to\('numpy'\)"):
+    with pytest.raises(BackendError, match=r"'cpu' is a PyTorch device.*use 'numpy'"):
         tg.Tensor([1.0]).to("cpu")
     with pytest.raises(DTypeError, match=r"torch\.float32 is not a NumPy dtype.*dtype='float32'"):
         tg.Tensor([1, 2], dtype=_TorchName("torch.float32"))

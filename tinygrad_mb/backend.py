@@ -78,9 +78,17 @@ def cupy_unavailable_reason() -> str:
     return "" if cupy_available() else str(_cupy_problem)
 
 
+#: PyTorch's device names, and the backend that plays their part here.
+TORCH_DEVICES = {"cpu": NUMPY, "cuda": CUPY, "gpu": CUPY}
+
+
 def check_name(name: str) -> str:
     """Return the normalised backend name, or raise BackendError listing the valid ones."""
     if not isinstance(name, str) or name.lower() not in BACKENDS:
+        device = str(name).split(":")[0].lower()  # "cuda:0", or a torch.device, which prints like that
+        if device in TORCH_DEVICES:
+            raise BackendError(f"unknown backend {name!r}: {device!r} is a PyTorch device; the backends here are "
+                               f"'numpy' (CPU) and 'cupy' (NVIDIA GPU): use {TORCH_DEVICES[device]!r}")
         raise BackendError(f"unknown backend {name!r}; valid backends are {list(BACKENDS)}")
     return name.lower()
 
@@ -102,7 +110,10 @@ def get_array_module(name: str) -> ModuleType:
 def _backend_from_env() -> str:
     value = os.environ.get(ENV_VAR, NUMPY).strip().lower() or NUMPY
     if value not in BACKENDS:
-        raise BackendError(f"{ENV_VAR}={value!r} is not a backend; valid values are {list(BACKENDS)}")
+        device = value.split(":")[0]
+        fix = f"; set {ENV_VAR}={TORCH_DEVICES[device]} ({device!r} is a PyTorch device)" \
+            if device in TORCH_DEVICES else ""
+        raise BackendError(f"{ENV_VAR}={value!r} is not a backend; valid values are {list(BACKENDS)}{fix}")
     return value
 
 

@@ -393,32 +393,23 @@ def numpy_dtype(dtype: Any) -> np.dtype:
         raise DTypeError(f"dtype {name} is not a NumPy dtype; tensors here hold NumPy arrays, so use {fix}") from None
 
 
-_DEVICES = {"cpu": backend.NUMPY, "cuda": backend.CUPY, "gpu": backend.CUPY}  # PyTorch's device names
-
-
 def checked_backend(name: Any, call: str, dtype_fix: str) -> str:
-    """``backend.check_name(name)``; for PyTorch's habits (a device such as 'cuda', or a dtype) an error with the fix.
+    """``backend.check_name(name)``; a dtype given for a backend (PyTorch's ``.to(torch.float64)``) gets the fix.
 
     ``call`` is how the user called it (``"t.to"``); ``dtype_fix`` says how to set a dtype instead, with
-    ``{dtype}`` where the dtype's NumPy name goes.
+    ``{dtype}`` where the dtype's NumPy name goes. (A device such as 'cuda' is explained by check_name.)
     """
     try:
         return backend.check_name(name)
     except BackendError:
         text = str(name)
-        device = text.split(":")[0].lower()  # torch.device("cuda:0") prints as cuda:0
-        if device in _DEVICES:
-            raise BackendError(
-                f"{call}({name!r}): {device!r} is a PyTorch device; the backends here are 'numpy' (CPU) and "
-                f"'cupy' (GPU): use {call}({_DEVICES[device]!r})"
-            ) from None
         dtype = text[6:] if text.startswith("torch.") else None  # torch.float64 -> 'float64'
-        if dtype is None and name is not None:
+        if dtype is None and name is not None and text.split(":")[0].lower() not in backend.TORCH_DEVICES:
             try:
                 dtype = np.dtype(name).name
             except TypeError:
                 pass
-        if dtype is None:  # neither a backend nor a dtype
+        if dtype is None:  # not a dtype: check_name's message says it all
             raise
         fix = dtype_fix.format(dtype=repr(dtype))
         raise BackendError(f"{call}: {name!r} is a dtype, not a backend; {fix}") from None
