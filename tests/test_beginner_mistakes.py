@@ -290,3 +290,10 @@ def test_relu_inplace_from_pytorch_tutorials_is_accepted():
     # nn.ReLU(inplace=True) said "Module.__init__() got an unexpected keyword argument"; PyTorch gives the same values
     out = nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True))(X)
     np.testing.assert_array_equal(out.numpy(), nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU())(X).numpy())
+
+
+def test_a_mini_batch_variant_with_rate_and_size_swapped_says_which_comes_first():
+    with pytest.raises(HyperparameterError, match=r"before the learning rate: MiniBatch\(batch_size=32, lr=0\.1\)"):
+        gd.MiniBatch(0.1, 32)
+    with pytest.raises(HyperparameterError, match=r"got 0\.5$"):  # no rate to swap with: no guess
+        gd.MiniBatch(0.5)

@@ -86,9 +86,13 @@ class Variant:
             raise HyperparameterError(f"a variant needs a non-empty name, got {self.name!r}")
         if self.batch_size is not None:
             if not _is_int(self.batch_size) or self.batch_size < 1:
+                # MiniBatch(0.1, 32): the rate first, as in SGD(params, lr), and the size second
+                swapped = isinstance(self.batch_size, float) and _is_int(self.lr) and self.lr >= 1
+                hint = (f"; the batch size comes before the learning rate: MiniBatch(batch_size={self.lr!r}, "
+                        f"lr={self.batch_size!r})") if swapped else ""
                 raise HyperparameterError(
                     f"variant {self.name!r}: batch_size must be a positive int or None (full batch), "
-                    f"got {self.batch_size!r}"
+                    f"got {self.batch_size!r}{hint}"
                 )
             object.__setattr__(self, "batch_size", int(self.batch_size))  # np.int64(32) -> 32: plain in labels, JSON
         if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not math.isfinite(self.lr) \
