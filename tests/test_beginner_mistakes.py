@@ -297,3 +297,11 @@ def test_a_mini_batch_variant_with_rate_and_size_swapped_says_which_comes_first(
         gd.MiniBatch(0.1, 32)
     with pytest.raises(HyperparameterError, match=r"got 0\.5$"):  # no rate to swap with: no guess
         gd.MiniBatch(0.5)
+
+
+def test_pytorch_top_level_names_say_what_to_write():
+    with pytest.raises(AttributeError, match=r"'cat' \(PyTorch's name\); here use tg\.concatenate"):
+        tg.cat([tg.ones(2), tg.ones(2)])
+    with pytest.raises(AttributeError, match=r"'manual_seed' .*seed="):
+        tg.manual_seed(0)
+    assert not hasattr(tg, "no_such_name")

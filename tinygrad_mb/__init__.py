@@ -29,13 +29,23 @@ from tinygrad_mb.serialization import load, save  # noqa: E402
 __version__ = "0.1.0"
 
 
+# PyTorch's top-level names a student may reach for, and what to write here.
+_TORCH_NAMES = {
+    "cat": "tg.concatenate(tensors, axis=0)", "from_numpy": "tg.Tensor(array)",
+    "set_grad_enabled": "with tg.no_grad(): ...", "manual_seed": "seed=... of each layer, loader or gd.train",
+    "cuda": "tg.set_backend('cupy') (or .to('cupy'))", "device": "a backend name, 'numpy' or 'cupy'",
+}
+
+
 def __getattr__(name: str):
     # ``tinygrad_mb.testing`` needs hypothesis (a test dependency): load it on first use only.
     if name == "testing":
         import importlib  # noqa: PLC0415
 
         return importlib.import_module("tinygrad_mb.testing")
-    raise AttributeError(f"module 'tinygrad_mb' has no attribute {name!r}")
+    # Reached only for names the module does not have, so the hints cost nothing otherwise.
+    hint = f" (PyTorch's name); here use {_TORCH_NAMES[name]}" if name in _TORCH_NAMES else ""
+    raise AttributeError(f"module 'tinygrad_mb' has no attribute {name!r}{hint}")
 
 __all__ = [
     "Tensor", "Function", "no_grad", "is_grad_enabled", "gradcheck",
