@@ -395,3 +395,71 @@ def test_to_backend_moves_everything_and_back(backend_name):
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
     m.to("numpy")
     assert all(t.backend == "numpy" for t in m.parameters())
+
+
+# --- details mutation testing found unpinned ---------------------------------------------------------
+def test_a_name_assigned_again_moves_to_the_registry_of_its_new_kind():
+    # A name lives in one registry: a layer replaced by a Parameter (or the reverse, or a buffer
+    # re-registered as either) must not stay listed where it was, or it would be saved twice.
+    m = nn.Module()
+    m.x = nn.Linear(2, 2)
+    m.x = nn.Parameter(np.zeros(3))
+    assert [n for n, _ in m.named_parameters()] == ["x"] and list(m.children()) == []
+    m.x = nn.Linear(2, 2)
+    assert [n for n, _ in m.named_parameters()] == ["x.weight", "x.bias"] and len(list(m.children())) == 1
+    m.register_buffer("b", tg.zeros(2))
+    m.b = nn.Linear(1, 1)
+    assert "b" not in dict(m.named_buffers()) and "b.weight" in m.state_dict()
+    m.register_buffer("c", tg.zeros(2))
+    m.c = nn.Parameter(np.ones(2))
+    assert "c" in dict(m.named_parameters()) and "c" not in dict(m.named_buffers())
+    m.register_buffer("x", tg.zeros(1))  # over a layer: the layer's weights leave the state dict
+    assert "x" in dict(m.named_buffers()) and not any(k.startswith("x.") for k in m.state_dict())
+    m.register_buffer("c", tg.zeros(1))  # over a parameter
+    assert "c" not in dict(m.named_parameters()) and "c" in dict(m.named_buffers())
+    m.register_parameter("x", nn.Parameter(np.ones(1)))  # and back: a parameter, no longer a buffer
+    m.register_parameter("b", None)
+    assert "x" in dict(m.named_parameters()) and "x" not in dict(m.named_buffers())
+    assert list(m.children()) == [] and "b.weight" not in m.state_dict()
+    seq = nn.Sequential(nn.ReLU(), nn.ReLU())
+    seq.register_parameter("1", nn.Parameter(np.ones(1)))  # a layer slot taken by a parameter: one layer left
+    assert len(seq) == 1 and [type(layer) for layer in seq] == [nn.ReLU]
+
+
+def test_named_modules_lists_a_shared_layer_once_by_default_and_survives_a_cycle():
+    shared = nn.Linear(2, 2)
+    m = nn.Sequential(shared, nn.ReLU(), shared)
+    assert [n for n, _ in m.named_modules()] == ["", "0", "1"]
+    assert [n for n, _ in m.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    loop = nn.ModuleList([nn.ReLU()])
+    loop.append(loop)  # a module inside itself: entered once, however it is walked
+    assert [n for n, _ in loop.named_modules(remove_duplicate=False)] == ["", "0"]
+
+
+def test_num_parameters_counts_frozen_weights_unless_asked_not_to():
+    m = nn.Linear(3, 2)
+    m.bias.requires_grad = False
+    assert m.num_parameters() == 8 and m.num_parameters(trainable_only=True) == 6
+
+
+def test_loading_a_state_dict_makes_an_earlier_graph_refuse_backward():
+    from tinygrad_mb.errors import BackwardError
+
+    m = nn.Linear(3, 1, seed=0)
+    loss = m(tg.ones((2, 3))).sum()
+    m.load_state_dict(nn.Linear(3, 1, seed=1).state_dict())  # the weights the graph used are gone
+    with pytest.raises(BackwardError):
+        loss.backward()
+
+
+def test_sequential_indexing_at_both_ends_and_a_layer_class_passed_uncalled():
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    first, last = nn.Linear(2, 2), nn.Linear(2, 1)
+    m = nn.Sequential(first, nn.ReLU(), last)
+    assert m[-3] is first and m[2] is last and m[-1] is last
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match="out of range for 3 layers"):
+            m[bad]
+    with pytest.raises(ArgumentTypeError, match=r"ReLU is a layer class, not a layer: call it, ReLU\(\)"):
+        nn.Sequential(nn.Linear(2, 2), nn.ReLU)
