@@ -300,3 +300,18 @@ def test_a_sweep_of_one_batch_size_draws_no_reference_lines(lin200, pyplot):
     two = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(8, 32), **common)
     assert {"perfect scaling: steps ∝ 1/B", "linear scaling rule lr ∝ B", "square-root rule lr ∝ √B"} <= set(
         labels(two))
+
+
+def test_a_sweep_that_runs_out_of_updates_says_so_and_writes_its_files(lin200, tmp_path):
+    # A tiny rate and budget: nothing diverges, nothing arrives. The table says which way to move,
+    # the yes/no answers are real bools, and to_json / to_csv write exactly the text they return.
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(4,), lrs=(1e-4,), epochs=0.05,
+                 min_updates=2)
+    assert math.isinf(r.steps_to_target[0])
+    assert "(no rate diverged: each ran out of updates; try more --epochs or larger --lrs)" in str(r)
+    assert r.met_at_start() is False and r.all_diverged(4) is False and r.all_diverged(8) is False
+    text = r.to_json(tmp_path / "s.json")
+    assert (tmp_path / "s.json").read_text() == text and text.startswith('{\n "')  # one space per level
+    csv = r.to_csv(str(tmp_path / "s.csv"))
+    assert (tmp_path / "s.csv").read_text() == csv and csv.splitlines()[0].startswith("batch_size,lr,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv", "s.json"]
