@@ -28,6 +28,7 @@ def test_labels_name_variant_batch_size_and_lr():
     {"batch_size": 0, "lr": 0.1}, {"batch_size": 2.5, "lr": 0.1}, {"batch_size": True, "lr": 0.1},
     {"batch_size": 4, "lr": 0.0}, {"batch_size": 4, "lr": -1.0}, {"batch_size": 4, "lr": math.inf},
     {"batch_size": 4, "lr": 0.1, "optimizer": "lbfgs"}, {"batch_size": 4, "lr": 0.1, "schedule_unit": "week"},
+    {"batch_size": 4, "lr": True}, {"batch_size": 4, "lr": "0.1"},
 ])
 def test_bad_settings_are_rejected_with_the_valid_ones(kwargs):
     with pytest.raises(HyperparameterError):
@@ -85,3 +86,22 @@ def test_to_dict_gives_the_batch_size_on_n_samples():
     # catches: batch GD exported with batch_size None (as given) instead of N
     assert gd.Batch(0.5).to_dict(1000)["batch_size"] == 1000 and gd.Batch(0.5).to_dict()["batch_size"] is None
     assert gd.MiniBatch(32, 0.1).to_dict(1000)["batch_size"] == 32
+
+
+def test_a_variant_needs_a_name_and_with_lr_changes_only_the_rate():
+    for name in ("", None):
+        with pytest.raises(HyperparameterError, match="non-empty name"):
+            gd.Variant(name, 4, 0.1)
+    m = gd.MiniBatch(32, 0.1, optimizer="adam")
+    faster = m.with_lr(0.4)
+    assert (faster.lr, faster.batch_size, faster.optimizer, faster.name) == (0.4, 32, "adam", "minibatch")
+    assert m.lr == 0.1  # a copy: the original keeps its rate
+    assert gd.Batch(0.5).is_full_batch(7) is True and gd.MiniBatch(8, 0.1).is_full_batch(9) is False
+
+
+@pytest.mark.parametrize("batch_size, lr, hinted", [(0.1, 32, True), (0.5, 1, True), (0.5, 2.5, False),
+                                                    (0.5, 0, False)])
+def test_the_swapped_arguments_hint_only_when_a_whole_number_rate_could_be_the_batch_size(batch_size, lr, hinted):
+    with pytest.raises(HyperparameterError) as info:
+        gd.Variant("minibatch", batch_size, lr)
+    assert ("comes before the learning rate" in str(info.value)) == hinted
