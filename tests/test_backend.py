@@ -71,6 +71,20 @@ def test_a_bad_blas_thread_count_is_refused(monkeypatch, value):
         backend.recommended_blas_threads(8)
     monkeypatch.setenv("TINYGRAD_MB_BLAS_THREADS", "2")
     assert backend.recommended_blas_threads(8) == 2
+    monkeypatch.setenv("TINYGRAD_MB_BLAS_THREADS", "1")  # the smallest count there is, not a bad one
+    assert backend.recommended_blas_threads(100_000) == 1
+
+
+def test_skipping_sync_checks_skips_nothing_on_numpy():
+    # The skip is for checks that would stall a GPU; on the CPU they are free, so bad labels still fail.
+    from tinygrad_mb import nn
+    from tinygrad_mb.errors import LabelError
+
+    logits = Tensor(np.zeros((2, 3)))
+    with backend.skip_sync_checks():
+        assert backend.sync_checks_enabled(np.zeros(2))
+        with pytest.raises(LabelError):
+            nn.functional.cross_entropy(logits, np.array([0, 3]))
 
 
 def test_environment_variable_selects_the_backend():
