@@ -264,3 +264,37 @@ def test_the_precision_label_sits_under_the_floor_line_where_no_curve_goes(prob)
         for curve in _curves(panel):
             assert np.all(np.asarray(curve.get_ydata(), dtype=float) >= floor * (1 - 1e-9))
     plt.close(fig)
+
+
+def test_summary_of_a_classification_run_with_a_test_set():
+    # The final test numbers are each seed's LAST evaluation, averaged; the table shows the test accuracy
+    # and, with f* unknown, no f - f* column; the target line says how the target was chosen; names and
+    # the diverged column read left-aligned, the numbers right-aligned.
+    prob = gd.make_problem("logistic")
+    variants = [gd.MiniBatch(16, 0.5), gd.Batch(2.0)]
+    cmp = gd.compare(prob.model_fn, prob.loss_fn, prob.train, variants, epochs=2, seeds=[0, 1],
+                     test_dataset=prob.test)
+    assert cmp.f_star is None
+    summary = cmp.summary()
+    for row, runs in zip(summary.rows, cmp.histories.values()):
+        for key in ("test_loss", "test_accuracy"):
+            assert row[f"final_{key}"] == pytest.approx(np.mean([h.evals[key][-1] for h in runs]))
+            assert all(h.evals[key][-1] != h.evals[key][0] for h in runs)  # the last differs from the first
+    lines = str(summary).splitlines()
+    assert "(best loss seen + 10% of (f0 - best))" in lines[0] or "(f0 - 10% of |f0|" in lines[0]
+    header, rows = lines[1], lines[3:3 + len(variants)]
+    assert "test acc" in header and "final f-f*" not in header
+    where = header.rindex("diverged")
+    for line, label in zip(rows, cmp.labels):
+        assert line.startswith(label) and line[where:where + 2] == "no"
+        assert line[header.index("updates") + len("updates") - 1] != " "  # right-aligned under its title
+    assert "(given)" in str(cmp.summary(target=0.5)).splitlines()[0]
+    lin = gd.make_problem("linear")
+    for target, rule in ((None, "(f* + 1% of (f0 - f*))"), (0.5, "(given)")):
+        known = gd.compare(lin.model_fn, lin.loss_fn, lin.train, [gd.Batch(0.5)], updates=3, target=target)
+        assert known.f_star is not None and rule in str(known.summary()).splitlines()[0]
+        assert "test acc" not in str(known.summary()) and "final f-f*" in str(known.summary())  # no test set
+    assert "steps" in cmp.to_dict()["histories"][cmp.labels[0]][0]
+    assert repr(cmp) == f"Comparison({cmp.labels}, seeds=[0, 1])"
+    assert '"steps"' in cmp.to_json() and '"steps"' not in cmp.to_json(steps=False)  # per-update tables by default
+    assert cmp.to_json().startswith('{\n "')  # one space per level
