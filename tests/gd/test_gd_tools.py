@@ -259,3 +259,19 @@ def test_sweep_marks_one_best_run_per_batch_size_and_wants_a_finite_target():
     assert math.isfinite(r.steps_to_target[0]) and [run["best"] for run in r.runs] == [True, False]
     with pytest.raises(HyperparameterError, match="finite"):
         gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin, batch_sizes=[200], lrs=[0.2], target=math.nan)
+
+
+def test_trajectory_losses_read_the_path_or_the_histories_and_the_json_is_written(traj, tmp_path):
+    # start_loss/final_loss read the losses along the path; a result built without them (a user's own
+    # TrajectoryResult) falls back to each History. to_json writes exactly the text it returns.
+    import dataclasses
+
+    bare = dataclasses.replace(traj, losses={})
+    for label, h in traj.histories.items():
+        assert traj.start_loss(label) == pytest.approx(h.initial_loss) == bare.start_loss(label)
+        assert traj.start_loss(label) > 0 and traj.final_loss(label) < traj.start_loss(label)
+        assert bare.final_loss(label) == h.final_loss and traj.final_loss(label) == pytest.approx(h.final_loss)
+        assert traj.diverged_at(label) is None
+    text = traj.to_json(tmp_path / "t.json")
+    assert (tmp_path / "t.json").read_text() == text and text.startswith('{\n "names"')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
