@@ -298,3 +298,22 @@ def test_summary_of_a_classification_run_with_a_test_set():
     assert repr(cmp) == f"Comparison({cmp.labels}, seeds=[0, 1])"
     assert '"steps"' in cmp.to_json() and '"steps"' not in cmp.to_json(steps=False)  # per-update tables by default
     assert cmp.to_json().startswith('{\n "')  # one space per level
+
+
+def test_a_run_at_the_precision_floor_reads_at_most_the_floor_in_its_own_cell_only():
+    # Batch GD on least squares reaches f* to float32 rounding: its f-f* cell says "<=floor" and a footnote
+    # explains it; the other cells and the run still above the floor keep their numbers. The rule under the
+    # header is as long as the header.
+    lin = gd.make_problem("linear")
+    cmp = gd.compare(lin.model_fn, lin.loss_fn, lin.train, [gd.Batch(0.5), gd.Stochastic(0.01)], epochs=10)
+    summary = cmp.summary()
+    floor = summary.suboptimality_floor
+    batch_row, sgd_row = summary.rows
+    assert batch_row["final_suboptimality"] <= floor * (1 + 1e-9) < sgd_row["final_suboptimality"]
+    lines = str(summary).splitlines()
+    header, rule, batch_line, sgd_line = lines[1:5]
+    assert rule == "-" * len(header)
+    assert f"<={floor:.2g}" in batch_line and batch_line.count("<=") == 1 and "<=" not in sgd_line
+    assert f"{batch_row['final_loss']:.4g}" in batch_line
+    assert any(line.startswith(f"final f-f* <={floor:.2g}: within one rounding step") for line in lines)
+    assert not any("every run started at or below the target" in line for line in lines)
