@@ -284,13 +284,13 @@ class Module:
         """
         if backend_name is not None:  # model.to(torch.float64) or model.to("cuda") get the fix named
             backend_name = checked_backend(backend_name, "model.to", "pass it by keyword: model.to(dtype={dtype})")
-        if dtype is not None:
+        if dtype is not None:  # checked before any tensor changes
             dtype = numpy_dtype(dtype)
-        if dtype is not None and dtype.kind not in "fc":  # checked before any tensor changes
-            raise DTypeError(
-                f"{type(self).__name__}.to: dtype must be floating point or complex (e.g. 'float32'), got "
-                f"{np.dtype(dtype)}; parameters need floating-point values to have gradients"
-            )
+            if dtype.kind not in "fc":
+                raise DTypeError(
+                    f"{type(self).__name__}.to: dtype must be floating point or complex (e.g. 'float32'), got "
+                    f"{dtype}; parameters need floating-point values to have gradients"
+                )
         for t in list(self.parameters()) + list(self.buffers()):
             for attr in ("data", "grad"):
                 array = getattr(t, attr)
