@@ -63,6 +63,18 @@ def test_tensors_follow_the_default_backend_unless_one_is_named():
     assert seen == {"default": "numpy", "pinned": "numpy"}
 
 
+def test_tensors_leave_the_backend_to_tensor_unless_one_is_named(monkeypatch):
+    # Without a GPU here the default backend is NumPy either way, so look at what tensors() asks for:
+    # no backend (Tensor's default, which follows the switch) unless the test names one.
+    import tinygrad_mb.testing as testing
+
+    asked = []
+    monkeypatch.setattr(testing, "Tensor", lambda a, requires_grad, backend: asked.append(backend))
+    find(tensors((2,)), lambda t: True)
+    find(tensors((2,), backend="numpy"), lambda t: True)
+    assert set(asked) == {None, "numpy"} and asked[0] is None and asked[-1] == "numpy"
+
+
 def test_profiles_are_registered(monkeypatch):
     for name in ("dev", "ci", "thorough"):
         monkeypatch.setenv("HYPOTHESIS_PROFILE", name)
