@@ -156,10 +156,10 @@ def _loop_hint(got: dict[str, Any], ds: Any, loss_fn: Any, batch_size: int, lr: 
     for other in sorted({1, epochs - 1, epochs + 1} - {0, epochs}):
         model = nn.Linear(3, 1, seed=1)
         gd.train(model, loss_fn, ds, gd.Variant("mine", batch_size, lr), epochs=other, seed=0)
-        if same(model) and other == 1:
-            return ("that is one pass over the data: repeat it `epochs` times -- `for _ in range(epochs):` around "
-                    "the loop over the loader, with no return or break inside")
         if same(model):
+            if other == 1:
+                return ("that is one pass over the data: repeat it `epochs` times -- `for _ in range(epochs):` "
+                        "around the loop over the loader, with no return or break inside")
             return f"that is {other} epochs of training: make exactly `epochs` passes over the loader"
     return ("compare your loop with gd.train line by line: one DataLoader(TensorDataset(X, y), batch_size, "
             "shuffle=True, seed=seed), optim.SGD(model.parameters(), lr=lr), `epochs` passes, and per batch: "

@@ -186,11 +186,11 @@ def _crossover(batch_sizes: Sequence[int], cpu: Sequence[float], gpu: Sequence[f
 
 def _off_by_one(sizes: Sequence[int], cpu: Sequence[float], gpu: Sequence[float], got: int, want: int) -> str | None:
     """The hint for an answer one place away from the right one in ``sizes`` (an index off by one), else None."""
-    i = list(sizes).index(got)
-    if i == list(sizes).index(want) - 1:
+    i, right = list(sizes).index(got), list(sizes).index(want)
+    if i == right - 1:
         return (f"one batch size too early: at {got} the GPU is not faster ({gpu[i]:g} s against {cpu[i]:g} s on "
                 f"the CPU); return the first size of the run of GPU wins, not the size before it")
-    if i == list(sizes).index(want) + 1:
+    if i == right + 1:
         return (f"one batch size too late: the GPU is already faster at {want}; check the index you return "
                 f"(off by one)")
     return None

@@ -12,8 +12,8 @@ al., 2019; McCandlish et al., 2018)::
 * **diminishing returns** for B >> B_noise: the gradient is already nearly
   exact, the step is capped by the curvature (lr < 2/L), and more samples per
   step buy almost nothing (the curve flattens towards S_min, the count of a
-  noise-free gradient; batch GD's count at B = N is S_min (1 + B_noise / N) on
-  this curve, close to S_min only when N >> B_noise).
+  noise-free gradient, which is full-batch GD's; the curve counts batches drawn
+  with replacement, so at B = N it overcounts, S_min (1 + B_noise / N)).
 
 The sweep fits that curve; ``B_noise`` estimates the *critical batch size*.
 A run's count is the update of its first evaluation at or below the target,
@@ -295,7 +295,7 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     blown = missed & np.array([result.all_diverged(int(v)) for v in bs], dtype=bool)  # every rate diverged
     slow = missed & ~blown  # some rate was still going when its budget ran out
     grid = np.geomspace(bs.min(), bs.max(), 200)
-    spans = bs[ok].min(initial=math.inf) < bs[ok].max(initial=-math.inf)  # two measured B: lines to compare
+    spans = len(np.unique(bs[ok])) > 1  # two measured batch sizes or more: reference lines to compare with
     if ok.any():
         b0, s0 = bs[ok][0], steps[ok][0]
         # The reference line stops at half the fewest steps measured: drawn on, it could pull the log axis
