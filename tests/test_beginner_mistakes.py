@@ -10,7 +10,7 @@ import pytest
 import tinygrad_mb as tg
 import tinygrad_mb.nn.functional as F
 from tinygrad_mb import data, gd, nn
-from tinygrad_mb.errors import DataError, HyperparameterError, LabelError, ShapeError
+from tinygrad_mb.errors import DataError, HyperparameterError, LabelError, LossInputWarning, ShapeError
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((20, 4)).astype(np.float32)
@@ -85,6 +85,28 @@ def test_binary_cross_entropy_on_probabilities_points_to_the_logits_version():
     with pytest.raises(AttributeError, match=r"drop the nn\.Sigmoid\(\).*nn\.BCEWithLogitsLoss\(\)"):
         nn.BCELoss  # noqa: B018
     assert not hasattr(F, "no_such_function") and not hasattr(nn, "NoSuchLayer")
+
+
+def test_a_model_ending_in_softmax_trained_with_cross_entropy_is_warned_at_the_users_line():
+    model = nn.Sequential(nn.Linear(4, 2, seed=0), nn.Softmax(dim=1))
+    loss_fn = nn.CrossEntropyLoss()
+    with pytest.warns(LossInputWarning, match=r"cross_entropy got the output of softmax.*drop the softmax") as seen:
+        loss_fn(model(X), Y)
+    assert [w.filename for w in seen] == [__file__]  # the user's line, not one inside the library
+    with pytest.warns(LossInputWarning, match=r"nll_loss got the output of softmax.*use log_softmax"):
+        F.nll_loss(F.softmax(model[0](X), dim=1), Y)
+    with pytest.warns(LossInputWarning, match=r"with_logits got the output of sigmoid.*drop the sigmoid"):
+        F.binary_cross_entropy_with_logits(F.sigmoid(model[0](X)), np.ones((20, 2), np.float32))
+
+
+def test_the_right_loss_inputs_get_no_warning(recwarn):
+    logits = nn.Linear(4, 2, seed=0)(X)
+    F.cross_entropy(logits, Y)
+    F.cross_entropy(F.log_softmax(logits, dim=1), Y)  # log-softmax twice changes nothing: no warning
+    F.nll_loss(F.log_softmax(logits, dim=1), Y)
+    F.binary_cross_entropy_with_logits(logits, np.ones((20, 2), np.float32))
+    F.mse_loss(F.sigmoid(logits), np.ones((20, 2), np.float32))
+    assert not [w for w in recwarn if issubclass(w.category, LossInputWarning)]
 
 
 @pytest.mark.parametrize("args", [(tg.Tensor(X[:, :2]), Y), (tg.Tensor(X[:, :2]),)])

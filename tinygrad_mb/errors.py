@@ -12,6 +12,10 @@ A message should say three things: what went wrong, the offending values
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 
 class TinygradMBError(Exception):
     """Base class of every error raised by tinygrad_mb."""
@@ -77,3 +81,23 @@ class DataError(TinygradMBError, ValueError):
 
 class SaveLoadError(TinygradMBError, OSError):
     """A model file could not be written or read (corrupt, not .npz, ...)."""
+
+
+class LossInputWarning(UserWarning):
+    """A loss got the output of an activation it applies itself, e.g. softmax's output in cross_entropy."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointed at the first line outside tinygrad_mb: the user's own line.
+
+    Python shows a warning once per line it points at, so pointing at the
+    user's line (not at the library's) shows it once for each place in the
+    user's code, however many times a training loop runs through it.
+    """
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of this function
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -21,6 +21,7 @@ import numpy as np
 from tinygrad_mb import backend, ops
 from tinygrad_mb.errors import HyperparameterError, LabelError, ShapeError
 from tinygrad_mb.nn.module import Module
+from tinygrad_mb.ops.elementwise import Sigmoid
 from tinygrad_mb.ops.linalg import check_reduction
 from tinygrad_mb.tensor import Function, Tensor
 
@@ -137,6 +138,11 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
         LabelError: a target lies outside [0, 1].
     """
     check_reduction(reduction, "binary_cross_entropy_with_logits")
+    if isinstance(logits, Tensor) and type(logits._ctx) is Sigmoid:
+        ops.warn_after_activation(
+            "binary_cross_entropy_with_logits", "sigmoid", "applies the sigmoid itself, so it runs twice and "
+            "the predictions squeeze into (0.5, 0.73). Pass the raw scores: drop the sigmoid at the end of the "
+            "model, and apply it only to read probabilities")
     if isinstance(target, Tensor) and target.requires_grad:
         y = target if target.dtype == logits.dtype else target.astype(logits.dtype)
     else:

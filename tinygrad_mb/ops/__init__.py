@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_mb import backend
-from tinygrad_mb.errors import ArgumentTypeError, BackwardError, DTypeError, ShapeError
+from tinygrad_mb.errors import ArgumentTypeError, BackwardError, DTypeError, LossInputWarning, ShapeError, warn_user
 from tinygrad_mb.ops.elementwise import (
     Abs, Add, Cast, Clip, Copy, Div, Exp, LeakyReLU, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU,
     Sigmoid, Softplus, Sqrt, Sub, Tanh, Where,
@@ -419,12 +419,29 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def cross_entropy(logits: Tensor, labels, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of (N, C) logits against N integer labels (fused, stable)."""
+    if isinstance(logits, Tensor) and type(logits._ctx) is Softmax:
+        warn_after_activation("cross_entropy", "softmax", "applies log-softmax to its input itself, so softmax "
+                              "runs twice and the gradients shrink. Pass the raw scores (logits): drop the "
+                              "softmax at the end of the model, and apply it only to read probabilities")
     return CrossEntropy.apply(logits, labels=_data(labels), reduction=reduction)
 
 
 def nll_loss(log_probs: Tensor, labels, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of (N, C) log-probabilities (e.g. from log_softmax) at N integer labels."""
+    if isinstance(log_probs, Tensor) and type(log_probs._ctx) is Softmax:
+        warn_after_activation("nll_loss", "softmax", "expects log-probabilities, and softmax gives probabilities: "
+                              "use log_softmax instead of softmax (or cross_entropy on the raw scores)")
     return NLLLoss.apply(log_probs, labels=_data(labels), reduction=reduction)
+
+
+def warn_after_activation(loss: str, activation: str, why: str) -> None:
+    """A LossInputWarning: ``loss`` was given ``activation``'s output, which the recorded graph shows.
+
+    A classic mistake (a model ending in softmax, trained with cross_entropy):
+    nothing fails, training just goes slower or wrong, so it deserves a word.
+    Only the graph tells, so it is seen when gradients are being recorded.
+    """
+    warn_user(f"{loss} got the output of {activation}: {loss} {why}.", LossInputWarning)
 
 
 def mse_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
