@@ -284,6 +284,17 @@ def test_to_with_a_dtype_or_a_torch_device_names_the_fix(monkeypatch):
     assert model.weight.dtype == np.float32 and model.to("numpy", dtype="float64").weight.dtype == np.float64
 
 
+def test_size_called_as_in_pytorch_says_shape_and_stays_numpys_int():
+    t = tg.Tensor(np.zeros((3, 4), np.float32))
+    assert t.size == 12 and isinstance(t.size, int) and np.zeros(t.size).shape == (12,)
+    with pytest.raises(TypeError, match=r"number of elements, 12.*x\.size\(\) write x\.shape$"):
+        t.size()
+    with pytest.raises(TypeError, match=r"x\.size\(0\) write x\.shape\[0\]"):
+        t.size(0)
+    with pytest.raises(TypeError, match=r"x\.size\(1\) write x\.shape\[1\]"):
+        t.size(dim=1)
+
+
 def test_item_assignment_says_what_to_write():
     from tinygrad_mb.errors import ArgumentTypeError
 

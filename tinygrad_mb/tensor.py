@@ -239,6 +239,23 @@ class Function:
         self.__dict__.clear()
 
 
+class ElementCount(int):
+    """``Tensor.size``: the number of elements, an int as in NumPy, that says what to write when called.
+
+    In PyTorch ``size`` is a method, and ``x.size(0)`` is the first dimension;
+    called here, a plain int would fail with "'int' object is not callable".
+    """
+
+    __slots__ = ()
+
+    def __call__(self, dim: Any = None) -> Any:
+        instead = "x.shape" if dim is None else f"x.shape[{dim!r}]"
+        raise ArgumentTypeError(
+            f"x.size is the number of elements, {int(self)}, as in NumPy, not a method: for PyTorch's "
+            f"x.size({'' if dim is None else repr(dim)}) write {instead}"
+        )
+
+
 _NDARRAY, _FLOAT64 = np.ndarray, np.float64  # read on every op: module names, one lookup each
 _DOUBLE = (np.float64, np.complex128)  # inputs that ask for float64 results (the .type, for any byte order)
 
@@ -597,7 +614,7 @@ class Tensor:
     shape = property(lambda self: self.data.shape, doc="Tuple of dimension sizes.")
     ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
     dtype = property(lambda self: self.data.dtype, doc="NumPy dtype of the elements.")
-    size = property(lambda self: self.data.size, doc="Number of elements.")
+    size = property(lambda self: ElementCount(self.data.size), doc="Number of elements (an int, as in NumPy).")
     backend = property(lambda self: backend.backend_of(self.data), doc='"numpy" or "cupy".')
     xp = property(lambda self: backend.array_module(self.data), doc="The array module of the data, numpy or cupy.")
     is_leaf = property(lambda self: self._ctx is None, doc="True unless made by a tracked op.")
