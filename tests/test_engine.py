@@ -813,3 +813,80 @@ def test_intermediate_results_keep_no_gradient_unless_retained():
     (h * h).sum().backward()
     assert h.grad is None  # as in PyTorch: only leaves (and retain_grad() results) keep one
     np.testing.assert_allclose(x.grad, [18.0, 36.0])  # d/dx (3x)^2 = 18x
+
+
+# --- a custom op that returns the wrong kind of thing ------------------------------------------
+class _Returns(Function):
+    """forward returns ``self.out(x)``, backward ``self.grad(g)``: set per test on a subclass."""
+
+    def forward(self, x):
+        return type(self).out(x)
+
+    def backward(self, g):
+        return type(self).grad(g)
+
+
+def _op(out=lambda x: x * 2, grad=lambda g: g * 2):
+    return type("Custom", (_Returns,), {"out": staticmethod(out), "grad": staticmethod(grad)})
+
+
+def test_a_forward_returning_a_tensor_a_float_or_none_is_refused_naming_the_op():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for returned, said in [(lambda a: Tensor(a * 2), "a Tensor, not an array.*use its .data"),
+                           (lambda a: float(a.sum()), r"a float \(3.0\), not an array.*not float\(x.sum\(\)\)"),
+                           (lambda a: None, r"None \(a missing return\?\)")]:
+        with pytest.raises(TypeError, match="Custom.forward returned " + said):
+            _op(out=returned).apply(x)
+
+
+def test_a_backward_returning_a_float_or_a_tensor_is_refused_naming_the_input():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for returned, said in [(lambda g: 2.0, r"a float \(2.0\), not an array"),
+                           (lambda g: Tensor(g * 2), "a Tensor, not an array")]:
+        y = _op(grad=returned).apply(x)
+        with pytest.raises(BackwardError, match=f"Custom.backward returned, for input 0, {said}.*e.g. g \\* 3"):
+            y.sum().backward()
+        assert x.grad is None
+
+
+def test_a_gradient_bigger_than_the_output_is_refused_not_summed_down():
+    # An elementwise op whose backward returns an outer product: (3, 3) for an input and output of shape (3,).
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = _op(grad=lambda g: 2 * g[:, None] * g[None, :]).apply(x)  # np.outer, on either backend
+    with pytest.raises(BackwardError, match=r"shape \(3, 3\) for an input of shape \(3,\), bigger than the op's "
+                                            r"output, of shape \(3,\)"):
+        y.sum().backward()
+    # Broadcasting's own case still works: a (3,) input added to a (2, 3) output gets its rows summed.
+    b = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (Tensor(np.ones((2, 3))) + b).sum().backward()
+    np.testing.assert_allclose(b.grad, [2.0, 2.0, 2.0])
+    # So does a matrix product over a batch, whose last two axes differ from its output's.
+    a = Tensor(np.ones((3, 4)), requires_grad=True)
+    (a @ Tensor(np.ones((5, 4, 2)))).sum().backward()
+    np.testing.assert_allclose(a.grad, np.full((3, 4), 10.0))
+
+
+def test_an_integer_result_of_a_custom_op_leaves_the_graph_like_pytorch():
+    x = Tensor([0.3, 1.7], requires_grad=True)
+    y = _op(out=lambda a: np.round(a).astype(np.int64), grad=lambda g: g).apply(x)
+    assert y.dtype == np.int64 and not y.requires_grad and y.is_leaf
+    with pytest.raises(BackwardError, match="dtype int64: only float results carry gradients"):
+        y.backward(np.ones(2))
+
+
+def test_a_custom_backward_editing_g_in_place_fails_even_where_it_would_corrupt_another_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    if x.backend == "cupy":
+        pytest.skip("CuPy arrays have no read-only flag, so the engine cannot hand g out read-only")
+
+    def triple_in_place(g):
+        g *= 3
+        return g
+
+    h = x * 1.0
+    # The add hands one g to both of its inputs: edited in place, h's own share would become 3 too.
+    with pytest.raises(BackwardError, match="Custom.backward wrote into a read-only array.*g \\* 3, not g \\*= 3"):
+        ((_op(grad=triple_in_place).apply(h) + h) * 1.0).sum().backward()
+    assert x.grad is None
+    (_op(grad=lambda g: g * 3).apply(h) + h).sum().backward()  # the same op, written right
+    np.testing.assert_allclose(x.grad, [4.0, 4.0])

@@ -512,3 +512,82 @@ def test_several_outputs_are_refused_with_a_clear_message():
         gradcheck(TwoOutputs.apply, x)
     with pytest.raises(TypeError, match="TwoOutputs.forward returned a tuple"):  # outside gradcheck too
         TwoOutputs.apply(x)
+
+
+class ReluInPlace(Function):
+    """relu, with a forward that zeroes the negative entries of its own input."""
+
+    def forward(self, x):
+        self.mask = x > 0
+        x[~self.mask] = 0
+        return x.copy()
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class DoubleSavedInPlace(Function):
+    """x^2, with a backward that doubles the saved input in place (the formula 2x g itself is right)."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        self.x *= 2
+        return g * self.x
+
+
+def test_an_op_writing_into_its_input_is_named_and_the_input_restored():
+    # Catches the in-place forward passing as "kinks" under skip_kinks=True, and the in-place backward
+    # reported as a wrong derivative; either way the caller's input used to come back changed.
+    x = Tensor(np.array([0.5, -1.0, 2.0, -0.3]), requires_grad=True)
+    for skip_kinks in (False, True):
+        with pytest.raises(GradcheckError, match=r"input 0 \(shape \(4,\)\) was changed in place during fn's "
+                                                 r"forward pass.*np.where\(mask, x, 0\).*put the input's values back"):
+            gradcheck(ReluInPlace.apply, x, skip_kinks=skip_kinks)
+        np.testing.assert_array_equal(x.data, [0.5, -1.0, 2.0, -0.3])
+    y = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"changed in place during backward \(e.g. self.x \*= 2"):
+        gradcheck(DoubleSavedInPlace.apply, y)
+    np.testing.assert_array_equal(y.data, [1.0, 2.0, 3.0])
+
+
+def test_a_gradient_left_out_is_named_and_values_print_without_minus_zero():
+    class MulForgetsB(Function):
+        def forward(self, a, b):
+            self.a, self.b = a, b
+            return a * b
+
+        def backward(self, g):
+            return g * self.b, None
+
+    a, b = (Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True) for _ in range(2))
+    with pytest.raises(GradcheckError, match=r"input 1 .*analytic 0, numeric 1 .*Backward gave input 1 no "
+                                             r"gradient at all \(None\).*a return value missing"):
+        gradcheck(MulForgetsB.apply, a, b)
+
+
+def test_where_the_function_is_flat_an_elementwise_op_shows_its_own_slope_not_weighted_sums():
+    class ReluSlopeOne(Function):  # backward claims slope 1 everywhere, also where relu is flat
+        def forward(self, x):
+            return np.maximum(x, 0)
+
+        def backward(self, g):
+            return g * 1.0
+
+    x = Tensor(np.array([-1.0, -2.0, 3.0]), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"index \(0,\): analytic 1, numeric 0 \(d out\[0\] / d x\[0\]"):
+        gradcheck(ReluSlopeOne.apply, x)
+
+
+def test_an_integer_output_is_refused_with_the_reason():
+    class RoundToInt(Function):
+        def forward(self, x):
+            return np.round(x).astype(np.int64)
+
+        def backward(self, g):
+            return g
+
+    with pytest.raises(GradcheckError, match="dtype int64: only float results have gradients"):
+        gradcheck(RoundToInt.apply, Tensor(np.array([0.3, 1.7]), requires_grad=True))

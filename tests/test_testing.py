@@ -7,6 +7,7 @@ from hypothesis.errors import NoSuchExample
 from hypothesis import strategies as st
 
 from tinygrad_mb import Tensor
+from tinygrad_mb.errors import HyperparameterError
 from tinygrad_mb.testing import (
     arrays, axes, broadcastable_shapes, distinct_arrays, register_profiles, shapes, tensors,
 )
@@ -188,3 +189,18 @@ def test_axes_can_include_the_empty_tuple():
 def test_distinct_arrays_accept_an_int_shape_like_arrays(a):
     # Catches tuple(5) failing: arrays(5) accepts an int, so distinct_arrays(5) must too.
     assert a.shape == (5,) and len(np.unique(a)) == 5
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(6, dtype=np.int64, min_value=-2.5, max_value=3, avoid=0), arrays(4, dtype=np.uint8, positive=True))
+def test_integer_arrays_draw_whole_numbers_in_range_away_from_avoided_points(idx, counts):
+    # e.g. the indices of a gather: used to fail inside hypothesis ("1.5 cannot be represented as int64")
+    assert idx.dtype == np.int64 and set(idx.tolist()) <= {-2, -1, 1, 2, 3}
+    assert counts.dtype == np.uint8 and counts.min() >= 1 and counts.max() <= 3
+
+
+def test_arrays_refuse_an_empty_integer_range_and_a_non_number_dtype():
+    with pytest.raises(HyperparameterError, match=r"no whole number lies in \[1, 0\]"):
+        arrays(3, dtype=np.int32, min_value=0.2, max_value=0.8)
+    with pytest.raises(HyperparameterError, match="dtype=bool is not a number type"):
+        arrays(3, dtype=bool)

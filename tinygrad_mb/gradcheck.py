@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_mb import backend
 from tinygrad_mb.backend import to_numpy
-from tinygrad_mb.errors import GradcheckError
+from tinygrad_mb.errors import BackwardError, GradcheckError
 from tinygrad_mb.tensor import Function, Tensor, no_grad
 
 
@@ -159,9 +160,35 @@ def _call(fn: Callable, inputs: list) -> Tensor:
             f"gradcheck: fn returned a {type(out).__name__} of {len(out)}; it must return one Tensor (several "
             "outputs are not supported): check each output on its own, e.g. gradcheck(lambda x: fn(x)[0], x)"
         )
+    if isinstance(out, Tensor) and out.dtype.kind not in "fc":
+        raise GradcheckError(
+            f"gradcheck: fn returned a tensor of dtype {out.dtype}: only float results have gradients (an integer "
+            "result, from rounding or a cast, is a constant); return the float values"
+        )
     if not isinstance(out, Tensor) or not out.requires_grad:
         raise GradcheckError("gradcheck: fn must return a Tensor that depends on the inputs requiring grad")
     return out
+
+
+def _snapshot(inputs: list) -> list[tuple[int, Any]]:
+    """A copy of every array fn gets (tensors' data and plain arrays), to see if fn writes into them."""
+    return [(k, (t.data if isinstance(t, Tensor) else t).copy()) for k, t in enumerate(inputs)
+            if hasattr(t.data if isinstance(t, Tensor) else t, "dtype")]
+
+
+def _check_unchanged(inputs: list, snapshot: list, during: str, example: str) -> None:
+    """GradcheckError if fn changed an input in place ``during`` a phase; the input gets its values back first."""
+    for k, before in snapshot:
+        data = inputs[k].data if isinstance(inputs[k], Tensor) else inputs[k]
+        xp = backend.array_module(data)
+        if xp.array_equal(data, before, equal_nan=data.dtype.kind in "fc"):
+            continue
+        data[...] = before  # the caller's input comes back as it was
+        raise GradcheckError(
+            f"gradcheck: input {k} (shape {tuple(data.shape)}) was changed in place during {during} (e.g. "
+            f"{example}); an op must not write into the arrays it is given, or every gradient computed from them "
+            "is wrong: compute a new array instead. gradcheck put the input's values back"
+        )
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
@@ -214,7 +241,10 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
                 GradcheckWarning, stacklevel=2,
             )
 
+    before = _snapshot(inputs)
     out = _call(fn, inputs)
+    _check_unchanged(inputs, before, "fn's forward pass", "x *= 2 or x[mask] = 0 in forward; write x * 2 or "
+                     "np.where(mask, x, 0)")
     if out.dtype != np.float64 and low_precision is None:
         low_precision = f"output is {out.dtype}"
         warnings.warn(
@@ -231,7 +261,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     try:
         _ReadOnlyGradient.apply(out).backward(v)
         analytic = {k: inputs[k].grad for k in checked}
-    except ValueError as exc:
+    except (ValueError, BackwardError) as exc:  # NumPy's, or the engine's BackwardError that wraps it
         if "read-only" not in str(exc):
             raise
         raise GradcheckError(
@@ -243,6 +273,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     finally:
         for k, g in zip(checked, saved_grads):  # leave the caller's .grad as it was
             inputs[k].grad = g
+    _check_unchanged(inputs, before, "backward", "self.x *= 2 on an input saved in forward; write self.x * 2")
 
     failures = []  # (k, index) of every element that disagrees
     first = ""  # the message for the first of them
@@ -252,7 +283,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         tensor = inputs[k]
         grad = analytic[k]
         # None: the output does not depend on this input, so the gradient must be 0
-        grad = np.zeros(tensor.shape) if grad is None else to_numpy(grad).astype(np.float64)
+        missing = grad is None
+        grad = np.zeros(tensor.shape) if missing else to_numpy(grad).astype(np.float64)
         for index in np.ndindex(*tensor.shape):  # perturb in place, whatever the memory layout
             f_lo, f_hi, lo, hi = _outputs_around(fn, inputs, tensor, index, eps)
             a = float(grad[index])
@@ -294,8 +326,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             # Show real derivatives when a single output depends on x[i] (an elementwise op): the
             # weighted values divided by that output's weight v[j]. Otherwise name the weighting.
             moved = np.flatnonzero(column)
-            if len(moved) == 1:
-                j = tuple(int(i) for i in np.unravel_index(moved[0], out.shape))
+            if len(moved) == 1 or (not len(moved) and out.shape == tensor.shape):  # (no output moved: flat here)
+                j = tuple(int(i) for i in np.unravel_index(moved[0], out.shape)) if len(moved) else index
                 scale, what = 1 / v[j], f"d out{_at(j)} / d x{_at(index)}"
             else:
                 scale, what = 1.0, f"d sum(out * v) / d x{_at(index)}, v the random weights of seed={seed}"
@@ -305,8 +337,11 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             hint = _hint(left * scale + 0.0, right * scale + 0.0, at_kink, smaller_gap * abs(scale),
                          noise * abs(scale), abs((a - numeric) * scale), tol * abs(scale), skip_kinks,
                          low_precision)  # + 0.0: no "-0"
-            first = (f"gradcheck: gradient mismatch for {where}: analytic {a * scale:.8g}, "
-                     f"numeric {numeric * scale:.8g} ({what}; difference {(a - numeric) * scale:.3g}, "
+            if missing:
+                hint += (f" Backward gave input {k} no gradient at all (None): if fn's output depends on it, return "
+                         "its gradient (is a return value missing?).")
+            first = (f"gradcheck: gradient mismatch for {where}: analytic {a * scale + 0.0:.8g}, "
+                     f"numeric {numeric * scale + 0.0:.8g} ({what}; difference {(a - numeric) * scale + 0.0:.3g}, "
                      f"allowed {tol * abs(scale):.3g}).{hint}")
     if failures:
         shown = {}  # the first few failing indices, by input

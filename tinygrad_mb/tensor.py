@@ -22,6 +22,7 @@ import functools
 import inspect
 import itertools
 from heapq import heappop, heappush
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,9 +157,9 @@ class Function:
     chooses_dtype = False  # True for an op whose settings name the result's dtype (Cast)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
         # PyTorch writes @staticmethod forward(ctx, x); here forward would get x as ctx and the next input
         # as x, computing something else or failing far from the cause. Said once, when the class is made.
-        super().__init_subclass__(**kwargs)
         for name in ("forward", "backward"):
             if isinstance(cls.__dict__.get(name), (staticmethod, classmethod)):
                 raise ArgumentTypeError(
@@ -166,6 +167,10 @@ class Function:
                     f"def {name}(self, {'*arrays' if name == 'forward' else 'grad'}), with no decorator: "
                     "self plays the part of PyTorch's ctx (save what backward needs on self)"
                 )
+        # An op written outside the library gets its backward checked at every call; the library's own
+        # ops are tested instead, and skip the cost.
+        if "backward" in cls.__dict__ and not cls.__module__.startswith("tinygrad_mb."):
+            cls.backward = _checked_backward(cls.__dict__["backward"])
 
     def forward(self, *args: Any, **params: Any) -> Any:  # pragma: no cover - abstract
         """Compute the output array from the input arrays (and keyword settings)."""
@@ -204,8 +209,8 @@ class Function:
             out = fn.forward(*datas, **params) if params else fn.forward(*datas)
             if type(out) is not _NDARRAY:  # NumPy's 0-d results are scalars; CuPy arrays pass
                 out = _one_array(out, cls.__name__)
-            if out.dtype.type is _FLOAT64 and not cls.chooses_dtype:
-                out = _float32_unless_asked(out, datas)
+            if out.dtype.type is not _FLOAT32:  # the usual result needs no fix: one comparison
+                out, requires_grad = _fixed_result(cls, out, datas, requires_grad)
         except ValueError as exc:  # NumPy's broadcasting/matmul complaints, made readable
             if isinstance(exc, TinygradMBError):  # an op's own message already says what is wrong
                 raise
@@ -256,8 +261,20 @@ class ElementCount(int):
         )
 
 
-_NDARRAY, _FLOAT64 = np.ndarray, np.float64  # read on every op: module names, one lookup each
+_NDARRAY, _FLOAT32, _FLOAT64 = np.ndarray, np.float32, np.float64  # read on every op: module names, one lookup each
 _DOUBLE = (np.float64, np.complex128)  # inputs that ask for float64 results (the .type, for any byte order)
+
+
+def _fixed_result(cls: type, out: Any, datas: list, requires_grad: bool) -> tuple[Any, bool]:
+    """A result that is not float32 as the engine keeps it, and whether it may carry a gradient.
+
+    float64 becomes float32 unless asked for (:func:`_float32_unless_asked`). Only
+    float results carry gradients (PyTorch's rule): an integer one, as from
+    rounding, is a constant.
+    """
+    if out.dtype.type is _FLOAT64:
+        return (out if cls.chooses_dtype else _float32_unless_asked(out, datas)), requires_grad
+    return out, requires_grad and out.dtype.kind in "fc"
 
 
 def _float32_unless_asked(out: Any, datas: list) -> Any:
@@ -287,14 +304,69 @@ def _float32_unless_asked(out: Any, datas: list) -> Any:
     return out.astype(np.float32 if widest is None else widest)
 
 
+def _checked_backward(backward: Callable) -> Callable:
+    """``backward`` of an op written outside the library, checked at every call.
+
+    It gets g as a read-only view: the engine may pass one g to several ops (an
+    add gives it to both inputs), so a backward that edits g in place
+    (``g *= 3``) would silently change another op's gradient; read-only, it
+    fails at the line that did it. And what it returns must be arrays: a float
+    or a Tensor would fail later, far from the cause.
+    """
+
+    @functools.wraps(backward)
+    def checked(self: Function, g: Any) -> Any:
+        try:
+            grads = backward(self, _read_only(g))
+        except ValueError as exc:
+            if "read-only" not in str(exc) or isinstance(exc, TinygradMBError):
+                raise
+            raise BackwardError(
+                f"{type(self).__name__}.backward wrote into a read-only array ({exc}), most likely its upstream "
+                "gradient g: a backward must not modify g in place, since the engine may pass one g to several "
+                "ops (an add gives it to both inputs); return a new array (g * 3, not g *= 3)"
+            ) from exc
+        for i, grad in enumerate(grads if isinstance(grads, (tuple, list)) else (grads,)):
+            if grad is not None and (isinstance(grad, Tensor) or not hasattr(grad, "shape")):
+                raise BackwardError(
+                    f"{type(self).__name__}.backward returned, for input {i}, {_not_an_array(grad)}; return an "
+                    "array with the input's shape, e.g. g * 3 (the chain rule multiplies the op's derivative by "
+                    "the upstream gradient g)"
+                )
+        return grads
+
+    return checked
+
+
+def _read_only(g: Any) -> Any:
+    """A read-only view of the NumPy array ``g`` (CuPy arrays have no such flag: ``g`` itself)."""
+    if type(g) is not _NDARRAY:
+        return g
+    view = g.view()
+    view.flags.writeable = False
+    return view
+
+
 def _one_array(out: Any, op: str) -> Any:
-    """A forward's result as one array: NumPy scalars become 0-d arrays; several outputs are refused."""
+    """A forward's result as one array: NumPy scalars become 0-d arrays; anything but an array is refused."""
     if isinstance(out, np.generic):
         return np.asarray(out)
     if isinstance(out, (tuple, list)):
         raise ArgumentTypeError(f"{op}.forward returned a {type(out).__name__} of {len(out)}; a Function has one "
                                 "output array: write one Function per output")
+    if isinstance(out, Tensor) or not hasattr(out, "dtype"):
+        raise ArgumentTypeError(f"{op}.forward returned {_not_an_array(out)}; forward gets the inputs' arrays "
+                                "and must return one array, e.g. x * 2 or x.sum() (not float(x.sum()))")
     return out
+
+
+def _not_an_array(value: Any) -> str:
+    """What a Function returned instead of an array, for an error message."""
+    if value is None:
+        return "None (a missing return?)"
+    if isinstance(value, Tensor):
+        return "a Tensor, not an array (Function.forward and backward work on arrays: use its .data)"
+    return f"a {type(value).__name__} ({_short(value)}), not an array"
 
 
 def _check_inputs_unchanged(fn: Function) -> None:
@@ -351,12 +423,15 @@ def _checked_gradient(tensor: Tensor, grad: Any, where: str = ".grad") -> Any:
     return grad
 
 
-def unbroadcast(grad: Any, shape: tuple) -> Any:
+def unbroadcast(grad: Any, shape: tuple, out_shape: tuple | None = None) -> Any:
     """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting.
 
     If ``x`` of shape ``shape`` was broadcast to a bigger shape, each of its
     elements was used several times, so its gradient is the sum over the
     copies: over the extra leading axes, and over axes where ``shape`` is 1.
+    With ``out_shape``, the shape of the op's output, each axis summed over
+    must be one that broadcasting gave the output: a gradient bigger than that
+    is a mistake in a backward, not something to sum away.
     """
     if grad.shape == shape:
         return grad
@@ -364,12 +439,28 @@ def unbroadcast(grad: Any, shape: tuple) -> Any:
     if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:])):
         # Not a broadcast of ``shape``: a backward that returned the wrong gradient.
         raise BackwardError(f"a gradient of shape {tuple(grad.shape)} for an input of shape {tuple(shape)}")
+    if out_shape is not None and not _summed_axes_in_output(grad.shape, shape, out_shape):
+        raise BackwardError(f"a gradient of shape {tuple(grad.shape)} for an input of shape {tuple(shape)}, "
+                            f"bigger than the op's output, of shape {tuple(out_shape)}")
     if extra:
         grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
+
+
+def _summed_axes_in_output(grad_shape: tuple, shape: tuple, out_shape: tuple) -> bool:
+    """Whether each axis unbroadcast would sum over has the output's length there (right-aligned, as NumPy).
+
+    Those are the axes broadcasting added (leading ones) or stretched (length 1 in
+    ``shape``); a matrix product's own last two axes may differ from its output's.
+    """
+    offset, extra = len(out_shape) - len(grad_shape), len(grad_shape) - len(shape)
+    if offset < 0:
+        return False
+    return all(n == 1 or n == out_shape[offset + i]
+               for i, n in enumerate(grad_shape) if i < extra or shape[i - extra] == 1)
 
 
 _PYTHON_FLOAT = np.dtype(np.float32)  # default dtype for Python floats and lists
@@ -757,6 +848,11 @@ class Tensor:
         none to keep, so asking for it is a mistake and raises (as in PyTorch).
         """
         if not self._requires_grad:
+            if self.data.dtype.kind not in "fc":
+                raise BackwardError(
+                    f"backward() on a tensor of dtype {self.dtype}: only float results carry gradients, and an "
+                    "integer one (rounding, a cast, argmax) is a constant; compute the loss in floats"
+                )
             raise BackwardError(
                 "retain_grad() on a tensor that does not require grad: backward never reaches it; make the "
                 "inputs it is computed from require grad (and compute it outside no_grad())"
@@ -799,6 +895,11 @@ class Tensor:
         fails half-way, every ``.grad`` keeps the value it had.
         """
         if not self._requires_grad:
+            if self.data.dtype.kind not in "fc":
+                raise BackwardError(
+                    f"backward() on a tensor of dtype {self.dtype}: only float results carry gradients, and an "
+                    "integer one (rounding, a cast, argmax) is a constant; compute the loss in floats"
+                )
             raise BackwardError(
                 "backward() on a tensor that does not require grad: create the inputs with "
                 "requires_grad=True (and not inside no_grad())"
@@ -864,7 +965,7 @@ class Tensor:
                 data = parent.data
                 if pg.shape != data.shape:  # the ONE place broadcasting is undone
                     try:
-                        pg = unbroadcast(pg, data.shape)
+                        pg = unbroadcast(pg, data.shape, out_shape=g.shape)
                     except BackwardError as exc:
                         raise BackwardError(
                             f"{type(fn).__name__}.backward returned {exc}; a gradient must have its input's "

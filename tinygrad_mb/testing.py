@@ -19,6 +19,7 @@ rest of tinygrad_mb does not import this module.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -91,6 +92,8 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
 
     Args:
         shape: a shape (an int for 1-d) or a strategy of shapes.
+        dtype: a float dtype; an integer one (e.g. for the indices of a gather)
+            draws the whole numbers in [min_value, max_value] instead.
         positive: only values >= max(min_value, margin) (for log, sqrt, division).
         avoid: points the values must stay more than ``margin`` away from, e.g. 0
             for relu or abs, whose derivative jumps there.
@@ -102,6 +105,12 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
     """
     avoided = [] if avoid is None else ([avoid] if np.isscalar(avoid) else list(avoid))
     low = max(min_value, margin) if positive else min_value
+    kind = np.dtype(dtype).kind
+    if kind in "iu":
+        return _integer_arrays(shape, dtype, math.ceil(low), math.floor(max_value), avoided, margin)
+    if kind != "f":
+        raise HyperparameterError(f"arrays: dtype={np.dtype(dtype)} is not a number type; give a float dtype "
+                                  "(or an integer one, for indices)")
     if low > max_value:  # checked here, in the caller's terms, not later by hypothesis in its own
         if low > min_value:
             raise HyperparameterError(f"arrays: positive=True keeps the values >= margin={margin:g}, above "
@@ -121,6 +130,17 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
         raise HyperparameterError(f"arrays: every value in [{low:g}, {max_value:g}] is within margin={margin:g} of "
                          f"avoid={avoid}; widen the range or lower margin")
     return hnp.arrays(dtype=dtype, shape=shape, elements=st.one_of(*pieces))
+
+
+def _integer_arrays(shape: Any, dtype: Any, low: int, high: int, avoided: list, margin: float) -> Any:
+    """arrays() for an integer dtype: the whole numbers in [low, high] more than ``margin`` from each avoided point."""
+    if low > high:
+        raise HyperparameterError(f"arrays: no whole number lies in [{low}, {high}] for dtype={np.dtype(dtype)}; "
+                                  "widen min_value..max_value")
+    elements = st.integers(low, high)
+    if avoided:
+        elements = elements.filter(lambda n: all(abs(n - a) > margin for a in avoided))
+    return hnp.arrays(dtype=dtype, shape=shape, elements=elements)
 
 
 def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -> st.SearchStrategy[np.ndarray]:
