@@ -2,6 +2,7 @@
 runs that never improve, and f - f* below float32 precision."""
 
 import io
+import math
 import warnings
 
 import numpy as np
@@ -28,10 +29,20 @@ def _draw(fig):
 
 
 def _visible(panel, line):
-    """The points of a line inside the panel's view limits (a ✕ is one point)."""
-    x, y = (np.asarray(v, dtype=float) for v in line.get_data())
-    (x0, x1), (y0, y1) = sorted(panel.get_xlim()), sorted(panel.get_ylim())
-    return np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    """The points of a line inside the panel, its edges included (a ✕ is one point, maybe on the top edge).
+
+    Compared where they are drawn, in pixels: a ✕ on the top edge has its y in the panel's coordinates.
+    """
+    xy = line.get_transform().transform(np.column_stack([np.asarray(v, dtype=float) for v in line.get_data()]))
+    box, px = panel.bbox, 0.5  # half a pixel of rounding
+    x, y = xy[:, 0], xy[:, 1]
+    inside = (x >= box.x0 - px) & (x <= box.x1 + px) & (y >= box.y0 - px) & (y <= box.y1 + px)
+    return np.flatnonzero(inside)
+
+
+def _on_top_edge(panel, mark):
+    """Whether a ✕ stands on the panel's top edge."""
+    return abs(mark.get_transform().transform(np.column_stack(mark.get_data()))[0, 1] - panel.bbox.y1) < 0.5
 
 
 def _marks(panel):
@@ -160,9 +171,9 @@ def test_summary_says_what_a_diverged_runs_final_loss_is(prob):
     c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.MiniBatch(32, 1e30)], epochs=1,
                    seeds=[0])
     text = str(c.summary())
-    # the blown-up run's 'final loss' is its starting loss: without a word it reads as where training ended
+    # without a word, a blown-up run's 'final loss' would read as where training settled
     assert "diverged runs stopped after the update named" in text
-    assert "final loss, best loss and f-f* are the last finite full-data loss measured" in text
+    assert "final loss and f-f* are the loss where they stopped" in text and "inf where the loss overflowed" in text
     calm = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=1, seeds=[0])
     assert "diverged runs:" not in str(calm.summary())
 
@@ -317,3 +328,25 @@ def test_a_run_at_the_precision_floor_reads_at_most_the_floor_in_its_own_cell_on
     assert f"{batch_row['final_loss']:.4g}" in batch_line
     assert any(line.startswith(f"final f-f* <={floor:.2g}: within one rounding step") for line in lines)
     assert not any("every run started at or below the target" in line for line in lines)
+
+
+def test_a_run_that_overflowed_reads_inf_in_the_table_and_stands_on_the_top_edge(prob):
+    # Catches SGD at lr 5 reported and drawn at its starting loss (its last full evaluation, 17 updates
+    # before it overflowed), below every other curve: read as the best run of the comparison.
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Stochastic(5.0)], epochs=1,
+                   seeds=[0])
+    (h,) = c.histories["sgd (B=1, lr=5)"]
+    assert h.overflowed and h.final_loss == h.initial_loss  # evaluated only at the start
+    row = c.summary()["sgd"]
+    assert row["final_loss"] == math.inf and row["final_suboptimality"] == math.inf
+    assert row["best_loss"] == h.initial_loss  # the lowest loss it was measured at: honest
+    assert str(c.summary()).splitlines()[4].split(")")[1].split()[2:4] == ["inf", f"{h.initial_loss:.4g}"]
+    (calm,) = c.histories["batch (B=N=1000, lr=0.5)"]
+    assert not calm.overflowed and c.summary()["batch"]["final_loss"] == calm.final_loss
+    fig = c.plot(x="all")
+    _draw(fig)
+    for panel in fig.axes:
+        (mark,) = _marks(panel)
+        assert _on_top_edge(panel, mark) and len(_visible(panel, mark)) == 1, panel.get_title()
+    assert "on the top edge: inf or nan" in fig.texts[0].get_text()
+    plt.close(fig)

@@ -247,7 +247,9 @@ class Comparison:
         rows = []
         for variant, (label, runs) in zip(self.variants, self.histories.items()):
             reached = [r for r in (h.reach(target_value) for h in runs) if r is not None]
-            finals = [h.final_loss for h in runs]
+            # A run that stopped at an inf/nan loss ends there, not at its last finite evaluation (which can
+            # be its start: read as a final loss, a blown-up run would look like the best one).
+            finals = [math.inf if h.overflowed else h.final_loss for h in runs]
             row: dict[str, Any] = {
                 "variant": label, "name": variant.name, "batch_size": runs[0].batch_size, "lr": variant.lr,
                 "seeds": len(runs), "final_loss": _mean(finals), "final_loss_std": _std(finals),
@@ -374,8 +376,8 @@ class Summary:
             lines.append(f"diverged runs stopped after the update named: the loss of its weights was inf/nan or "
                          f"over {BLOWUP_FACTOR:,.0f} times the start (the crosses in the figure); a smaller "
                          "learning rate avoids it.")
-            lines.append("Their final loss, best loss and f-f* are the last finite full-data loss measured: the "
-                         "blown-up loss after that update, or the one before it if the loss there was inf/nan.")
+            lines.append("Their final loss and f-f* are the loss where they stopped: the blown-up full-data loss, "
+                         "or inf where the loss overflowed (inf or nan); best loss is the lowest one measured before.")
         return head + "\n" + "\n".join(lines)
 
     __repr__ = __str__

@@ -126,34 +126,40 @@ def _draw_panel(panel: Any, cmp: Any, xname: str, key: str, log_y: bool, floor: 
             panel.fill_between(xv[keep], lo[keep], hi[keep], color=color, alpha=0.18, lw=0)
         drawn += xv[keep].tolist()
         for h in (h for h in runs if h.diverged):
-            # where it stopped, at the last finite value (the curve's end when the blown-up loss was
-            # finite): on a log-x axis this is all that is left of a run that diverged before its
-            # first evaluation after the start (x = 0)
-            x_mark, y_mark = _divergence_x(h, xname), min(_divergence_y(h, key, floor), y_cap)
-            if np.isfinite(y_mark) and (x_mark > 0 or not log_x):
-                marks.append((x_mark, y_mark, color))
+            # where it stopped: at the curve's end when the blown-up loss was finite, and at the panel's top
+            # edge (y None) when it overflowed, since no evaluation shows that loss (the last finite one can
+            # be the start). On a log-x axis this is all that is left of a run that diverged before its
+            # first evaluation after the start (x = 0).
+            x_mark, last = _divergence_x(h, xname), min(_divergence_y(h, key, floor), y_cap)
+            if np.isfinite(last) and (x_mark > 0 or not log_x):
+                marks.append((x_mark, None if h.overflowed else last, color))
+                # the y axis still spans the last value seen, as for a run that stayed finite
+                panel.update_datalim([(x_mark, last)])
     _draw_marks(panel, marks)
     return drawn + [x for x, _, _ in marks]
 
 
-def _draw_marks(panel: Any, marks: list[tuple[float, float, str]]) -> None:
+def _draw_marks(panel: Any, marks: list[tuple[float, float | None, str]]) -> None:
     """The ✕ of each diverged run; marks on the same point are spread sideways, a few points apart.
 
-    Runs that blow up at once often share a point (same update, same starting loss): one ✕ would
-    hide the others. The spread is a drawing offset only; the data limits use the true point.
+    A mark with y None stands on the panel's top edge (x in data, y in axes coordinates): the loss
+    went off the scale. Runs that blow up at once often share a point (same update, same loss): one
+    ✕ would hide the others. The spread is a drawing offset only; the data limits use the true point.
     """
     from matplotlib.transforms import offset_copy  # noqa: PLC0415
 
-    groups: dict[tuple[float, float], list[str]] = {}
+    groups: dict[tuple[float, float | None], list[str]] = {}
     for x, y, color in marks:
-        groups.setdefault((float(f"{x:.9g}"), float(f"{y:.9g}")), []).append(color)
+        groups.setdefault((float(f"{x:.9g}"), None if y is None else float(f"{y:.9g}")), []).append(color)
     for (x, y), colors in groups.items():
+        # x in data coordinates, y in the panel's (1 = its top edge): the mark moves no y limit
+        where = panel.transData if y is not None else panel.get_xaxis_transform()
         for j, color in enumerate(colors):
-            (line,) = panel.plot([x], [y], marker="X", ms=10, color=color, mec="black", mew=0.8, ls="none",
-                                 clip_on=False, zorder=5)
+            (line,) = panel.plot([x], [1.0 if y is None else y], marker="X", ms=10, color=color, mec="black",
+                                 mew=0.8, ls="none", clip_on=False, zorder=5, transform=where)
             if len(colors) > 1:
                 shift = (j - (len(colors) - 1) / 2) * 8
-                line.set_transform(offset_copy(panel.transData, fig=panel.figure, x=shift, units="points"))
+                line.set_transform(offset_copy(where, fig=panel.figure, x=shift, units="points"))
 
 
 def _draw_floor(panel: Any, cmp: Any, floor: float) -> None:
@@ -203,8 +209,8 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     """Full training loss (or f - f*) of every variant against epochs, updates, samples and/or time.
 
     Every variant shows in every panel: a diverged run's curve stops at its last finite evaluation and
-    a ✕ marks where the run stopped (after its last update), at that last value: the curve's end when
-    the loss blew up but stayed finite, the starting loss if it failed before it was evaluated again.
+    a ✕ marks where the run stopped (after its last update): at the curve's end when the loss blew up
+    but stayed finite, on the panel's top edge when it overflowed to inf or nan.
     Log y axes are not cut: the trainer stops a run whose loss passes ``BLOWUP_FACTOR`` (1e6) times its
     start, so no curve climbs more than six decades plus one update's growth. f - f* is
     clipped at :attr:`Comparison.suboptimality_floor` (one ulp of f* in the parameters' dtype), drawn
@@ -259,8 +265,9 @@ def plot_comparison(cmp: Any, x: str | Sequence[str] = "epoch", y: str = "auto",
     band = f"; lines: mean over {seeds} seeds, bands: ±1 std" + (" (in log space)" if log_y else "") \
         if seeds > 1 and bands else ""
     if any(diverged):
-        band += ("\nevery run diverged (✕: where it stopped, at its last finite value): lower the learning rate"
-                 if all(diverged) else "\n✕ = diverged: where the run stopped, at its last finite value")
+        where = "where it stopped, at its last value (on the top edge: inf or nan)"
+        band += (f"\nevery run diverged (✕: {where}): lower the learning rate" if all(diverged)
+                 else f"\n✕ = diverged: {where}")
     suptitle = title or "Batch vs stochastic vs mini-batch gradient descent"
     if len(axes) > 1:
         handles, labels = axes[0].get_legend_handles_labels()

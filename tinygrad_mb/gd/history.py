@@ -209,6 +209,11 @@ class History:
         return float(self.evals["train_loss"][-1])
 
     @property
+    def overflowed(self) -> bool:
+        """Whether the run diverged to an inf or nan loss, which no evaluation can show (its final_loss is older)."""
+        return self.diverged and not math.isfinite(self.diverged_loss)
+
+    @property
     def best_loss(self) -> float:
         """Lowest full training loss evaluated during the run."""
         return float(np.nanmin(self.evals["train_loss"]))
