@@ -181,9 +181,9 @@ plt.show()
 def updates_per_epoch(n, batch_size, drop_last=False):
     """Return the number of updates (an int) in one epoch over n samples."""
     # BEGIN SOLUTION
-    if batch_size is None or batch_size >= n:
+    if batch_size is None:
         return 1
-    return n // batch_size if drop_last else int(np.ceil(n / batch_size))
+    return n // batch_size if drop_last else int(np.ceil(n / batch_size))  # (a batch over n: ceil gives 1)
     # END SOLUTION
 
 # %%

@@ -134,13 +134,18 @@ plt.show()
 # updates for the same result. $B = 128$ ($\eta = 0.4$) even drops a little faster in the first epoch: the
 # rule's "one step of $k\eta$ ≈ $k$ steps of $\eta$" assumes small steps, and on a quadratic one step
 # shrinks each direction by $1 - k\eta\lambda$, more than $k$ steps do, $(1 - \eta\lambda)^k$, as long as
-# $k\eta\lambda < 1$. Then it settles on about the same floor as the others. But at $B = 512$ the rule asks
+# $k\eta\lambda < 1$. Then it settles on a floor somewhat *above* the others (see below why). But at $B = 512$
+# the rule asks
 # for $\eta = 1.6 > 2/L$, and the run blows up (✕, off the top of the plot): the stability limit does not grow
 # with the batch size. The square-root
 # rule stays safe; its large batches are slower per epoch early on, but end lower. The noise floor is
-# proportional to $\eta / B$ (notebook 03): the linear rule keeps $\eta / B$ constant, so its floors nearly
-# coincide, while the square-root rule lets it fall like $1/\sqrt B$. In practice: scale linearly while the
-# batch is small, and cap the rate near the stability limit.
+# proportional to $\eta / B$ (notebook 03) *while the steps are small*, $\eta\lambda \ll 1$: the linear
+# rule keeps $\eta / B$ constant, so the floors of $B = 8$ and $32$ nearly coincide, while the square-root rule
+# lets it fall like $1/\sqrt B$. Closer to the stability limit each step also overshoots: along a direction of
+# curvature $\lambda$ the floor grows like $\eta / \bigl(B\,(2 - \eta\lambda)\bigr)$. At $B = 128$,
+# $\eta\lambda \approx 0.94$ along the steepest direction: up to 1.9× the floor $\eta/B$ alone predicts (less
+# along flatter directions), the gap you see above $B = 8$ and $32$. In practice: scale linearly while the batch is small, and
+# cap the rate well below the stability limit.
 #
 # ## 3. A sweep: steps to a target against the batch size
 #
@@ -157,9 +162,12 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.** Left: for small $B$ the measured points follow the dashed line of *perfect scaling* --
-# 4× the batch, 4× fewer steps -- and the best learning rate (right) grows roughly in proportion to $B$, the
-# linear rule. Past a *critical batch size* the steps stop falling in proportion and approach $S_\text{min}$,
-# the steps a noise-free gradient needs: more samples per step help less and less, and the best rate stops
+# 4× the batch, 4× fewer steps -- and the best learning rate (right) grows with $B$: from $B = 4$ to $64$ in
+# proportion to it, the linear rule, while from $B = 1$ to $4$ it only doubles, on the square-root line (the
+# grid of rates steps by 2×, so one grid step decides that). Past a *critical batch size* the steps stop
+# falling in proportion and level off towards $S_\text{min}$, the fit's estimate of the fewest steps any batch
+# size could need (a parameter of the fit, not a measured count: full batch here takes 2 updates). More
+# samples per step help less and less, and the best rate stops
 # growing in proportion: from $B = 64$ on it stays at 0.25--0.5, the largest rates of the grid below the
 # stability limit $2/L \approx 0.85$. The fit $S = S_\text{min}(1 + B_\text{noise}/B)$ puts that bend at
 # $B_\text{noise}$. It is much larger than the
