@@ -1,6 +1,7 @@
 """The command line, run as a user would: ``python -m tinygrad_mb ...`` in a subprocess."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -427,6 +428,24 @@ def test_the_sweep_headline_claims_perfect_scaling_only_where_the_measurements_s
     one, four = titles
     assert one.startswith("Learning-rate sweep\n") and "perfect scaling" not in one
     assert four.startswith("Learning-rate sweep: perfect scaling for small batches, then diminishing returns\n")
+
+
+def test_the_sweep_headline_needs_near_equal_samples_at_small_batches_and_more_at_the_largest():
+    # Catches the headline over 8 -> 64 costing 2.3x the samples (640 -> 1472): not perfect scaling,
+    # though the fitted knee lay between the batch sizes (the earlier rule).
+    from types import SimpleNamespace
+
+    from tinygrad_mb.cli import _textbook_shape
+
+    def shape(steps, samples):
+        return _textbook_shape(SimpleNamespace(steps_to_target=steps, samples_to_target=samples))
+
+    inf = math.inf
+    assert shape([inf, 80, 23, 2], [inf, 640, 1472, 2000]) is False  # the first two measured: 2.3x apart
+    assert shape([656, 82, 12, 2], [656, 656, 768, 2000]) is True
+    assert shape([656, 70, 12, 1], [656, 560, 768, 1000]) is False  # the largest not 2x the smallest
+    assert shape([656, 82], [656, 656]) is False  # two points tell no such story
+    assert shape([0, 82, 2], [0, 656, 2000]) is False  # 0 (met at the start) is no measurement: two points
 
 
 def test_text_wider_than_the_figure_is_kept_in_the_png(tmp_path):

@@ -111,7 +111,21 @@ def test_sweep_not_reached_markers_are_drawn_at_a_finite_height(lin200, pyplot):
     y = down.get_ydata()
     assert np.all(np.isfinite(y)) and y[0] > r.steps_to_target[1]
     assert fig.axes[0].get_ylim()[0] < y[0] < fig.axes[0].get_ylim()[1]
+    # drawn far below the budget it ran out of (to keep the axis on the measured counts): the count says so
+    assert [t.get_text() for t in fig.axes[0].texts] == [f"> {r.budgets[0]:,}"]
     pyplot.close(fig)
+
+
+def test_sweep_table_shows_means_over_seeds_with_their_decimal(lin200):
+    r = gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(4, 16), lrs=(0.05, 0.2), epochs=3,
+                 seeds=[0, 1, 2])
+    lines = str(r).splitlines()
+    assert "means over 3 seeds" in lines[0] and r.seeds == 3 and r.to_dict()["seeds"] == 3
+    for line, steps, samples in zip(lines[2:4], r.steps_to_target, r.samples_to_target):
+        shown = line.split()[2:4]  # rounded to whole numbers, 2.33 updates read as 2 and samples != updates x B
+        assert [float(v) for v in shown] == [round(steps, 1), round(samples, 1)]
+    assert "means over" not in str(gd.sweep(nn.Linear(5, 1, seed=0), nn.MSELoss(), lin200, batch_sizes=(16,),
+                                            lrs=(0.2,), epochs=3)).splitlines()[0]
 
 
 def test_sweep_with_the_target_met_at_the_start(lin200, pyplot):

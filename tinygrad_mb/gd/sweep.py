@@ -53,6 +53,7 @@ class SweepResult:
     runs: list[dict[str, Any]]  # one per (B, lr): steps (inf if not reached), diverged, capped, best
     fit: tuple[float, float] | None  # (S_min, B_noise) of steps = S_min (1 + B_noise / B)
     budgets: list[int] = field(default_factory=list)  # most updates a run of each batch size was allowed
+    seeds: int = 1  # runs per (B, lr): the counts are means over them
 
     def plot(self, title: str | None = None) -> Any:
         """Log-log steps-to-target against B, and best lr against B; returns the Figure."""
@@ -100,13 +101,14 @@ class SweepResult:
         return text
 
     def __str__(self) -> str:
-        rows = [f"learning-rate sweep: updates to reach full training loss <= {self.target:.6g} (N = {self.n})",
+        means = f"; means over {self.seeds} seeds" if self.seeds > 1 else ""
+        rows = [f"learning-rate sweep: updates to reach full training loss <= {self.target:.6g} (N = {self.n}{means})",
                 f"{'B':>6}  {'best lr':>9}  {'updates':>9}  {'samples':>10}"]
         for b, lr, s, m in zip(self.batch_sizes, self.best_lr, self.steps_to_target, self.samples_to_target):
             if s == 0:  # every rate ties: no update was needed
                 rows.append(f"{b:>6}  {'-':>9}  {0:>9}  {0:>10}  (target met at the start)")
             elif math.isfinite(s):
-                rows.append(f"{b:>6}  {lr:>9.4g}  {s:>9.0f}  {m:>10.0f}")
+                rows.append(f"{b:>6}  {lr:>9.4g}  {_count(s):>9}  {_count(m):>10}")
             else:
                 rows.append(f"{b:>6}  {'-':>9}  {'not reached':>9}  {self._why_not_reached(b)}")
         if self.met_at_start():
@@ -255,7 +257,7 @@ def sweep(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, *,
         bar.close()
     return SweepResult(n=n, target=float(target), batch_sizes=sizes, lrs=lrs, best_lr=best_lr,
                        steps_to_target=best_steps, samples_to_target=best_samples, runs=runs,
-                       fit=fit_steps(sizes, best_steps), budgets=budgets)
+                       fit=fit_steps(sizes, best_steps), budgets=budgets, seeds=len(seeds))
 
 
 def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, backend: str | None = None) -> float:
@@ -276,6 +278,11 @@ def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
 
 
 # --- the figure ------------------------------------------------------------------------
+def _count(value: float) -> str:
+    """A count, or a mean of counts over seeds: whole, or with one decimal (so samples = updates x B shows)."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
 def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     """Steps-to-target against batch size (log-log) and the best learning rate per batch size.
 
@@ -324,6 +331,11 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     if slow.any():
         a.plot(bs[slow], heights[slow], "v", color=COLORS[3], ms=9, ls="none",
                label=f"target not reached within budget{where}")
+        if not at_budget and len(result.budgets) == len(bs):
+            # drawn just above the measured points, far below the budget it ran out of: the count says so
+            for v, height, budget in zip(bs[slow], heights[slow], np.asarray(result.budgets)[slow]):
+                a.annotate(f"> {int(budget):,}", (v, height), xytext=(7, 0), textcoords="offset points",
+                           va="center", fontsize=8.5, color="dimgray")
     if at_start.any():
         floor = float(steps[ok].min()) / 1.5 if ok.any() else 0.5
         a.plot(bs[at_start], np.full(at_start.sum(), floor), "^", color=COLORS[2], ms=9, ls="none",
@@ -351,8 +363,8 @@ def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
         axis.set_xticks(bs)
         axis.set_xticklabels([f"{int(v)}" + ("\n(=N)" if int(v) == result.n else "") for v in bs])
         axis.xaxis.set_minor_locator(_null_locator())
-    fig.suptitle(title or f"Learning-rate sweep (N = {result.n}): perfect scaling for small batches, "
-                 "then diminishing returns", fontsize=12)
+    fig.suptitle(title or f"Learning-rate sweep (N = {result.n}): updates to the target against the batch size",
+                 fontsize=12)
     fig.tight_layout()
     return fig
 
