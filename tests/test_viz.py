@@ -208,8 +208,10 @@ def test_each_kind_of_variant_has_its_own_line_style_in_the_curves_and_the_legen
     from tinygrad_mb import gd
     from tinygrad_mb.gd.plots import variant_styles
 
-    assert variant_styles([1000, 1, 32, 5000, 64], 1000) == ["-", ":", "--", "-", "--"]  # by kind, not by place
-    assert len(set(variant_styles([1000, 1, 32], 1000))) == 3
+    # by kind, not by place; a second variant of a kind gets a style of its own (two mini-batch sizes
+    # used to be two dashed curves told apart by colour alone)
+    assert variant_styles([1000, 1, 32, 5000, 64], 1000) == ["-", ":", "--", "-.", "-."]
+    assert len(set(map(str, variant_styles([1000, 1, 8, 64, 128, 256], 1000)))) == 6
     prob = gd.make_problem("linear")
     c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.MiniBatch(64, 0.05), gd.Stochastic(0.01),
                    gd.Batch(0.5)], updates=3, seeds=[0])

@@ -37,7 +37,8 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
 
     Full batch (B >= N) is blue and SGD (B = 1) vermillion in every figure, so ``--variants sgd,batch``
     does not swap the colours a class has learnt from the default ``batch,sgd,minibatch:32``.
-    Mini-batch variants, and a second variant of a kind, take the other colours in order (bluish green first).
+    Mini-batch variants, and a second variant of a kind, take the other colours in order: bluish green,
+    orange, reddish purple, then sky blue (the one easily confused with blue) and yellow.
     """
     reserved = {"batch": COLORS[0], "sgd": COLORS[1]}
     kinds = [variant_kind(b, n) for b in batch_sizes]
@@ -45,7 +46,8 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
     for i, kind in enumerate(kinds):  # the first variant of each of these kinds gets its own colour
         if kind in reserved and reserved[kind] not in colors:
             colors[i] = reserved[kind]
-    rest = [c for c in (*COLORS[2:], *COLORS[:2]) if c not in colors]
+    # sky blue (COLORS[4]) comes late: next to full batch's blue it is the one pair easily confused
+    rest = [c for c in (COLORS[2], COLORS[3], COLORS[5], COLORS[4], COLORS[6], *COLORS[:2]) if c not in colors]
     for i in range(len(colors)):
         if not colors[i]:
             colors[i] = rest.pop(0) if rest else COLORS[i % len(COLORS)]  # (more variants than colours)
@@ -57,14 +59,24 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
 #: curve dotted, which stays readable where a dash pattern breaks up on its zig-zags.
 KIND_STYLES = {"batch": "-", "sgd": ":", "minibatch": "--"}
 
+#: Line styles of the second, third, ... variant of one kind (two mini-batch sizes, say): dash-dot, then
+#: dash-dot-dot and long dashes, so that no two curves of a figure differ by colour alone.
+MORE_STYLES = ("-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (9, 2.5)))
 
-def variant_styles(batch_sizes: Sequence[int], n: int) -> list[str]:
+
+def variant_styles(batch_sizes: Sequence[int], n: int) -> list[Any]:
     """One matplotlib line style per variant, chosen by its kind (:data:`KIND_STYLES`).
 
-    Full batch solid, SGD dotted, mini-batch dashed, whatever the variant's place in the list.
-    Variants of one kind share a style and differ in colour (:func:`variant_colors`).
+    Full batch solid, SGD dotted, mini-batch dashed, whatever the variant's place in the list. A
+    second variant of a kind takes the next of :data:`MORE_STYLES` (and a colour of its own, see
+    :func:`variant_colors`).
     """
-    return [KIND_STYLES[variant_kind(b, n)] for b in batch_sizes]
+    styles, seen = [], {}
+    for b in batch_sizes:
+        kind = variant_kind(b, n)
+        k = seen[kind] = seen.get(kind, -1) + 1
+        styles.append(KIND_STYLES[kind] if k == 0 else MORE_STYLES[(k - 1) % len(MORE_STYLES)])
+    return styles
 
 
 def pyplot() -> Any:
