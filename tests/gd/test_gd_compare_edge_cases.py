@@ -350,3 +350,16 @@ def test_a_run_that_overflowed_reads_inf_in_the_table_and_stands_on_the_top_edge
         assert _on_top_edge(panel, mark) and len(_visible(panel, mark)) == 1, panel.get_title()
     assert "on the top edge: inf or nan" in fig.texts[0].get_text()
     plt.close(fig)
+
+
+def test_the_summary_says_the_target_columns_are_read_on_the_evaluation_grid(prob):
+    # Catches SGD's updates->target shown as exact when it is read every 64 samples: up to 63 updates late.
+    c = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5), gd.Stochastic(0.01),
+                   gd.MiniBatch(32, 0.1)], epochs=2, seeds=[0])
+    s = c.summary()
+    (sgd,) = c.histories["sgd (B=1, lr=0.01)"]
+    assert s.eval_every == sgd.eval_every == 64 and s["sgd"]["reached_target"] == 1
+    assert (f"->target columns are read at the evaluations, every 64 samples (and at each epoch's end): rounded "
+            "up to that grid, by up to 63 updates at B = 1") in str(s)
+    whole = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=3, seeds=[0])
+    assert "read at the evaluations" not in str(whole.summary())  # evaluated after every update

@@ -268,8 +268,9 @@ class Comparison:
                 "diverged_after": [h.updates for h in runs if h.diverged],  # the last update each one took
             }
             rows.append(row)
+        grids = {h.eval_every for hs in self.histories.values() for h in hs}
         return Summary(rows, target=target_value, f_star=self.f_star, seeds=len(self.seeds), target_rule=rule,
-                       suboptimality_floor=floor)
+                       suboptimality_floor=floor, eval_every=grids.pop() if len(grids) == 1 else None)
 
     def plot(self, x: str | Sequence[str] = "epoch", y: str = "auto", ax: Any = None, bands: bool = True,
              title: str | None = None) -> Any:
@@ -338,10 +339,11 @@ class Summary:
     """The summary table: ``rows`` (dicts), printable, exportable."""
 
     def __init__(self, rows: list[dict[str, Any]], *, target: float, f_star: float | None, seeds: int,
-                 target_rule: str, suboptimality_floor: float | None = None) -> None:
+                 target_rule: str, suboptimality_floor: float | None = None, eval_every: int | None = None) -> None:
         self.rows, self.target, self.f_star, self.seeds = rows, target, f_star, seeds
         self.target_rule = target_rule  # how the target was chosen, for the header
         self.suboptimality_floor = suboptimality_floor  # final f-f* is clipped here (float rounding)
+        self.eval_every = eval_every  # the evaluation grid in samples, where the ->target columns are read
 
     def __getitem__(self, label: str) -> dict[str, Any]:
         for row in self.rows:
@@ -368,6 +370,13 @@ class Summary:
                              for row in self.rows):  # the ->target columns are all 0 and say nothing
             lines.append(f"every run started at or below the target loss {self.target:.6g}, so the ->target columns "
                          "are 0: give a target below the starting loss to compare how fast the variants get there")
+        coarse = [row for row in self.rows if self.eval_every and row["batch_size"] < self.eval_every
+                  and row["reached_target"]]
+        if coarse:  # SGD's updates->target can be off by dozens of updates: say where it was read
+            b = min(row["batch_size"] for row in coarse)
+            lines.append(f"->target columns are read at the evaluations, every {self.eval_every} samples (and at "
+                         f"each epoch's end): rounded up to that grid, by up to {self.eval_every // b - 1} updates "
+                         f"at B = {b}")
         if any(self._at_floor(row) for row in self.rows):
             lines.append(f"final f-f* <={self.suboptimality_floor:.2g}: within one rounding step (ulp) of f* in the "
                          "parameters' precision, i.e. at the optimum as far as the computed loss can tell")
