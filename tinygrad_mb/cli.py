@@ -79,10 +79,12 @@ def _positive_float(text: str) -> float:
 
 
 def _list_of(kind: Any, what: str) -> Any:
+    example = "1,4,16" if kind is _positive_int else "0.01,0.1,1"
+
     def parse(text: str) -> list[Any]:
         parts = [p for p in text.split(",") if p.strip()]
         if not parts:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}, e.g. 1,4,16")
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}, e.g. {example}")
         return [kind(p.strip()) for p in parts]
 
     return parse
@@ -90,7 +92,7 @@ def _list_of(kind: Any, what: str) -> Any:
 
 def _seeds(text: str) -> list[int]:
     try:
-        seeds = [int(p) for p in text.split(",") if p.strip()]
+        seeds = [int(p) for p in text.split(",")]  # (an empty entry, '0,' or '0,,1', is refused too)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated non-negative integers, e.g. 0,1,2") \
             from None
@@ -292,9 +294,12 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         # Identical runs, also when spelled differently (minibatch:N is batch, minibatch:1 is sgd):
         # the same batch size, rate, optimizer and schedule.
         runs = [(v.resolve_batch_size(n), v.lr, v.optimizer, v.schedule, v.schedule_unit) for v in variants]
-        if len(set(labels)) != len(labels) or len(set(map(repr, runs))) != len(runs):
-            parser.error(f"argument --variants: two variants would make identical runs ({labels}); "
-                         "give them different batch sizes or rates")
+        specs = [part.strip() for part in args.variants.split(",")]  # as the user wrote them: labels may coincide
+        same = [(spec, label) for spec, label, run in zip(specs, labels, runs)
+                if list(map(repr, runs)).count(repr(run)) > 1]
+        if same:
+            parser.error(f"argument --variants: {', '.join(spec for spec, _ in same[:-1])} and {same[-1][0]} would "
+                         f"make identical runs, {same[0][1]}; give them different batch sizes or rates")
         sizes = [v.resolve_batch_size(n) for v in variants]
         if getattr(args, "eval_every", None) is not None:
             try:

@@ -359,7 +359,7 @@ def test_the_summary_says_the_target_columns_are_read_on_the_evaluation_grid(pro
     s = c.summary()
     (sgd,) = c.histories["sgd (B=1, lr=0.01)"]
     assert s.eval_every == sgd.eval_every == 64 and s["sgd"]["reached_target"] == 1
-    assert (f"->target columns are read at the evaluations, every 64 samples (and at each epoch's end): rounded "
+    assert ("->target columns are read at the evaluations, every 64 samples (and at each epoch's end): rounded "
             "up to that grid, by up to 63 updates at B = 1") in str(s)
     whole = gd.compare(prob.model_fn, prob.loss_fn, prob.train, [gd.Batch(0.5)], epochs=3, seeds=[0])
     assert "read at the evaluations" not in str(whole.summary())  # evaluated after every update

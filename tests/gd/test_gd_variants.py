@@ -54,8 +54,15 @@ def test_parse_variants_reads_specs_and_uses_documented_rates():
     assert vs[1].lr == gd.DEFAULT_LRS["linear"]["sgd"]
     assert vs[2].lr == 0.05
     assert vs[3].lr == pytest.approx(gd.DEFAULT_LRS["linear"]["minibatch"] * math.sqrt(2))
-    for bad in ["", "adamw", "minibatch", "minibatch:0", "minibatch:x", "batch@fast", "sgd:4", "batch@-1"]:
+    for bad in ["", "adamw", "minibatch", "minibatch:x", "batch@fast", "batch@-1"]:
         with pytest.raises(HyperparameterError, match="minibatch:B"):
+            gd.parse_variants(bad)
+    # the two that read as almost right get the fix named, not the whole grammar
+    for bad, said in [("minibatch:0", r"'minibatch:0': the batch size must be a whole number >= 1"),
+                      ("mb:-3", "must be a whole number >= 1, e.g. minibatch:32"),
+                      ("sgd:4", r"'sgd:4': sgd takes no batch size \(its B is 1\); for B = 4 write minibatch:4"),
+                      ("batch:64@0.1", "batch takes no batch size .*N, the whole training set.*write minibatch:64")]:
+        with pytest.raises(HyperparameterError, match=said):
             gd.parse_variants(bad)
     for bad in ["batch,,sgd", "batch,sgd,"]:  # it said "cannot read variant ''"
         with pytest.raises(HyperparameterError, match="empty entry in the variants.*two commas in a row"):

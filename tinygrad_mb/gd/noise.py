@@ -124,7 +124,7 @@ class NoiseResult:
         return text
 
     def __str__(self) -> str:
-        rows = [f"gradient noise at the current weights (N = {self.n}): tr(Sigma) = {self.trace_sigma:.4g}, "
+        rows = [f"gradient noise at the model's weights as given (N = {self.n}): tr(Sigma) = {self.trace_sigma:.4g}, "
                 f"|G|^2 = {self.grad_norm_sq:.4g}, B_simple = tr(Sigma)/|G|^2 = {self.b_simple:.4g}",
                 f"{'B':>6}  {'measured':>11}  {'+-s.e.':>9}  {'theory':>11}  {'rel. err':>8}"]
         for b, m, s, t, e in zip(self.batch_sizes, self.measured, self.measured_se, self.theory,

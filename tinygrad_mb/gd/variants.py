@@ -289,6 +289,12 @@ def parse_variants(spec: str, problem: str = "linear", n: int | None = None) -> 
             batch_size = 1
         elif kind in ("minibatch", "mb") and b_text.strip().isdigit() and int(b_text) >= 1:
             batch_size = int(b_text)
+        elif kind in ("batch", "gd", "full", "sgd", "stochastic") and b_text:
+            size = "N, the whole training set" if kind in ("batch", "gd", "full") else "1"
+            raise HyperparameterError(f"{part!r}: {kind} takes no batch size (its B is {size}); for B = "
+                                      f"{b_text.strip()} write minibatch:{b_text.strip()}")
+        elif kind in ("minibatch", "mb") and b_text.strip().lstrip("-").isdigit():
+            raise HyperparameterError(f"{part!r}: the batch size must be a whole number >= 1, e.g. minibatch:32")
         else:
             raise HyperparameterError(f"cannot read variant {part!r}; expected {VARIANT_SPEC_HELP}")
         if lr is None:
