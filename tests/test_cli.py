@@ -112,6 +112,7 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["compare", "--variants", "minibatch:32@0.1,sgd@0.01", "--lr", "0.5"], "--lr has no effect"),
     (["compare", "--variants", "batch,sgd@0.01", "--lr", "0.5,0.1"], "give the rates one way, not both"),
     (["compare", "--target", "-5"], "below 0"),
+    (["compare", "--target", "0"], "0 is below f* = 0.247849"),  # linear regression's f*: it used to run, 0/N reached
     (["compare", "--seeds", "1,1"], "--seeds: repeated values in [1, 1]"),
     (["sweep", "--seeds", "0,0"], "--seeds: repeated values"),
     (["sweep", "--lrs", "0.1,0.1"], "--lrs: repeated values"),

@@ -248,6 +248,10 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
     except TinygradMBError as exc:
         parser.error(str(exc))
     prepared["problem"] = problem
+    if target is not None and problem.f_star is not None and target < problem.f_star * (1 - 1e-5):
+        # (1e-5: a float32 loss can land a rounding step below f*, computed in float64)
+        parser.error(f"argument --target: {target:g} is below f* = {problem.f_star:.6g}, the lowest loss this "
+                     f"problem has, so no run can reach it; give a target above it, e.g. {problem.f_star * 1.01:.4g}")
     n = problem.n_train
     if args.command in ("compare", "trajectories"):
         try:

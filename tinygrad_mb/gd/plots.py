@@ -59,8 +59,8 @@ def variant_colors(batch_sizes: Sequence[int], n: int) -> list[str]:
 #: curve dotted, which stays readable where a dash pattern breaks up on its zig-zags.
 KIND_STYLES = {"batch": "-", "sgd": ":", "minibatch": "--"}
 
-#: Line styles of the second, third, ... variant of one kind (two mini-batch sizes, say): dash-dot, then
-#: dash-dot-dot and long dashes, so that no two curves of a figure differ by colour alone.
+#: Line styles of the second, third, ... variant of one kind (two mini-batch sizes, say), in this order
+#: dash-dot, dash-dot-dot and long dashes, so that no two curves of a figure differ by colour alone.
 MORE_STYLES = ("-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (9, 2.5)))
 
 

@@ -50,7 +50,7 @@ SCHEDULE_UNITS = ("epoch", "update")
 DEFAULT_LRS: dict[str, dict[str, float]] = {
     "linear": {"batch": 0.5, "sgd": 0.01, "minibatch": 0.1},
     "logistic": {"batch": 2.0, "sgd": 0.01, "minibatch": 0.2},
-    "moons": {"batch": 2.0, "sgd": 0.05, "minibatch": 0.5},
+    "moons": {"batch": 1.0, "sgd": 0.05, "minibatch": 0.5},  # batch at 2.0 climbed 0.76 -> 1.92 (seed 2)
     "digits": {"batch": 1.0, "sgd": 0.02, "minibatch": 0.2},
     "linear2d": {"batch": 0.1, "sgd": 0.1, "minibatch": 0.1},  # one rate: the paths differ by noise alone
 }
