@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                        + (f" (default {epochs:g} when no other budget is given)" if epochs else ""))
         g.add_argument("--updates", type=_positive_int, default=None, help="parameter updates")
         g.add_argument("--samples", type=_positive_int, default=None, help="training samples seen")
-        g.add_argument("--seconds", type=_positive_float, default=None, help="training wall-clock seconds")
+        g.add_argument("--seconds", type=_positive_float, default=None,
+                       help="training wall-clock seconds, per run: evaluations come on top, and every variant and "
+                            "seed is a run of its own (3 variants x 3 seeds: 9 runs); every update is recorded, "
+                            "so the output grows by about 2 MB per second of training")
 
     p = sub.add_parser("compare", help="train variants side by side and plot loss vs epochs/updates/samples/time",
                        description="Train every variant from the same initial weights on the same data and "
