@@ -21,8 +21,8 @@ import contextvars
 import functools
 import inspect
 import itertools
-from heapq import heappop, heappush
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -848,11 +848,6 @@ class Tensor:
         none to keep, so asking for it is a mistake and raises (as in PyTorch).
         """
         if not self._requires_grad:
-            if self.data.dtype.kind not in "fc":
-                raise BackwardError(
-                    f"backward() on a tensor of dtype {self.dtype}: only float results carry gradients, and an "
-                    "integer one (rounding, a cast, argmax) is a constant; compute the loss in floats"
-                )
             raise BackwardError(
                 "retain_grad() on a tensor that does not require grad: backward never reaches it; make the "
                 "inputs it is computed from require grad (and compute it outside no_grad())"
