@@ -863,3 +863,55 @@ def test_a_state_dict_moved_to_the_gpu_loads_hyper_parameters_and_buffers(backen
     resumed.load_state_dict(moved)
     assert resumed.lr == 0.1 and resumed.momentum == 0.9 and type(resumed.lr) is float
     np.testing.assert_array_equal(tg.backend.to_numpy(resumed.state[0]["momentum_buffer"]), G1)
+
+
+def _train(model, opt, steps, seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x = tg.Tensor(rng.standard_normal((8, 200)).astype(model[0].weight.dtype))
+        loss = (model(x) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=1e-2), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)])
+def test_resuming_from_a_saved_optimizer_state_matches_an_uninterrupted_run_bit_for_bit(make, tmp_path):
+    # Catches the state saved in C order for nn.Linear's column-major weight: loaded back, it took the
+    # two-pass NumPy update instead of BLAS axpy, and the weights drifted by an ulp (6e-8 in float32).
+    straight = nn.Sequential(nn.Linear(200, 100, seed=0))  # 20,000 weights: the axpy path
+    opt = make(straight.parameters())
+    _train(straight, opt, 4, seed=1)
+    _train(straight, opt, 4, seed=2)
+    first = nn.Sequential(nn.Linear(200, 100, seed=0))
+    opt = make(first.parameters())
+    _train(first, opt, 4, seed=1)
+    tg.save(first.state_dict(), tmp_path / "model.npz")
+    tg.save(opt.state_dict(), tmp_path / "opt.npz")
+    resumed = nn.Sequential(nn.Linear(200, 100, seed=5))
+    resumed.load_state_dict(tg.load(tmp_path / "model.npz"))
+    opt = make(resumed.parameters())
+    opt.load_state_dict(tg.load(tmp_path / "opt.npz"))
+    if resumed[0].weight.backend == "numpy":  # (on CuPy, state_dict's host copies are C order)
+        assert all(v.flags.f_contiguous for k, v in opt.state_dict().items() if k.startswith("0."))  # W's layout
+    _train(resumed, opt, 4, seed=2)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_an_optimizers_state_follows_its_parameters_to_float64():
+    # Catches Adam's moments left in float32 after model.to(dtype="float64"): NumPy rounded every
+    # update of the float64 weights through them without a word.
+    model = nn.Sequential(nn.Linear(200, 3, seed=0))
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    _train(model, opt, 3, seed=1)
+    model.to(dtype="float64")
+    twin = nn.Sequential(nn.Linear(200, 3, seed=9)).to(dtype="float64")
+    twin.load_state_dict(model.state_dict())
+    twin_opt = optim.Adam(twin.parameters(), lr=1e-2)
+    twin_opt.load_state_dict(opt.state_dict())  # load_state_dict casts the moments to the weights' dtype
+    _train(model, opt, 2, seed=2)
+    _train(twin, twin_opt, 2, seed=2)
+    assert opt.state[0]["exp_avg"].dtype == opt.state[0]["exp_avg_sq"].dtype == np.float64
+    for a, b in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -193,13 +193,26 @@ class Optimizer:
         earlier ones had moved. Run at every step, so kept to a few comparisons
         per parameter (about 0.2 us); the message is built only on failure.
         """
-        for p in self.params:
+        for p, state in zip(self.params, self.state):
             g = p.grad
             if g is not None:
                 data = p.data
                 if type(g) is not type(data) or g.shape != data.shape or (
                         g.dtype is not data.dtype and g.dtype != data.dtype):
                     self._refuse_grad(p, g)
+                if state:  # (plain SGD keeps none: nothing to compare)
+                    self._follow_parameter(data, state)
+
+    @staticmethod
+    def _follow_parameter(data: Any, state: dict[str, Any]) -> None:
+        """Move a parameter's state to its dtype and backend if ``model.to(...)`` changed them after some steps.
+
+        Otherwise a float32 momentum buffer would keep rounding a float64 weight's updates (NumPy casts
+        in-place results down without a word), and a NumPy buffer could not update a CuPy weight.
+        """
+        for name, value in state.items():
+            if hasattr(value, "dtype") and (type(value) is not type(data) or value.dtype != data.dtype):
+                state[name] = backend.to_backend(value, backend.backend_of(data)).astype(data.dtype, order="K")
 
     def _refuse_grad(self, p: Tensor, g: Any) -> None:
         """The error for a gradient ``_check_grads`` flagged (returns if it is fine after all)."""
@@ -225,7 +238,9 @@ class Optimizer:
                 if name in state:
                     value = state[name]
                     array = backend.to_numpy(value) if hasattr(value, "dtype") else np.array(value)
-                    out[f"{i}.{name}"] = array.copy() if array is value else array
+                    # order="K": the parameter's memory layout (nn.Linear's weights are column-major), so a
+                    # loaded state is updated by the same BLAS path, and a resumed run matches bit for bit
+                    out[f"{i}.{name}"] = array.copy(order="K") if array is value else array
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -276,7 +291,9 @@ class Optimizer:
                         ">= 0. Was the state dict edited or saved by another program?"
                     )
                 value = int(value)
-            per_param[int(index)][name] = value if name == "step" else value.astype(p.dtype)
+            # a copy in the parameter's dtype and memory layout (see state_dict)
+            layout = "F" if p.data.flags.f_contiguous and not p.data.flags.c_contiguous else "C"
+            per_param[int(index)][name] = value if name == "step" else np.array(value, dtype=p.dtype, order=layout)
         required = [name for name in self.state_names if name not in self.optional_state]
         for i, new in enumerate(per_param):  # a parameter's state is all there or absent (never stepped)
             missing_state = [name for name in required if name not in new]
