@@ -389,3 +389,18 @@ def test_a_failed_save_closes_its_temporary_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert len(os.listdir("/proc/self/fd")) == before
     assert os.listdir(tmp_path) == []
+
+
+def test_a_read_only_file_is_not_replaced(tmp_path):
+    # Catches save renaming its new file over a checkpoint made read-only to protect it (renaming
+    # needs only the folder's permission; checked by mode bits, since os.access says yes to root).
+    path = tmp_path / "best.npz"
+    tg.save({"w": np.ones(3)}, path)
+    os.chmod(path, 0o444)
+    with pytest.raises(SaveLoadError, match=r"best.npz' is read-only, so it is not replaced.*chmod u\+w"):
+        tg.save({"w": np.zeros(3)}, path)
+    np.testing.assert_array_equal(tg.load(path)["w"], np.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz"]  # no temporary file left
+    os.chmod(path, 0o644)
+    tg.save({"w": np.zeros(3)}, path)  # writable again: replaced
+    np.testing.assert_array_equal(tg.load(path)["w"], np.zeros(3))

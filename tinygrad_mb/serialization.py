@@ -93,6 +93,11 @@ def write_atomically(path: PathLike, fill: Callable[[BinaryIO], None], who: str,
     if not os.path.isdir(directory):
         raise SaveLoadError(f"{who}: cannot write {path!r}: the folder {directory!r} does not exist; create it "
                             "first (os.makedirs) or give another path")
+    # Renaming over a file needs only the folder's permission, so a file made read-only to protect it
+    # (chmod a-w) would be replaced without a word; its mode bits say so (os.access does not, for root).
+    if os.path.isfile(target) and not stat.S_IMODE(os.stat(target).st_mode) & 0o222:
+        raise SaveLoadError(f"{who}: {path!r} is read-only, so it is not replaced; make it writable first "
+                            f"(chmod u+w) or give another name")
     try:
         # A file replaced keeps its permissions (a private checkpoint stays private); a new one gets a
         # normal file's mode rather than mkstemp's private 0600.
