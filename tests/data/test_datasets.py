@@ -165,6 +165,17 @@ def test_array_data_to_dataset_and_loader():
     assert sum(len(yb) for _, yb in loader) == 40
 
 
+def test_array_data_loader_batches_cannot_change_the_data():
+    # Catches an unshuffled batch being a writable view: xb.data += 0.1 changed ds.X for every later epoch.
+    ds = data.blobs(n=40, seed=0)
+    X = ds.X.copy()
+    xb, yb = next(iter(ds.loader(batch_size=16)))
+    with pytest.raises(ValueError, match="read-only"):
+        xb.data += 0.1
+    with pytest.raises(ValueError, match="read-only"):
+        yb.data[:] = 0
+    np.testing.assert_array_equal(ds.X, X)
+
 
 def test_array_data_loader_uses_its_seed():
     # Catches ArrayData.loader dropping the seed: the order would then change from run to run.

@@ -1,5 +1,6 @@
 """DataLoader and TensorDataset: every sample once per epoch, seeded order, batch counts, errors."""
 
+import json
 import math
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_mb import backend
+import tinygrad_mb.nn.functional as F
+from tinygrad_mb import backend, nn, optim
 from tinygrad_mb.data import DataLoader, Dataset, Subset, TensorDataset, load_digits, random_split
 from tinygrad_mb.errors import BackendError, DataError
 from tinygrad_mb.tensor import Tensor
@@ -91,7 +93,35 @@ def test_data_is_moved_once_and_unshuffled_batches_are_views():
     assert np.shares_memory(xb.data, ds.tensors[0].data)
 
 
-def test_loader_backend_is_kept_when_the_default_changes():
+
+def test_unshuffled_batches_are_read_only_so_the_users_arrays_cannot_change():
+    # Catches an in-place edit of an unshuffled batch (a view) silently changing the user's X.
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y = np.arange(6, dtype=np.float32).reshape(6, 1)
+    ds = TensorDataset(X, y)
+    for batches in (DataLoader(ds, batch_size=4), DataLoader(ds), DataLoader(Subset(ds, [0, 1, 2]))):
+        xb, _ = next(iter(batches))
+        with pytest.raises(ValueError, match="read-only"):
+            xb.data += 0.1
+    with pytest.raises(ValueError, match="read-only"):
+        ds[1:3][0].data += 0.1  # a slice of the dataset is a view too
+    np.testing.assert_array_equal(X, np.arange(12, dtype=np.float32).reshape(6, 2))
+    assert X.flags.writeable  # only the views are locked, never the user's own array
+    shuffled, _ = next(iter(DataLoader(ds, batch_size=4, shuffle=True, seed=0)))
+    shuffled.data += 0.1  # a copy: free to change, and X does not see it
+    np.testing.assert_array_equal(X, np.arange(12, dtype=np.float32).reshape(6, 2))
+    # Training reads the batches and never writes to them.
+    model = nn.Linear(2, 1, seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.002)
+    losses = []
+    for _ in range(20):
+        for xb, yb in DataLoader(ds, batch_size=3):
+            opt.zero_grad()
+            loss = F.mse_loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    assert losses[-1] < losses[0]
     loader = DataLoader(indexed_dataset(6), batch_size=2, backend="numpy")
     xb, yb = next(iter(loader))
     assert xb.backend == yb.backend == "numpy"
@@ -209,6 +239,54 @@ def test_other_bad_loader_input_is_rejected():
         DataLoader(indexed_dataset(5), backend="tpu")
 
 
+
+@pytest.mark.parametrize("arrays", [
+    lambda X: (X, X.copy()),  # same shapes: they used to become a dataset of 2 "samples"
+    lambda X: [X, X[:, :1]],  # different shapes: refused before too
+    lambda X: (Tensor(X), Tensor(X)),
+    lambda X: (X,),
+], ids=["same-shapes", "different-shapes", "tensors", "one-array"])
+def test_a_tuple_or_list_of_arrays_is_refused_whatever_their_shapes(arrays):
+    X = np.zeros((5, 3), np.float32)
+    with pytest.raises(DataError, match=r"(tuple|list) of \d arrays?; .*DataLoader\(TensorDataset\(X, y\)"):
+        DataLoader(arrays(X), batch_size=2)
+
+
+def test_a_list_of_sample_pairs_is_still_a_dataset():
+    X, y = np.arange(10, dtype=np.float32).reshape(5, 2), np.arange(5)
+    xb, yb = next(iter(DataLoader([(x, t) for x, t in zip(X, y)], batch_size=5)))
+    np.testing.assert_array_equal(xb.numpy(), X)
+    np.testing.assert_array_equal(yb.numpy(), y)
+    assert len(DataLoader(indexed_dataset(5), batch_size=2)) == 3
+
+
+def _epochs(loader, count):
+    return [epoch_indices(loader) for _ in range(count)]
+
+
+def test_state_dict_resumes_the_shuffled_order_in_a_new_loader():
+    # Catches a resumed run drawing the permutations of epochs 1, 2 again instead of those of 3, 4.
+    straight = _epochs(DataLoader(indexed_dataset(20), batch_size=6, shuffle=True, seed=7), 4)
+    first = DataLoader(indexed_dataset(20), batch_size=6, shuffle=True, seed=7)
+    before = _epochs(first, 2)
+    saved = json.loads(json.dumps(first.state_dict()))  # JSON-able, as in a checkpoint file
+    resumed = DataLoader(indexed_dataset(20), batch_size=6, shuffle=True, seed=7)
+    resumed.load_state_dict(saved)
+    assert resumed.epoch == 2
+    assert before + _epochs(resumed, 2) == straight
+    assert resumed.epoch == 4
+
+
+def test_a_bad_loader_state_is_refused_with_what_it_needs():
+    loader = DataLoader(indexed_dataset(5), shuffle=True, seed=0)
+    with pytest.raises(DataError, match=r"dict of DataLoader\.state_dict\(\), with keys 'rng' and 'epoch'"):
+        loader.load_state_dict({"epoch": 3})
+    other = np.random.Generator(np.random.MT19937(0)).bit_generator.state
+    with pytest.raises(DataError, match="does not fit this loader's PCG64 generator"):
+        loader.load_state_dict({"rng": other, "epoch": 1})
+    assert loader.epoch == 0  # nothing changed
+
+
 def test_seed_generator_is_used_as_is():
     rng = np.random.default_rng(3)
     loader = DataLoader(indexed_dataset(10), batch_size=10, shuffle=True, seed=rng)
@@ -310,6 +388,18 @@ def test_random_split_partitions_the_samples_reproducibly():
     assert sorted(sum(rows, [])) == list(range(10))  # every sample in exactly one part
     assert [list(p.indices) for p in random_split(ds, [6, 3, 1], seed=4)] == [list(p.indices) for p in parts]
     assert [list(p.indices) for p in random_split(ds, [6, 3, 1], seed=5)] != [list(p.indices) for p in parts]
+
+
+
+def test_random_split_of_array_data_is_refused_at_once_with_the_fix():
+    # Catches the split succeeding and the loader over a part failing with "'ArrayData' object is not subscriptable".
+    digits = load_digits()
+    with pytest.raises(DataError, match=r"random_split needs a Dataset.*got ArrayData; .*random_split\(dataset\."
+                                        r"to_dataset\(\), \.\.\.\).*\.loader\(batch_size="):
+        random_split(digits, [0.8, 0.2], seed=0)
+    train, test = random_split(digits.to_dataset(), [0.8, 0.2], seed=0)  # the fix works
+    xb, yb = next(iter(DataLoader(train, batch_size=32)))
+    assert xb.shape == (32, 64) and len(train) + len(test) == 1797
 
 
 @pytest.mark.parametrize("n, fractions, sizes", [(10, [0.8, 0.2], [8, 2]), (5, [0.5, 0.5], [3, 2]),

@@ -14,7 +14,8 @@ NumPy's global random state.
 
 For speed, a :class:`TensorDataset` is moved to the loader's backend *once*;
 batches are then cut out of it where it lives: contiguous slices (views, no
-copy) without shuffling, or a gather with an index array that lives on the same
+copy, read-only on NumPy so that an in-place edit cannot change the dataset)
+without shuffling, or a gather with an index array that lives on the same
 backend with shuffling. The permutation is drawn on the CPU and moved to the
 GPU once per epoch, never once per batch.
 """
@@ -102,14 +103,20 @@ class TensorDataset(Dataset):
         return len(self.tensors[0])
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
-        """Row(s) ``index`` of every tensor: an int, a slice, or an index array or Tensor."""
+        """Row(s) ``index`` of every tensor: an int, a slice, or an index array or Tensor.
+
+        An int or a slice gives views into the dataset's arrays, read-only on NumPy (see DataLoader).
+        """
         if isinstance(index, Tensor):  # its array, wherever it lives (a GPU tensor refuses np.asarray)
             index = index.data
         if isinstance(index, list):
             index = np.asarray(index)
         if isinstance(index, np.ndarray) or _backend.backend_of(index) == _backend.CUPY:
             index = _move(index, self.backend)  # an index array must live where the data lives
-        return tuple(Tensor(t.data[index], backend=self.backend) for t in self.tensors)
+        rows = [t.data[index] for t in self.tensors]
+        if isinstance(index, (int, np.integer, slice)):  # basic indexing: views into the dataset's arrays
+            rows = [_read_only(r) for r in rows]
+        return tuple(Tensor(r, backend=self.backend) for r in rows)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in self.tensors)
@@ -134,10 +141,12 @@ class Subset(Dataset):
         indices: a sequence or 1-d array of ints in ``[-N, N)``.
 
     Raises:
-        DataError: indices that are not 1-d integers, or out of range.
+        DataError: ``dataset`` is not a Dataset (arrays, an ArrayData), or indices
+            that are not 1-d integers, or out of range.
     """
 
     def __init__(self, dataset: Any, indices: Any):
+        _require_dataset(dataset, "Subset")
         indices = np.asarray(_backend.to_numpy(indices.data if isinstance(indices, Tensor) else indices))
         if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
             raise DataError(f"Subset: indices must be a 1-d sequence of ints, got {indices.dtype} of shape "
@@ -175,8 +184,11 @@ def random_split(dataset: Any, lengths: Sequence[int | float],
         seed: an int or a ``numpy.random.Generator``; same seed, same split.
 
     Raises:
-        DataError: lengths that are negative or do not add up to N (or to 1).
+        DataError: ``dataset`` is not a Dataset (e.g. an ArrayData: split it with
+            ``random_split(data.to_dataset(), ...)`` or ``data.split(...)``), or
+            lengths that are negative or do not add up to N (or to 1).
     """
+    _require_dataset(dataset, "random_split")  # now, not at the first batch of a loader over a part
     n = len(dataset)
     lengths = list(lengths)
     if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1.0):
@@ -214,12 +226,24 @@ class DataLoader:
 
     Yields:
         Tuples of :class:`Tensor` (one per dataset tensor, e.g. ``(xb, yb)``),
-        which do not require gradients. Without shuffling they are views into
-        the dataset: do not modify them in place.
+        which do not require gradients. Without shuffling a TensorDataset's
+        batches are views into its arrays (often your own ``X`` and ``y``), so
+        on NumPy they are read-only: ``xb.data += 0.1`` raises a ``ValueError``
+        (read-only) instead of changing the dataset; work on a copy,
+        ``xb.data.copy()``. (CuPy arrays cannot be made read-only:
+        there an in-place edit does change the dataset.) Shuffled batches are copies.
 
     Attributes:
         batch_size: the resolved batch size (``N`` for ``batch_size=None``).
         epoch: how many epochs have been started (incremented by ``iter()``).
+
+    Resuming: ``state_dict()`` holds the shuffling generator's state and
+    ``epoch`` (a JSON-able dict), so a run resumed from a checkpoint sees the
+    same batches as one that never stopped. Save it with the model and optimizer::
+
+        checkpoint = {"model": model.state_dict(), "optim": opt.state_dict(), "loader": loader.state_dict()}
+        ...  # later, with a new model, optimizer and loader made as before:
+        loader.load_state_dict(checkpoint["loader"])
 
     Raises:
         DataError: empty dataset, a batch size that is not a positive int, or
@@ -229,9 +253,7 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int | None = None, shuffle: bool = False,
                  drop_last: bool = False, seed: int | np.random.Generator | None = None,
                  backend: str | None = None):
-        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__") or _is_arrays(dataset):
-            raise DataError(f"DataLoader needs a Dataset (with __len__ and __getitem__), got "
-                            f"{_what(dataset)}; {_how_to_make_a_dataset(dataset)}")
+        _require_dataset(dataset, "DataLoader")
         n = len(dataset)
         if n == 0:
             raise DataError("DataLoader got an empty dataset (0 samples)")
@@ -265,6 +287,28 @@ class DataLoader:
         else:
             self._arrays = None
 
+    def state_dict(self) -> dict[str, Any]:
+        """What resuming needs: the shuffling generator's state and ``epoch``, as a JSON-able dict."""
+        return {"rng": self._rng.bit_generator.state, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``, a :meth:`state_dict` of a loader made with the same arguments.
+
+        Raises:
+            DataError: ``state`` is not such a dict, or its generator is of another kind.
+        """
+        if not isinstance(state, dict) or not isinstance(state.get("rng"), dict) or "epoch" not in state:
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise DataError(f"DataLoader.load_state_dict needs the dict of DataLoader.state_dict(), with keys "
+                            f"'rng' and 'epoch', got {got}")
+        try:
+            self._rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:  # another bit generator, or a damaged state
+            raise DataError(f"DataLoader.load_state_dict: the saved generator state does not fit this loader's "
+                            f"{type(self._rng.bit_generator).__name__} generator ({exc}); save it with "
+                            "loader.state_dict() of a loader made the same way") from None
+        self.epoch = int(state["epoch"])
+
     def __len__(self) -> int:
         """Batches per epoch: ``N // B`` with ``drop_last``, else ``ceil(N / B)``."""
         full, rest = divmod(self.num_samples, self.batch_size)
@@ -283,9 +327,9 @@ class DataLoader:
             for start, stop in zip(range(0, n, size), stops):
                 yield self._collate([self.dataset[int(i)] for i in indices[start:stop]])
             return
-        if order is None:  # contiguous slices are views: no copy at all
+        if order is None:  # contiguous slices are views: no copy, and read-only (see the class docstring)
             for start, stop in zip(range(0, n, size), stops):
-                yield tuple(Tensor(a[start:stop], backend=self.backend) for a in self._arrays)
+                yield tuple(Tensor(_read_only(a[start:stop]), backend=self.backend) for a in self._arrays)
             return
         order = _backend.to_backend(order, self.backend)  # once per epoch, then sliced where the data is
         for start, stop in zip(range(0, n, size), stops):
@@ -331,34 +375,58 @@ def _is_plain_tensor_dataset(dataset: Any) -> bool:
     return isinstance(dataset, TensorDataset) and type(dataset).__getitem__ is TensorDataset.__getitem__
 
 
+def _require_dataset(obj: Any, caller: str) -> None:
+    """Refuse what is not a dataset of samples, with the fix suited to what ``obj`` is."""
+    if not hasattr(obj, "__len__") or not hasattr(obj, "__getitem__") or _is_arrays(obj):
+        raise DataError(f"{caller} needs a Dataset (with __len__ and __getitem__), got "
+                        f"{_what(obj)}; {_how_to_make_a_dataset(obj, caller)}")
+
+
+def _is_array(obj: Any) -> bool:
+    return isinstance(obj, (Tensor, np.ndarray)) or _backend.backend_of(obj) == _backend.CUPY
+
+
 def _is_arrays(obj: Any) -> bool:
     """An array, or arrays (X, y) in a tuple or list: data for a TensorDataset, not a dataset of samples.
 
     Both have a length and items, but a loader over an array yields its rows without labels, in
-    1-tuples, and one over (X, y) treats X and y as two samples. (A list of samples is a dataset:
-    its items all have one shape, where X and y have one length and different shapes.)
+    1-tuples, and one over (X, y) treats X and y as two samples, whatever their shapes. (A list of
+    samples is a dataset: its items are tuples (x, y), not arrays.)
     """
     if isinstance(obj, (tuple, list)):
-        shapes = {tuple(getattr(t, "shape", ())) for t in obj}
-        return () not in shapes and len(shapes) > 1 and len({shape[0] for shape in shapes}) == 1
-    return isinstance(obj, (Tensor, np.ndarray)) or _backend.backend_of(obj) == _backend.CUPY
+        return len(obj) > 0 and all(_is_array(t) for t in obj)
+    return _is_array(obj)
+
+
+def _read_only(view: Any) -> Any:
+    """``view`` made read-only, so that an in-place edit raises instead of changing the array it looks into.
+
+    Only the view's own flag changes, never its base's. CuPy arrays have no such flag: they stay writable.
+    """
+    if isinstance(view, np.ndarray):
+        view.flags.writeable = False
+    return view
 
 
 def _what(obj: Any) -> str:
     if isinstance(obj, (tuple, list)):
-        return f"a {type(obj).__name__} of {len(obj)} arrays"
+        return f"a {type(obj).__name__} of {len(obj)} array{'' if len(obj) == 1 else 's'}"
     if _is_arrays(obj):
         name = "NumPy array" if isinstance(obj, np.ndarray) else type(obj).__name__
         return f"a {name} of shape {tuple(obj.shape)}"
     return type(obj).__name__
 
 
-def _how_to_make_a_dataset(obj: Any) -> str:
-    """The fix for handing DataLoader something that is not a Dataset, suited to what ``obj`` offers."""
+def _how_to_make_a_dataset(obj: Any, caller: str = "DataLoader") -> str:
+    """The fix for handing ``caller`` something that is not a Dataset, suited to what ``obj`` offers."""
     if hasattr(obj, "loader") and hasattr(obj, "to_dataset"):  # ArrayData (load_digits(), blobs(), ...)
-        return ("it makes its own loader: use dataset.loader(batch_size=32, shuffle=True, seed=0) instead, "
-                "or DataLoader(dataset.to_dataset(), ...)")
-    return "wrap the arrays as DataLoader(TensorDataset(X, y), ...) (TensorDataset(X) for inputs alone)"
+        if caller == "DataLoader":
+            return ("it makes its own loader: use dataset.loader(batch_size=32, shuffle=True, seed=0) instead, "
+                    "or DataLoader(dataset.to_dataset(), ...)")
+        return (f"it makes its own loader and split: use {caller}(dataset.to_dataset(), ...), or "
+                "train, test = dataset.split(test_size=0.2, seed=0) and train.loader(batch_size=32, shuffle=True, "
+                "seed=0)")
+    return f"wrap the arrays as {caller}(TensorDataset(X, y), ...) (TensorDataset(X) for inputs alone)"
 
 
 def _move(array: Any, name: str) -> Any:
