@@ -463,3 +463,111 @@ def test_sequential_indexing_at_both_ends_and_a_layer_class_passed_uncalled():
             m[bad]
     with pytest.raises(ArgumentTypeError, match=r"ReLU is a layer class, not a layer: call it, ReLU\(\)"):
         nn.Sequential(nn.Linear(2, 2), nn.ReLU)
+
+
+def test_a_dict_or_nested_list_of_layers_is_refused_since_it_would_never_be_trained():
+    # Catches dicts and nested lists of layers being kept as plain attributes: parameters() never saw them.
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.heads = {"age": nn.Linear(2, 1), "sex": nn.Linear(2, 2)}
+
+    class Blocks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [[nn.Linear(2, 2)], [nn.Linear(2, 2)]]
+
+    with pytest.raises(TypeError, match=r"'heads' of Heads.*never be trained or saved; use nn.ModuleDict"):
+        Heads()
+    with pytest.raises(TypeError, match=r"'blocks' of Blocks.*never be trained or saved; use nn.ModuleList.*"
+                                        r"ModuleList of ModuleLists"):
+        Blocks()
+    m = nn.Linear(2, 1)
+    m.config = {"sizes": [2, 1], "nested": [[1, 2]]}  # containers of anything else are ordinary attributes
+    m.loop = []
+    m.loop.append(m.loop)
+    m.other = [m.loop]  # a list inside itself is searched once, not forever
+    assert m.config["sizes"] == [2, 1] and len(list(m.parameters())) == 2
+
+
+class TwoHeads(nn.Module):
+    """One trunk, one head per target: the case ModuleDict is for."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Linear(3, 4, seed=0)
+        self.heads = nn.ModuleDict({"age": nn.Linear(4, 1, seed=1), "sex": nn.Sequential(nn.Dropout(0.5),
+                                                                                        nn.Linear(4, 2, seed=2))})
+
+    def forward(self, x):
+        h = self.trunk(x).relu()
+        return {key: head(h) for key, head in self.heads.items()}
+
+
+def test_a_module_dict_registers_its_layers_so_they_are_trained_saved_and_switched_to_eval():
+    model = TwoHeads()
+    assert [n for n, _ in model.named_parameters()] == [
+        "trunk.weight", "trunk.bias", "heads.age.weight", "heads.age.bias", "heads.sex.1.weight", "heads.sex.1.bias"]
+    out = model(tg.Tensor(np.ones((2, 3), dtype=np.float32)))
+    (out["age"].sum() + out["sex"].sum()).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+    fresh = TwoHeads()
+    fresh.heads["age"].weight.data[...] = 0
+    fresh.load_state_dict(model.state_dict())
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    assert list(fresh.state_dict()) == list(model.state_dict())
+
+    model.eval()
+    assert not model.heads["sex"][0].training and not model.heads["age"].training
+
+    heads = model.heads
+    assert len(heads) == 2 and list(heads) == ["age", "sex"] and list(heads.keys()) == ["age", "sex"]
+    assert "age" in heads and "height" not in heads and 3 not in heads
+    assert list(heads.values()) == [heads["age"], heads["sex"]] and dict(heads.items())["age"] is heads["age"]
+    heads["height"] = nn.Linear(4, 1)
+    assert list(heads) == ["age", "sex", "height"] and "heads.height.bias" in model.state_dict()
+    del heads["height"]
+    assert list(heads) == ["age", "sex"]
+    assert list(nn.ModuleDict([("a", nn.ReLU())])) == ["a"]  # (key, layer) pairs work too
+    assert nn.ModuleDict.forward is nn.Module.forward  # no forward: the model decides how heads are used
+    assert "(age): Linear" in repr(model)
+
+
+def test_a_module_dict_refuses_keys_and_values_that_would_break_it_with_the_fix():
+    heads = nn.ModuleDict()
+    with pytest.raises(KeyError, match=r"ModuleDict has no layer 'age'; its keys are \[\]"):
+        heads["age"]
+    with pytest.raises(TypeError, match=r"must be non-empty and contain no '\.'; use e.g. 'a_b'"):
+        heads["a.b"] = nn.ReLU()
+    with pytest.raises(TypeError, match="must be non-empty"):
+        heads[""] = nn.ReLU()
+    with pytest.raises(TypeError, match="ModuleDict keys must be strings, got a int"):
+        heads[0] = nn.ReLU()
+    with pytest.raises(TypeError, match="'keys' is already the name of a ModuleDict attribute or method"):
+        heads["keys"] = nn.ReLU()
+    with pytest.raises(TypeError, match=r"ModuleDict: item 'act' is a type, not a Module; ReLU is a layer class"):
+        heads["act"] = nn.ReLU
+    with pytest.raises(TypeError, match="for layers without names use nn.ModuleList"):
+        nn.ModuleDict([nn.ReLU(), nn.ReLU()])
+    assert len(heads) == 0
+
+
+def test_indexing_a_sequential_with_a_string_or_float_says_what_to_use():
+    # Catches the raw "'<=' not supported between 'int' and 'str'" and list-index errors.
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(TypeError, match=r"Sequential layers are numbered.*'fc'; get a layer by its position, "
+                                        r"e.g. \[0\].*attribute, e.g. .fc"):
+        seq["fc"]
+    named = nn.Sequential(OrderedDict(fc=nn.Linear(2, 2), act=nn.ReLU()))
+    with pytest.raises(TypeError, match=r"has a layer named 'act': use \[1\] or the attribute .act"):
+        named["act"]
+    assert named.act is named[1]
+    with pytest.raises(TypeError, match=r"has a layer named '0': use \[0\]$"):
+        seq["0"]
+    with pytest.raises(TypeError, match=r"Sequential index must be an int or a slice, got a float \(1.0\); "
+                                        r"use an int, e.g. \[1\]"):
+        seq[1.0]
+    with pytest.raises(TypeError, match=r"ModuleList index must be an int.*got a float \(0.5\).*\[int\(i\)\]"):
+        nn.ModuleList([nn.ReLU()])[0.5]
+    assert seq[np.int64(1)] is seq[1]  # NumPy integers are ints here

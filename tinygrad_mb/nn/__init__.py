@@ -6,7 +6,7 @@
     model = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1))
     loss = nn.CrossEntropyLoss()(model(x), y)
 
-* :mod:`~tinygrad_mb.nn.module` -- Module, Parameter, Sequential, ModuleList
+* :mod:`~tinygrad_mb.nn.module` -- Module, Parameter, Sequential, ModuleList, ModuleDict
 * :mod:`~tinygrad_mb.nn.layers` -- Linear, activations, Flatten, Dropout
 * :mod:`~tinygrad_mb.nn.conv` -- Conv2d, MaxPool2d
 * :mod:`~tinygrad_mb.nn.normalization` -- BatchNorm1d
@@ -20,13 +20,13 @@ from tinygrad_mb.nn.layers import (
     Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh,
 )
 from tinygrad_mb.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from tinygrad_mb.nn.module import Module, ModuleList, Parameter, Sequential
+from tinygrad_mb.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from tinygrad_mb.nn.normalization import BatchNorm1d
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "Linear", "ReLU", "LeakyReLU", "Sigmoid",
-    "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "BatchNorm1d", "Conv2d", "MaxPool2d",
-    "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
+    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear", "ReLU",
+    "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "BatchNorm1d", "Conv2d",
+    "MaxPool2d", "MSELoss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss",
 ]
 
 

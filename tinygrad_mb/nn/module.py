@@ -22,6 +22,7 @@ parameters, buffers and children, in the order they were assigned.
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -56,6 +57,20 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     #: Names in the state dict that the model does not have (ignored).
     unexpected_keys: list[str]
+
+
+def _holds_layers(container: list | tuple | dict, seen: set[int] | None = None) -> bool:
+    """Whether a plain list, tuple or dict holds a Module or Parameter, at any depth of nesting."""
+    seen = set() if seen is None else seen
+    if id(container) in seen:  # a list inside itself
+        return False
+    seen.add(id(container))
+    for item in container.values() if isinstance(container, dict) else container:
+        if isinstance(item, (Module, Parameter)):
+            return True
+        if isinstance(item, (list, tuple, dict)) and _holds_layers(item, seen):
+            return True
+    return False
 
 
 def _copy_to_numpy(array: Any) -> np.ndarray:
@@ -125,11 +140,18 @@ class Module:
                 f"{needed} or None; to change its values in place, assign to {name}.data; to remove it, "
                 f"use del self.{name} first"
             )
-        elif isinstance(value, (list, tuple)) and any(isinstance(v, (Module, Parameter)) for v in value):
+        elif isinstance(value, (list, tuple, dict)) and _holds_layers(value):
+            # parameters() only walks registered names, so layers inside a plain container are lost.
+            if isinstance(value, dict):
+                fix = "use nn.ModuleDict({...}) for layers by name"
+            elif any(isinstance(v, (list, tuple, dict)) for v in value):
+                fix = "use nn.ModuleList([...]) for layers, and for nested lists a ModuleList of ModuleLists"
+            else:
+                fix = "use nn.ModuleList([...]) for layers"
             raise ArgumentTypeError(
                 f"cannot assign a {type(value).__name__} of layers or parameters as {name!r} of "
                 f"{type(self).__name__}: the model would not see them, so they would never be trained or saved; "
-                f"use nn.ModuleList([...]) for layers (or register each Parameter as its own attribute)"
+                f"{fix} (or register each Parameter as its own attribute)"
             )
         else:
             for registry in (params, buffers, modules):
@@ -488,9 +510,35 @@ class ModuleList(Module):
         layers = list(self.named_children())
         if isinstance(index, slice):
             return self._sliced(layers[index])
+        if not isinstance(index, int):
+            index = self._checked_index(index, [name for name, _ in layers])
         if not -len(layers) <= index < len(layers):
             raise IndexError(f"{type(self).__name__} index {index} out of range for {len(layers)} layers")
         return layers[index][1]
+
+    def _checked_index(self, index: Any, names: list[str]) -> int:
+        """An index that is not an int, as an int (NumPy integers), or a clear error saying what to use."""
+        kind = type(self).__name__
+        if isinstance(index, str):
+            if index in names:  # e.g. seq["fc"] on Sequential(OrderedDict(fc=...)), or seq["0"]
+                position = names.index(index)
+                fix = f"this one has a layer named {index!r}: use [{position}]"
+                fix += f" or the attribute .{index}" if index.isidentifier() else ""
+            else:
+                fix = "get a layer by its position, e.g. [0] or [-1]"
+                if isinstance(self, Sequential):
+                    fix += ("; a Sequential built from a dict, Sequential(OrderedDict(fc=...)), "
+                            "also has each layer as an attribute, e.g. .fc")
+            raise ArgumentTypeError(f"{kind} layers are numbered, not looked up by a string like {index!r}; {fix}")
+        try:
+            position = operator.index(index)  # NumPy integers are fine
+        except TypeError:
+            example = f"[{int(index)}]" if isinstance(index, float) and index.is_integer() else "[int(i)]"
+            raise ArgumentTypeError(
+                f"{kind} index must be an int or a slice, got a {type(index).__name__} ({index!r}); "
+                f"use an int, e.g. {example}"
+            ) from None
+        return position
 
     def _sliced(self, named: list[tuple[str, Module]]) -> Module:
         return ModuleList(module for _, module in named)  # renumbered from "0", as PyTorch does
@@ -522,3 +570,90 @@ class Sequential(ModuleList):
         for name in self._module_names:
             x = modules[name](x)
         return x
+
+
+class ModuleDict(Module):
+    """Layers by name whose parameters belong to the model: ``ModuleDict({"age": Linear(8, 1), "sex": Linear(8, 2)})``.
+
+    A plain Python dict of layers is invisible to ``parameters()``, so they
+    would never be trained or saved; a ModuleDict registers each one under its
+    key, so its weights are named ``"<attribute>.<key>.weight"`` as in PyTorch.
+    It has no ``forward``: the model that holds it decides how its layers are
+    used (e.g. one head per target). Supports ``d[key]``, ``d[key] = layer``,
+    ``del d[key]``, ``len``, ``key in d``, iteration over the keys (in the order
+    they were added), ``keys()``, ``values()`` and ``items()``.
+    """
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] = ()):
+        super().__init__()
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for pair in pairs:
+            if not (isinstance(pair, tuple) and len(pair) == 2):  # ModuleDict([a, b]): a list needs names
+                raise ArgumentTypeError(
+                    f"ModuleDict needs a dict {{key: layer}} or (key, layer) pairs, got a {type(pair).__name__} "
+                    f"item; for layers without names use nn.ModuleList"
+                )
+            self[pair[0]] = pair[1]
+
+    def _checked_key(self, key: Any) -> str:
+        # Keys become parts of dotted state-dict names and attributes of this module.
+        if not isinstance(key, str):
+            raise ArgumentTypeError(
+                f"ModuleDict keys must be strings, got a {type(key).__name__} ({key!r}); "
+                f"use str(key), e.g. {str(key)!r}"
+            )
+        if not key or "." in key:
+            raise ArgumentTypeError(
+                f"ModuleDict key {key!r} cannot be used: keys become parts of state-dict names such as "
+                f"'heads.<key>.weight', so they must be non-empty and contain no '.'; use e.g. "
+                f"{(key.replace('.', '_') or 'head')!r}"
+            )
+        if key not in self._module_names and hasattr(self, key):
+            raise ArgumentTypeError(
+                f"ModuleDict key {key!r} is already the name of a ModuleDict attribute or method, so the layer "
+                f"would hide it; choose another key, e.g. {key + '_head'!r}"
+            )
+        return key
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        key = self._checked_key(key)
+        if not isinstance(module, Module):
+            if isinstance(module, type) and issubclass(module, Module):  # nn.ReLU for nn.ReLU()
+                layer = module.__name__
+                fix = f"{layer} is a layer class, not a layer: call it, {layer}(), with its arguments"
+            else:
+                fix = "wrap functions in a Module or use layers such as ReLU()"
+            raise ArgumentTypeError(f"ModuleDict: item {key!r} is a {type(module).__name__}, not a Module; {fix}")
+        setattr(self, key, module)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self:
+            raise KeyError(f"ModuleDict has no layer {key!r}; its keys are {list(self.keys())}")
+        return self.__dict__[key]
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(f"ModuleDict has no layer {key!r}; its keys are {list(self.keys())}")
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.named_children())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._module_names and self.__dict__.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return self.keys()
+
+    def keys(self) -> Iterator[str]:
+        """The keys, in the order they were added."""
+        for key, _ in self.named_children():
+            yield key
+
+    def values(self) -> Iterator[Module]:
+        """The layers, in the order their keys were added."""
+        return self.children()
+
+    def items(self) -> Iterator[tuple[str, Module]]:
+        """``(key, layer)`` pairs, in the order the keys were added."""
+        return self.named_children()
