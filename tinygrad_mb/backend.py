@@ -224,6 +224,18 @@ def to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array)
 
 
+def read_only_view(array: Any) -> Any:
+    """A read-only view of a NumPy array, so that an in-place edit raises instead of changing ``array``.
+
+    ``array`` itself stays writable. CuPy arrays have no read-only flag: they come back as they are.
+    """
+    if not isinstance(array, np.ndarray):
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 @contextlib.contextmanager
 def count_transfers() -> Iterator[dict[str, int]]:
     """Count host<->GPU copies made through this module inside the block.

@@ -317,7 +317,7 @@ def _checked_backward(backward: Callable) -> Callable:
     @functools.wraps(backward)
     def checked(self: Function, g: Any) -> Any:
         try:
-            grads = backward(self, _read_only(g))
+            grads = backward(self, backend.read_only_view(g))
         except ValueError as exc:
             if "read-only" not in str(exc) or isinstance(exc, TinygradMBError):
                 raise
@@ -336,15 +336,6 @@ def _checked_backward(backward: Callable) -> Callable:
         return grads
 
     return checked
-
-
-def _read_only(g: Any) -> Any:
-    """A read-only view of the NumPy array ``g`` (CuPy arrays have no such flag: ``g`` itself)."""
-    if type(g) is not _NDARRAY:
-        return g
-    view = g.view()
-    view.flags.writeable = False
-    return view
 
 
 def _one_array(out: Any, op: str) -> Any:

@@ -115,7 +115,7 @@ class TensorDataset(Dataset):
             index = _move(index, self.backend)  # an index array must live where the data lives
         rows = [t.data[index] for t in self.tensors]
         if isinstance(index, (int, np.integer, slice)):  # basic indexing: views into the dataset's arrays
-            rows = [_read_only(r) for r in rows]
+            rows = [_backend.read_only_view(r) for r in rows]
         return tuple(Tensor(r, backend=self.backend) for r in rows)
 
     def __repr__(self) -> str:
@@ -329,7 +329,7 @@ class DataLoader:
             return
         if order is None:  # contiguous slices are views: no copy, and read-only (see the class docstring)
             for start, stop in zip(range(0, n, size), stops):
-                yield tuple(Tensor(_read_only(a[start:stop]), backend=self.backend) for a in self._arrays)
+                yield tuple(Tensor(_backend.read_only_view(a[start:stop]), backend=self.backend) for a in self._arrays)
             return
         order = _backend.to_backend(order, self.backend)  # once per epoch, then sliced where the data is
         for start, stop in zip(range(0, n, size), stops):
@@ -396,16 +396,6 @@ def _is_arrays(obj: Any) -> bool:
     if isinstance(obj, (tuple, list)):
         return len(obj) > 0 and all(_is_array(t) for t in obj)
     return _is_array(obj)
-
-
-def _read_only(view: Any) -> Any:
-    """``view`` made read-only, so that an in-place edit raises instead of changing the array it looks into.
-
-    Only the view's own flag changes, never its base's. CuPy arrays have no such flag: they stay writable.
-    """
-    if isinstance(view, np.ndarray):
-        view.flags.writeable = False
-    return view
 
 
 def _what(obj: Any) -> str:
