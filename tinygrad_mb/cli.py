@@ -302,8 +302,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         # the same batch size, rate, optimizer and schedule.
         runs = [(v.resolve_batch_size(n), v.lr, v.optimizer, v.schedule, v.schedule_unit) for v in variants]
         specs = [part.strip() for part in args.variants.split(",")]  # as the user wrote them: labels may coincide
-        same = [(spec, label) for spec, label, run in zip(specs, labels, runs)
-                if list(map(repr, runs)).count(repr(run)) > 1]
+        keys = [repr(run) for run in runs]
+        same = [(spec, label) for spec, label, key in zip(specs, labels, keys) if keys.count(key) > 1]
         if same:
             parser.error(f"argument --variants: {', '.join(spec for spec, _ in same[:-1])} and {same[-1][0]} would "
                          f"make identical runs, {same[0][1]}; give them different batch sizes or rates")

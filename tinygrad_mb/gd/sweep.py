@@ -277,12 +277,12 @@ def default_target(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any,
     return f_star + 3e-4 * (f0["train_loss"] - f_star) if f_star is not None else 0.1 * f0["train_loss"]
 
 
-# --- the figure ------------------------------------------------------------------------
 def _count(value: float) -> str:
     """A count, or a mean of counts over seeds: whole, or with one decimal (so samples = updates x B shows)."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+# --- the figure ------------------------------------------------------------------------
 def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     """Steps-to-target against batch size (log-log) and the best learning rate per batch size.
 
