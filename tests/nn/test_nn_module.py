@@ -571,3 +571,20 @@ def test_indexing_a_sequential_with_a_string_or_float_says_what_to_use():
     with pytest.raises(TypeError, match=r"ModuleList index must be an int.*got a float \(0.5\).*\[int\(i\)\]"):
         nn.ModuleList([nn.ReLU()])[0.5]
     assert seq[np.int64(1)] is seq[1]  # NumPy integers are ints here
+
+
+def test_requires_grad_freezes_a_part_and_apply_visits_children_before_parents():
+    # PyTorch's fine-tuning and initialisation idioms: model.features.requires_grad_(False), model.apply(init)
+    model = nn.Sequential(nn.Linear(2, 3, seed=0), nn.ReLU(), nn.Sequential(nn.Linear(3, 1, seed=1)))
+    assert model[0].requires_grad_(False) is model[0]
+    assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+    frozen = model[0].weight.data.copy()
+    loss = model(np.ones((4, 2), np.float32)).sum()
+    loss.backward()
+    assert model[0].weight.grad is None and model[2][0].weight.grad is not None
+    model.requires_grad_()
+    assert all(p.requires_grad for p in model.parameters())
+    np.testing.assert_array_equal(model[0].weight.data, frozen)
+    seen = []
+    assert model.apply(lambda m: seen.append(m)) is model
+    assert seen == [model[0], model[1], model[2][0], model[2], model]  # post-order, as in PyTorch

@@ -289,6 +289,27 @@ class Module:
         """Switch to evaluation mode: Dropout passes inputs through, BatchNorm uses running stats."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (``False``) or unfreeze every parameter of this module and its sub-modules; returns self.
+
+        A frozen parameter gets no gradient, so the optimizer leaves it as it is:
+        ``model.features.requires_grad_(False)`` trains only the rest (fine-tuning).
+        """
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module, then on this one (children first, as PyTorch); returns self.
+
+        The usual use is initialisation: ``model.apply(init_weights)`` with a
+        function that re-draws the weights of the ``Linear`` layers it is given.
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget all accumulated gradients: ``p.grad = None``, or zeros in place with ``set_to_none=False``."""
         for p in self._tensor_list("_parameter_names"):
