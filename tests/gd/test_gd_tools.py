@@ -275,3 +275,22 @@ def test_trajectory_losses_read_the_path_or_the_histories_and_the_json_is_writte
     text = traj.to_json(tmp_path / "t.json")
     assert (tmp_path / "t.json").read_text() == text and text.startswith('{\n "names"')
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
+def test_more_than_three_trajectory_panels_wrap_into_two_rows_with_every_axis_labelled():
+    # Catches five variants drawn in one 24-inch row, each panel and its text a fifth of the figure.
+    import matplotlib.pyplot as plt
+
+    variants = [gd.Batch(0.1), gd.Stochastic(0.1), gd.MiniBatch(8, 0.1), gd.MiniBatch(32, 0.1), gd.MiniBatch(64, 0.1)]
+    fig = gd.trajectories(variants=variants, updates=5, grid_size=10).plot()
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5 and len(fig.axes) == 6
+    rows = sorted({round(ax.get_position().y0, 3) for ax in shown})
+    assert len(rows) == 2 and fig.get_figwidth() == pytest.approx(3 * 4.8)
+    fig.canvas.draw()
+    for ax in shown:  # each column's last panel carries the w1 numbers and label; the first column the w2 label
+        below = [o for o in shown if o is not ax and abs(o.get_position().x0 - ax.get_position().x0) < 1e-3
+                 and o.get_position().y0 < ax.get_position().y0]
+        numbers = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert bool(numbers) == bool(ax.get_xlabel()) == (not below), ax.get_title()
+    plt.close(fig)

@@ -393,7 +393,14 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
     height = min(max(4.4 * max(ratios.values()), 1.2), 6.5) + 1.4 + (0.9 if legend_below else 0)
     # constrained layout: tight_layout measured the equal-aspect panels before they shrank and
     # pushed the x labels off the bottom edge
-    fig, axes = new_figure(1, k, (4.8 * k, height), sharex=shared, sharey=shared, layout="constrained")
+    # Up to three panels in a row; more wrap into two rows (five in one row made each panel and its text tiny).
+    rows = 1 if k <= 3 else 2
+    cols = -(-k // rows)
+    fig, axes = new_figure(rows, cols, (4.8 * cols, height * rows), sharex=shared, sharey=shared,
+                           layout="constrained")
+    for j in range(k, rows * cols):  # an odd count leaves the last place of the second row empty
+        axes[j].set_visible(False)
+        axes[j - cols].xaxis.set_tick_params(labelbottom=True)  # the panel above it is a column's bottom now
     # colours and line styles by kind (full batch solid blue, SGD dotted vermillion), as in the comparison
     # figure, whatever the order
     runs = [result.histories.get(label) for label in result.paths]
@@ -436,8 +443,9 @@ def plot_trajectories(result: TrajectoryResult, title: str | None = None) -> Any
         if label in result.panel_grids:  # its path would be a dot in the others' view
             what += "\nzoomed in: its own axis scales"
         a.set_title(what, fontsize=10.5)
-        a.set_xlabel(f"w₁ = {result.names[0]}")
-        if i == 0 or not shared:
+        if i + cols >= k or not shared:  # under the column's last panel only, where its numbers are
+            a.set_xlabel(f"w₁ = {result.names[0]}")
+        if i % cols == 0 or not shared:
             a.set_ylabel(f"w₂ = {result.names[1]}")
         if legend_below:
             a.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False,
