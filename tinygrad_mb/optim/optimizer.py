@@ -191,7 +191,9 @@ class Optimizer:
         row without a word, cast another dtype into the state (a float64 momentum
         buffer for a float32 weight), or fail on a later parameter, after the
         earlier ones had moved. Run at every step, so kept to a few comparisons
-        per parameter (about 0.2 us); the message is built only on failure.
+        per parameter (about 0.2 us; one more for a parameter with state, whose
+        buffers must have followed it through model.to); the message is built
+        only on failure.
         """
         for p, state in zip(self.params, self.state):
             g = p.grad
@@ -200,12 +202,15 @@ class Optimizer:
                 if type(g) is not type(data) or g.shape != data.shape or (
                         g.dtype is not data.dtype and g.dtype != data.dtype):
                     self._refuse_grad(p, g)
-                if state:  # (plain SGD keeps none: nothing to compare)
-                    self._follow_parameter(data, state)
+                for value in state.values():  # (plain SGD keeps no state: nothing to compare)
+                    if hasattr(value, "dtype"):  # its buffers are made and moved together: one tells for all
+                        if type(value) is not type(data) or value.dtype != data.dtype:
+                            self._follow_parameter(data, state)
+                        break
 
     @staticmethod
     def _follow_parameter(data: Any, state: dict[str, Any]) -> None:
-        """Move a parameter's state to its dtype and backend if ``model.to(...)`` changed them after some steps.
+        """Move a parameter's state to its dtype and backend, which ``model.to(...)`` changed after some steps.
 
         Otherwise a float32 momentum buffer would keep rounding a float64 weight's updates (NumPy casts
         in-place results down without a word), and a NumPy buffer could not update a CuPy weight.
