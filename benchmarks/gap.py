@@ -5,19 +5,22 @@
 
 Each measurement interleaved and repeated, on one BLAS thread (medians, [min-max]):
 
-1. **The step, taken apart.** Three steps that compute the same update: the
+1. **The step, taken apart.** Four steps that compute the same update: the
    hand-written one (:mod:`benchmarks.numpy_mlp`); tinygrad_mb's own NumPy calls
-   with the engine taken away (:mod:`benchmarks.engine_calls`); and tinygrad_mb.
-   The first difference is what the API's promises cost (true gradients in
-   ``.grad``, so SGD applies the learning rate itself; fresh result arrays;
-   checked labels), the second is the engine's bookkeeping: Tensor objects,
-   the graph, backward's walk over it, the module and optimizer loops. Timed on
-   a 4-4-3 MLP at batch 1, where the arithmetic costs next to nothing, and on
-   the benchmark's 784-128-10 MLP at batch sizes 1 and 32.
+   with the engine taken away (:mod:`benchmarks.engine_calls`); the same calls
+   inside the least engine a user's training loop needs, with no checks at all
+   (:mod:`benchmarks.bare_engine`); and tinygrad_mb. The first difference is
+   what the API's promises cost (true gradients in ``.grad``, so SGD applies
+   the learning rate itself; fresh result arrays; checked labels). The other
+   two are the engine's bookkeeping: what any engine of this shape pays
+   (Tensor objects, the graph, backward's walk over it, the module and
+   optimizer loops), then what tinygrad_mb's checks and conveniences add.
+   Timed on a 4-4-3 MLP at batch 1, where the arithmetic costs next to
+   nothing, and on the benchmark's 784-128-10 MLP at batch sizes 1 and 32.
 2. **The step in three parts**: the clock read after the forward pass (the
    loss, with its graph), after backward (gradients) and after the SGD update,
-   for tinygrad_mb's calls without the engine and for tinygrad_mb, at the
-   full size: where the engine's bookkeeping goes.
+   for tinygrad_mb's calls without the engine, the bare engine and
+   tinygrad_mb, at the full size: where the engine's bookkeeping goes.
 3. **The SGD update** of the 128x784 weight. ``p -= lr * g`` sweeps memory
    twice (the temporary ``lr * g``, then the subtraction). The hand-written
    step folds ``lr`` into its output gradient, so its weight gradients come out
@@ -52,6 +55,7 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 
 from benchmarks import report as results  # noqa: E402
 from benchmarks import tinygrad_mlp  # noqa: E402
+from benchmarks.bare_engine import BareEngineMLP  # noqa: E402
 from benchmarks.engine_calls import EngineCallsMLP  # noqa: E402
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 from benchmarks.problem import LR, N_HIDDEN, N_IN, N_OUT, initial_weights  # noqa: E402
@@ -62,6 +66,7 @@ TINY = (4, 4, 3)  # in, hidden, out: arithmetic is negligible, calls are all tha
 FULL = (N_IN, N_HIDDEN, N_OUT)  # the benchmark's MLP
 FULL_BATCHES = (1, 32)
 ENGINE_CALLS = "tinygrad_mb's NumPy calls, no engine"  # benchmarks.engine_calls
+BARE_ENGINE = "the same calls in a bare engine, no checks"  # benchmarks.bare_engine
 ADD_SCALED = "add_scaled_(p, -lr, g)"  # tinygrad_mb's SGD update, tinygrad_mb.optim.update
 ALL_THREADS = "all BLAS threads"  # label of the update timed without a thread limit
 PHASES = ("forward", "backward", "update")  # the parts of a step: loss with its graph; gradients; SGD step
@@ -81,6 +86,7 @@ def training_steps(sizes: tuple[int, int, int], batch: int) -> dict[str, Callabl
     builders = {NUMPY: NumpyMLP}
     if tinygrad_mlp.unavailable() is None:
         builders[ENGINE_CALLS] = EngineCallsMLP
+        builders[BARE_ENGINE] = BareEngineMLP
         builders[TINYGRAD] = tinygrad_mlp.TinygradMLP
     steps = {}
     for name, build in builders.items():
@@ -102,11 +108,12 @@ def bookkeeping(repeats: int, target_s: float) -> dict[str, Summary]:
 
 
 def phase_times(sizes: tuple[int, int, int], batch: int, repeats: int, steps: int) -> dict[str, dict[str, Summary]]:
-    """Seconds per phase of a step, ``{implementation: {phase: Summary}}``, for the engine's calls and tinygrad_mb.
+    """Seconds per phase of a step, ``{implementation: {phase: Summary}}``, for the three engine steps.
 
-    Both run the step as ``forward``, ``backward`` and ``update``, with the clock
-    read between the parts; ``repeats`` rounds of ``steps`` steps each, the two
-    in a fresh order every round, on one BLAS thread.
+    The engine's calls, the bare engine and tinygrad_mb each run the step as
+    ``forward``, ``backward`` and ``update``, with the clock read between the
+    parts; ``repeats`` rounds of ``steps`` steps each, the three in a fresh
+    order every round, on one BLAS thread.
     """
     if tinygrad_mlp.unavailable() is not None:
         return {}
@@ -114,7 +121,8 @@ def phase_times(sizes: tuple[int, int, int], batch: int, repeats: int, steps: in
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
     y = rng.integers(0, sizes[-1], size=batch)
-    models = {ENGINE_CALLS: EngineCallsMLP(weights), TINYGRAD: tinygrad_mlp.TinygradMLP(weights)}
+    models = {ENGINE_CALLS: EngineCallsMLP(weights), BARE_ENGINE: BareEngineMLP(weights),
+              TINYGRAD: tinygrad_mlp.TinygradMLP(weights)}
     batches = {name: model.prepare(x, y) for name, model in models.items()}
     per_round: dict[str, list[list[float]]] = {name: [] for name in models}
     clock, order = time.perf_counter, list(models)
@@ -208,14 +216,19 @@ def _us(s: Summary) -> str:
 
 
 def step_rows(times: dict[str, Summary], sizes: tuple[int, int, int], batch: int) -> list[list[str]]:
-    """Table rows for one :func:`step_times` result, with the two differences that take the gap apart."""
+    """Table rows for one :func:`step_times` result, with the differences that take the gap apart."""
     model = f"{'-'.join(map(str, sizes))} MLP, batch {batch}"
     rows = [[f"training step, {model}: {label}", _us(s)] for label, s in times.items()]
-    if TINYGRAD in times and ENGINE_CALLS in times:
+    if {TINYGRAD, ENGINE_CALLS, BARE_ENGINE} <= set(times):
         med = {label: s.median * 1e6 for label, s in times.items()}
         rows.append([f"→ {model}: the API's promises (lr applied by SGD, fresh arrays, label check)",
                      f"{med[ENGINE_CALLS] - med[NUMPY]:+.1f}"])
-        rows.append([f"→ {model}: {TINYGRAD}'s bookkeeping", f"{med[TINYGRAD] - med[ENGINE_CALLS]:+.1f}"])
+        rows.append([f"→ {model}: the least engine (objects, graph, walk, module and optimizer loops)",
+                     f"{med[BARE_ENGINE] - med[ENGINE_CALLS]:+.1f}"])
+        rows.append([f"→ {model}: {TINYGRAD}'s checks and conveniences", f"{med[TINYGRAD] - med[BARE_ENGINE]:+.1f}"])
+        rows.append([f"→ {model}: hand-written / bare engine (the best any engine keeping the API reached)",
+                     f"{med[NUMPY] / med[BARE_ENGINE]:.2f}"])
+        rows.append([f"→ {model}: hand-written / {TINYGRAD}", f"{med[NUMPY] / med[TINYGRAD]:.2f}"])
     return rows
 
 
@@ -223,10 +236,12 @@ def phase_rows(phases: dict[str, dict[str, Summary]], batch: int) -> list[list[s
     """Table rows for one :func:`phase_times` result: each phase of each step, and what the engine adds to it."""
     model = f"{'-'.join(map(str, FULL))} MLP, batch {batch}"
     rows = [[f"{phase}, {model}: {name}", _us(s)] for name, parts in phases.items() for phase, s in parts.items()]
-    if len(phases) == 2:
+    if len(phases) == 3:
         for phase in PHASES:
-            added = (phases[TINYGRAD][phase].median - phases[ENGINE_CALLS][phase].median) * 1e6
-            rows.append([f"→ {phase}, {model}: {TINYGRAD}'s bookkeeping", f"{added:+.1f}"])
+            least = (phases[BARE_ENGINE][phase].median - phases[ENGINE_CALLS][phase].median) * 1e6
+            added = (phases[TINYGRAD][phase].median - phases[BARE_ENGINE][phase].median) * 1e6
+            rows.append([f"→ {phase}, {model}: the least engine", f"{least:+.1f}"])
+            rows.append([f"→ {phase}, {model}: {TINYGRAD}'s checks and conveniences", f"{added:+.1f}"])
     return rows
 
 

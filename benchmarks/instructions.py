@@ -94,7 +94,8 @@ def per_step(steps: tuple[int, int], model: str = "tiny", batch: int = 1,
              cache: bool = False) -> dict[str, dict[str, float]]:
     """Per training step, for each implementation: the counts of :func:`count` (difference of two runs)."""
     few, many = steps
-    names = [NUMPY] + ([gap.ENGINE_CALLS, TINYGRAD] if tinygrad_mlp.unavailable() is None else [])  # as gap
+    engines = [gap.ENGINE_CALLS, gap.BARE_ENGINE, TINYGRAD]  # as gap
+    names = [NUMPY] + (engines if tinygrad_mlp.unavailable() is None else [])
     result = {}
     for name in names:
         low, high = count(name, few, model, batch, cache), count(name, many, model, batch, cache)

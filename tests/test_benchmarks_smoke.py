@@ -18,7 +18,8 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import (  # noqa: E402
-    engine_calls, gap, gpu, instructions, numpy_mlp, problem, promises, report, run, targets, throughput, timing,
+    bare_engine, engine_calls, gap, gpu, instructions, numpy_mlp, problem, promises, report, run, targets, throughput,
+    timing,
 )
 from benchmarks.numpy_mlp import NumpyMLP  # noqa: E402
 
@@ -216,14 +217,14 @@ def test_steal_time_is_read_from_proc_stat():
 
 def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     book = gap.bookkeeping(repeats=2, target_s=0.005)
-    assert set(book) == {"hand-written NumPy", gap.ENGINE_CALLS, "tinygrad_mb"}
+    assert set(book) == {"hand-written NumPy", gap.ENGINE_CALLS, gap.BARE_ENGINE, "tinygrad_mb"}
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for s in book.values())
     full = {4: gap.step_times(gap.FULL, 4, repeats=2, target_s=0.005)}
     sgd = gap.sgd_update(repeats=2, target_s=0.005)
     threaded = f"{gap.ADD_SCALED} [{gap.ALL_THREADS}]"
     assert set(sgd) == {"p -= lr * g", "p -= g", gap.ADD_SCALED, threaded}
     phases = {4: gap.phase_times(gap.FULL, 4, repeats=2, steps=3)}
-    assert set(phases[4]) == {gap.ENGINE_CALLS, "tinygrad_mb"}
+    assert set(phases[4]) == {gap.ENGINE_CALLS, gap.BARE_ENGINE, "tinygrad_mb"}
     assert all(set(parts) == set(gap.PHASES) for parts in phases[4].values())
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for parts in phases[4].values() for s in parts.values())
     after = gap.after_full_step(repeats=2, steps=2, batch=4)
@@ -231,23 +232,27 @@ def test_gap_tool_takes_the_step_apart_and_times_the_updates_per_thread_count():
     assert all(set(times) == {"alone", "after"} for times in after.values())
     assert all(s.n == 2 and 0 < s.low <= s.median <= s.high for times in after.values() for s in times.values())
     table = gap.report(book, sgd, full, phases, after)
-    # header, rule, 5 rows per step measurement, 9 phase rows, 9 for the tiny step after the full one, 4 update rows
-    assert table.count("\n") == 33
+    # header, rule, 9 rows per step measurement (two), 15 phase rows, 12 for the tiny step after the full one,
+    # 4 update rows: 51 lines
+    assert table.count("\n") == 50
     assert "→ 4-4-3 MLP step, right after against alone: tinygrad_mb | ×" in table
-    assert "4-4-3 MLP, batch 1: tinygrad_mb's bookkeeping" in table and "784-128-10 MLP, batch 4: the API's" in table
-    assert "→ backward, 784-128-10 MLP, batch 4: tinygrad_mb's bookkeeping" in table
+    assert "4-4-3 MLP, batch 1: tinygrad_mb's checks and conveniences" in table
+    assert "784-128-10 MLP, batch 4: the API's" in table and "batch 4: the least engine (objects," in table
+    assert "→ backward, 784-128-10 MLP, batch 4: tinygrad_mb's checks and conveniences" in table
+    assert "→ backward, 784-128-10 MLP, batch 4: the least engine |" in table
     assert table.count("1 BLAS thread: `") == 3 and "all BLAS threads: `add_scaled_(p, -lr, g)`" in table
 
 
 def test_the_step_in_parts_is_the_step():
-    """forward, backward and update in turn do what step() does, for the engine's calls and for tinygrad_mb."""
+    """forward, backward and update in turn do what step() does, for the engine's calls, bare engine and tinygrad_mb."""
+    from benchmarks.bare_engine import BareEngineMLP
     from benchmarks.engine_calls import EngineCallsMLP
     from benchmarks.tinygrad_mlp import TinygradMLP
 
     weights = problem.initial_weights(sizes=gap.TINY)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((5, gap.TINY[0]), dtype=np.float32), rng.integers(0, gap.TINY[-1], size=5)
-    for build in (EngineCallsMLP, TinygradMLP):
+    for build in (EngineCallsMLP, BareEngineMLP, TinygradMLP):
         whole, parts = build(weights), build(weights)
         xb, yb = whole.prepare(x, y)
         whole.step(xb, yb)
@@ -272,6 +277,25 @@ def test_engine_calls_step_is_tinygrad_mb_without_the_engine():
         np.testing.assert_array_equal(bare.weights()[name], value, err_msg=f"{name}: update engine_calls.py")
     with pytest.raises(ValueError, match="label out of range"):
         bare.step(x, np.full(7, 5))
+
+
+def test_bare_engine_makes_tinygrad_mb_calls_and_computes_its_update():
+    """Bit for bit tinygrad_mb's weights after three steps: else the bare engine times a different computation."""
+    from benchmarks.bare_engine import BareEngineMLP
+    from benchmarks.tinygrad_mlp import TinygradMLP
+
+    weights = problem.initial_weights(sizes=(20, 16, 5))
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((7, 20), dtype=np.float32), rng.integers(0, 5, size=7)
+    bare, engine = BareEngineMLP(weights), TinygradMLP(weights)
+    for _ in range(3):
+        assert float(bare.step(*bare.prepare(x, y)).data) == float(engine.step(*engine.prepare(x, y)).data)
+    for name, value in engine.weights().items():
+        np.testing.assert_array_equal(bare.weights()[name], value, err_msg=f"{name}: update bare_engine.py")
+    assert not np.array_equal(bare.weights()["0.weight"], weights["0.weight"])
+    assert all(p.grad is not None and p.grad.shape == p.data.shape for p in bare.opt.params)
+    with pytest.raises(ValueError, match="label out of range"):
+        bare.step(*bare.prepare(x, np.full(7, 5)))
 
 
 def test_each_promise_dropped_still_computes_the_same_update():
@@ -359,8 +383,8 @@ def test_the_same_batch_and_weights_for_every_implementation():
     steps = gap.training_steps(gap.TINY, 5)
     losses = [step() for step in steps.values()]  # first step of each: the loss before any update
     losses = [float(np.asarray(getattr(loss, "data", loss))) for loss in losses]
-    assert len(losses) == 3 and losses[0] > 0
-    np.testing.assert_allclose(losses[1:], [losses[0]] * 2, rtol=1e-5)
+    assert len(losses) == 4 and losses[0] > 0
+    np.testing.assert_allclose(losses[1:], [losses[0]] * 3, rtol=1e-5)
 
 
 def test_instruction_counter_says_what_it_needs(monkeypatch, capsys):
@@ -398,7 +422,9 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_modules_stay_short():
-    for module in (engine_calls, gap, gpu, numpy_mlp, problem, promises, report, run, targets, throughput, timing):
+    modules = (bare_engine, engine_calls, gap, gpu, numpy_mlp, problem, promises, report, run, targets, throughput,
+               timing)
+    for module in modules:
         assert len(Path(module.__file__).read_text().splitlines()) < 300, module.__name__
 
 
