@@ -336,3 +336,19 @@ def test_conv2d_bias_starts_in_plus_minus_one_over_the_root_of_the_fan_in():
     bias, bound = conv.bias.numpy(), 1 / np.sqrt(3 * 2 * 5)
     assert np.abs(bias).max() <= bound
     assert np.abs(bias).max() > 0.9 * bound and bias.std() > 0.5 * bound / np.sqrt(3)  # spread over the range
+
+
+def test_conv2d_takes_positional_arguments_in_pytorchs_order():
+    """Conv2d(3, 8, 3, 1, 1, 2) is dilation 2 in PyTorch: here it was bias=2, and groups=4 became a seed."""
+    with pytest.raises(HyperparameterError, match=r"dilation=2, groups=1: only dilation=1 and groups=1"):
+        nn.Conv2d(3, 8, 3, 1, 1, 2)
+    with pytest.raises(HyperparameterError, match=r"dilation=1, groups=4"):
+        nn.Conv2d(4, 4, 3, 1, 1, 1, 4)
+    with pytest.raises(HyperparameterError, match=r"dilation=\(2, 1\)"):
+        nn.Conv2d(4, 4, 3, dilation=(2, 1))
+    with pytest.raises(HyperparameterError, match="bias must be True or False, got 5; pass seed= by name"):
+        nn.Conv2d(4, 4, 3, 1, 1, 1, 1, 5)
+    with pytest.raises(TypeError):  # seed, dtype and backend only by name
+        nn.Conv2d(4, 4, 3, 1, 1, 1, 1, True, 0)
+    layer = nn.Conv2d(4, 6, 3, 2, 1, 1, 1, False, seed=0)  # PyTorch's full positional list
+    assert layer.bias is None and layer.stride == (2, 2) and layer.padding == (1, 1)

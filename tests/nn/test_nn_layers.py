@@ -443,3 +443,13 @@ def test_batch_norm_marks_its_in_place_writes_so_a_graph_using_the_old_values_re
         bn(t64(4, 3, requires_grad=False))
         with pytest.raises(BackwardError, match="modified in place"):
             y.backward()
+
+
+def test_softmax_with_dim_none_is_refused_rather_than_normalising_the_whole_tensor():
+    """Old PyTorch code passes dim=None meaning 'the class axis'; NumPy's axis=None means every element."""
+    x = tg.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32))
+    for make in (lambda: nn.Softmax(dim=None), lambda: nn.LogSoftmax(dim=None),
+                 lambda: F.softmax(x, dim=None), lambda: F.log_softmax(x, dim=None)):
+        with pytest.raises(HyperparameterError, match=r"dim=None would normalise over every element.*dim=-1"):
+            make()
+    np.testing.assert_allclose(nn.Softmax(dim=1)(x).data.sum(axis=1), [1.0, 1.0], rtol=1e-6)

@@ -272,3 +272,11 @@ def test_bce_casts_a_learnable_float64_target_to_float32_logits():
 def test_a_loss_module_shows_its_reduction():
     # found by mutation testing: extra_repr was not checked
     assert repr(nn.MSELoss("sum")) == "MSELoss(reduction='sum')"
+
+
+def test_class_weights_given_as_third_positional_argument_get_a_message_not_numpys():
+    """F.cross_entropy(z, y, w) is PyTorch's weight=; here the third argument is the reduction."""
+    z, y = tg.Tensor(np.zeros((2, 3), np.float32)), np.array([0, 2])
+    for loss in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(HyperparameterError, match=r"got an object of type ndarray; the third positional"):
+            loss(z, y, np.ones(3, np.float32))

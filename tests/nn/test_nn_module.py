@@ -588,3 +588,35 @@ def test_requires_grad_freezes_a_part_and_apply_visits_children_before_parents()
     seen = []
     assert model.apply(lambda m: seen.append(m)) is model
     assert seen == [model[0], model[1], model[2][0], model[2], model]  # post-order, as in PyTorch
+
+
+def test_partial_state_dict_names_the_missing_keys_of_a_shared_layer_under_each_name():
+    """A layer held under two names (tied encoder and decoder) was looked up under one only: KeyError."""
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(2, 2, seed=0)
+            self.dec = self.enc
+            self.head = nn.Linear(2, 1, seed=1)
+
+    head_only = {k: v for k, v in Tied().state_dict().items() if k.startswith("head")}
+    model = Tied()
+    result = model.load_state_dict(head_only, strict=False)
+    assert result.missing_keys == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
+    np.testing.assert_array_equal(model.head.weight.data, head_only["head.weight"])
+    with pytest.raises(StateDictError, match=r"missing keys \['enc.weight', 'enc.bias', 'dec.weight'"):
+        Tied().load_state_dict(head_only)
+
+
+def test_load_state_dict_of_foreign_tensors_says_to_convert_them_to_numpy():
+    """A PyTorch state dict has shapes and dtypes too, but NumPy cannot read torch's dtypes."""
+
+    class ForeignTensor:  # stands for torch.Tensor: what matters is an array-like that is not NumPy's
+        shape, dtype = (2, 3), "torch.float32"
+
+    layer = nn.Linear(3, 2, seed=0)
+    before = layer.weight.data.copy()
+    with pytest.raises(StateDictError, match=r"'weight' is a .*ForeignTensor, not a NumPy/CuPy array; .*\.numpy\(\)"):
+        layer.load_state_dict({"weight": ForeignTensor(), "bias": np.zeros(2, np.float32)})
+    np.testing.assert_array_equal(layer.weight.data, before)

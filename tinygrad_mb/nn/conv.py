@@ -276,19 +276,32 @@ class Conv2d(Module):
         kernel_size: int or (kh, kw).
         stride: int or pair, default 1.
         padding: int or pair of zero-padding on each side, default 0.
+        dilation, groups: only 1, their default; they hold PyTorch's places in the
+            argument order, so positional arguments mean what they mean there.
         bias: learn an additive bias per output channel (default True).
-        seed: int or numpy Generator for the initial weights (None: fresh entropy).
+        seed: int or numpy Generator for the initial weights (None: fresh entropy); by name,
+            like ``dtype`` and ``backend``.
         dtype: of the parameters (default float32).
         backend: "numpy" or "cupy" (default: the current backend).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0, bias: bool = True,
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True, *,
                  seed: int | np.random.Generator | None = None, dtype: Any = "float32", backend: str | None = None):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise HyperparameterError(f"Conv2d: {name} must be a positive int, got {value!r}")
+        # PyTorch's order of arguments, so that Conv2d(3, 8, 3, 1, 1, 2) ported from it cannot mean something
+        # else here; dilation and groups themselves are not implemented.
+        if _pair(dilation, "dilation", 1) != (1, 1) or groups != 1:
+            raise HyperparameterError(
+                f"Conv2d: dilation={dilation!r}, groups={groups!r}: only dilation=1 and groups=1 are implemented "
+                "(a plain convolution over all input channels)"
+            )
+        if bias not in (True, False):  # e.g. a seed given where PyTorch's bias stands
+            raise HyperparameterError(f"Conv2d: bias must be True or False, got {bias!r}; pass seed= by name")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)

@@ -43,12 +43,26 @@ def tanh(x: Tensor) -> Tensor:
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """e^x_i / sum_j e^x_j along ``dim`` (stable: the max is subtracted first)."""
-    return ops.softmax(x, axis=dim)
+    return ops.softmax(x, axis=_softmax_dim(dim, "softmax"))
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x_i - log sum_j e^x_j along ``dim`` (stable)."""
-    return ops.log_softmax(x, axis=dim)
+    return ops.log_softmax(x, axis=_softmax_dim(dim, "log_softmax"))
+
+
+def _softmax_dim(dim: Any, name: str) -> Any:
+    """``dim``, unless it is None: HyperparameterError then, since rows would no longer sum to 1.
+
+    The core op follows NumPy, where ``axis=None`` means every element at once;
+    old PyTorch code passes ``dim=None`` meaning "pick the class axis".
+    """
+    if dim is None:
+        raise HyperparameterError(
+            f"{name}: dim=None would normalise over every element of the tensor at once, not over each row; "
+            "name the class axis, e.g. dim=-1 (or dim=1 for (N, C) logits)"
+        )
+    return dim
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -137,7 +137,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = F._softmax_dim(dim, type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.softmax(x, axis=self.dim)

@@ -404,7 +404,7 @@ class Module:
         present = {id(targets[k]) for k in targets if k in state}
         missing = [k for k in targets if k not in state and id(targets[k]) not in present]
         if missing:  # not missing: buffers that older state dicts of their layer cannot have
-            owners = dict(self.named_modules())
+            owners = dict(self.named_modules(remove_duplicate=False))  # every name of a shared layer
             missing = [k for k in missing
                        if k.rpartition(".")[2] not in owners[k.rpartition(".")[0]].keys_added_later]
         unexpected = [k for k in state if k not in targets]
@@ -429,6 +429,13 @@ class Module:
                 raise StateDictError(
                     f"load_state_dict: value for {key!r} is a {type(value).__name__}, not an array; "
                     "state dicts map names to NumPy/CuPy arrays"
+                )
+            if not isinstance(value, (np.ndarray, np.generic)) and backend.backend_of(value) != "cupy":
+                # A PyTorch tensor has a shape and a dtype too, but NumPy cannot read torch's dtype.
+                raise StateDictError(
+                    f"load_state_dict: value for {key!r} is a {type(value).__module__}.{type(value).__name__}, "
+                    "not a NumPy/CuPy array; for a PyTorch state dict pass {k: v.detach().cpu().numpy() for k, v "
+                    "in state.items()}"
                 )
             if tuple(value.shape) != tuple(tensor.shape):
                 raise StateDictError(

@@ -152,6 +152,12 @@ class LogSoftmax(Function):
 
 def check_reduction(reduction: str, loss: str) -> None:
     """HyperparameterError unless ``reduction`` is "mean", "sum" or "none"."""
+    if not isinstance(reduction, str):  # ``in`` would compare an array elementwise and fail with NumPy's words
+        raise HyperparameterError(
+            f"{loss}: reduction must be one of {list(REDUCTIONS)}, got an object of type {type(reduction).__name__}; "
+            "the third positional argument is the reduction here (PyTorch's weight= for classes is not offered): pass "
+            "reduction= by name"
+        )
     if reduction not in REDUCTIONS:
         raise HyperparameterError(f"{loss}: reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
 
