@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -335,3 +336,13 @@ def test_a_target_above_every_starting_loss_is_pointed_out(cmp):
     text = str(cmp.summary(target=start * 10))
     assert "started at or below the target loss" in text
     assert "started at or below" not in str(cmp.summary())  # the default target is below the start
+
+
+def test_spread_over_seeds_that_all_diverged_is_nan_without_a_numpy_warning():
+    """Two runs ending at inf: np.std computed inf - inf and warned; the user saw a RuntimeWarning."""
+    p = gd.make_problem("linear")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = gd.compare(p.model_fn, p.loss_fn, p.train, [gd.Stochastic(5.0)], epochs=1, seeds=[0, 1])
+        row = c.summary().rows[0]
+    assert row["final_loss"] == math.inf and math.isnan(row["final_loss_std"])

@@ -313,8 +313,13 @@ def test_a_blown_up_evaluation_is_kept_as_the_runs_last_point():
 def test_a_schedule_can_step_after_every_update(problem64):
     X, y = problem64
     v = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5), schedule_unit="update")
-    h = gd.train(linear64(), nn.MSELoss(), (X, y), v, updates=3)
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), v, updates=3, eval_every=50)
     np.testing.assert_allclose(h.steps["lr"], [0.1, 0.05, 0.025])  # halved after every update, not every epoch
+    # An evaluation's lr is the rate of the update just made (the scheduler used to step before it): as per epoch.
+    np.testing.assert_allclose(h.evals["lr"], [0.1, 0.1, 0.05, 0.025])
+    per_epoch = gd.MiniBatch(50, 0.1, schedule=lambda opt: optim.StepLR(opt, step_size=1, gamma=0.5))
+    h = gd.train(linear64(), nn.MSELoss(), (X, y), per_epoch, epochs=2, eval_every=len(X))
+    np.testing.assert_allclose(h.evals["lr"], [0.1, 0.1, 0.05])
 
 
 def test_optimizer_presets_are_what_their_names_say():

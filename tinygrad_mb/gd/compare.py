@@ -430,7 +430,10 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _std(values: Sequence[float]) -> float:
-    return float(np.std(values)) if len(values) > 1 else 0.0
+    """The spread over seeds; NaN, without NumPy's warning, when a run ended at inf (diverged): inf - inf."""
+    if len(values) < 2:
+        return 0.0
+    return float(np.std(values)) if np.all(np.isfinite(values)) else math.nan
 
 
 def _diverged_text(runs: list[History]) -> str:

@@ -7,10 +7,11 @@ Two tables, each a dict of equally long NumPy arrays:
     ``time`` (training wall-clock seconds, evaluation excluded, read without
     waiting for the GPU: see :attr:`History.wall_time`), ``loss`` (the
     mini-batch loss the update stepped on, at the weights *before* it),
-    ``grad_norm`` (``|g_B|`` of that mini-batch gradient), ``lr``.
+    ``grad_norm`` (``|g_B|`` of that mini-batch gradient), ``lr`` (the rate that update used).
 
 ``evals`` -- one row per evaluation on the full data (row 0: the initial weights):
-    ``update``, ``epoch``, ``samples``, ``time``, ``lr``, ``train_loss`` (the full
+    ``update``, ``epoch``, ``samples``, ``time``, ``lr`` (the rate of the last
+    update before it; row 0: the starting rate), ``train_loss`` (the full
     training loss f(w)), ``suboptimality`` (f(w) - f*, when f* is known),
     and ``test_loss`` / ``{train,test}_<metric>`` where available.
 

@@ -335,8 +335,6 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
                 history.add_step(k, seen, now, loss.data, gnorm, optimizer_lr(optimizer))
                 if record_params:
                     history.add_params(k, params)
-                if scheduler is not None and variant.schedule_unit == "update":
-                    scheduler.step()
                 # by the loader's batch count, not samples: with drop_last a pass is short of N samples
                 at_epoch_end = i == batches_per_pass
                 if check_every > 1 and k % check_every == 0 and not history.flush():  # (NumPy: checked above)
@@ -359,6 +357,9 @@ def train(model: Any, loss_fn: Callable[[Any, Any], Any], dataset: Any, variant:
                     next_eval = next_grid_point(seen, epoch_start)
                 if stop:
                     break
+                # After the evaluation, as for the epoch unit below: its lr is then the rate update k used.
+                if scheduler is not None and variant.schedule_unit == "update":
+                    scheduler.step()
             else:
                 # a full pass over the data: the next epoch starts here
                 epoch_start = seen
