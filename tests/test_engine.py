@@ -627,6 +627,36 @@ def test_backward_refuses_when_an_optimizer_step_changed_an_input_in_between():
     assert w.grad.tolist() == [2.0, 4.0]  # the failed backward wrote no gradient
 
 
+def test_a_write_through_a_view_is_a_write_to_the_tensor_it_views_and_back():
+    """A slice, reshape or transpose shares memory: writing through one changed what an op had used, unseen."""
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()
+    with no_grad():
+        part = w[:2]
+        part -= 1.0  # writes w's memory
+    assert w.tolist() == [0.0, 1.0, 3.0]
+    with pytest.raises(BackwardError, match=r"Mul: its input of shape \(3,\) was modified in place"):
+        y.backward()  # was: w.grad [0, 2, 6], from the new values
+    x = Tensor([1.0, 2.0, 3.0, 4.0])
+    w = Tensor(np.ones(4, np.float32), requires_grad=True)
+    y = (w.reshape(2, 2) * x.reshape(2, 2).T).sum()  # the op saved views of x
+    x *= 2  # the tensor they view is written
+    with pytest.raises(BackwardError, match=r"is a view \(a slice, reshape or transpose\) of a tensor of shape "
+                                            r"\(4,\), and that memory was modified in place"):
+        y.backward()
+    sibling = x[2:]
+    y = (w[:2] * x[:2]).sum()
+    sibling += 1  # another view of the same memory: refused too, as with PyTorch's shared version counter
+    with pytest.raises(BackwardError, match="modified in place"):
+        y.backward()
+    copied = x[[0, 1]]  # an integer-array index copies: writing the copy leaves x's graph alone
+    y = (w[:2] * x[:2]).sum()
+    copied += 1
+    y.backward()
+    np.testing.assert_array_equal(w.grad[:2], x.numpy()[:2])
+    assert getattr(copied, "_view_of", None) is None and getattr(sibling, "_view_of", None) is x
+
+
 def test_every_in_place_write_raises_the_version_and_backward_checks_it():
     from tinygrad_mb import nn
 

@@ -173,6 +173,49 @@ def test_in_place_operators_update_the_tensor_itself_outside_the_graph():
     assert n.tolist() == [[1.0, 2.0, 3.0]] * 2
 
 
+def test_in_place_operators_on_an_indexed_part_write_into_the_tensor_outside_the_graph():
+    """x[i] -= v is x[i] = x[i].__isub__(v): the write through the view happened, then the assignment was refused."""
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with tg.no_grad():
+        w[:1] -= 1
+        w[1] *= 5  # one element: a 0-d view, not a copied scalar
+    assert w.tolist() == [0.0, 10.0, 3.0] and w.is_leaf
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    x[:, 1:] /= 2
+    x[1, 2] += 100
+    x[..., 0] -= 7
+    assert x.tolist() == [[-7.0, 0.5, 1.0], [-4.0, 2.0, 102.5]]
+    with pytest.raises(tg.ArgumentTypeError, match="cannot be assigned to by index"):
+        x[[0]] += 1  # an integer-array index picks a copy: nothing reaches x, and it says so
+    with pytest.raises(tg.ArgumentTypeError, match="cannot be assigned to by index"):
+        x[:1] = x[1:2]  # a view of x, but of another part: a real assignment, still refused
+    assert x.tolist() == [[-7.0, 0.5, 1.0], [-4.0, 2.0, 102.5]]
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(tg.ArgumentTypeError, match=r"works in place inside `with tg.no_grad\(\):`"):
+        w[:1] -= 1  # recording: the part is a new tensor, and w is left as it was
+    assert w.tolist() == [1.0, 2.0, 3.0]
+    y = (w[1] * 3).sum()
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [0.0, 3.0, 0.0])
+
+
+def test_power_and_matmul_in_place_are_in_place_too():
+    """x **= 2 and m @= a made new tensors: other names kept the old values, and a weight was swapped silently."""
+    x = Tensor([1.0, 2.0])
+    same = x
+    x **= 2
+    assert x is same and x.tolist() == [1.0, 4.0]
+    m = Tensor(np.eye(2, dtype=np.float32))
+    same = m
+    m @= Tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert m is same and m.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(tg.BackwardError, match=r"x \*\*= y on a leaf tensor that requires grad"):
+        w **= 2
+    with pytest.raises(ShapeError, match=r"x @= y: the result has shape \(2, 3\).*x = x @ y"):
+        m @= Tensor(np.ones((2, 3), np.float32))
+
+
 def test_in_place_operators_refuse_a_trainable_leaf_while_recording():
     w = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(tg.BackwardError, match=r"leaf tensor that requires grad.*no_grad\(\).*optimizer"):

@@ -216,6 +216,14 @@ def to_backend(array: Any, name: str) -> Any:
     return cupy.asarray(array)
 
 
+def data_address(array: Any) -> int:
+    """Where the first element of a NumPy or CuPy array lies in memory (two views alike in shape,
+    strides and address are the same memory, element for element)."""
+    if type(array) is np.ndarray:
+        return array.__array_interface__["data"][0]
+    return array.data.ptr
+
+
 def to_numpy(array: Any) -> np.ndarray:
     """Return ``array`` as a NumPy array, copying from the GPU when needed."""
     if _is_cupy_array(array):

@@ -361,17 +361,27 @@ def _not_an_array(value: Any) -> str:
 
 
 def _check_inputs_unchanged(fn: Function) -> None:
-    """BackwardError if an input of ``fn`` was written in place after ``fn`` ran (see ``Tensor._version``)."""
+    """BackwardError if an input of ``fn``, or a tensor it is a view of, was written in place after ``fn`` ran.
+
+    See ``Tensor._version`` and ``Tensor._view_of``.
+    """
+    op = type(fn).__name__
     for tensor in fn.parents:
-        if isinstance(tensor, Tensor) and tensor._version > fn.writes_before:
-            op = type(fn).__name__
-            raise BackwardError(
-                f"backward through {op}: its input of shape {tuple(tensor.shape)} was modified in place after {op} "
-                f"used it, so the values {op} needs for its gradient are gone. Typically optimizer.step() (or "
-                "p -= ...) ran between the forward pass and this backward(), e.g. when two losses share a graph "
-                "(a GAN's generator and discriminator). Call backward() before step(), or compute the forward "
-                "pass again after the step"
-            )
+        written = tensor
+        while isinstance(written, Tensor) and written._version <= fn.writes_before:
+            written = getattr(written, "_view_of", None)  # a view: its memory is also the viewed tensor's
+        if written is None or not isinstance(written, Tensor):
+            continue
+        what = f"its input of shape {tuple(tensor.shape)} was modified in place"
+        if written is not tensor:
+            what = (f"its input of shape {tuple(tensor.shape)} is a view (a slice, reshape or transpose) of a tensor "
+                    f"of shape {tuple(written.shape)}, and that memory was modified in place")
+        raise BackwardError(
+            f"backward through {op}: {what} after {op} used it, so the values {op} needs "
+            "for its gradient are gone. Typically optimizer.step() (or p -= ...) ran between the forward pass and "
+            "this backward(), e.g. when two losses share a graph (a GAN's generator and discriminator). Call "
+            "backward() before step(), or compute the forward pass again after the step"
+        )
 
 
 def _check_same_backend(op: str, args: tuple) -> None:
@@ -612,10 +622,20 @@ class Tensor:
     the check, for code that knows the graph no longer needs the old values.
     Neither are writes through ``.numpy()`` or through a ``detach()``-ed
     tensor, which share the memory but not the version.
+
+    A slice, reshape or transpose of a tensor is a view: it shares the
+    tensor's memory, and remembers the tensor it views (``_view_of``, set by
+    those ops only when the memory is shared). A write through the view raises
+    the versions of the tensors it views too, and backward looks up that chain
+    for each input, so a write through any view of the memory an op used is
+    refused like a write to the input itself (PyTorch shares one version
+    counter between a tensor and its views to the same end).
     """
 
     # requires_grad and grad are properties (their setters check); the engine reads and writes the slots directly.
-    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "_version", "_borrowed", "__weakref__")
+    # ``_view_of`` is set only on views (read it with getattr(t, "_view_of", None)).
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "_version", "_borrowed", "_view_of",
+                 "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, backend: str | None = None):
@@ -719,9 +739,21 @@ class Tensor:
         return f"Tensor({body}, {', '.join(extras)})"
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        # ``x[i] -= v`` runs as ``x[i] = x[i].__isub__(v)``: outside any graph the in-place op has already written
+        # through the view x[i] (see ``_in_place``), and Python then assigns that very view back: nothing is
+        # left to do. Refusing here would report an error for a write that had already happened.
+        if isinstance(value, Tensor) and getattr(value, "_view_of", None) is self:
+            parts = tuple(i.data if isinstance(i, Tensor) else i for i in (index if isinstance(index, tuple)
+                                                                          else (index,)))
+            # With a trailing ``...``, one element comes out as a 0-d view, not a copied scalar (see GetItem).
+            target = self.data[parts if any(p is Ellipsis for p in parts) else (*parts, ...)]
+            if (target.shape == value.data.shape and target.strides == value.data.strides
+                    and backend.data_address(target) == backend.data_address(value.data)):
+                return
         raise ArgumentTypeError(
             "tensors cannot be assigned to by index (x[i] = v); build a new one instead, e.g. "
-            "x = tg.where(mask, v, x), or, outside any graph, write into the array: x.data[i] = v"
+            "x = tg.where(mask, v, x), or, outside any graph, write into the array: x.data[i] = v "
+            "(x[1:3] -= v with slices and single indices works in place inside `with tg.no_grad():`)"
         )
 
     # Hash by identity (== is elementwise), in C: backward keys its dicts by tensor.
@@ -853,6 +885,12 @@ class Tensor:
         t.data, t._grad, t._requires_grad, t._ctx, t._retains_grad = data, None, False, None, False
         t._version, t._borrowed = 0, False
         return t
+
+    def __getstate__(self) -> Any:
+        # What copy and pickle keep (slots, as Python's default would), less ``_view_of``: a copy has memory
+        # of its own, and would otherwise take the viewed tensor along.
+        return None, {name: getattr(self, name) for name in Tensor.__slots__
+                      if name not in ("_view_of", "__weakref__") and hasattr(self, name)}
 
     def __reduce_ex__(self, protocol: int) -> Any:
         # What copy, deepcopy and pickle call. A tensor made by an op would take its whole graph along

@@ -277,9 +277,22 @@ def _shape_arg(shape: tuple) -> tuple:
     return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
+def _as_view(out: Tensor, x: Tensor) -> Tensor:
+    """``out``, marked as a view of ``x`` when it shares x's memory (see ``Tensor._view_of`` and ``_in_place``).
+
+    NumPy's reshape, transpose, broadcast_to and basic slicing return views
+    where they can, copies where they must (a reshape of a transposed array);
+    only a view shares writes.
+    """
+    data = out.data
+    if data.base is not None and x.xp.may_share_memory(data, x.data):
+        out._view_of = x
+    return out
+
+
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same elements with another shape (one entry may be -1)."""
-    return Reshape.apply(x, shape=_shape_arg(shape))
+    return _as_view(Reshape.apply(x, shape=_shape_arg(shape)), x)
 
 
 def transpose(x: Tensor, *axes) -> Tensor:
@@ -295,12 +308,12 @@ def transpose(x: Tensor, *axes) -> Tensor:
         order = list(range(x.ndim))
         order[first], order[second] = order[second], order[first]
         axes = tuple(order)
-    return Transpose.apply(x, axes=axes or None)
+    return _as_view(Transpose.apply(x, axes=axes or None), x)
 
 
 def permute(x: Tensor, *axes) -> Tensor:
     """Reorder the axes: ``x.permute(2, 0, 1)`` puts axis 2 first (reverse them when none are given)."""
-    return Transpose.apply(x, axes=_shape_arg(axes) or None)
+    return _as_view(Transpose.apply(x, axes=_shape_arg(axes) or None), x)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -318,7 +331,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def broadcast_to(x: Tensor, shape) -> Tensor:
     """Copy x along new or size-1 axes to ``shape``."""
-    return BroadcastTo.apply(x, shape=tuple(shape))
+    return _as_view(BroadcastTo.apply(x, shape=tuple(shape)), x)
 
 
 def expand(x: Tensor, *shape) -> Tensor:
@@ -360,7 +373,7 @@ def getitem(x: Tensor, index) -> Tensor:
     elif isinstance(index, list):  # [] alone would become float64, which NumPy refuses as an index
         index = x.xp.asarray(index, dtype=None if index else x.xp.intp)
     try:
-        return GetItem.apply(x, index=index)
+        return _as_view(GetItem.apply(x, index=index), x)
     except IndexError as exc:  # NumPy lists what may be an index; say which part was a float, and the fix
         parts = index if isinstance(index, tuple) else (index,)
         if any(isinstance(i, float) or getattr(getattr(i, "dtype", None), "kind", "") == "f" for i in parts):
@@ -483,7 +496,8 @@ def _in_place(op, symbol: str):
     * Otherwise (inside ``no_grad()``, or nothing requires grad): the result is written
       into x's array, in x's dtype and shape, and x itself is returned. This is how
       ``with no_grad(): p -= lr * p.grad`` trains. x's version goes up by one, so a
-      backward through an op that used x before then refuses (see ``Tensor``).
+      backward through an op that used x before then refuses (see ``Tensor``); so do
+      the versions of the tensors x is a view of, whose memory this writes too.
     """
     name = f"x {symbol} y"
 
@@ -501,17 +515,21 @@ def _in_place(op, symbol: str):
         if result.shape != self.shape:
             raise ShapeError(
                 f"{name}: the result has shape {tuple(result.shape)} but x has shape {tuple(self.shape)}; an in-place "
-                f"op cannot change a tensor's shape (y may broadcast only to x's shape); write x = x {symbol[0]} y "
+                f"op cannot change a tensor's shape (y may broadcast only to x's shape); write x = x {symbol[:-1]} y "
                 "for a new tensor"
             )
         if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
             raise DTypeError(
                 f"{name}: the result is {result.dtype}, which cannot be stored in x's dtype {self.dtype} without "
-                f"losing its kind (e.g. fractions in integers); write x = x {symbol[0]} y for a new tensor, or "
+                f"losing its kind (e.g. fractions in integers); write x = x {symbol[:-1]} y for a new tensor, or "
                 "convert x first: x = x.astype('float32')"
             )
         self.data[...] = result
-        self._version = new_version()
+        version = new_version()
+        written = self
+        while written is not None:  # a view's memory is also that of the tensor it views, and so on up
+            written._version = version
+            written = getattr(written, "_view_of", None)
         return self
 
     in_place.__doc__ = f"``{name}``: in place outside the graph, a new tensor inside it (see ``_in_place``)."
@@ -524,7 +542,7 @@ _METHODS = {
     "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
     "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
     "__iadd__": _in_place(add, "+="), "__isub__": _in_place(sub, "-="), "__imul__": _in_place(mul, "*="),
-    "__itruediv__": _in_place(div, "/="),
+    "__itruediv__": _in_place(div, "/="), "__ipow__": _in_place(pow, "**="), "__imatmul__": _in_place(matmul, "@="),
     "__neg__": neg, "__abs__": abs, "__pos__": lambda x: x, "__getitem__": getitem,
     "__lt__": _compare("__lt__"), "__le__": _compare("__le__"), "__gt__": _compare("__gt__"),
     "__ge__": _compare("__ge__"), "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),

@@ -7,6 +7,8 @@ indexing is scattered back into a zero array of the input's shape.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygrad_mb.backend import array_module, scatter_add
 from tinygrad_mb.errors import ShapeError
 from tinygrad_mb.tensor import Function
@@ -74,7 +76,12 @@ class GetItem(Function):
 
     def forward(self, x, index=None):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
-        return x[index]
+        out = x[index]
+        if isinstance(out, np.generic) and _is_basic_index(index):
+            # x[1] is one element, which NumPy copies out as a scalar; x[1, ...] is the same element as a 0-d
+            # view, so that x[1] -= v writes into x as a slice would (CuPy returns such a view already).
+            out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     def backward(self, g):
         grad = array_module(g).zeros(self.shape, dtype=g.dtype)

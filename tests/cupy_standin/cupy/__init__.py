@@ -141,6 +141,11 @@ def _iop(name):
     return op
 
 
+class _MemoryPointer:
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+
 class ndarray:  # noqa: N801
     __array_priority__ = 100
 
@@ -199,6 +204,10 @@ class ndarray:  # noqa: N801
     base = property(lambda self: None if self._a.base is None else _wrap(self._a.base))
 
     @property
+    def data(self):  # CuPy's MemoryPointer; only its address, .ptr, is read (tinygrad_mb.backend.data_address)
+        return _MemoryPointer(self._a.__array_interface__["data"][0])
+
+    @property
     def __cuda_array_interface__(self):
         return {"shape": self._a.shape, "typestr": self._a.dtype.str, "data": (0, False), "version": 3}
 
@@ -215,7 +224,11 @@ class ndarray:  # noqa: N801
             yield _wrap(self._a[i])
 
     def __getitem__(self, idx):
-        return _wrap(self._a[_convert_index(idx)])
+        idx = _convert_index(idx)
+        result = self._a[idx]
+        if isinstance(result, _np.generic):  # one element: CuPy gives a 0-d view of it, NumPy a copied scalar
+            result = self._a[(*idx, ...) if isinstance(idx, tuple) else (idx, ...)]
+        return _wrap(result)
 
     def __setitem__(self, idx, value):
         # Without an array in the index, CuPy's __setitem__ copies a device array or fills with a
@@ -229,7 +242,7 @@ class ndarray:  # noqa: N801
         self._a[_convert_index(idx)] = _unwrap(value, strict=False)
 
     def __getattr__(self, name):
-        if name.startswith("__") or name in ("ctypes", "data") or name in _NUMPY_ONLY_METHODS:
+        if name.startswith("__") or name == "ctypes" or name in _NUMPY_ONLY_METHODS:
             raise AttributeError(f"cupy.ndarray has no attribute {name!r} here")
         attr = getattr(self._a, name)
         if not callable(attr):
