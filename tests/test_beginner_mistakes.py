@@ -319,6 +319,31 @@ def test_dim_and_keepdim_keywords_say_axis_and_numpy_reductions_work():
     assert isinstance(m, tg.Tensor) and np.isclose(m.item(), X.mean()) and m.requires_grad
 
 
+def test_more_pytorch_keywords_get_numpys_spelling_and_var_says_its_divisor():
+    """var(dim=0), squeeze(dim=0), transpose(dim0=, dim1=) failed with Python's bare TypeError; var's differs."""
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    x = tg.Tensor(X)
+    for call in (lambda: x.var(dim=0), lambda: x.squeeze(dim=0), lambda: x.unsqueeze(dim=0)):
+        with pytest.raises(ArgumentTypeError, match=r"PyTorch's name; here \(as in NumPy\) it is axis"):
+            call()
+    with pytest.raises(ArgumentTypeError, match=r"unbiased=False, PyTorch's.*write var\(ddof=0\).*default is n - 1"):
+        x.var(unbiased=False)
+    with pytest.raises(ArgumentTypeError, match=r"correction=1.*write var\(ddof=1\)"):
+        x.var(0, correction=1)
+    with pytest.raises(ArgumentTypeError, match=r"dim0=0, dim1=1, PyTorch's names.*transpose\(a, b\)"):
+        x.transpose(dim0=0, dim1=1)
+    with pytest.raises(ArgumentTypeError, match=r"needs the position of the new axis"):
+        x.unsqueeze()
+    # clip takes NumPy 2's and clamp's min= and max=; argmax NumPy's keepdims
+    np.testing.assert_array_equal(x.clip(min=0.0, max=0.5).numpy(), np.clip(X, 0.0, 0.5))
+    np.testing.assert_array_equal(x.clip(max=0.5).numpy(), np.minimum(X, 0.5))
+    with pytest.raises(ArgumentTypeError, match=r"both min= and the bound it names \(lo\)"):
+        x.clip(0.0, min=0.1)
+    np.testing.assert_array_equal(x.argmax(axis=1, keepdims=True).numpy(), X.argmax(axis=1, keepdims=True))
+    np.testing.assert_array_equal(x.argmin(0, keepdims=True).numpy(), X.argmin(axis=0, keepdims=True))
+
+
 def test_relu_inplace_from_pytorch_tutorials_is_accepted():
     # nn.ReLU(inplace=True) said "Module.__init__() got an unexpected keyword argument"; PyTorch gives the same values
     out = nn.Sequential(nn.Linear(4, 2, seed=0), nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True))(X)

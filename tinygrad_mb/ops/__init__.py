@@ -71,6 +71,19 @@ def _check_extra(op: str, extra: dict) -> None:
             raise ArgumentTypeError(f"{op}() got an unexpected keyword argument {key!r}")
 
 
+def _clip_bounds(lo: Any, hi: Any, extra: dict) -> tuple[Any, Any]:
+    """clip's bounds when given as ``min=``/``max=`` (NumPy 2, PyTorch) instead of ``lo``/``hi``."""
+    extra = dict(extra)
+    for name, given in (("min", lo), ("max", hi)):
+        if name in extra and given is not None:
+            bound = "lo" if name == "min" else "hi"
+            raise ArgumentTypeError(f"clip() got both {name}= and the bound it names ({bound}); give it once")
+    lo, hi = extra.pop("min", lo), extra.pop("max", hi)
+    if extra:
+        _check_extra("clip", extra)
+    return lo, hi
+
+
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
@@ -189,11 +202,14 @@ def minimum(a, b) -> Tensor:
     return Minimum.apply(_lift(a, b), _lift(b, a))
 
 
-def clip(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+def clip(x: Tensor, lo: float | None = None, hi: float | None = None, **extra) -> Tensor:
     """Limit values to [lo, hi] (either bound may be None, a number or a tensor).
 
+    ``min=`` and ``max=`` name the bounds too, as in NumPy 2 and PyTorch's ``clamp``.
     The bounds get no gradient, also when they are tensors (PyTorch's ``clamp`` gives tensor bounds one).
     """
+    if extra:
+        lo, hi = _clip_bounds(lo, hi, extra)
     # Array bounds go where x is (as _lift does for the other ops), so NumPy bounds work on the GPU too.
     return Clip.apply(x, lo=None if lo is None else _data(_lift(lo, x)), hi=None if hi is None else _data(_lift(hi, x)))
 
@@ -218,13 +234,22 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:
     return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0, **extra) -> Tensor:
     """Variance over ``axis``: sum (x - mean)^2 / (n - ddof). Composed from mean and mul.
 
     ``ddof=0`` by default, as in NumPy; PyTorch's ``var`` divides by n - 1 unless given ``correction=0``.
     With no degrees of freedom left (n <= ddof) the variance is inf or NaN, as in NumPy and PyTorch, and
     its gradient NaN (PyTorch's is then inf or finite).
     """
+    if extra:  # unbiased= or correction=, PyTorch's, would otherwise be dropped and the default differs
+        for key, value in extra.items():
+            if key in ("unbiased", "correction"):
+                same = int(bool(value)) if key == "unbiased" else value
+                raise ArgumentTypeError(
+                    f"var() got {key}={value!r}, PyTorch's; here (as in NumPy) ddof sets the divisor, n - ddof: "
+                    f"write var(ddof={same!r}). Without it the divisor is n (ddof=0), where PyTorch's default is n - 1"
+                )
+        _check_extra("var", extra)
     axes = normalize_axes(axis, x.ndim, "var")
     n = 1
     for a in axes:
@@ -250,18 +275,18 @@ def min(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noq
     return Max.apply(x, axis=axis, keepdims=keepdims, smallest=True)
 
 
-def argmax(x: Tensor, axis: int | None = None, **extra) -> Tensor:
-    """Index of the maximum (not differentiable)."""
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, **extra) -> Tensor:
+    """Index of the maximum (not differentiable); ``keepdims`` keeps ``axis`` with size 1, as in NumPy."""
     if extra:
         _check_extra("argmax", extra)
-    return _wrap_result(x.data.argmax(axis=axis))
+    return _wrap_result(x.data.argmax(axis=axis, keepdims=keepdims))
 
 
-def argmin(x: Tensor, axis: int | None = None, **extra) -> Tensor:
-    """Index of the minimum (not differentiable)."""
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False, **extra) -> Tensor:
+    """Index of the minimum (not differentiable); ``keepdims`` keeps ``axis`` with size 1, as in NumPy."""
     if extra:
         _check_extra("argmin", extra)
-    return _wrap_result(x.data.argmin(axis=axis))
+    return _wrap_result(x.data.argmin(axis=axis, keepdims=keepdims))
 
 
 # --- shapes ------------------------------------------------------------------------
@@ -295,13 +320,18 @@ def reshape(x: Tensor, *shape) -> Tensor:
     return _as_view(Reshape.apply(x, shape=_shape_arg(shape)), x)
 
 
-def transpose(x: Tensor, *axes) -> Tensor:
+def transpose(x: Tensor, *axes, **extra) -> Tensor:
     """``x.transpose(a, b)`` swaps axes a and b (PyTorch's meaning); with no axes, reverse them all.
 
     A full permutation of three or more axes is also taken, as by :func:`permute`.
     (NumPy reads two axes as a permutation, so ``np.transpose(m, (0, 1))`` leaves a
     matrix as it is: here, as in PyTorch, it transposes it.)
     """
+    if extra:
+        if set(extra) <= {"dim0", "dim1"}:
+            raise ArgumentTypeError(f"transpose() got {', '.join(f'{k}={v!r}' for k, v in extra.items())}, PyTorch's "
+                                    "names; give the two axes by position: transpose(a, b)")
+        _check_extra("transpose", extra)
     axes = _shape_arg(axes)
     if len(axes) == 2:
         first, second = _axis(axes[0], x.ndim, "transpose"), _axis(axes[1], x.ndim, "transpose")
@@ -346,11 +376,13 @@ def expand(x: Tensor, *shape) -> Tensor:
     return broadcast_to(x, shape)
 
 
-def squeeze(x: Tensor, axis: int | tuple | None = None) -> Tensor:
+def squeeze(x: Tensor, axis: int | tuple | None = None, **extra) -> Tensor:
     """Remove size-1 axes (all of them, or the given ones).
 
     Naming an axis whose size is not 1 is a ShapeError, as in NumPy (PyTorch leaves such an axis alone).
     """
+    if extra:
+        _check_extra("squeeze", extra)
     axes = [i for i, n in enumerate(x.shape) if n == 1] if axis is None else normalize_axes(axis, x.ndim, "squeeze")
     for a in axes:
         if x.shape[a] != 1:
@@ -358,8 +390,12 @@ def squeeze(x: Tensor, axis: int | tuple | None = None) -> Tensor:
     return reshape(x, *[n for i, n in enumerate(x.shape) if i not in axes])
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
+def unsqueeze(x: Tensor, axis: int | None = None, **extra) -> Tensor:
     """Insert a size-1 axis at position ``axis``."""
+    if extra:
+        _check_extra("unsqueeze", extra)
+    if axis is None:
+        raise ArgumentTypeError("unsqueeze() needs the position of the new axis, e.g. x.unsqueeze(0)")
     axis = _axis(axis, x.ndim + 1, "unsqueeze")  # the new axis can also go after the last one
     return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
 
