@@ -1133,8 +1133,8 @@ def test_other_stubs_are_not_attempted_too(capsys):
         def forward(self, x):
             return x / (1 + array_module(x).abs(x))
 
-    out = not_attempted(ex.check_softsign_op, ForwardOnly, capsys=capsys)
-    assert "ForwardOnly.backward is not written" in out
+    # The notebook's scaffold has both methods, each a stub: one missing is a mistake (a misspelling), not a stub.
+    rejects(ex.check_softsign_op, ForwardOnly, "ForwardOnly.backward is not written")
 
 
 def test_a_wrong_attempt_still_raises_after_a_stub(capsys):
@@ -1142,3 +1142,66 @@ def test_a_wrong_attempt_still_raises_after_a_stub(capsys):
     rejects(ex.check_sigmoid_derivative, sigmoid, "sigma\\(x\\) itself")
     rejects(ex.check_chain_rule, {"a": -3.0, "b": 16.0, "c": 8.0}, "only dd/da")
     rejects(ex.check_sigmoid_derivative, lambda x: x.foo, "raised AttributeError")
+
+
+def test_a_misspelled_forward_or_backward_fails_instead_of_reading_as_not_attempted(capsys):
+    """The library's own placeholder (Module.forward, Function.backward) raised NotImplementedError: read as a stub."""
+    from tinygrad_mb import nn
+
+    class Misspelled(_linear_class()):
+        forward = nn.Module.forward  # as if the student wrote `def foward`: the base class's placeholder runs
+        def foward(self, x):  # noqa: E301
+            return x
+
+    rejects(ex.check_linear_layer, Misspelled, r"raised NotImplementedError: Misspelled has no forward\(\)")
+
+    class NoBackward(Function):
+        def forward(self, x):
+            self.x = x
+            return x / (1 + np.abs(x))
+
+        def backwards(self, g):  # misspelled: Function.backward, the placeholder, runs
+            return g / (1 + np.abs(self.x)) ** 2
+
+    rejects(ex.check_softsign_op, NoBackward, r"NotImplementedError: NoBackward.backward is not written")
+    # the student's own stub still reads as not attempted
+    class Stub(Function):
+        def forward(self, x):
+            raise NotImplementedError("your answer here")
+
+    not_attempted(ex.check_softsign_op, Stub, capsys=capsys)
+
+
+def test_a_class_for_an_instance_and_an_instance_for_a_class_are_named():
+    from tinygrad_mb import nn
+
+    class MLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(64, 32, seed=0), nn.ReLU(), nn.Linear(32, 10, seed=1))
+
+        def forward(self, x):
+            return self.body(x)
+
+    rejects(ex.check_mlp, MLP, r"is the class MLP, not a model made from it", r"MLP\(\)")
+    rejects(ex.check_linear_layer, _linear_class()(5, 3), "wants the class itself", r"check_linear_layer\(Layer\)")
+
+
+def test_numbers_written_as_text_are_not_numbers(capsys):
+    rejects(ex.check_chain_rule, {"a": "-24", "b": "16", "c": "8"}, "got text", "without quotes")
+    accepts(ex.check_chain_rule, {"a": -24, "b": np.float32(16), "c": [8.0]}, capsys)
+
+
+def test_zero_grad_between_backward_and_step_gets_the_order_in_the_hint():
+    from tinygrad_mb import data, optim
+
+    def wiped(model, loss_fn, X, y, batch_size, lr, epochs, seed):
+        loader = data.DataLoader(data.TensorDataset(X, y), batch_size=batch_size, shuffle=True, seed=seed)
+        opt = optim.SGD(model.parameters(), lr=lr)
+        for _ in range(epochs):
+            for xb, yb in loader:
+                loss_fn(model(xb), yb).backward()
+                opt.zero_grad()
+                opt.step()
+
+    rejects(ex.check_training_loop, wiped, "did not move", r"zero_grad\(\) between backward\(\) and step\(\) wipes")

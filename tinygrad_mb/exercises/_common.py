@@ -52,12 +52,28 @@ def checker(check: _F) -> _F:
 
 
 def stub_raised(exc: BaseException, what: str) -> None:
-    """Raise :class:`NotAttemptedError` if ``exc``, raised by the student's code, says the answer is a stub."""
-    if isinstance(exc, NotImplementedError):
+    """Raise :class:`NotAttemptedError` if ``exc``, raised by the student's code, says the answer is a stub.
+
+    A NotImplementedError from the library's own placeholders (``Module.forward``,
+    ``Function.backward``) is not a stub: the student's class has no method of that
+    name, usually a misspelling (``def foward``), and the checker fails it.
+    """
+    if isinstance(exc, NotImplementedError) and not _raised_by_library_placeholder(exc):
         message = str(exc)
         if not message or message == STUB_MESSAGE:
             raise NotAttemptedError() from None
         raise NotAttemptedError(f"{what} raised NotImplementedError: {message}") from None
+
+
+def _raised_by_library_placeholder(exc: BaseException) -> bool:
+    """Whether ``exc`` came from tinygrad_mb's own code (outside the exercises): its base-class placeholders."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return module.startswith("tinygrad_mb.") and not module.startswith("tinygrad_mb.exercises")
 
 
 def placeholder(value: Any, what: str) -> None:
@@ -141,6 +157,9 @@ def as_array(value: Any, what: str) -> np.ndarray:
     returned_none(value, what)
     if isinstance(value, Tensor):
         value = value.numpy()
+    if isinstance(value, (str, bytes)) or getattr(value, "dtype", None) is not None and value.dtype.kind in "SU":
+        # np.asarray("-24", dtype=float) reads the text as a number: an answer in quotes would pass
+        fail(f"{what}: expected numbers, got text ({_short(value)}); write the number without quotes")
     try:
         return np.asarray(to_numpy(value) if hasattr(value, "__cuda_array_interface__") else value,
                           dtype=np.float64)

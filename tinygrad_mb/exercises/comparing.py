@@ -145,8 +145,9 @@ def _loop_hint(got: dict[str, Any], ds: Any, loss_fn: Any, batch_size: int, lr: 
         return all(np.allclose(got[k], v, rtol=1e-5, atol=1e-6) for k, v in model.state_dict().items())
 
     if same(nn.Linear(3, 1, seed=1)):
-        return ("the weights did not move: train the model you were given, in place, and call optimizer.step() "
-                "after loss.backward()")
+        return ("the weights did not move: train the model you were given, in place, and per batch call "
+                "zero_grad(), loss.backward(), optimizer.step() in that order (zero_grad() between backward() and "
+                "step() wipes the gradients before the step can use them)")
     for mistake, hint in LOOP_MISTAKES.items():
         model = nn.Linear(3, 1, seed=1)
         _mistaken_loop(model, loss_fn, ds.X.copy(), ds.y.copy(), batch_size, lr, epochs, 0, mistake)

@@ -22,6 +22,9 @@ from tinygrad_mb.exercises._common import (ExerciseError, NotAttemptedError, as_
 def _module_parameters(model: Any, what: str) -> list[Any]:
     from tinygrad_mb.nn import Module  # noqa: PLC0415
 
+    if isinstance(model, type) and issubclass(model, Module):  # check_mlp(MLP) for check_mlp(MLP())
+        fail(f"{what} is the class {model.__name__}, not a model made from it",
+             f"create one and pass that: {model.__name__}()")
     if not isinstance(model, Module):
         fail(f"{what} is a {type(model).__name__}, not an nn.Module",
              "subclass tinygrad_mb.nn.Module, call super().__init__() first, and assign Parameters as attributes")
@@ -37,8 +40,12 @@ def check_linear_layer(cls: Any) -> None:
     ``(out_features,)``; random weights of scale about ``1/sqrt(in_features)``
     (not all equal, not all zero); the right outputs and gradients for any batch size.
     """
+    from tinygrad_mb.nn import Module  # noqa: PLC0415
     from tinygrad_mb.tensor import Tensor  # noqa: PLC0415
 
+    if isinstance(cls, Module):  # check_linear_layer(Linear(5, 3)) for check_linear_layer(Linear)
+        fail(f"got a layer, {type(cls).__name__}(...), where the checker wants the class itself",
+             f"pass the class, check_linear_layer({type(cls).__name__}): the checker creates layers of several sizes")
     layer = run(cls, 5, 3, what="creating your layer as cls(5, 3)")
     params = _module_parameters(layer, "your layer")
     if len(params) != 2:
