@@ -1205,3 +1205,11 @@ def test_zero_grad_between_backward_and_step_gets_the_order_in_the_hint():
                 opt.step()
 
     rejects(ex.check_training_loop, wiped, "did not move", r"zero_grad\(\) between backward\(\) and step\(\) wipes")
+
+
+def test_a_sigmoid_derivative_that_loops_over_x_is_told_to_work_on_any_shape():
+    import math
+
+    looped = lambda x: [(1 / (1 + math.exp(-v))) * (1 - 1 / (1 + math.exp(-v))) for v in x]  # noqa: E731
+    rejects(ex.check_sigmoid_derivative, looped, "right on the 1-D test points but raised TypeError",
+            "3x4 array", "any shape")

@@ -285,7 +285,7 @@ except tg.GradcheckError as err:
 # ### Exercise 1 — the derivative of the sigmoid, by hand
 #
 # $\sigma(x) = \dfrac{1}{1 + e^{-x}}$. Derive $\sigma'(x)$ and write it as a NumPy function of an array
-# `x`. (Hint: the result can be written using $\sigma(x)$ itself.)
+# `x` of any shape. (Hint: the result can be written using $\sigma(x)$ itself.)
 
 # %%
 # Your answer — replace the stub with your code, then run the check cell below

@@ -57,8 +57,14 @@ def check_sigmoid_derivative(fn: Callable[[np.ndarray], Any]) -> None:
             shown_e, shown_g = show_both(e, g)
             fail(f"at x = {x:g}: expected sigma'(x) = {shown_e}, got {shown_g}", hint)
     grid = np.linspace(-4, 4, 12).reshape(3, 4)
-    compare(run(fn, grid.copy(), what="your derivative"), _sigmoid(grid) * (1 - _sigmoid(grid)),
-            "your derivative on a 3x4 array", rtol=rtol, atol=atol)
+    try:
+        on_grid = fn(grid.copy())
+    except Exception as exc:  # right on a 1-D array, so most likely a loop over x, which walks a 2-D array's rows
+        fail(f"your derivative is right on the 1-D test points but raised {type(exc).__name__}: {exc}\n"
+             "  when called with a 3x4 array",
+             "x may have any shape: compute on the whole array at once (np.exp(-x) works elementwise on any "
+             "shape) rather than looping over x, which on a 2-D array goes over its rows")
+    compare(on_grid, _sigmoid(grid) * (1 - _sigmoid(grid)), "your derivative on a 3x4 array", rtol=rtol, atol=atol)
     passed("sigmoid'(x) = sigma(x) (1 - sigma(x)) matches at all 7 test points and on a 2-D array")
 
 
