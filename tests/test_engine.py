@@ -869,6 +869,19 @@ def test_a_forward_returning_a_tensor_a_float_or_none_is_refused_naming_the_op()
             _op(out=returned).apply(x)
 
 
+def test_a_backward_returning_a_bare_none_is_refused_as_a_missing_return():
+    """A one-input op whose backward forgot `return`: the gradient vanished, .grad stayed None, no error."""
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = _op(grad=lambda g: None).apply(x)
+    with pytest.raises(BackwardError, match=r"Custom.backward returned None \(is its `return` missing\?\).*\(None,\)"):
+        y.sum().backward()
+    assert x.grad is None
+    # None in a tuple still says "no gradient for this input"
+    z = _op(grad=lambda g: (None,)).apply(x) + x
+    z.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
 def test_a_backward_returning_a_float_or_a_tensor_is_refused_naming_the_input():
     x = Tensor([1.0, 2.0], requires_grad=True)
     for returned, said in [(lambda g: 2.0, r"a float \(2.0\), not an array"),

@@ -107,3 +107,14 @@ def test_max_min_of_an_empty_tensor_along_a_non_empty_axis_is_empty_and_an_empty
         getattr(x, op)(axis=0)
     with pytest.raises(ShapeError, match="axis 0 of length 0"):
         getattr(x, op)()
+
+
+@given(data=st.data())
+def test_std_is_the_square_root_of_var_as_numpy_with_ddof(backend_name, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3, min_side=2))
+    axis = data.draw(axes(len(shape), allow_none=True))
+    a = data.draw(distinct_arrays(st.just(shape)))
+    ddof = data.draw(st.sampled_from([0, 1]))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    np.testing.assert_allclose(x.std(axis=axis, ddof=ddof).numpy(), np.std(a, axis=axis, ddof=ddof), rtol=1e-10)
+    assert gradcheck(lambda t: t.std(axis=axis, ddof=ddof, keepdims=True), x)

@@ -326,6 +326,12 @@ def _checked_backward(backward: Callable) -> Callable:
                 "gradient g: a backward must not modify g in place, since the engine may pass one g to several "
                 "ops (an add gives it to both inputs); return a new array (g * 3, not g *= 3)"
             ) from exc
+        if grads is None:  # a bare None, most likely a forgotten ``return``: the gradient would vanish unseen
+            raise BackwardError(
+                f"{type(self).__name__}.backward returned None (is its `return` missing?); return one gradient "
+                "per positional input, e.g. `return g * 3`, and for an input that gets none say so in a tuple: "
+                "`return (None,)` or `return grad_x, None`"
+            )
         for i, grad in enumerate(grads if isinstance(grads, (tuple, list)) else (grads,)):
             if grad is not None and (isinstance(grad, Tensor) or not hasattr(grad, "shape")):
                 raise BackwardError(

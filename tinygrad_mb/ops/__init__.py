@@ -261,6 +261,14 @@ def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0, **extra) ->
     return sum(centered * centered, axis=axes, keepdims=keepdims) * scale
 
 
+def std(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0, **extra) -> Tensor:
+    """Standard deviation over ``axis``: sqrt(var(x, axis, ddof)), ``ddof=0`` by default as in NumPy.
+
+    Where the variance is 0 the gradient is inf or NaN (d sqrt(v)/dv = 1 / (2 sqrt(v))), as in PyTorch.
+    """
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof, **extra))
+
+
 def max(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noqa: A001
     """Maximum over ``axis`` (as for :func:`sum`); ties share the gradient."""
     if extra:
@@ -554,6 +562,11 @@ def _in_place(op, symbol: str):
                 f"op cannot change a tensor's shape (y may broadcast only to x's shape); write x = x {symbol[:-1]} y "
                 "for a new tensor"
             )
+        if not getattr(self.data.flags, "writeable", True):  # (CuPy arrays have no such flag)
+            raise ArgumentTypeError(
+                f"{name}: x is read-only, a broadcast view (expand, broadcast_to) in which many elements share one "
+                f"memory cell, or an array handed out read-only; write x = x {symbol[:-1]} y for a new tensor"
+            )
         if not np.can_cast(result.dtype, self.dtype, casting="same_kind"):
             raise DTypeError(
                 f"{name}: the result is {result.dtype}, which cannot be stored in x's dtype {self.dtype} without "
@@ -585,7 +598,7 @@ _METHODS = {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "leaky_relu": leaky_relu,
     "sigmoid": sigmoid, "tanh": tanh, "softplus": softplus, "maximum": maximum, "minimum": minimum,
-    "clip": clip, "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "argmax": argmax,
+    "clip": clip, "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "argmax": argmax,
     "argmin": argmin, "reshape": reshape, "transpose": transpose, "permute": permute,
     "flatten": flatten, "expand": expand, "broadcast_to": broadcast_to, "squeeze": squeeze,
     "unsqueeze": unsqueeze, "softmax": softmax, "log_softmax": log_softmax, "clone": clone,
