@@ -1213,3 +1213,35 @@ def test_a_sigmoid_derivative_that_loops_over_x_is_told_to_work_on_any_shape():
     looped = lambda x: [(1 / (1 + math.exp(-v))) * (1 - 1 / (1 + math.exp(-v))) for v in x]  # noqa: E731
     rejects(ex.check_sigmoid_derivative, looped, "right on the 1-D test points but raised TypeError",
             "3x4 array", "any shape")
+
+
+def test_a_property_test_that_returns_its_verdict_is_told_to_assert():
+    from hypothesis import given, settings
+
+    from tinygrad_mb.testing import tensors
+
+    def make_test(op):
+        @settings(max_examples=25)
+        @given(tensors())
+        def test(x):
+            return gradcheck(op, x)  # hypothesis wants None: it stops on the returned True
+
+        return test
+
+    rejects(ex.check_property_test, make_test, "should return None", r"write `assert gradcheck\(op, x\)`")
+
+
+def test_timer_with_one_clock_around_the_loop_is_told_it_took_the_mean(machine):
+    import time
+
+    def total_over_repeats(step, sync, repeats=5, warmup=1):
+        for _ in range(warmup):
+            step()
+        sync()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            step()
+        sync()
+        return (time.perf_counter() - start) / repeats
+
+    rejects(ex.check_timer, total_over_repeats, "returned", r"that is the mean, total time / repeats.*median")

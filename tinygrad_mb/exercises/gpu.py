@@ -160,6 +160,9 @@ def check_timer(fn: Callable[..., Any]) -> None:
             (_median(shifted) if shifted else None, sync_hint),
             (sum(spans_timed) / repeats if spans_timed else None,
              "take the median of the timed calls: it ignores one slow outlier, the mean does not"),
+            (sum(timed) / repeats if not spans_timed else None,  # one clock around the whole loop, / repeats
+             "that is the mean, total time / repeats: time each call on its own (sync(), read the clock, step(), "
+             "sync(), read it again) and take the median of those times, which ignores one slow outlier"),
             (_median(spans_all) if spans_all else None,
              "leave the warm-up calls out of the timing: they are slow on purpose"),
             (1000 * want, "return seconds, not milliseconds: time.perf_counter() counts seconds"),

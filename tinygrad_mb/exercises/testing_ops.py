@@ -203,11 +203,16 @@ def _check_property_test(make_test: Callable[[Callable[[Any], Any]], Callable[[]
         test()
     except Exception as exc:
         stub_raised(exc, "your test")
-        fail(f"your test FAILED on a correct softsign op: {type(exc).__name__}: {str(exc)[:300]}",
-             "hypothesis stopped it for being slow, or for failing once and passing on a rerun: a gradcheck can "
-             "outlast a deadline on a busy machine, so leave deadline out of @settings (or pass deadline=None)"
-             if _timing_trouble(exc) else
-             "generate float64 tensors (tensors() does) and compare with gradcheck(op, x)")
+        if _timing_trouble(exc):
+            hint = ("hypothesis stopped it for being slow, or for failing once and passing on a rerun: a gradcheck "
+                    "can outlast a deadline on a busy machine, so leave deadline out of @settings (or pass "
+                    "deadline=None)")
+        elif "return_value" in str(exc) or "should return None" in str(exc):
+            hint = ("a hypothesis test checks with assert and returns nothing: write `assert gradcheck(op, x)` "
+                    "(or just call gradcheck, which raises on a mismatch) instead of returning True or False")
+        else:
+            hint = "generate float64 tensors (tensors() does) and compare with gradcheck(op, x)"
+        fail(f"your test FAILED on a correct softsign op: {type(exc).__name__}: {str(exc)[:300]}", hint)
     for what, bug in ops.items():
         try:
             run(make_test, bug.apply, what="make_test")()
