@@ -680,3 +680,16 @@ def test_the_gradient_norm_of_parameters_without_gradients_is_0():
     assert _grad_norm(list(model.parameters())) == 0.0 and _grad_norm([]) == 0.0
     model.weight.grad = model.weight.data * 0 + 2.0  # on the weight's backend, the default one
     assert float(_grad_norm(list(model.parameters()))) == pytest.approx(2.0 * math.sqrt(D), rel=1e-12)
+
+
+def test_accuracy_is_recorded_for_a_subset_whatever_backend_its_labels_are_on():
+    """A Subset (no .tensors) had its label read with np.asarray even when it had a dtype: refused on the GPU."""
+    from tinygrad_mb.gd.evaluation import default_metrics
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 2)).astype(np.float32), np.arange(10) % 2
+    part, _ = data.random_split(data.TensorDataset(X, y), [5, 5], seed=0)  # on the default backend
+    assert set(default_metrics(part)) == {"accuracy"}
+    model = nn.Sequential(nn.Linear(2, 2, seed=0))
+    h = gd.train(model, nn.CrossEntropyLoss(), part, gd.MiniBatch(5, 0.1), epochs=1)
+    assert "train_accuracy" in h.evals

@@ -77,7 +77,10 @@ def _label_dtype(ds: Any) -> Any:
     if tensors is not None and len(tensors) > 1:
         return tensors[1].dtype
     if len(ds) and isinstance(ds[0], (tuple, list)) and len(ds[0]) > 1:
-        return getattr(ds[0][1], "dtype", np.asarray(ds[0][1]).dtype)
+        label = ds[0][1]
+        # Not getattr(label, "dtype", np.asarray(label).dtype): the default is computed first, and
+        # np.asarray of a label on the GPU is refused.
+        return label.dtype if hasattr(label, "dtype") else np.asarray(label).dtype
     return None
 
 

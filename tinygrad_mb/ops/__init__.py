@@ -562,7 +562,11 @@ def _in_place(op, symbol: str):
                 f"op cannot change a tensor's shape (y may broadcast only to x's shape); write x = x {symbol[:-1]} y "
                 "for a new tensor"
             )
-        if not getattr(self.data.flags, "writeable", True):  # (CuPy arrays have no such flag)
+        data = self.data
+        # NumPy marks a broadcast view read-only; CuPy has no such flag, so look for the zero stride too:
+        # many elements in one memory cell, which a GPU would write from many threads at once.
+        if not getattr(data.flags, "writeable", True) or any(
+                step == 0 and n > 1 for step, n in zip(data.strides, data.shape)):
             raise ArgumentTypeError(
                 f"{name}: x is read-only, a broadcast view (expand, broadcast_to) in which many elements share one "
                 f"memory cell, or an array handed out read-only; write x = x {symbol[:-1]} y for a new tensor"
