@@ -1,6 +1,7 @@
 """save/load: .npz round trips, atomic writes, clear errors for bad values and bad files."""
 
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -404,3 +405,28 @@ def test_a_read_only_file_is_not_replaced(tmp_path):
     os.chmod(path, 0o644)
     tg.save({"w": np.zeros(3)}, path)  # writable again: replaced
     np.testing.assert_array_equal(tg.load(path)["w"], np.zeros(3))
+
+
+def test_keys_a_npz_member_cannot_be_named_by_are_refused_before_writing(tmp_path):
+    """A NUL in a key: zip cut the member name there, so save 'succeeded' and load refused its own file."""
+    path = tmp_path / "m.npz"
+    tg.save({"w": np.ones(2)}, path)
+    for key in ("a\x00b", "k" * 70000):
+        with pytest.raises(SaveLoadError, match="cannot name a member of a .npz file"):
+            tg.save({key: np.ones(1)}, path)
+    np.testing.assert_array_equal(tg.load(path)["w"], np.ones(2))  # the old file is untouched
+
+
+def test_a_pipe_or_device_is_not_replaced_and_odd_paths_are_named(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(SaveLoadError, match="is not a regular file"):
+        tg.save({"w": np.ones(2)}, fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a pipe: os.replace used to swap in a plain file
+    with pytest.raises(SaveLoadError, match="is not a regular file"):
+        tg.load(fifo)
+    with pytest.raises(SaveLoadError, match="the path is empty"):
+        tg.save({"w": np.ones(2)}, "")
+    as_bytes = os.fsencode(tmp_path / "b.npz")  # bytes paths work both ways, as for open()
+    tg.save({"w": np.ones(2)}, as_bytes)
+    np.testing.assert_array_equal(tg.load(as_bytes)["w"], np.ones(2))

@@ -37,6 +37,12 @@ PathLike = str | os.PathLike
 def _as_numpy(key: Any, value: Any) -> np.ndarray:
     if not isinstance(key, str) or not key:
         raise SaveLoadError(f"save: state dict keys must be non-empty strings, got {key!r}")
+    # A .npz member is named "<key>.npy": zip names end at a NUL byte and hold at most 65,535 bytes, so such
+    # a key would make a file that load() cannot read, or fail inside zipfile.
+    if "\x00" in key or len(key.encode("utf-8")) > 65000:
+        shown = key if len(key) <= 40 else key[:40] + "..."
+        raise SaveLoadError(f"save: the key {shown!r} cannot name a member of a .npz file (it holds a NUL character "
+                            "or is over 65,000 bytes long); rename it")
     if isinstance(value, Tensor):
         value = value.data
     if not hasattr(value, "dtype") or not hasattr(value, "shape"):
@@ -83,12 +89,17 @@ def write_atomically(path: PathLike, fill: Callable[[BinaryIO], None], who: str,
         SaveLoadError: ``path`` is a folder, its folder does not exist, or the
             file cannot be written.
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)  # str, also from bytes or a pathlib.Path
+    if not path:
+        raise SaveLoadError(f"{who}: the path is empty; give a file name, e.g. {example!r}")
     if os.path.isdir(path):  # checked first: os.replace would fail only after writing the temporary file
         raise SaveLoadError(f"{who}: {path!r} is a folder; give a file name in it, e.g. "
                             f"{os.path.join(path, example)!r}")
     # Through a symbolic link, replace the file it points to (as writing to it in place would), not the link.
     target = os.path.realpath(path)
+    if os.path.exists(target) and not os.path.isfile(target):  # a FIFO or a device: os.replace would swap it out
+        raise SaveLoadError(f"{who}: {path!r} is not a regular file (a pipe or a device?), so it is not replaced; "
+                            f"give the path of a file, e.g. {example!r}")
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise SaveLoadError(f"{who}: cannot write {path!r}: the folder {directory!r} does not exist; create it "
@@ -232,9 +243,11 @@ def load(path: PathLike) -> OrderedDict[str, np.ndarray]:
     Raises:
         SaveLoadError: the file is missing, unreadable, not an .npz archive, or corrupt.
     """
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     if os.path.isdir(path):
         raise SaveLoadError(f"load: {path!r} is a folder, not a file; give the path of the .npz file in it")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise SaveLoadError(f"load: {path!r} is not a regular file (a pipe or a device?); give the path of a .npz file")
     if not os.path.isfile(path):
         raise SaveLoadError(f"load: no file at {path!r}; check the path (save() writes exactly the name it is given)")
     try:
