@@ -304,8 +304,26 @@ def test_a_list_sample_with_an_array_and_a_label_gets_a_clear_error():
         def __getitem__(self, i):
             return [np.ones(3), i]  # meant as (input, label)
 
-    with pytest.raises(DataError, match="must be a tuple, not a list"):
+    with pytest.raises(DataError, match=r"returned a sample as a list.*return a tuple, \(input, label\)"):
         next(iter(DataLoader(ListSamples(), batch_size=2)))
+
+    class ScalarListSamples(Dataset):  # stacked into one (B, 2) float field, the label became a feature
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return [float(i), i]
+
+    with pytest.raises(DataError, match=r"returned a sample as a list \(\[0.0, 0\]\)"):
+        next(iter(DataLoader(ScalarListSamples(), batch_size=3)))
+
+
+def test_a_fraction_of_samples_is_not_rounded_up_by_float_error():
+    from tinygrad_mb.data import train_test_split
+
+    X, y = np.arange(100.0)[:, None], np.arange(100) % 3
+    assert len(train_test_split(X, y, test_size=0.07, seed=0)[1]) == 7  # 0.07 * 100 = 7.000000000000001
+    assert len(train_test_split(X, y, test_size=0.071, seed=0)[1]) == 8  # a real fraction still rounds up
 
 
 def test_samples_of_different_shapes_name_the_shapes():

@@ -337,6 +337,12 @@ class DataLoader:
             yield tuple(Tensor(a[index], backend=self.backend) for a in self._arrays)
 
     def _collate(self, samples: list[Any]) -> tuple[Tensor, ...]:
+        if isinstance(samples[0], list):
+            # PyTorch reads a list as fields, (input, label); stacked here as one field it would turn the
+            # label into a feature column. Neither reading is safe to guess.
+            raise DataError(f"{type(self.dataset).__name__} returned a sample as a list ({_short_repr(samples[0])}); "
+                            "return a tuple, (input, label), for a sample with several fields, or an array for "
+                            "one field of features")
         samples = [s if isinstance(s, tuple) else (s,) for s in samples]
         widths = {len(s) for s in samples}
         if len(widths) > 1:
@@ -368,6 +374,11 @@ class DataLoader:
         return (f"DataLoader({type(self.dataset).__name__} of {self.num_samples}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, backend={self.backend!r}, "
                 f"batches_per_epoch={len(self)})")
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _is_plain_tensor_dataset(dataset: Any) -> bool:

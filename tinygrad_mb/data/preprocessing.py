@@ -70,7 +70,8 @@ def _test_count(test_size: float | int, n: int) -> int:
             raise DataError(f"test_size={test_size} samples leaves no train or no test data; use 1..{n - 1}")
         return int(test_size)
     if isinstance(test_size, (float, np.floating)) and 0.0 < test_size < 1.0:
-        return min(max(math.ceil(test_size * n), 1), n - 1)
+        # Rounded to 9 places first: 0.07 * 100 is 7.000000000000001 in floats, and ceil would make it 8.
+        return min(max(math.ceil(round(test_size * n, 9)), 1), n - 1)
     raise DataError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
 
 
