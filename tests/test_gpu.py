@@ -91,3 +91,18 @@ def test_noise_and_sweep_move_a_numpy_model_to_the_requested_backend():
     result = gd.sweep(nn.Linear(8, 1, seed=0), loss, ds, batch_sizes=[8, 64], lrs=[0.05, 0.2], epochs=2,
                       backend="cupy")
     assert len(result.steps_to_target) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cupy_available(), reason="CuPy backend not usable here")
+def test_an_integer_array_index_out_of_range_raises_on_the_gpu_too():
+    """CuPy wraps x[[5]] of a 3-element array around to x[2]; NumPy raises. The engine checks it outside loops."""
+    import tinygrad_mb as tg
+
+    x = tg.Tensor(np.arange(6.0).reshape(3, 2), backend="cupy")
+    for index in (np.array([0, 5]), [4], (slice(None), np.array([-3]))):
+        with pytest.raises(IndexError, match="CuPy would wrap it around"):
+            x[index]
+    assert x[np.array([-3, 2])].tolist() == [[0.0, 1.0], [4.0, 5.0]]  # in range, negatives included
+    with backend.skip_sync_checks():  # inside a training loop: no read-back (CuPy's own behaviour then)
+        x[np.array([0, 1])]

@@ -408,6 +408,24 @@ def unsqueeze(x: Tensor, axis: int | None = None, **extra) -> Tensor:
     return reshape(x, *x.shape[:axis], 1, *x.shape[axis:])
 
 
+def _check_gpu_index(x: Tensor, index: Any) -> None:
+    """IndexError for an integer-array index out of range, which CuPy wraps around where NumPy raises.
+
+    One read back from the GPU, so skipped where sync checks are off (inside training loops). Checked for
+    an index whose parts stand for the axes in order (ints, slices, arrays); others are left to CuPy.
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(p is None or p is Ellipsis for p in parts) or not backend.sync_checks_enabled(x.data):
+        return
+    for axis, part in enumerate(parts):
+        if getattr(part, "ndim", 0) and part.dtype.kind in "iu" and axis < x.ndim and part.size:
+            n = x.shape[axis]
+            low, high = int(part.min()), int(part.max())
+            if low < -n or high >= n:
+                raise IndexError(f"index {low if low < -n else high} is out of bounds for axis {axis} with size {n} "
+                                 "(CuPy would wrap it around and pick another element without a word)")
+
+
 def getitem(x: Tensor, index) -> Tensor:
     """x[index]: slices, integers, integer arrays and boolean masks (negative steps too, as NumPy; not PyTorch)."""
     if isinstance(index, tuple):
@@ -416,6 +434,8 @@ def getitem(x: Tensor, index) -> Tensor:
         index = x.xp.asarray(index.data)
     elif isinstance(index, list):  # [] alone would become float64, which NumPy refuses as an index
         index = x.xp.asarray(index, dtype=None if index else x.xp.intp)
+    if type(x.data) is not np.ndarray:
+        _check_gpu_index(x, index)
     try:
         return _as_view(GetItem.apply(x, index=index), x)
     except IndexError as exc:  # NumPy lists what may be an index; say which part was a float, and the fix
