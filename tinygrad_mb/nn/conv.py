@@ -208,7 +208,8 @@ class MaxPool2dFn(Function):
         self.kernel, self.stride, self.padding, self.padded_shape = kernel, stride, padding, xpad.shape
         xp = backend.array_module(x)
         out = xp.take_along_axis(windows, self.winner[..., None], axis=-1)[..., 0]
-        if lowest == -np.inf and any(padding) and (out == lowest).any():
+        # (On the GPU, reading (out == lowest).any() in the `if` would wait for the device: fix up every time.)
+        if lowest == -np.inf and any(padding) and (xp is not np or (out == lowest).any()):
             # A window whose real values are all -inf ties with its padding, which may come first; its
             # gradient would be lost in the padding. Give it to the first real element, as PyTorch does.
             real = _patches(_pad(xp.ones(x.shape, dtype=bool), padding, value=False), kh, kw, stride, (oh, ow))
