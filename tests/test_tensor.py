@@ -326,3 +326,20 @@ def test_grad_is_an_array_and_numpy_is_the_tensors_own_array():  # as documented
     if w.backend == "numpy":
         assert np.shares_memory(w.numpy(), w.data)
     assert ".grad`` is an array" in Tensor.__doc__ and "not a copy" in Tensor.__doc__
+
+
+def test_a_copy_keeps_a_subclass_s_own_attributes_and_is_no_view():
+    import copy
+    import pickle
+
+    class Tagged(Tensor):  # a user's subclass, without __slots__: its attributes live in __dict__
+        pass
+
+    t = Tagged([1.0, 2.0])
+    t.note = "kept"
+    assert copy.deepcopy(t).note == "kept" and pickle.loads(pickle.dumps(t)).note == "kept"
+    base = Tensor(np.arange(6.0))
+    view = base[1:4]
+    for clone in (copy.deepcopy(view), pickle.loads(pickle.dumps(view))):
+        assert getattr(clone, "_view_of", None) is None  # memory of its own: not tied to base (nor carrying it)
+        assert clone.tolist() == [1.0, 2.0, 3.0]

@@ -895,8 +895,10 @@ class Tensor:
     def __getstate__(self) -> Any:
         # What copy and pickle keep (slots, as Python's default would), less ``_view_of``: a copy has memory
         # of its own, and would otherwise take the viewed tensor along.
-        return None, {name: getattr(self, name) for name in Tensor.__slots__
-                      if name not in ("_view_of", "__weakref__") and hasattr(self, name)}
+        # A subclass without __slots__ (a user's) keeps its own attributes in __dict__: kept too.
+        return getattr(self, "__dict__", None) or None, {
+            name: getattr(self, name) for name in Tensor.__slots__
+            if name not in ("_view_of", "__weakref__") and hasattr(self, name)}
 
     def __reduce_ex__(self, protocol: int) -> Any:
         # What copy, deepcopy and pickle call. A tensor made by an op would take its whole graph along
