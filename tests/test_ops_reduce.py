@@ -1,5 +1,7 @@
 """Reductions over every kind of axis argument, with and without keepdims."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -118,3 +120,27 @@ def test_std_is_the_square_root_of_var_as_numpy_with_ddof(backend_name, data):
     x = Tensor(a, requires_grad=True, backend=backend_name)
     np.testing.assert_allclose(x.std(axis=axis, ddof=ddof).numpy(), np.std(a, axis=axis, ddof=ddof), rtol=1e-10)
     assert gradcheck(lambda t: t.std(axis=axis, ddof=ddof, keepdims=True), x)
+
+
+@given(data=st.data())
+def test_logsumexp_matches_numpy_and_its_gradient_is_softmax(backend_name, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    axis = data.draw(axes(len(shape), allow_none=True))
+    keepdims = data.draw(st.booleans())
+    a = data.draw(arrays(shape))
+    x = Tensor(a, requires_grad=True, backend=backend_name)
+    expected = np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims))
+    # atol: the stable form keeps a tiny x of a one-element slice (log(exp(1e-136)) is 0 in floats)
+    np.testing.assert_allclose(x.logsumexp(axis=axis, keepdims=keepdims).numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda t: t.logsumexp(axis=axis, keepdims=keepdims), x)
+
+
+def test_logsumexp_is_stable_for_large_and_all_minus_infinity_slices():
+    x = Tensor(np.array([[1000.0, 1000.0, 0.0], [-np.inf, -np.inf, -np.inf]]), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = x.logsumexp(axis=1)
+    np.testing.assert_allclose(out.numpy(), [1000.0 + np.log(2.0), -np.inf])
+    out[0].backward()
+    np.testing.assert_allclose(x.grad[0], [0.5, 0.5, 0.0])  # softmax of the row
+    assert Tensor(np.float32([1.0, 2.0])).logsumexp().dtype == np.float32

@@ -269,6 +269,22 @@ def std(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0, **extra) ->
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof, **extra))
 
 
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:
+    """log sum e^x over ``axis``, stable: m + log sum e^(x - m) with m the maximum, so no e^x overflows.
+
+    Its gradient is softmax(x) along ``axis``. m is taken as a constant (it cancels out of the
+    value, so also out of the gradient); a slice whose values are all -inf gives -inf, as in SciPy.
+    """
+    if extra:
+        _check_extra("logsumexp", extra)
+    xp = x.xp
+    m = x.data.max(axis=axis, keepdims=True)
+    m = Tensor._wrap(xp.where(xp.isfinite(m), m, 0).astype(x.dtype))  # -inf - -inf would be NaN
+    with np.errstate(divide="ignore"):  # log(0) = -inf for an all -inf slice is the answer, not an accident
+        out = log(sum(exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else squeeze(out, axis=tuple(range(x.ndim)) if axis is None else axis)
+
+
 def max(x: Tensor, axis=None, keepdims: bool = False, **extra) -> Tensor:  # noqa: A001
     """Maximum over ``axis`` (as for :func:`sum`); ties share the gradient."""
     if extra:
@@ -622,8 +638,8 @@ _METHODS = {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "leaky_relu": leaky_relu,
     "sigmoid": sigmoid, "tanh": tanh, "softplus": softplus, "maximum": maximum, "minimum": minimum,
-    "clip": clip, "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "argmax": argmax,
-    "argmin": argmin, "reshape": reshape, "transpose": transpose, "permute": permute,
+    "clip": clip, "sum": sum, "mean": mean, "var": var, "std": std, "logsumexp": logsumexp, "max": max, "min": min,
+    "argmax": argmax, "argmin": argmin, "reshape": reshape, "transpose": transpose, "permute": permute,
     "flatten": flatten, "expand": expand, "broadcast_to": broadcast_to, "squeeze": squeeze,
     "unsqueeze": unsqueeze, "softmax": softmax, "log_softmax": log_softmax, "clone": clone,
 }
