@@ -115,6 +115,16 @@ def test_gradcheck_checks_non_leaf_and_read_only_inputs_as_leaves():
     assert gradcheck(lambda a: (a * a).sum(), read_only)
 
 
+def test_non_leaf_inputs_sharing_memory_are_checked_as_the_inputs_they_are():
+    """x and x.reshape(3, 2) as two inputs: nudging one moved the other, and a right op failed (1 against 2)."""
+    x = Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    assert gradcheck(lambda a, b: a.reshape(6) * b.reshape(6), x, x.reshape(3, 2))
+    y = x * 1.0
+    assert gradcheck(lambda a, b: a * b, y, y)  # one non-leaf given twice: one input, as a leaf given twice is
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda a, b: WrongSquare.apply(a) * b, y, y)
+
+
 def test_skip_kinks_skips_kinks_only_not_wrong_gradients():
     x = Tensor(np.array([0.5, 1.5]), requires_grad=True)  # smooth points: nothing to skip
     with pytest.raises(GradcheckError, match="gradient mismatch"):

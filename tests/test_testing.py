@@ -204,3 +204,45 @@ def test_arrays_refuse_an_empty_integer_range_and_a_non_number_dtype():
         arrays(3, dtype=np.int32, min_value=0.2, max_value=0.8)
     with pytest.raises(HyperparameterError, match="dtype=bool is not a number type"):
         arrays(3, dtype=bool)
+
+
+def _drawn(strategy, n=80):
+    """Every value of ``n`` examples of an array strategy, flattened, as float64."""
+    found = []
+
+    @settings(max_examples=n, database=None)
+    @given(strategy)
+    def collect(a):
+        found.append(np.asarray(a, dtype=np.float64).ravel())
+
+    collect()
+    return np.concatenate(found)
+
+
+def test_arrays_take_numpy_numbers_and_points_beyond_the_range():
+    """avoid=np.float64(0) failed (NumPy bools to hypothesis); two avoided points above max_value crashed."""
+    for kwargs in (dict(avoid=np.float64(0.0)), dict(avoid=np.array([0.0, 1.0])),
+                   dict(avoid=0, max_value=np.float64(2)), dict(avoid=[10, 20])):
+        values = _drawn(arrays((20,), **kwargs))
+        assert -3.0 <= values.min() and values.max() <= float(kwargs.get("max_value", 3.0))
+        for point in np.atleast_1d(kwargs["avoid"]):
+            assert np.abs(values - point).min() > 1e-2
+
+
+def test_float32_arrays_keep_their_bounds_and_margins_after_rounding():
+    """Drawn as float64 and cast, a value could round onto the wrong side (0.1 -> 0.10000000149 > max_value)."""
+    values = _drawn(arrays((50,), dtype=np.float32, min_value=-0.1, max_value=0.1, avoid=0.05, margin=0.01), 150)
+    assert values.min() >= -0.1 and values.max() <= 0.1
+    assert np.abs(values - 0.05).min() > 0.01
+
+
+def test_integer_arrays_clip_to_the_dtype_and_sample_what_is_left():
+    assert _drawn(arrays(5, dtype=np.uint8)).min() >= 0  # the default min_value -3: was an OverflowError
+    left = _drawn(arrays((4,), dtype=np.int64, min_value=0, max_value=999, avoid=list(range(995))))
+    assert set(left) <= {995.0, 996.0, 997.0, 998.0, 999.0}  # was a health-check failure (filtered away)
+
+
+def test_distinct_arrays_refuse_what_would_tie():
+    for kwargs in (dict(dtype=np.int64), dict(spacing=0), dict(spacing=-0.1)):
+        with pytest.raises(HyperparameterError, match="needs a float dtype and spacing > 0"):
+            distinct_arrays(5, **kwargs)

@@ -224,15 +224,18 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     if not checked:
         raise GradcheckError("gradcheck: no input requires grad; create the inputs with requires_grad=True")
     low_precision = None  # the first input or output that is not float64: it explains rounding
+    leaves: dict[int, Tensor] = {}  # id of a replaced input -> its leaf: one input given twice stays one
     for k in checked:
         t = inputs[k]
-        writeable = getattr(t.data.flags, "writeable", True)  # CuPy arrays are always writeable
-        if t._ctx is not None or not writeable:
+        if t._ctx is not None or not getattr(t.data.flags, "writeable", True):  # (CuPy arrays: always writeable)
             # Check it as a leaf of its own: a non-leaf input (e.g. ``x.astype("float64")``) gets
-            # no .grad from backward, and a read-only one cannot be perturbed in place.
-            leaf = Tensor._wrap(t.data if writeable else t.data.copy())
-            leaf.requires_grad = True
-            inputs[k] = leaf
+            # no .grad from backward, and a read-only one cannot be perturbed in place. Its data is
+            # copied: a view of another input's memory (x and x.reshape(3, 2)) would move with it
+            # when either is nudged, while backward counts them as two inputs.
+            if id(t) not in leaves:
+                leaves[id(t)] = Tensor._wrap(t.data.copy())
+                leaves[id(t)].requires_grad = True
+            inputs[k] = leaves[id(t)]
         if inputs[k].dtype != np.float64 and low_precision is None:
             low_precision = f"input {k} is {inputs[k].dtype}"
             warnings.warn(

@@ -103,7 +103,10 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
     [low, max_value] and filtered: a filter would throw many examples away (all of
     them, for a wide margin) and make hypothesis give up.
     """
-    avoided = [] if avoid is None else ([avoid] if np.isscalar(avoid) else list(avoid))
+    # Python floats: NumPy numbers (avoid=x.mean(), an array of kinks) would make NumPy bools of the
+    # comparisons below, which hypothesis refuses as exclude_min/exclude_max.
+    avoided = [] if avoid is None else [float(a) for a in np.atleast_1d(np.asarray(avoid, dtype=np.float64))]
+    min_value, max_value, margin = float(min_value), float(max_value), float(margin)
     low = max(min_value, margin) if positive else min_value
     kind = np.dtype(dtype).kind
     if kind in "iu":
@@ -117,28 +120,60 @@ def arrays(shape: Any, dtype: Any = np.float64, min_value: float = -3.0, max_val
                              f"max_value={max_value:g}: raise max_value or lower margin")
         raise HyperparameterError(f"arrays: min_value={min_value:g} is above max_value={max_value:g}")
     # Cut (a - margin, a + margin) out of [low, max_value] for each avoided a, left to right.
+    float_type = np.dtype(dtype).type
     pieces, start, open_start = [], low, False
     for a in sorted(avoided):
+        if a - margin > max_value:  # this point, and every later one, lies above the range
+            break
         if a - margin > start:
-            pieces.append(st.floats(start, min(a - margin, max_value), exclude_min=open_start,
-                                    exclude_max=a - margin <= max_value, width=64))
+            pieces.append(_floats_between(start, a - margin, open_start, True, float_type))
         if a + margin >= start:
             start, open_start = a + margin, True
-    if start < max_value or (start == max_value and not open_start):
-        pieces.append(st.floats(start, max_value, exclude_min=open_start, width=64))
+    if start <= max_value:
+        pieces.append(_floats_between(start, max_value, open_start, False, float_type))
+    pieces = [p for p in pieces if p is not None]
     if not pieces:
         raise HyperparameterError(f"arrays: every value in [{low:g}, {max_value:g}] is within margin={margin:g} of "
                          f"avoid={avoid}; widen the range or lower margin")
     return hnp.arrays(dtype=dtype, shape=shape, elements=st.one_of(*pieces))
 
 
+def _floats_between(lo: float, hi: float, exclude_lo: bool, exclude_hi: bool, float_type: Any) -> Any:
+    """Floats of ``float_type`` in the interval from lo to hi (each end open or closed); None if it holds none.
+
+    The ends are moved inward to numbers of that width: drawn as float64 and then rounded to float32,
+    a value could land on the wrong side of a bound or inside an avoided margin.
+    """
+    first, last = float_type(lo), float_type(hi)
+    # Compared as float64: NumPy 2 would round the Python float to float32 first, and see 0.1 == float32(0.1).
+    if float(first) < lo or (exclude_lo and float(first) == lo):
+        first = np.nextafter(first, float_type(np.inf))
+    if float(last) > hi or (exclude_hi and float(last) == hi):
+        last = np.nextafter(last, float_type(-np.inf))
+    if first > last:
+        return None
+    return st.floats(float(first), float(last), width=8 * np.dtype(float_type).itemsize)
+
+
 def _integer_arrays(shape: Any, dtype: Any, low: int, high: int, avoided: list, margin: float) -> Any:
-    """arrays() for an integer dtype: the whole numbers in [low, high] more than ``margin`` from each avoided point."""
+    """arrays() for an integer dtype: the whole numbers in [low, high] more than ``margin`` from each avoided point.
+
+    The range is clipped to what the dtype holds (the default -3 has no uint8); the allowed numbers are
+    listed and sampled, not drawn and filtered, for the reason :func:`arrays` gives.
+    """
+    info = np.iinfo(dtype)
+    low, high = max(low, int(info.min)), min(high, int(info.max))
+    if avoided and high - low <= 100_000:
+        allowed = [n for n in range(low, high + 1) if all(abs(n - a) > margin for a in avoided)]
+        if not allowed:
+            raise HyperparameterError(f"arrays: every whole number in [{low}, {high}] is within margin={margin:g} "
+                                      f"of avoid={avoided}; widen min_value..max_value or lower margin")
+        return hnp.arrays(dtype=dtype, shape=shape, elements=st.sampled_from(allowed))
     if low > high:
         raise HyperparameterError(f"arrays: no whole number lies in [{low}, {high}] for dtype={np.dtype(dtype)}; "
                                   "widen min_value..max_value")
     elements = st.integers(low, high)
-    if avoided:
+    if avoided:  # a range too wide to list: a few avoided points reject few draws
         elements = elements.filter(lambda n: all(abs(n - a) > margin for a in avoided))
     return hnp.arrays(dtype=dtype, shape=shape, elements=elements)
 
@@ -149,6 +184,9 @@ def distinct_arrays(shape: Any, dtype: Any = np.float64, spacing: float = 0.1) -
     Built from a random permutation of 0..n-1 (scaled by ``spacing``) plus a
     small jitter, so every pair of values differs by a clear margin.
     """
+    if np.dtype(dtype).kind != "f" or not spacing > 0:
+        raise HyperparameterError(f"distinct_arrays: needs a float dtype and spacing > 0, got dtype={np.dtype(dtype)}, "
+                                  f"spacing={spacing!r}; integers would round the values into ties")
     if isinstance(shape, (int, np.integer)):  # like arrays(5): a 1-d shape
         shape = (int(shape),)
     shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
