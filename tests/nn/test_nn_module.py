@@ -620,3 +620,48 @@ def test_load_state_dict_of_foreign_tensors_says_to_convert_them_to_numpy():
     with pytest.raises(StateDictError, match=r"'weight' is a .*ForeignTensor, not a NumPy/CuPy array; .*\.numpy\(\)"):
         layer.load_state_dict({"weight": ForeignTensor(), "bias": np.zeros(2, np.float32)})
     np.testing.assert_array_equal(layer.weight.data, before)
+
+
+def test_names_that_would_overwrite_the_module_or_break_its_state_dict_are_refused():
+    """register_buffer("forward") replaced the method; m.training = Parameter broke eval(); "a.b" a KeyError."""
+    from tinygrad_mb.errors import ArgumentTypeError
+
+    m = nn.Module()
+    with pytest.raises(ArgumentTypeError, match="cannot register a Tensor as 'forward'.*already has an attribute"):
+        m.register_buffer("forward", tg.Tensor([1.0]))
+    with pytest.raises(ArgumentTypeError, match="cannot register a Parameter as 'training'"):
+        m.training = nn.Parameter(np.ones(2))
+    with pytest.raises(ArgumentTypeError, match="cannot register a Linear as 'eval'"):
+        m.eval = nn.Linear(2, 2)
+    for name in ("a.b", ""):
+        with pytest.raises(ArgumentTypeError, match="cannot name a parameter, buffer or sub-module"):
+            m.register_parameter(name, nn.Parameter(np.ones(1)))
+    with pytest.raises(ArgumentTypeError, match=r"train\(mode\) takes True or False, got 'no'"):
+        m.train("no")
+    assert m.state_dict() == {} and m.training
+
+    class Scaled(nn.Module):  # a plain attribute may still become a Parameter by assignment, as in PyTorch
+        def __init__(self):
+            super().__init__()
+            self.scale = 2.0
+            self.scale = nn.Parameter(np.ones(1))
+
+    assert list(dict(Scaled().named_parameters())) == ["scale"]
+
+
+def test_apply_visits_a_shared_layer_once():
+    """Sequential(l, l).apply(halve) halved l's weight twice (torch: once)."""
+    layer = nn.Linear(2, 2, seed=0)
+    model = nn.Sequential(layer, layer)
+    before = layer.weight.numpy().copy()
+    visited = []
+
+    def halve(module):
+        visited.append(type(module).__name__)
+        if isinstance(module, nn.Linear):
+            module.weight.data *= 0.5
+
+    model.apply(halve)
+    np.testing.assert_array_equal(layer.weight.numpy(), before * 0.5)
+    assert visited == ["Linear", "Sequential"]
+    assert len(model) == 2 and [type(m).__name__ for m in model] == ["Linear", "Linear"]  # both places still there

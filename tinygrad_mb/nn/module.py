@@ -110,6 +110,9 @@ class Module:
                 f"{type(self).__name__}.__init__"
             )
         params, buffers, modules = self._parameter_names, self._buffer_names, self._module_names
+        if isinstance(value, (Parameter, Module)):
+            # An instance attribute may be replaced by assignment, as in PyTorch; methods and `training` may not.
+            self._check_registry_name(name, value, instance_attributes=name == "training")
         # A name belongs to one registry at a time; re-assigning may move it.
         if isinstance(value, Parameter):
             buffers.pop(name, None)
@@ -169,6 +172,7 @@ class Module:
         Buffers appear in :meth:`state_dict` and move with :meth:`to`, but not
         in :meth:`parameters`. BatchNorm's running mean and variance are buffers.
         """
+        self._check_registry_name(name, tensor)
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
         self._parameter_names.pop(name, None)
@@ -183,10 +187,29 @@ class Module:
                 f"register_parameter({name!r}, ...) needs a Parameter or None, got a {type(param).__name__}; "
                 f"wrap the values: nn.Parameter(...) (or use register_buffer for state that is not trained)"
             )
+        self._check_registry_name(name, param)
         self._buffer_names.pop(name, None)
         self._module_names.pop(name, None)
         self._parameter_names[name] = None
         object.__setattr__(self, name, param)
+
+    def _check_registry_name(self, name: Any, value: Any, instance_attributes: bool = True) -> None:
+        """ArgumentTypeError for a name a parameter, buffer or sub-module cannot have.
+
+        A dot would make a state-dict key that reads as a path into a sub-module; a name the class
+        or (with ``instance_attributes``) the instance already uses otherwise (``forward``, ``eval``,
+        ``training``) would be overwritten, and the model would fail far from here (PyTorch refuses
+        them too).
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ArgumentTypeError(f"{type(self).__name__}: {name!r} cannot name a parameter, buffer or sub-module: "
+                                    "use a non-empty name without dots, e.g. 'weight' or 'layer_1'")
+        registered = name in self._parameter_names or name in self._buffer_names or name in self._module_names
+        if not registered and (hasattr(type(self), name) or (instance_attributes and name in self.__dict__)):
+            raise ArgumentTypeError(
+                f"{type(self).__name__}: cannot register a {type(value).__name__} as {name!r}: the module already "
+                f"has an attribute of that name ({type(getattr(self, name)).__name__}); choose another name"
+            )
 
     # --- walking the tree -------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -281,6 +304,8 @@ class Module:
     # --- modes and gradients ------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Switch this module and every sub-module to training mode (or eval with mode=False)."""
+        if mode not in (True, False):  # train("no") would read as True
+            raise ArgumentTypeError(f"train(mode) takes True or False, got {mode!r}; for evaluation use .eval()")
         for module in self.modules():
             module.__dict__["training"] = bool(mode)
         return self
@@ -305,10 +330,16 @@ class Module:
         The usual use is initialisation: ``model.apply(init_weights)`` with a
         function that re-draws the weights of the ``Linear`` layers it is given.
         """
-        for child in self.children():
-            child.apply(fn)
-        fn(self)
+        self._apply_once(fn, set())
         return self
+
+    def _apply_once(self, fn: Any, entered: set[int]) -> None:
+        # Each module once, also one shared by several parents (tied layers): fn often scales or counts.
+        entered.add(id(self))
+        for child in self.children():
+            if id(child) not in entered:
+                child._apply_once(fn, entered)
+        fn(self)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget all accumulated gradients: ``p.grad = None``, or zeros in place with ``set_to_none=False``."""
