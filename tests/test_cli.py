@@ -66,6 +66,15 @@ def test_compare_options(tmp_path):
     assert run_block["options"]["optimizer"] == "momentum" and run_block["options"]["seeds"] == [0]
 
 
+def test_the_recorded_command_is_quoted_so_it_pastes_back(tmp_path):
+    """Arguments with spaces were joined bare: pasted back, 'batch, sgd' and 'my runs' split into two words each."""
+    r = run(["compare", "--variants", "batch, sgd", "--updates", "2", "--seeds", "0", "--out", "my runs", "--quiet"],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    command = json.loads((tmp_path / "my runs" / "compare.json").read_text())["run"]["command"]
+    assert command == "tinygrad-mb compare --variants 'batch, sgd' --updates 2 --seeds 0 --out 'my runs' --quiet"
+
+
 @pytest.mark.parametrize("command, extra, files", [
     ("noise", ["--draws", "50"], ["noise.png", "noise.csv", "noise.json"]),
     ("sweep", ["--batch-sizes", "4,64,1000", "--lrs", "0.5,0.1,0.02", "--epochs", "2"],
@@ -107,6 +116,12 @@ def test_tools_write_their_files(tmp_path, command, extra, files):
     (["compare", "--seeds", "0,"], "expected comma-separated non-negative integers"),
     (["sweep", "--lrs", ","], "a comma-separated list of positive numbers, e.g. 0.01,0.1,1"),
     (["compare", "--ref-batch-size", "8"], "--ref-batch-size only matters with --lr-rule"),
+    (["compare", "--lr-rule", "none", "--lr", "0.05", "--ref-batch-size", "8"],  # none scales nothing: was ignored
+     "--ref-batch-size only matters with --lr-rule"),
+    (["compare", "--variants", "minibatch:64@0.1,minibatch:64@0.1000001"],  # one label: exit 1, from inside the run
+     "two variants would be labelled minibatch (B=64, lr=0.1)"),
+    (["trajectories", "--variants", "minibatch:8@0.1,minibatch:8@0.1000001"],  # one path silently replaced the other
+     "two variants would be labelled minibatch (B=8, lr=0.1)"),
     (["compare", "--eval-every", "50"], "use a multiple of 32, e.g. 64"),
     (["compare", "--variants", "minibatch:32@"], "no learning rate after '@' in 'minibatch:32@'"),
     (["compare", "--variants", "minibatch:32@0.1,sgd@0.01", "--lr", "0.5"], "--lr has no effect"),

@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import signal
+import shlex
 import sys
 import tempfile
 import threading
@@ -261,7 +262,7 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
             variants = parse_variants(args.variants, args.dataset, n)
         except TinygradMBError as exc:
             parser.error(f"argument --variants: {exc}")
-        if getattr(args, "ref_batch_size", None) is not None and args.lr_rule is None:
+        if getattr(args, "ref_batch_size", None) is not None and args.lr_rule in (None, "none"):
             # without a rule nothing is scaled, so the option would be silently ignored
             parser.error("--ref-batch-size only matters with --lr-rule (it is the batch size the single --lr "
                          "is meant for); add e.g. --lr-rule linear, or leave --ref-batch-size out")
@@ -307,6 +308,10 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
         if same:
             parser.error(f"argument --variants: {', '.join(spec for spec, _ in same[:-1])} and {same[-1][0]} would "
                          f"make identical runs, {same[0][1]}; give them different batch sizes or rates")
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:  # different runs whose labels print alike (rates that differ past the 6th digit)
+            parser.error(f"argument --variants: two variants would be labelled {repeated[0]} in the table and the "
+                         "figures; make their rates differ in the first six digits")
         sizes = [v.resolve_batch_size(n) for v in variants]
         if getattr(args, "eval_every", None) is not None:
             try:
@@ -362,7 +367,8 @@ def _overshoot_notes(args: argparse.Namespace, variants: list[Any], n: int) -> l
     if not over:
         return []
     given = f"--samples {args.samples}" if option == "--samples" else f"--epochs {epochs:g} = {epochs:g} x N"
-    return [f"note: a run ends after the update that reaches or crosses its budget of {budget:g} samples "
+    return [f"note: a run ends after the update that reaches or crosses its budget of {budget:g} "
+            f"sample{'' if budget == 1 else 's'} "
             f"({given}), so {over}; the table's samples column shows what each run saw"]
 
 
@@ -477,7 +483,7 @@ def _record_settings(written: list[str], args: argparse.Namespace, problem: Any,
         except (TypeError, ValueError):
             value = repr(value)
         options[key] = value
-    run = {"command": f"tinygrad-mb {' '.join(argv)}", "tinygrad_mb": __version__,
+    run = {"command": f"tinygrad-mb {shlex.join(argv)}", "tinygrad_mb": __version__,  # quoted: pastes back as is
            "backend": args.backend or _backend.get_backend(), "problem": problem.description, "options": options}
     for path in written:
         if path.endswith(".json"):

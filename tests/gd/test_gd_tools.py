@@ -294,3 +294,9 @@ def test_more_than_three_trajectory_panels_wrap_into_two_rows_with_every_axis_la
         numbers = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
         assert bool(numbers) == bool(ax.get_xlabel()) == (not below), ax.get_title()
     plt.close(fig)
+
+
+def test_trajectories_refuse_two_variants_with_one_label():
+    """The second path replaced the first in the result, the CSV and the figure, without a word."""
+    with pytest.raises(HyperparameterError, match=r"two variants have the same label, minibatch \(B=8, lr=0.1\)"):
+        gd.trajectories(variants=[gd.MiniBatch(8, 0.1), gd.MiniBatch(8, 0.1000001)], updates=3, grid_size=10)

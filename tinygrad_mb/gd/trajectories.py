@@ -224,6 +224,8 @@ def trajectories(model: Any = None, loss_fn: Callable[[Any, Any], Any] | None = 
         h = train(model, loss_fn, ds, v, updates=updates, epochs=epochs, seed=seed, record_params=True,
                   backend=backend, eval_every=v.resolve_batch_size(n))
         label = v.label(n)
+        if label in paths:  # the second run would replace the first without a word
+            raise HyperparameterError(f"trajectories: two variants have the same label, {label}; make them differ")
         paths[label] = h.params
         histories[label] = h
     model.load_state_dict(initial)
