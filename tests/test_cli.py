@@ -297,6 +297,11 @@ def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
     assert "[5000] are larger than the 1000 training samples" in notes("sweep", "--batch-sizes", "4,5000")
     assert "share few sample counts" in notes("compare", "--variants", "minibatch:31,minibatch:37")
     assert "share few sample counts" not in notes("compare", "--variants", "batch,sgd,minibatch:32")
+    # one coarse batch size: no "share" and no "divide one another" (it was said of a list of one)
+    one = notes("compare", "--variants", "batch,minibatch:600", "--drop-last", "--epochs", "1")
+    assert "with B=600 the curves have a point only every 600 samples and at each epoch's end" in one
+    assert "share" not in one and "budget of 1000 samples" in one
+    assert "budget of 1 sample (--samples 1)" in notes("compare", "--samples", "1")
 
 
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):

@@ -320,10 +320,14 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
                 parser.error(f"argument --eval-every: {exc}")
         elif args.command == "compare" and default_eval_every(n, sizes) > n // 4:
             # Every variant is evaluated at the same sample counts: multiples of every batch size.
+            partial = sorted(set(b for b in sizes if b < n))
+            every = default_eval_every(n, sizes)
             prepared["notes"].append(
-                f"note: the batch sizes {sorted(set(b for b in sizes if b < n))} share few sample counts, so every "
-                f"variant is evaluated only every {default_eval_every(n, sizes)} samples (N={n}); batch sizes that "
-                "divide one another (e.g. 16, 32, 64) give finer curves")
+                f"note: the batch sizes {partial} share few sample counts, so every variant is evaluated only every "
+                f"{every} samples (N={n}); batch sizes that divide one another (e.g. 16, 32, 64) give finer curves"
+                if len(partial) > 1 else
+                f"note: with B={partial[0]} the curves have a point only every {every} samples and at each epoch's "
+                f"end (N={n}); a batch size that divides N more finely gives finer curves")
         prepared["variants"] = variants
         # Not an error (B >= N is batch gradient descent, a valid run), but not what the spec says either.
         prepared["notes"] += [f"note: {v.name} with B={v.batch_size} is larger than the {n} training samples of "
