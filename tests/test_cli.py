@@ -302,6 +302,13 @@ def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
     assert "with B=600 the curves have a point only every 600 samples and at each epoch's end" in one
     assert "share" not in one and "budget of 1000 samples" in one
     assert "budget of 1 sample (--samples 1)" in notes("compare", "--samples", "1")
+    # a second budget used to silence the note, also one that never stops the runs
+    assert "(--epochs 1.5 = 1.5 x N), so batch (B=N=1000, lr=0.5) sees 2000, minibatch (B=32, lr=0.1) sees 1512" \
+        in notes("compare", "--epochs", "1.5", "--updates", "100000")
+    assert "sees 1512" not in notes("compare", "--epochs", "1.5", "--updates", "40")  # 40 updates end B=32 first
+    assert "(--samples 1500), unless --seconds stops it first, so" in notes("compare", "--samples", "1500",
+                                                                           "--seconds", "60")
+    assert "budget of" not in notes("compare", "--updates", "7")  # no samples budget at all
 
 
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):

@@ -34,7 +34,7 @@ from tinygrad_mb import backend as _backend
 from tinygrad_mb import output_folder
 from tinygrad_mb.errors import SaveLoadError, TinygradMBError
 from tinygrad_mb.gd.problems import DATASETS, MODELS
-from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, samples_at_stop
+from tinygrad_mb.gd.trainer import check_eval_grid, default_eval_every, samples_at_stop, updates_at_stop
 from tinygrad_mb.gd.variants import LR_RULES, OPTIMIZERS, VARIANT_SPEC_HELP, parse_variants, scale_lr
 
 DEFAULT_OUT = "tinygrad_mb_out"
@@ -361,19 +361,26 @@ def _overshoot_notes(args: argparse.Namespace, variants: list[Any], n: int) -> l
     An update is never cut short: the budget is checked between updates, so such a run ends
     after the update that crosses it, having seen up to B - 1 samples more than asked.
     """
-    if args.updates is not None or args.seconds is not None:  # another budget may stop the runs first
-        return []
+    if args.epochs is None and args.samples is None and (args.updates is not None or args.seconds is not None):
+        return []  # no samples budget: the default epochs apply only when no budget is given
     epochs = 10 if args.epochs is None and args.samples is None else args.epochs  # the default budget
     budgets = {"--samples": args.samples, "--epochs": None if epochs is None else epochs * n}
     option, budget = min(((k, v) for k, v in budgets.items() if v is not None), key=lambda kv: kv[1])
-    seen = {v.label(n): samples_at_stop(n, v.resolve_batch_size(n), budget, args.drop_last) for v in variants}
-    over = ", ".join(f"{label} sees {s}" for label, s in seen.items() if s > budget)
+    over = []
+    for v in variants:
+        b = v.resolve_batch_size(n)
+        # --updates stops a run first if it comes before the update that crosses the samples budget
+        if args.updates is None or updates_at_stop(n, b, budget, args.drop_last) <= args.updates:
+            seen = samples_at_stop(n, b, budget, args.drop_last)
+            if seen > budget:
+                over.append(f"{v.label(n)} sees {seen}")
     if not over:
         return []
     given = f"--samples {args.samples}" if option == "--samples" else f"--epochs {epochs:g} = {epochs:g} x N"
+    unless = ", unless --seconds stops it first" if args.seconds is not None else ""
     return [f"note: a run ends after the update that reaches or crosses its budget of {budget:g} "
-            f"sample{'' if budget == 1 else 's'} "
-            f"({given}), so {over}; the table's samples column shows what each run saw"]
+            f"sample{'' if budget == 1 else 's'} ({given}){unless}, so {', '.join(over)}; the table's samples column "
+            "shows what each run saw"]
 
 
 # --- the commands (each writes its files into a staging folder and returns their paths) ----------

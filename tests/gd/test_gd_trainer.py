@@ -693,3 +693,14 @@ def test_accuracy_is_recorded_for_a_subset_whatever_backend_its_labels_are_on():
     model = nn.Sequential(nn.Linear(2, 2, seed=0))
     h = gd.train(model, nn.CrossEntropyLoss(), part, gd.MiniBatch(5, 0.1), epochs=1)
     assert "train_accuracy" in h.evals
+
+
+@pytest.mark.parametrize("batch_size, drop_last", [(1, False), (7, False), (7, True), (50, False), (64, True)])
+def test_updates_at_stop_counts_what_a_run_with_that_samples_budget_makes(problem64, batch_size, drop_last):
+    """The CLI's overshoot note decides with it whether --updates stops a run before its samples budget."""
+    X, y = problem64
+    for budget in (1, len(X) // 2 + 3, 2 * len(X) + 5):
+        h = gd.train(linear64(), nn.MSELoss(), (X, y), gd.MiniBatch(batch_size, 0.01), samples=budget,
+                     drop_last=drop_last)
+        assert h.updates == gd.trainer.updates_at_stop(len(X), batch_size, budget, drop_last)
+        assert h.samples == gd.trainer.samples_at_stop(len(X), batch_size, budget, drop_last)

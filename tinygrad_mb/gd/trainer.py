@@ -127,6 +127,17 @@ def samples_at_stop(n: int, batch_size: int, budget: float, drop_last: bool = Fa
     return int(passes * per_pass + min(math.ceil(rest / batch_size) * batch_size, per_pass))
 
 
+def updates_at_stop(n: int, batch_size: int, budget: float, drop_last: bool = False) -> int:
+    """The updates a run makes under a budget of ``budget`` samples (as :func:`samples_at_stop` counts them).
+
+    A pass over the data is ceil(N / B) updates, its last batch smaller, or floor(N / B) with ``drop_last``.
+    """
+    per_pass = n - n % batch_size if drop_last else n
+    updates_per_pass = per_pass // batch_size if drop_last else math.ceil(n / batch_size)
+    passes, rest = divmod(budget, per_pass)
+    return int(passes * updates_per_pass + min(math.ceil(rest / batch_size), updates_per_pass))
+
+
 def _common_step(n: int, batch_sizes: list[int]) -> int:
     """The least common multiple of the batch sizes below ``n``: the sample counts every variant stops at.
 
