@@ -314,7 +314,9 @@ def test_notes_for_settings_that_do_less_than_they_seem_to(tmp_path):
 def test_noise_defaults_fit_a_dataset_smaller_than_the_largest_default_batch(tmp_path):
     r = run(["noise", "--dataset", "linear2d", "--draws", "20", "--out", "o"], cwd=tmp_path)  # N = 200 < 256
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "o" / "noise.json").read_text())["batch_sizes"] == [1, 4, 16, 64]
+    doc = json.loads((tmp_path / "o" / "noise.json").read_text())
+    assert doc["batch_sizes"] == [1, 4, 16, 64]
+    assert doc["run"]["options"]["batch_sizes"] is None  # left unset: recorded as null, as the docs say (was filled in)
 
 
 def test_noise_json_is_strict_json_even_where_the_noise_is_exactly_zero(tmp_path):
@@ -414,7 +416,8 @@ def test_a_budget_off_a_batch_boundary_and_a_short_last_batch_are_pointed_out(tm
     assert "sgd (B=1" not in said  # B = 1 lands on every budget
     assert "budget" not in notes()  # 10 epochs of 1000: on every batch boundary when the last batch is kept
     assert "(--epochs 10 = 10 x N), so minibatch (B=32, lr=0.1) sees 10016;" in notes("--drop-last")
-    assert "budget" not in notes("--samples", "1500", "--updates", "3")  # the updates may stop them first
+    with_updates = notes("--samples", "1500", "--updates", "3")  # 3 updates stop B=32 first, not batch GD (2)
+    assert "so batch (B=N=1000, lr=0.5) sees 2000;" in with_updates and "1512" not in with_updates
     short = "note: minibatch (B=32, lr=0.1): N=1000 is not a multiple of B=32, so the last batch of every epoch " \
             "has 8 samples and still gets a full-rate update; --drop-last skips it"
     assert short in notes() and "not a multiple of B" not in notes("--drop-last")

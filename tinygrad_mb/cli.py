@@ -342,10 +342,12 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict
                                   for v, b in zip(variants, sizes) if n % b]
         if args.command == "compare":
             prepared["notes"] += _overshoot_notes(args, variants, n)
-    if args.command == "noise" and args.batch_sizes is None:  # the defaults that fit this dataset
-        args.batch_sizes = [b for b in NOISE_BATCH_SIZES if b <= n]
     if args.command in ("noise", "sweep"):
-        too_big = [b for b in args.batch_sizes if b > n]
+        # Unset, noise's batch sizes are the defaults that fit this dataset; args keeps None, which the
+        # JSON's run block records for an option left unset.
+        prepared["batch_sizes"] = batch_sizes = args.batch_sizes if args.batch_sizes is not None else [
+            b for b in NOISE_BATCH_SIZES if b <= n]
+        too_big = [b for b in batch_sizes if b > n]
         if args.command == "noise" and too_big:
             parser.error(f"argument --batch-sizes: {too_big} exceed the {n} training samples of "
                          f"{args.dataset!r}; valid batch sizes are 1..{n}")
@@ -428,7 +430,7 @@ def _run_noise(args: argparse.Namespace, prep: dict[str, Any], out: str) -> list
 
     prob = prep["problem"]
     model = prob.model_fn(args.seed)
-    result = gradient_noise(model, prob.loss_fn, prob.train, batch_sizes=args.batch_sizes, draws=args.draws,
+    result = gradient_noise(model, prob.loss_fn, prob.train, batch_sizes=prep["batch_sizes"], draws=args.draws,
                             seed=args.seed, backend=args.backend)
     _say(args, f"{prob.description}\n{result}")
     fig = result.plot(title=f"Mini-batch gradient noise vs batch size, at the initial weights\n{prob.description}")
