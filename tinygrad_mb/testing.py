@@ -163,15 +163,15 @@ def _integer_arrays(shape: Any, dtype: Any, low: int, high: int, avoided: list, 
     """
     info = np.iinfo(dtype)
     low, high = max(low, int(info.min)), min(high, int(info.max))
+    if low > high:
+        raise HyperparameterError(f"arrays: no whole number lies in [{low}, {high}] for dtype={np.dtype(dtype)}; "
+                                  "widen min_value..max_value")
     if avoided and high - low <= 100_000:
         allowed = [n for n in range(low, high + 1) if all(abs(n - a) > margin for a in avoided)]
         if not allowed:
             raise HyperparameterError(f"arrays: every whole number in [{low}, {high}] is within margin={margin:g} "
                                       f"of avoid={avoided}; widen min_value..max_value or lower margin")
         return hnp.arrays(dtype=dtype, shape=shape, elements=st.sampled_from(allowed))
-    if low > high:
-        raise HyperparameterError(f"arrays: no whole number lies in [{low}, {high}] for dtype={np.dtype(dtype)}; "
-                                  "widen min_value..max_value")
     elements = st.integers(low, high)
     if avoided:  # a range too wide to list: a few avoided points reject few draws
         elements = elements.filter(lambda n: all(abs(n - a) > margin for a in avoided))
